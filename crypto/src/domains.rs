@@ -1,0 +1,72 @@
+//! Every domain-separation tag Shroud uses, in one place.
+//!
+//! Changing any constant here is a breaking change of the wire and signing formats: old
+//! signatures stop verifying and old ciphertexts stop decrypting. Golden tests in
+//! `tests/golden.rs` freeze the values.
+
+/// The hash-to-curve tag of BLS signatures: the Ethereum (IETF "proof of possession")
+/// ciphersuite, so any standard BLS implementation verifies Shroud signatures.
+pub const BLS_SIG_CIPHERSUITE: &[u8] = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+
+/// The hash-to-curve tag of proofs of possession, as the IETF BLS draft fixes it for the
+/// proof-of-possession scheme (`PopProve` signs the compressed public key under this tag).
+pub const BLS_POP_CIPHERSUITE: &[u8] = b"BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+
+/// What a BLS signature is about. Each kind of signed object has its own tag, folded into the
+/// 32-byte message that is signed (see [`crate::bls::signing_message`]), so a signature made for
+/// one kind can never be presented as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningDomain {
+    /// A consensus vote on a block.
+    Vote,
+    /// A consensus timeout message.
+    Timeout,
+    /// An acknowledgement that a validator stored a batch.
+    BatchAck,
+    /// An output header (the certified per-height output).
+    OutputHeader,
+    /// A committee handing over to the next epoch's committee.
+    CommitteeHandover,
+}
+
+impl SigningDomain {
+    /// All domains, for tests that check the tags are distinct.
+    pub const ALL: [SigningDomain; 5] = [
+        SigningDomain::Vote,
+        SigningDomain::Timeout,
+        SigningDomain::BatchAck,
+        SigningDomain::OutputHeader,
+        SigningDomain::CommitteeHandover,
+    ];
+
+    /// The tag bytes of this domain.
+    pub const fn tag(self) -> &'static [u8] {
+        match self {
+            SigningDomain::Vote => b"SHROUD-V1-SIG-VOTE",
+            SigningDomain::Timeout => b"SHROUD-V1-SIG-TIMEOUT",
+            SigningDomain::BatchAck => b"SHROUD-V1-SIG-BATCH-ACK",
+            SigningDomain::OutputHeader => b"SHROUD-V1-SIG-OUTPUT-HEADER",
+            SigningDomain::CommitteeHandover => b"SHROUD-V1-SIG-COMMITTEE-HANDOVER",
+        }
+    }
+}
+
+/// Hash-to-curve tag (RFC 9380 suite `BLS12381G1_XMD:SHA-256_SSWU_RO_`) for the second,
+/// independent generator `ḡ` of G1 that the TDH2 ciphertext proof uses. Nobody knows its
+/// discrete logarithm with respect to the standard generator.
+pub const TDH2_SECOND_GENERATOR: &[u8] = b"SHROUD-V1-TDH2-GBAR_BLS12381G1_XMD:SHA-256_SSWU_RO_";
+
+/// The seed message hashed to `ḡ` under [`TDH2_SECOND_GENERATOR`].
+pub const TDH2_SECOND_GENERATOR_MESSAGE: &[u8] = b"shroud tdh2 second generator";
+
+/// Challenge of the ciphertext's proof of knowledge of the encryption randomness.
+pub const TDH2_CIPHERTEXT_CHALLENGE: &[u8] = b"SHROUD-V1-TDH2-CIPHERTEXT-CHALLENGE";
+
+/// Challenge of a decryption share's proof of discrete-log equality.
+pub const TDH2_SHARE_CHALLENGE: &[u8] = b"SHROUD-V1-TDH2-SHARE-CHALLENGE";
+
+/// Key derivation from the KEM's shared point to the AEAD key.
+pub const TDH2_AEAD_KEY: &[u8] = b"SHROUD-V1-TDH2-AEAD-KEY";
+
+/// The label bytes as bound into a ciphertext (chain id, epoch, sender nonce).
+pub const TDH2_LABEL: &[u8] = b"SHROUD-V1-TDH2-LABEL";

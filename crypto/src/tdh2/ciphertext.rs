@@ -1,0 +1,416 @@
+//! The TDH2 ciphertext: encryption, the validity proof, and the wire format.
+
+use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_ff::Zero;
+use ark_std::UniformRand;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::ChaCha20Poly1305;
+use hkdf::Hkdf;
+use rand_core::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::hash::{
+    batch_weight, decode_point, decode_scalar, encode_point, encode_scalar, second_generator,
+    ScalarHasher, POINT_BYTES, SCALAR_BYTES,
+};
+use super::keys::EncryptionKey;
+use crate::domains::{TDH2_AEAD_KEY, TDH2_CIPHERTEXT_CHALLENGE, TDH2_LABEL};
+use crate::error::ThresholdError;
+
+/// The current ciphertext format version.
+pub const CIPHERTEXT_VERSION: u8 = 1;
+/// Length of an encoded [`Label`].
+pub const LABEL_BYTES: usize = 48;
+/// Length of the key commitment.
+pub const KEY_COMMITMENT_BYTES: usize = 32;
+/// Length of the AEAD tag at the end of the payload.
+pub const AEAD_TAG_BYTES: usize = 16;
+/// Length of everything before the payload bytes (see [`Ciphertext::to_bytes`]).
+pub const HEADER_BYTES: usize =
+    1 + LABEL_BYTES + 4 * POINT_BYTES + SCALAR_BYTES + KEY_COMMITMENT_BYTES + 4;
+
+/// The context a ciphertext is bound to. A ciphertext made under one label fails its proof
+/// under any other, so it cannot be replayed on another chain, in another epoch, or under
+/// another nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label {
+    /// The chain (Shroud network) the ciphertext is meant for.
+    pub chain_id: u64,
+    /// The epoch whose key it is encrypted to.
+    pub epoch: u64,
+    /// A value the sender picks; two ciphertexts with one label and key are one transaction.
+    pub nonce: [u8; 32],
+}
+
+impl Label {
+    /// `chain_id (u64 BE) || epoch (u64 BE) || nonce (32 bytes)`.
+    pub fn to_bytes(&self) -> [u8; LABEL_BYTES] {
+        let mut out = [0u8; LABEL_BYTES];
+        out[..8].copy_from_slice(&self.chain_id.to_be_bytes());
+        out[8..16].copy_from_slice(&self.epoch.to_be_bytes());
+        out[16..].copy_from_slice(&self.nonce);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
+        debug_assert_eq!(bytes.len(), LABEL_BYTES);
+        let mut chain_id = [0u8; 8];
+        let mut epoch = [0u8; 8];
+        let mut nonce = [0u8; 32];
+        chain_id.copy_from_slice(&bytes[..8]);
+        epoch.copy_from_slice(&bytes[8..16]);
+        nonce.copy_from_slice(&bytes[16..LABEL_BYTES]);
+        Self {
+            chain_id: u64::from_be_bytes(chain_id),
+            epoch: u64::from_be_bytes(epoch),
+            nonce,
+        }
+    }
+}
+
+/// A threshold ciphertext (TDH2 KEM with a proof of knowledge of the randomness, plus a
+/// key-committing ChaCha20-Poly1305 payload).
+///
+/// With `g` the standard generator, `ḡ` the [second generator](super::hash::second_generator),
+/// `h` the encryption key and fresh scalars `r, s`: `u = r·g`, `ū = r·ḡ`, `w = s·g`,
+/// `w̄ = s·ḡ`, `e = H(version, label, h, u, ū, w, w̄, key_commitment, SHA-256(payload))`,
+/// `f = s + r·e`. The shared point `r·h` keys the AEAD. The proof `(w, w̄, f)` is kept in
+/// commitment form (rather than TDH2's `(e, f)`) so that a block of ciphertexts is checked with
+/// one multi-scalar multiplication.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ciphertext {
+    pub(crate) label: Label,
+    pub(crate) u: G1Affine,
+    pub(crate) u_bar: G1Affine,
+    pub(crate) w: G1Affine,
+    pub(crate) w_bar: G1Affine,
+    pub(crate) f: Fr,
+    pub(crate) key_commitment: [u8; KEY_COMMITMENT_BYTES],
+    pub(crate) payload: Vec<u8>,
+}
+
+/// The AEAD key and the key commitment derived from the KEM's shared point.
+pub(crate) struct DerivedKeys {
+    pub(crate) aead_key: Zeroizing<[u8; 32]>,
+    pub(crate) commitment: [u8; KEY_COMMITMENT_BYTES],
+}
+
+/// HKDF-SHA256 from the shared point `r·h` to the AEAD key and the key commitment, with the
+/// label and `u` as context. The commitment makes the AEAD key-committing: a combination that
+/// yields a different point is caught by the commitment, not by luck in the AEAD.
+pub(crate) fn derive_keys(shared: &G1Affine, label: &Label, u: &G1Affine) -> DerivedKeys {
+    let shared_bytes = Zeroizing::new(encode_point(shared));
+    let hkdf = Hkdf::<Sha256>::new(Some(TDH2_AEAD_KEY), shared_bytes.as_ref());
+    let mut info = Vec::with_capacity(LABEL_BYTES + POINT_BYTES);
+    info.extend_from_slice(&label.to_bytes());
+    info.extend_from_slice(&encode_point(u));
+    let mut okm = Zeroizing::new([0u8; 64]);
+    hkdf.expand(&info, okm.as_mut())
+        .expect("64 bytes is within HKDF-SHA256's output limit");
+    let mut aead_key = Zeroizing::new([0u8; 32]);
+    aead_key.copy_from_slice(&okm[..32]);
+    let mut commitment = [0u8; KEY_COMMITMENT_BYTES];
+    commitment.copy_from_slice(&okm[32..]);
+    DerivedKeys {
+        aead_key,
+        commitment,
+    }
+}
+
+/// The AEAD's associated data: the version and the label (with a domain tag).
+fn associated_data(label: &Label) -> Vec<u8> {
+    let mut data = Vec::with_capacity(TDH2_LABEL.len() + 1 + LABEL_BYTES);
+    data.extend_from_slice(TDH2_LABEL);
+    data.push(CIPHERTEXT_VERSION);
+    data.extend_from_slice(&label.to_bytes());
+    data
+}
+
+/// The AEAD nonce. Each AEAD key is derived from fresh randomness `r` and used for exactly one
+/// message, so a fixed nonce is safe.
+const AEAD_NONCE: [u8; 12] = [0u8; 12];
+
+/// Encrypts `plaintext` to `key` under `label`.
+pub fn encrypt<R: RngCore + CryptoRng>(
+    key: &EncryptionKey,
+    label: Label,
+    plaintext: &[u8],
+    rng: &mut R,
+) -> Ciphertext {
+    let r = Zeroizing::new(Fr::rand(rng));
+    let s = Zeroizing::new(Fr::rand(rng));
+    let g = G1Projective::generator();
+    let g_bar = second_generator();
+    let points = G1Projective::normalize_batch(&[
+        g * *r,
+        g_bar * *r,
+        g * *s,
+        g_bar * *s,
+        key.0 * *r,
+    ]);
+    let (u, u_bar, w, w_bar, shared) = (points[0], points[1], points[2], points[3], points[4]);
+    let keys = derive_keys(&shared, &label, &u);
+    let cipher = ChaCha20Poly1305::new(keys.aead_key.as_ref().into());
+    let payload = cipher
+        .encrypt(
+            &AEAD_NONCE.into(),
+            Payload {
+                msg: plaintext,
+                aad: &associated_data(&label),
+            },
+        )
+        .expect("ChaCha20-Poly1305 encrypts any message shorter than 256 GiB");
+    let mut ciphertext = Ciphertext {
+        label,
+        u,
+        u_bar,
+        w,
+        w_bar,
+        f: Fr::zero(),
+        key_commitment: keys.commitment,
+        payload,
+    };
+    let e = ciphertext.challenge(key);
+    ciphertext.f = *s + *r * e;
+    ciphertext
+}
+
+impl Ciphertext {
+    /// The label this ciphertext is bound to.
+    pub fn label(&self) -> &Label {
+        &self.label
+    }
+
+    /// The encrypted payload (AEAD output, tag included).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// `u = r·g`, the point that decryption shares raise to the key shares.
+    pub fn u(&self) -> &G1Affine {
+        &self.u
+    }
+
+    /// The Fiat–Shamir challenge `e` of the validity proof.
+    fn challenge(&self, key: &EncryptionKey) -> Fr {
+        let payload_digest: [u8; 32] = Sha256::digest(&self.payload).into();
+        ScalarHasher::new(TDH2_CIPHERTEXT_CHALLENGE)
+            .bytes(&[CIPHERTEXT_VERSION])
+            .bytes(&self.label.to_bytes())
+            .point(&key.0)
+            .point(&self.u)
+            .point(&self.u_bar)
+            .point(&self.w)
+            .point(&self.w_bar)
+            .bytes(&self.key_commitment)
+            .bytes(&payload_digest)
+            .finish()
+    }
+
+    /// Checks the validity proof for `key`: `f·g = w + e·u` and `f·ḡ = w̄ + e·ū`. A
+    /// ciphertext that passes was built by someone who knows `r`, for this key and label, and
+    /// was not altered since; only such a ciphertext may get decryption shares.
+    pub fn verify(self, key: &EncryptionKey) -> Result<VerifiedCiphertext, ThresholdError> {
+        let e = self.challenge(key);
+        let g = G1Affine::generator();
+        let g_bar = second_generator();
+        let first = G1Projective::msm(&[g, self.u, self.w], &[self.f, -e, -Fr::from(1u64)])
+            .expect("three bases, three scalars");
+        let second = G1Projective::msm(
+            &[g_bar, self.u_bar, self.w_bar],
+            &[self.f, -e, -Fr::from(1u64)],
+        )
+        .expect("three bases, three scalars");
+        if first.is_zero() && second.is_zero() {
+            Ok(VerifiedCiphertext(self))
+        } else {
+            Err(ThresholdError::InvalidCiphertext)
+        }
+    }
+
+    /// The wire encoding, version 1:
+    ///
+    /// | bytes | field |
+    /// |---|---|
+    /// | 1 | version (1) |
+    /// | 48 | label: chain id (u64 BE), epoch (u64 BE), nonce (32) |
+    /// | 4 × 48 | `u`, `ū`, `w`, `w̄`, compressed G1 (zcash layout) |
+    /// | 32 | `f`, big-endian scalar below the group order |
+    /// | 32 | key commitment |
+    /// | 4 | payload length (u32 BE) |
+    /// | len | payload: ChaCha20-Poly1305 ciphertext and 16-byte tag |
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_BYTES + self.payload.len());
+        out.push(CIPHERTEXT_VERSION);
+        out.extend_from_slice(&self.label.to_bytes());
+        for point in [&self.u, &self.u_bar, &self.w, &self.w_bar] {
+            out.extend_from_slice(&encode_point(point));
+        }
+        out.extend_from_slice(&encode_scalar(&self.f));
+        out.extend_from_slice(&self.key_commitment);
+        let payload_len =
+            u32::try_from(self.payload.len()).expect("payloads are bounded far below 4 GiB");
+        out.extend_from_slice(&payload_len.to_be_bytes());
+        out.extend_from_slice(&self.payload);
+        out
+    }
+
+    /// Decodes the wire encoding: known version, payload of at most `payload_bytes_max`
+    /// (and at least the AEAD tag), points in the subgroup and not the identity, a canonical
+    /// scalar, no trailing bytes. Decoding does not check the proof; see
+    /// [`Ciphertext::verify`].
+    pub fn from_bytes(bytes: &[u8], payload_bytes_max: usize) -> Result<Self, ThresholdError> {
+        if bytes.len() < HEADER_BYTES {
+            return Err(ThresholdError::WrongLength {
+                expected: HEADER_BYTES,
+                got: bytes.len(),
+            });
+        }
+        if bytes[0] != CIPHERTEXT_VERSION {
+            return Err(ThresholdError::UnknownVersion(bytes[0]));
+        }
+        let mut reader = Reader::new(&bytes[1..]);
+        let label = Label::from_bytes(reader.take(LABEL_BYTES));
+        let u = decode_point(reader.take(POINT_BYTES), "u")?;
+        let u_bar = decode_point(reader.take(POINT_BYTES), "u_bar")?;
+        let w = decode_point(reader.take(POINT_BYTES), "w")?;
+        let w_bar = decode_point(reader.take(POINT_BYTES), "w_bar")?;
+        let f = decode_scalar(reader.take(SCALAR_BYTES), "f")?;
+        let mut key_commitment = [0u8; KEY_COMMITMENT_BYTES];
+        key_commitment.copy_from_slice(reader.take(KEY_COMMITMENT_BYTES));
+        let mut length = [0u8; 4];
+        length.copy_from_slice(reader.take(4));
+        let payload_len = usize::try_from(u32::from_be_bytes(length)).unwrap_or(usize::MAX);
+        if payload_len > payload_bytes_max {
+            return Err(ThresholdError::PayloadTooLarge {
+                max: payload_bytes_max,
+                got: payload_len,
+            });
+        }
+        if payload_len < AEAD_TAG_BYTES || reader.remaining() != payload_len {
+            return Err(ThresholdError::WrongLength {
+                expected: HEADER_BYTES + payload_len.max(AEAD_TAG_BYTES),
+                got: bytes.len(),
+            });
+        }
+        let payload = reader.take(payload_len).to_vec();
+        Ok(Self {
+            label,
+            u,
+            u_bar,
+            w,
+            w_bar,
+            f,
+            key_commitment,
+            payload,
+        })
+    }
+}
+
+/// A reader over a slice whose total length the caller has checked.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
+    }
+
+    fn take(&mut self, count: usize) -> &'a [u8] {
+        let (head, tail) = self.bytes.split_at(count);
+        self.bytes = tail;
+        head
+    }
+
+    fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// A ciphertext whose validity proof was checked against the epoch's encryption key. Only a
+/// verified ciphertext gets a decryption share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedCiphertext(Ciphertext);
+
+impl VerifiedCiphertext {
+    /// The ciphertext.
+    pub fn ciphertext(&self) -> &Ciphertext {
+        &self.0
+    }
+
+    /// Gives the ciphertext back.
+    pub fn into_inner(self) -> Ciphertext {
+        self.0
+    }
+
+    /// Opens the payload with the shared point `r·h`: the key commitment must match, then the
+    /// AEAD must authenticate.
+    pub(crate) fn open(&self, shared: &G1Affine) -> Result<Vec<u8>, ThresholdError> {
+        let ciphertext = &self.0;
+        let keys = derive_keys(shared, &ciphertext.label, &ciphertext.u);
+        if !bool::from(keys.commitment.ct_eq(&ciphertext.key_commitment)) {
+            return Err(ThresholdError::DecryptionFailed);
+        }
+        let cipher = ChaCha20Poly1305::new(keys.aead_key.as_ref().into());
+        cipher
+            .decrypt(
+                &AEAD_NONCE.into(),
+                Payload {
+                    msg: &ciphertext.payload,
+                    aad: &associated_data(&ciphertext.label),
+                },
+            )
+            .map_err(|_| ThresholdError::DecryptionFailed)
+    }
+}
+
+/// Checks many ciphertexts' proofs with one multi-scalar multiplication (a random linear
+/// combination of both equations of every proof, 128-bit weights). When the combined check
+/// fails, each ciphertext is checked alone so that only the bad ones are refused. The results
+/// are in input order.
+pub fn verify_ciphertexts<R: RngCore + CryptoRng>(
+    ciphertexts: Vec<Ciphertext>,
+    key: &EncryptionKey,
+    rng: &mut R,
+) -> Vec<Result<VerifiedCiphertext, ThresholdError>> {
+    if ciphertexts.len() > 1 && batch_holds(&ciphertexts, key, rng) {
+        return ciphertexts
+            .into_iter()
+            .map(|ciphertext| Ok(VerifiedCiphertext(ciphertext)))
+            .collect();
+    }
+    ciphertexts
+        .into_iter()
+        .map(|ciphertext| ciphertext.verify(key))
+        .collect()
+}
+
+fn batch_holds<R: RngCore + CryptoRng>(
+    ciphertexts: &[Ciphertext],
+    key: &EncryptionKey,
+    rng: &mut R,
+) -> bool {
+    // Σ ρ_k (f_k·g − w_k − e_k·u_k) + Σ σ_k (f_k·ḡ − w̄_k − e_k·ū_k) = 0
+    let mut bases = Vec::with_capacity(4 * ciphertexts.len() + 2);
+    let mut scalars = Vec::with_capacity(4 * ciphertexts.len() + 2);
+    let mut g_scalar = Fr::zero();
+    let mut g_bar_scalar = Fr::zero();
+    for ciphertext in ciphertexts {
+        let e = ciphertext.challenge(key);
+        let rho = batch_weight(rng);
+        let sigma = batch_weight(rng);
+        g_scalar += rho * ciphertext.f;
+        g_bar_scalar += sigma * ciphertext.f;
+        bases.extend([ciphertext.w, ciphertext.u, ciphertext.w_bar, ciphertext.u_bar]);
+        scalars.extend([-rho, -(rho * e), -sigma, -(sigma * e)]);
+    }
+    bases.extend([G1Affine::generator(), second_generator()]);
+    scalars.extend([g_scalar, g_bar_scalar]);
+    G1Projective::msm(&bases, &scalars)
+        .expect("one scalar per base")
+        .is_zero()
+}

@@ -1,0 +1,240 @@
+//! Threshold key material: the encryption key, the public key set with one verification key
+//! per share, the secret key shares, and the trusted dealer for local test networks.
+
+use std::fmt;
+
+use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_std::UniformRand;
+use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroize;
+
+use super::hash::{decode_point, encode_point, POINT_BYTES};
+use crate::error::ThresholdError;
+use crate::shamir::{SecretPolynomial, ShareIndex};
+
+/// The public encryption key `h = x·g` that wallets encrypt to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EncryptionKey(pub(crate) G1Affine);
+
+impl EncryptionKey {
+    /// The compressed (48-byte) encoding.
+    pub fn to_bytes(&self) -> [u8; POINT_BYTES] {
+        encode_point(&self.0)
+    }
+
+    /// Decodes a compressed key with subgroup checks; refuses the identity.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ThresholdError> {
+        if bytes.len() != POINT_BYTES {
+            return Err(ThresholdError::WrongLength {
+                expected: POINT_BYTES,
+                got: bytes.len(),
+            });
+        }
+        decode_point(bytes, "encryption key").map(Self)
+    }
+}
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.to_bytes();
+        write!(f, "EncryptionKey(0x")?;
+        for byte in &bytes[..8] {
+            write!(f, "{byte:02x}")?;
+        }
+        write!(f, "…)")
+    }
+}
+
+/// The public side of a threshold key: the threshold `t`, the encryption key, and the
+/// verification key `h_i = x_i·g` of every share `i` in `1..=n`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicKeySet {
+    threshold: usize,
+    encryption_key: EncryptionKey,
+    verification_keys: Vec<G1Affine>,
+}
+
+impl PublicKeySet {
+    /// Accepts a key set only if it is consistent: `1 <= t <= n`, and the verification keys
+    /// are the values at `1..=n` of one polynomial of degree `t - 1` in the exponent whose value
+    /// at zero is the encryption key. A key set from a faulty dealer or DKG fails here.
+    pub fn new(
+        threshold: usize,
+        encryption_key: EncryptionKey,
+        verification_keys: Vec<G1Affine>,
+    ) -> Result<Self, ThresholdError> {
+        check_parameters(threshold, verification_keys.len())?;
+        let set = Self {
+            threshold,
+            encryption_key,
+            verification_keys,
+        };
+        set.check_consistent()?;
+        Ok(set)
+    }
+
+    fn check_consistent(&self) -> Result<(), ThresholdError> {
+        // The first t verification keys fix the polynomial; interpolate it at zero and at every
+        // other index and compare.
+        let basis: Vec<ShareIndex> = (1..=self.threshold)
+            .map(|index| ShareIndex::try_from(index).expect("share count fits in a u16"))
+            .collect();
+        let basis_points = &self.verification_keys[..self.threshold];
+        let at_zero = interpolate_in_exponent(&basis, basis_points, 0)?;
+        if at_zero != self.encryption_key.0 {
+            return Err(ThresholdError::InconsistentKeySet { index: 0 });
+        }
+        for target in self.threshold + 1..=self.verification_keys.len() {
+            let target_index = ShareIndex::try_from(target).expect("share count fits in a u16");
+            let value = interpolate_in_exponent(&basis, basis_points, target_index)?;
+            if value != self.verification_keys[target - 1] {
+                return Err(ThresholdError::InconsistentKeySet {
+                    index: target_index,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The threshold `t`: shares needed to decrypt.
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// The number of shares `n`.
+    pub fn share_count(&self) -> usize {
+        self.verification_keys.len()
+    }
+
+    /// The encryption key.
+    pub fn encryption_key(&self) -> &EncryptionKey {
+        &self.encryption_key
+    }
+
+    /// The verification key of share `index` (in `1..=n`).
+    pub fn verification_key(&self, index: ShareIndex) -> Result<&G1Affine, ThresholdError> {
+        usize::from(index)
+            .checked_sub(1)
+            .and_then(|position| self.verification_keys.get(position))
+            .ok_or(ThresholdError::UnknownShareIndex {
+                index,
+                share_count: self.verification_keys.len(),
+            })
+    }
+}
+
+/// The value at `target` of the polynomial in the exponent through `(indices[k], points[k])`.
+fn interpolate_in_exponent(
+    indices: &[ShareIndex],
+    points: &[G1Affine],
+    target: ShareIndex,
+) -> Result<G1Affine, ThresholdError> {
+    // Shift the indices so that `target` sits at zero: λ for x_k - target at zero.
+    let target_scalar = Fr::from(target);
+    let mut coefficients = Vec::with_capacity(indices.len());
+    for (k, x_k) in indices.iter().enumerate() {
+        let mut numerator = Fr::from(1u64);
+        let mut denominator = Fr::from(1u64);
+        for (j, x_j) in indices.iter().enumerate() {
+            if j != k {
+                numerator *= target_scalar - Fr::from(*x_j);
+                denominator *= Fr::from(*x_k) - Fr::from(*x_j);
+            }
+        }
+        let inverse = ark_ff::Field::inverse(&denominator).ok_or(
+            ThresholdError::DuplicateShare { index: *x_k },
+        )?;
+        coefficients.push(numerator * inverse);
+    }
+    let value = G1Projective::msm(points, &coefficients).expect("one coefficient per point");
+    Ok(value.into_affine())
+}
+
+pub(crate) fn check_parameters(threshold: usize, share_count: usize) -> Result<(), ThresholdError> {
+    if threshold == 0 || threshold > share_count || share_count > usize::from(ShareIndex::MAX) {
+        return Err(ThresholdError::BadParameters {
+            threshold,
+            share_count,
+        });
+    }
+    Ok(())
+}
+
+/// One validator's share `x_i` of the decryption key. Wiped on drop; never printed.
+pub struct KeyShare {
+    index: ShareIndex,
+    secret: Fr,
+}
+
+impl KeyShare {
+    /// A share from its index and secret value (from a DKG or a dealer).
+    pub fn new(index: ShareIndex, secret: Fr) -> Result<Self, ThresholdError> {
+        if index == 0 {
+            return Err(ThresholdError::UnknownShareIndex {
+                index,
+                share_count: usize::from(ShareIndex::MAX),
+            });
+        }
+        Ok(Self { index, secret })
+    }
+
+    /// This share's index in `1..=n`.
+    pub fn index(&self) -> ShareIndex {
+        self.index
+    }
+
+    pub(crate) fn secret(&self) -> &Fr {
+        &self.secret
+    }
+
+    /// The verification key `x_i·g` that matches this share.
+    pub fn verification_key(&self) -> G1Affine {
+        (G1Projective::generator() * self.secret).into_affine()
+    }
+}
+
+impl Drop for KeyShare {
+    fn drop(&mut self) {
+        self.secret.zeroize();
+    }
+}
+
+impl fmt::Debug for KeyShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyShare(index {}, <redacted>)", self.index)
+    }
+}
+
+/// Deals a threshold key with a single trusted dealer, **for local test networks only**.
+///
+/// The dealer sees the whole decryption key, so whoever runs it can decrypt every transaction
+/// before it is ordered: the MEV protection is void. Real committees create their key with the
+/// distributed key generation, which hands out the same types ([`PublicKeySet`], [`KeyShare`]).
+pub fn trusted_dealer_for_local_testnet<R: RngCore + CryptoRng>(
+    threshold: usize,
+    share_count: usize,
+    rng: &mut R,
+) -> Result<(PublicKeySet, Vec<KeyShare>), ThresholdError> {
+    check_parameters(threshold, share_count)?;
+    let secret = Fr::rand(rng);
+    let polynomial = SecretPolynomial::random(secret, threshold, rng);
+    let generator = G1Projective::generator();
+    let encryption_key = EncryptionKey((generator * secret).into_affine());
+    let mut shares = Vec::with_capacity(share_count);
+    let mut verification_keys = Vec::with_capacity(share_count);
+    for index in 1..=share_count {
+        let index = ShareIndex::try_from(index).expect("checked: share count fits in a u16");
+        let value = polynomial.evaluate(Fr::from(index));
+        verification_keys.push(generator * value);
+        shares.push(KeyShare::new(index, value)?);
+    }
+    let verification_keys = G1Projective::normalize_batch(&verification_keys);
+    let public = PublicKeySet {
+        threshold,
+        encryption_key,
+        verification_keys,
+    };
+    debug_assert!(public.check_consistent().is_ok());
+    Ok((public, shares))
+}
