@@ -273,8 +273,10 @@ impl Signature {
     pub fn aggregate<'a>(
         signatures: impl IntoIterator<Item = &'a Signature>,
     ) -> Result<Self, BlsError> {
-        let signatures: Vec<&min_pk::Signature> =
-            signatures.into_iter().map(|signature| &signature.0).collect();
+        let signatures: Vec<&min_pk::Signature> = signatures
+            .into_iter()
+            .map(|signature| &signature.0)
+            .collect();
         if signatures.is_empty() {
             return Err(BlsError::EmptyAggregate);
         }
@@ -355,10 +357,8 @@ pub fn verify_batch<R: RngCore + CryptoRng>(
     let message_refs: Vec<&[u8]> = messages.iter().map(|message| message.as_slice()).collect();
     let keys: Vec<&min_pk::PublicKey> = items.iter().map(|item| &item.public_key.0).collect();
     let signatures: Vec<&min_pk::Signature> = items.iter().map(|item| &item.signature.0).collect();
-    let randomness: Vec<blst::blst_scalar> = items
-        .iter()
-        .map(|_| random_nonzero_scalar(rng))
-        .collect();
+    let randomness: Vec<blst::blst_scalar> =
+        items.iter().map(|_| random_nonzero_scalar(rng)).collect();
     check(min_pk::Signature::verify_multiple_aggregate_signatures(
         &message_refs,
         BLS_SIG_CIPHERSUITE,

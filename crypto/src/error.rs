@@ -113,7 +113,10 @@ pub enum ThresholdError {
     DecryptionFailed,
     /// Threshold parameters that make no sense (zero, or threshold above the share count).
     #[error("threshold {threshold} of {share_count} is invalid")]
-    BadParameters { threshold: usize, share_count: usize },
+    BadParameters {
+        threshold: usize,
+        share_count: usize,
+    },
     /// A key set whose verification keys do not lie on one polynomial through the encryption
     /// key; `index` is the first that disagrees (0 is the encryption key itself).
     #[error("key set is inconsistent at index {index}")]

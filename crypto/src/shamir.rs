@@ -56,7 +56,11 @@ impl Drop for SecretPolynomial {
 
 impl std::fmt::Debug for SecretPolynomial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretPolynomial(degree {}, <redacted>)", self.coefficients.len() - 1)
+        write!(
+            f,
+            "SecretPolynomial(degree {}, <redacted>)",
+            self.coefficients.len() - 1
+        )
     }
 }
 

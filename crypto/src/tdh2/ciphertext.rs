@@ -144,13 +144,8 @@ pub fn encrypt<R: RngCore + CryptoRng>(
     let s = Zeroizing::new(Fr::rand(rng));
     let g = G1Projective::generator();
     let g_bar = second_generator();
-    let points = G1Projective::normalize_batch(&[
-        g * *r,
-        g_bar * *r,
-        g * *s,
-        g_bar * *s,
-        key.0 * *r,
-    ]);
+    let points =
+        G1Projective::normalize_batch(&[g * *r, g_bar * *r, g * *s, g_bar * *s, key.0 * *r]);
     let (u, u_bar, w, w_bar, shared) = (points[0], points[1], points[2], points[3], points[4]);
     let keys = derive_keys(&shared, &label, &u);
     let cipher = ChaCha20Poly1305::new(keys.aead_key.as_ref().into());
@@ -405,7 +400,12 @@ fn batch_holds<R: RngCore + CryptoRng>(
         let sigma = batch_weight(rng);
         g_scalar += rho * ciphertext.f;
         g_bar_scalar += sigma * ciphertext.f;
-        bases.extend([ciphertext.w, ciphertext.u, ciphertext.w_bar, ciphertext.u_bar]);
+        bases.extend([
+            ciphertext.w,
+            ciphertext.u,
+            ciphertext.w_bar,
+            ciphertext.u_bar,
+        ]);
         scalars.extend([-rho, -(rho * e), -sigma, -(sigma * e)]);
     }
     bases.extend([G1Affine::generator(), second_generator()]);

@@ -20,7 +20,8 @@ pub const POINT_BYTES: usize = 48;
 /// Length of an encoded scalar.
 pub const SCALAR_BYTES: usize = 32;
 
-type G1Hasher = MapToCurveBasedHasher<G1Projective, DefaultFieldHasher<Sha256, 128>, WBMap<g1::Config>>;
+type G1Hasher =
+    MapToCurveBasedHasher<G1Projective, DefaultFieldHasher<Sha256, 128>, WBMap<g1::Config>>;
 
 /// RFC 9380 `hash_to_curve` for the suite `BLS12381G1_XMD:SHA-256_SSWU_RO_` under `dst`.
 pub fn hash_to_g1(dst: &[u8], message: &[u8]) -> G1Affine {
@@ -80,8 +81,8 @@ pub fn encode_point(point: &G1Affine) -> [u8; POINT_BYTES] {
 /// Decodes a compressed G1 point with on-curve and subgroup checks; refuses the identity,
 /// which no honest party ever sends in these positions.
 pub fn decode_point(bytes: &[u8], field: &'static str) -> Result<G1Affine, ThresholdError> {
-    let point = G1Affine::deserialize_compressed(bytes)
-        .map_err(|_| ThresholdError::BadPoint { field })?;
+    let point =
+        G1Affine::deserialize_compressed(bytes).map_err(|_| ThresholdError::BadPoint { field })?;
     if point.is_zero() {
         return Err(ThresholdError::BadPoint { field });
     }

@@ -142,9 +142,8 @@ fn interpolate_in_exponent(
                 denominator *= Fr::from(*x_k) - Fr::from(*x_j);
             }
         }
-        let inverse = ark_ff::Field::inverse(&denominator).ok_or(
-            ThresholdError::DuplicateShare { index: *x_k },
-        )?;
+        let inverse = ark_ff::Field::inverse(&denominator)
+            .ok_or(ThresholdError::DuplicateShare { index: *x_k })?;
         coefficients.push(numerator * inverse);
     }
     let value = G1Projective::msm(points, &coefficients).expect("one coefficient per point");

@@ -84,11 +84,7 @@ impl DecryptionShare {
 
 /// The Fiat–Shamir challenge of a share proof. It binds the ciphertext's `u`, the index, the
 /// verification key, the share value and both commitments.
-fn share_challenge(
-    u: &G1Affine,
-    verification_key: &G1Affine,
-    share: &DecryptionShare,
-) -> Fr {
+fn share_challenge(u: &G1Affine, verification_key: &G1Affine, share: &DecryptionShare) -> Fr {
     ScalarHasher::new(TDH2_SHARE_CHALLENGE)
         .point(u)
         .bytes(&share.index.to_be_bytes())
@@ -207,14 +203,12 @@ fn shares_batch_holds<R: RngCore + CryptoRng>(
         let rho = batch_weight(rng);
         let sigma = batch_weight(rng);
         bases.extend([u, share.commitment_u, share.value, share.commitment_g]);
-        scalars.extend([
-            rho * share.response,
-            -rho,
-            -(rho * challenge),
-            -sigma,
-        ]);
+        scalars.extend([rho * share.response, -rho, -(rho * challenge), -sigma]);
         g_scalar += sigma * share.response;
-        match key_scalars.iter_mut().find(|(index, _)| *index == share.index) {
+        match key_scalars
+            .iter_mut()
+            .find(|(index, _)| *index == share.index)
+        {
             Some((_, scalar)) => *scalar -= sigma * challenge,
             None => key_scalars.push((share.index, -(sigma * challenge))),
         }
@@ -282,7 +276,10 @@ pub fn combine_optimistic<R: RngCore + CryptoRng>(
     let mut valid = Vec::new();
     let checks = verify_shares(
         public,
-        shares.into_iter().map(|share| (ciphertext, share)).collect(),
+        shares
+            .into_iter()
+            .map(|share| (ciphertext, share))
+            .collect(),
         rng,
     );
     for result in checks {

@@ -1,0 +1,181 @@
+//! Golden tests: they freeze the domain tags, the signing-message construction, the ciphertext
+//! format (version 1) and the decryption-share format.
+//!
+//! A failure here means a wire or signing format changed. Regenerating the constants (run
+//! `cargo test -p shroud-crypto --test golden -- --ignored --nocapture print_golden`) is a
+//! deliberate, reviewed format change with a new version byte, never a way to make a test pass.
+
+use ark_bls12_381::{Fr, G1Projective};
+use ark_ec::{CurveGroup, PrimeGroup};
+use ark_serialize::CanonicalSerialize;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use sha2::{Digest, Sha256};
+use shroud_crypto::bls::signing_message;
+use shroud_crypto::domains;
+use shroud_crypto::tdh2::{
+    combine, create_share, encrypt, verify_share, Ciphertext, DecryptionShare, EncryptionKey,
+    KeyShare, Label, PublicKeySet,
+};
+use shroud_crypto::{SecretKey, SigningDomain};
+
+/// Fixed polynomial `p(x) = 1234567 + 89·x` (threshold 2), shares at 1..=4.
+fn fixed_key() -> (PublicKeySet, Vec<KeyShare>) {
+    let evaluate = |x: u64| Fr::from(1_234_567u64) + Fr::from(89u64) * Fr::from(x);
+    let generator = G1Projective::generator();
+    let mut key_bytes = Vec::new();
+    (generator * evaluate(0))
+        .into_affine()
+        .serialize_compressed(&mut key_bytes)
+        .expect("serialize");
+    let encryption_key = EncryptionKey::from_bytes(&key_bytes).expect("valid key");
+    let shares: Vec<KeyShare> = (1..=4u16)
+        .map(|index| KeyShare::new(index, evaluate(u64::from(index))).expect("index"))
+        .collect();
+    let verification_keys = shares.iter().map(KeyShare::verification_key).collect();
+    let public = PublicKeySet::new(2, encryption_key, verification_keys).expect("consistent");
+    (public, shares)
+}
+
+fn fixed_label() -> Label {
+    Label {
+        chain_id: 0x5348_524f_5544,
+        epoch: 1,
+        nonce: [0xab; 32],
+    }
+}
+
+const PLAINTEXT: &[u8] = b"golden plaintext for ciphertext format v1";
+
+fn fixed_ciphertext() -> Ciphertext {
+    let (public, _) = fixed_key();
+    let mut rng = ChaCha20Rng::seed_from_u64(0x601d);
+    encrypt(public.encryption_key(), fixed_label(), PLAINTEXT, &mut rng)
+}
+
+fn fixed_shares(ciphertext: &Ciphertext) -> Vec<DecryptionShare> {
+    let (public, key_shares) = fixed_key();
+    let verified = ciphertext
+        .clone()
+        .verify(public.encryption_key())
+        .expect("valid");
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5ba4e);
+    key_shares
+        .iter()
+        .map(|key_share| create_share(key_share, &verified, &mut rng))
+        .collect()
+}
+
+fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn tags_digest() -> String {
+    let mut all = Vec::new();
+    for tag in [
+        domains::BLS_SIG_CIPHERSUITE,
+        domains::BLS_POP_CIPHERSUITE,
+        domains::TDH2_SECOND_GENERATOR,
+        domains::TDH2_SECOND_GENERATOR_MESSAGE,
+        domains::TDH2_CIPHERTEXT_CHALLENGE,
+        domains::TDH2_SHARE_CHALLENGE,
+        domains::TDH2_AEAD_KEY,
+        domains::TDH2_LABEL,
+    ] {
+        all.extend_from_slice(&(tag.len() as u32).to_be_bytes());
+        all.extend_from_slice(tag);
+    }
+    for domain in SigningDomain::ALL {
+        all.extend_from_slice(&signing_message(domain, b"golden"));
+    }
+    digest(&all)
+}
+
+fn bls_signature_hex() -> String {
+    let secret = SecretKey::from_seed(&[0x42; 32]).expect("seed");
+    hex::encode(
+        secret
+            .sign(SigningDomain::OutputHeader, b"golden header")
+            .to_bytes(),
+    )
+}
+
+const TAGS_DIGEST: &str = "5e3ccd038fe797dc73885170ee3e02dd5a5e158c0f11941954dd6aa35e30b502";
+const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
+const CIPHERTEXT_HEX: &str = concat!(
+    "0100005348524f55440000000000000001ababababababababababababababababababababababababababab",
+    "abababababaa99b66241d8ceee0b57657a495f98c87015d0c8d90e8649a9d371d7bad13f9033e37bacbc793f",
+    "941a3d9d30d7b9b5dab51972caf10dcd6a0f86a31d407ca798e01279d88f6245edc0b1a5996d2d0ffa7725cd",
+    "a13a2c5f429ccfadf323d1f1b4a68d60e2bded575166c850e54261e0d19f5bbf441ca09eb61f6440ab3f016e",
+    "264f5230a9a159d4a746199701b68e9d30b2c3c003151a165f2365bc663c61b213b25bc9392a95a20bcef7ad",
+    "b1199755d0f65a3fb7cccd8d41468a0db705f56c6d029e3ea7a03a29b94b8d42cfd6fb7a27c278012cf81116",
+    "55a75daa0698b1c918162f9b7545de07c076444ca9ffdbdaafde62ef8dec8e59e3e8a4e0052de85f78000000",
+    "394434dc9fd31e7851bc7899d1e41e3765d5a723a1503d21d299a0f377537bcaf3b9768d0259175278eaa3aa",
+    "ab9333f950dcb01b315cdada5bac",
+);
+const SHARES_DIGEST: &str = "a6c71280c6e8c408d2563361fb5760abaabba137fdec0b44be0e3877f526a44e";
+
+#[test]
+#[ignore = "prints the golden values; run by hand for a deliberate format change"]
+fn print_golden() {
+    let ciphertext = fixed_ciphertext();
+    let shares: Vec<u8> = fixed_shares(&ciphertext)
+        .iter()
+        .flat_map(|share| share.to_bytes())
+        .collect();
+    println!("const TAGS_DIGEST: &str = \"{}\";", tags_digest());
+    println!("const BLS_SIGNATURE: &str = \"{}\";", bls_signature_hex());
+    println!(
+        "const CIPHERTEXT_HEX: &str = \"{}\";",
+        hex::encode(ciphertext.to_bytes())
+    );
+    println!("const SHARES_DIGEST: &str = \"{}\";", digest(&shares));
+}
+
+#[test]
+fn domain_tags_are_frozen() {
+    assert_eq!(tags_digest(), TAGS_DIGEST);
+}
+
+#[test]
+fn bls_signature_is_frozen() {
+    assert_eq!(bls_signature_hex(), BLS_SIGNATURE);
+}
+
+#[test]
+fn ciphertext_encoding_is_frozen() {
+    assert_eq!(hex::encode(fixed_ciphertext().to_bytes()), CIPHERTEXT_HEX);
+}
+
+#[test]
+fn share_encoding_is_frozen() {
+    let shares: Vec<u8> = fixed_shares(&fixed_ciphertext())
+        .iter()
+        .flat_map(|share| share.to_bytes())
+        .collect();
+    assert_eq!(digest(&shares), SHARES_DIGEST);
+}
+
+/// A version-1 ciphertext written by an earlier build still decodes, verifies and decrypts.
+#[test]
+fn frozen_ciphertext_still_decrypts() {
+    let (public, key_shares) = fixed_key();
+    let bytes = hex::decode(CIPHERTEXT_HEX).expect("hex");
+    let ciphertext = Ciphertext::from_bytes(&bytes, 1024)
+        .expect("decodes")
+        .verify(public.encryption_key())
+        .expect("verifies");
+    assert_eq!(ciphertext.ciphertext().label(), &fixed_label());
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let shares: Vec<_> = key_shares[2..]
+        .iter()
+        .map(|key_share| {
+            let share = create_share(key_share, &ciphertext, &mut rng);
+            verify_share(&public, &ciphertext, share).expect("valid share")
+        })
+        .collect();
+    assert_eq!(
+        combine(&public, &ciphertext, &shares).expect("decrypts"),
+        PLAINTEXT
+    );
+}

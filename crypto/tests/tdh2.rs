@@ -1,0 +1,468 @@
+//! Threshold encryption: round trips, thresholds, tampering, bad shares, encodings.
+
+use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
+use ark_ff::{BigInteger, PrimeField};
+use ark_serialize::CanonicalSerialize;
+use ark_std::UniformRand;
+use proptest::prelude::*;
+use rand::seq::SliceRandom;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use shroud_crypto::shamir::{interpolate_at_zero, SecretPolynomial};
+use shroud_crypto::tdh2::{
+    combine, combine_optimistic, create_share, encrypt, trusted_dealer_for_local_testnet,
+    verify_ciphertexts, verify_share, verify_shares, Ciphertext, DecryptionShare, KeyShare, Label,
+    PublicKeySet, VerifiedCiphertext, HEADER_BYTES, SHARE_BYTES,
+};
+use shroud_crypto::ThresholdError;
+
+const PAYLOAD_MAX: usize = 64 * 1024;
+
+fn rng(seed: u64) -> ChaCha20Rng {
+    ChaCha20Rng::seed_from_u64(seed)
+}
+
+fn label(nonce_byte: u8) -> Label {
+    Label {
+        chain_id: 7,
+        epoch: 3,
+        nonce: [nonce_byte; 32],
+    }
+}
+
+fn encrypt_verified(
+    public: &PublicKeySet,
+    plaintext: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> VerifiedCiphertext {
+    encrypt(public.encryption_key(), label(1), plaintext, rng)
+        .verify(public.encryption_key())
+        .expect("a fresh ciphertext is valid")
+}
+
+fn round_trip(threshold: usize, share_count: usize, seed: u64) {
+    let mut rng = rng(seed);
+    let (public, key_shares) =
+        trusted_dealer_for_local_testnet(threshold, share_count, &mut rng).expect("dealer");
+    let plaintext = b"swap 10 ETH for USDC on rollup A".to_vec();
+    let ciphertext = encrypt_verified(&public, &plaintext, &mut rng);
+    let shares: Vec<DecryptionShare> = key_shares
+        .iter()
+        .map(|key_share| create_share(key_share, &ciphertext, &mut rng))
+        .collect();
+    let checked = verify_shares(
+        &public,
+        shares
+            .iter()
+            .map(|share| (&ciphertext, share.clone()))
+            .collect(),
+        &mut rng,
+    );
+    let mut verified: Vec<_> = checked
+        .into_iter()
+        .map(|result| result.expect("honest share verifies"))
+        .collect();
+    // Two different random subsets of size t both decrypt.
+    for _ in 0..2 {
+        verified.shuffle(&mut rng);
+        let opened = combine(&public, &ciphertext, &verified[..threshold]).expect("t shares");
+        assert_eq!(opened, plaintext);
+    }
+    let optimistic =
+        combine_optimistic(&public, &ciphertext, shares, &mut rng).expect("all shares honest");
+    assert_eq!(optimistic.plaintext, plaintext);
+    assert!(optimistic.invalid_shares.is_empty());
+}
+
+#[test]
+fn round_trip_1_of_1() {
+    round_trip(1, 1, 1);
+}
+
+#[test]
+fn round_trip_2_of_4() {
+    round_trip(2, 4, 2);
+}
+
+#[test]
+fn round_trip_3_of_4() {
+    round_trip(3, 4, 3);
+}
+
+#[test]
+fn round_trip_34_of_100() {
+    round_trip(34, 100, 4);
+}
+
+#[test]
+fn fewer_than_t_shares_reveal_nothing_usable() {
+    let mut rng = rng(5);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(3, 4, &mut rng).expect("dealer");
+    let plaintext = b"secret order".to_vec();
+    let ciphertext = encrypt_verified(&public, &plaintext, &mut rng);
+    let shares: Vec<_> = key_shares[..2]
+        .iter()
+        .map(|key_share| create_share(key_share, &ciphertext, &mut rng))
+        .collect();
+    let verified: Vec<_> = shares
+        .iter()
+        .map(|share| verify_share(&public, &ciphertext, share.clone()).expect("honest"))
+        .collect();
+    assert_eq!(
+        combine(&public, &ciphertext, &verified),
+        Err(ThresholdError::NotEnoughShares {
+            valid: 2,
+            threshold: 3
+        })
+    );
+
+    // Two real shares plus a guessed third (a share of an unrelated key for the missing index):
+    // the combination is wrong, the key commitment catches it, the guess is named invalid, and
+    // decryption refuses.
+    let (_, other_shares) = trusted_dealer_for_local_testnet(3, 4, &mut rng).expect("dealer");
+    let mut with_guess = shares.clone();
+    with_guess.push(create_share(&other_shares[2], &ciphertext, &mut rng));
+    assert_eq!(
+        combine_optimistic(&public, &ciphertext, with_guess, &mut rng),
+        Err(ThresholdError::NotEnoughShares {
+            valid: 2,
+            threshold: 3
+        })
+    );
+
+    // The secret behind t-1 shares, interpolated as if it were the key, does not decrypt:
+    // in the exponent, two points of a degree-2 polynomial say nothing about its value at 0.
+    let polynomial = SecretPolynomial::random(Fr::from(99u64), 3, &mut rng);
+    let two_points: Vec<(u16, Fr)> = (1..=2u16)
+        .map(|index| (index, polynomial.evaluate(Fr::from(index))))
+        .collect();
+    assert_ne!(
+        interpolate_at_zero(&two_points).expect("distinct indices"),
+        Fr::from(99u64)
+    );
+}
+
+#[test]
+fn an_invalid_share_is_identified_and_excluded() {
+    let mut rng = rng(6);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(3, 4, &mut rng).expect("dealer");
+    let plaintext = b"bundle for rollups A and B".to_vec();
+    let ciphertext = encrypt_verified(&public, &plaintext, &mut rng);
+    let mut shares: Vec<DecryptionShare> = key_shares
+        .iter()
+        .map(|key_share| create_share(key_share, &ciphertext, &mut rng))
+        .collect();
+
+    // Validator 2 sends a share whose value is off by the generator, keeping its proof.
+    let mut bytes = shares[1].to_bytes();
+    let value = G1Affine::generator();
+    let mut value_bytes = Vec::new();
+    value
+        .serialize_compressed(&mut value_bytes)
+        .expect("serialize");
+    bytes[2..50].copy_from_slice(&value_bytes);
+    shares[1] = DecryptionShare::from_bytes(&bytes).expect("structurally valid");
+
+    assert_eq!(
+        verify_share(&public, &ciphertext, shares[1].clone()),
+        Err(ThresholdError::InvalidShare { index: 2 })
+    );
+    let results = verify_shares(
+        &public,
+        shares
+            .iter()
+            .map(|share| (&ciphertext, share.clone()))
+            .collect(),
+        &mut rng,
+    );
+    let failures: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, result)| result.is_err())
+        .map(|(position, _)| position)
+        .collect();
+    assert_eq!(failures, vec![1]);
+
+    // The bad share is among the first t, so the fast path fails and the slow path excludes it.
+    let decryption =
+        combine_optimistic(&public, &ciphertext, shares, &mut rng).expect("3 honest shares");
+    assert_eq!(decryption.plaintext, plaintext);
+    assert_eq!(decryption.invalid_shares, vec![2]);
+}
+
+#[test]
+fn a_share_for_another_ciphertext_does_not_verify() {
+    let mut rng = rng(7);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let first = encrypt_verified(&public, b"one", &mut rng);
+    let second = encrypt_verified(&public, b"two", &mut rng);
+    let share = create_share(&key_shares[0], &first, &mut rng);
+    assert_eq!(
+        verify_share(&public, &second, share.clone()),
+        Err(ThresholdError::InvalidShare { index: 1 })
+    );
+    // Claiming another validator's index fails too.
+    let mut bytes = share.to_bytes();
+    bytes[1] = 2;
+    let relabelled = DecryptionShare::from_bytes(&bytes).expect("structurally valid");
+    assert_eq!(
+        verify_share(&public, &first, relabelled),
+        Err(ThresholdError::InvalidShare { index: 2 })
+    );
+    bytes[1] = 5;
+    let unknown = DecryptionShare::from_bytes(&bytes).expect("structurally valid");
+    assert!(matches!(
+        verify_share(&public, &first, unknown),
+        Err(ThresholdError::UnknownShareIndex { index: 5, .. })
+    ));
+}
+
+/// Every byte of the encoding belongs to a field; flipping any bit of the header, or of the
+/// payload, must make decoding or the proof fail, so the ciphertext never gets a share.
+#[test]
+fn every_field_change_is_rejected_before_any_share() {
+    let mut rng = rng(8);
+    let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let ciphertext = encrypt(public.encryption_key(), label(9), b"some payload", &mut rng);
+    let bytes = ciphertext.to_bytes();
+    assert_eq!(bytes.len(), HEADER_BYTES + 12 + 16);
+    for position in 0..bytes.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut tampered = bytes.clone();
+            tampered[position] ^= bit;
+            let outcome = Ciphertext::from_bytes(&tampered, PAYLOAD_MAX)
+                .and_then(|decoded| decoded.verify(public.encryption_key()));
+            assert!(
+                outcome.is_err(),
+                "flip {bit:#x} at byte {position} was accepted"
+            );
+        }
+    }
+    // Valid points and scalars in the wrong place (not just broken encodings).
+    let mut swapped = bytes.clone();
+    swapped.copy_within(49..97, 97);
+    let decoded = Ciphertext::from_bytes(&swapped, PAYLOAD_MAX).expect("points still decode");
+    assert_eq!(
+        decoded.verify(public.encryption_key()),
+        Err(ThresholdError::InvalidCiphertext)
+    );
+    // The untouched ciphertext verifies, and not under another epoch's key.
+    let decoded = Ciphertext::from_bytes(&bytes, PAYLOAD_MAX).expect("round trip");
+    assert_eq!(decoded, ciphertext);
+    let (other_public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    assert_eq!(
+        decoded.clone().verify(other_public.encryption_key()),
+        Err(ThresholdError::InvalidCiphertext)
+    );
+    decoded
+        .verify(public.encryption_key())
+        .expect("untampered ciphertext verifies");
+}
+
+#[test]
+fn label_changes_are_rejected() {
+    let mut rng = rng(9);
+    let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let original = label(4);
+    let ciphertext = encrypt(public.encryption_key(), original, b"tx", &mut rng);
+    let changes = [
+        Label {
+            chain_id: original.chain_id + 1,
+            ..original
+        },
+        Label {
+            epoch: original.epoch + 1,
+            ..original
+        },
+        Label {
+            nonce: [5; 32],
+            ..original
+        },
+    ];
+    for changed in changes {
+        let mut bytes = ciphertext.to_bytes();
+        bytes[1..49].copy_from_slice(&changed.to_bytes());
+        let decoded = Ciphertext::from_bytes(&bytes, PAYLOAD_MAX).expect("decodes");
+        assert_eq!(decoded.label(), &changed);
+        assert_eq!(
+            decoded.verify(public.encryption_key()),
+            Err(ThresholdError::InvalidCiphertext),
+            "{changed:?}"
+        );
+    }
+}
+
+#[test]
+fn batch_ciphertext_check_refuses_only_the_bad_one() {
+    let mut rng = rng(10);
+    let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let mut ciphertexts: Vec<Ciphertext> = (0..20u8)
+        .map(|i| encrypt(public.encryption_key(), label(i), &[i; 40], &mut rng))
+        .collect();
+    let all_good = verify_ciphertexts(ciphertexts.clone(), public.encryption_key(), &mut rng);
+    assert!(all_good.iter().all(Result::is_ok));
+
+    // Re-label ciphertext 13 (a replay into another context).
+    let mut bytes = ciphertexts[13].to_bytes();
+    bytes[9] ^= 1;
+    ciphertexts[13] = Ciphertext::from_bytes(&bytes, PAYLOAD_MAX).expect("decodes");
+    let results = verify_ciphertexts(ciphertexts, public.encryption_key(), &mut rng);
+    for (position, result) in results.iter().enumerate() {
+        assert_eq!(result.is_err(), position == 13, "position {position}");
+    }
+}
+
+#[test]
+fn ciphertext_decoding_enforces_limits() {
+    let mut rng = rng(11);
+    let (public, _) = trusted_dealer_for_local_testnet(1, 1, &mut rng).expect("dealer");
+    let ciphertext = encrypt(public.encryption_key(), label(1), &[0u8; 100], &mut rng);
+    let bytes = ciphertext.to_bytes();
+
+    assert!(Ciphertext::from_bytes(&bytes, 116).is_ok());
+    assert_eq!(
+        Ciphertext::from_bytes(&bytes, 115),
+        Err(ThresholdError::PayloadTooLarge { max: 115, got: 116 })
+    );
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(matches!(
+        Ciphertext::from_bytes(&trailing, PAYLOAD_MAX),
+        Err(ThresholdError::WrongLength { .. })
+    ));
+    assert!(matches!(
+        Ciphertext::from_bytes(&bytes[..bytes.len() - 1], PAYLOAD_MAX),
+        Err(ThresholdError::WrongLength { .. })
+    ));
+    assert!(matches!(
+        Ciphertext::from_bytes(&bytes[..10], PAYLOAD_MAX),
+        Err(ThresholdError::WrongLength { .. })
+    ));
+    let mut version = bytes.clone();
+    version[0] = 2;
+    assert_eq!(
+        Ciphertext::from_bytes(&version, PAYLOAD_MAX),
+        Err(ThresholdError::UnknownVersion(2))
+    );
+    // f set to the group order itself: not canonical.
+    let mut scalar = bytes.clone();
+    let order = Fr::MODULUS.to_bytes_be();
+    scalar[241..273].copy_from_slice(&order);
+    assert_eq!(
+        Ciphertext::from_bytes(&scalar, PAYLOAD_MAX),
+        Err(ThresholdError::BadScalar { field: "f" })
+    );
+    // u set to the identity.
+    let mut identity = bytes.clone();
+    let mut zero = Vec::new();
+    G1Affine::zero()
+        .serialize_compressed(&mut zero)
+        .expect("serialize");
+    identity[49..97].copy_from_slice(&zero);
+    assert_eq!(
+        Ciphertext::from_bytes(&identity, PAYLOAD_MAX),
+        Err(ThresholdError::BadPoint { field: "u" })
+    );
+}
+
+#[test]
+fn share_decoding_enforces_structure() {
+    let mut rng = rng(12);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(1, 2, &mut rng).expect("dealer");
+    let ciphertext = encrypt_verified(&public, b"x", &mut rng);
+    let share = create_share(&key_shares[1], &ciphertext, &mut rng);
+    let bytes = share.to_bytes();
+    assert_eq!(bytes.len(), SHARE_BYTES);
+    assert_eq!(DecryptionShare::from_bytes(&bytes), Ok(share));
+    assert!(DecryptionShare::from_bytes(&bytes[..SHARE_BYTES - 1]).is_err());
+    let mut zero_index = bytes;
+    zero_index[..2].copy_from_slice(&[0, 0]);
+    assert!(matches!(
+        DecryptionShare::from_bytes(&zero_index),
+        Err(ThresholdError::UnknownShareIndex { index: 0, .. })
+    ));
+}
+
+#[test]
+fn key_share_debug_is_redacted_and_key_sets_are_checked() {
+    let mut rng = rng(13);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(3, 5, &mut rng).expect("dealer");
+    assert_eq!(
+        format!("{:?}", key_shares[0]),
+        "KeyShare(index 1, <redacted>)"
+    );
+
+    // Rebuilding the set from its parts passes; one wrong verification key fails.
+    let keys: Vec<G1Affine> = (1..=5u16)
+        .map(|index| *public.verification_key(index).expect("in range"))
+        .collect();
+    PublicKeySet::new(3, *public.encryption_key(), keys.clone()).expect("consistent");
+    let mut wrong = keys.clone();
+    wrong[4] = (G1Projective::from(wrong[4]) + G1Projective::generator()).into_affine();
+    assert_eq!(
+        PublicKeySet::new(3, *public.encryption_key(), wrong),
+        Err(ThresholdError::InconsistentKeySet { index: 5 })
+    );
+    let other_key = KeyShare::new(1, Fr::rand(&mut rng)).expect("index 1");
+    let mut wrong = keys;
+    wrong[0] = other_key.verification_key();
+    assert_eq!(
+        PublicKeySet::new(3, *public.encryption_key(), wrong),
+        Err(ThresholdError::InconsistentKeySet { index: 0 })
+    );
+    assert!(trusted_dealer_for_local_testnet(0, 4, &mut rng).is_err());
+    assert!(trusted_dealer_for_local_testnet(5, 4, &mut rng).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Any message, any (t, n), any t-subset of the shares decrypts to the message.
+    #[test]
+    fn any_threshold_subset_decrypts(
+        message in proptest::collection::vec(any::<u8>(), 0..2048),
+        share_count in 1usize..=7,
+        threshold_seed in any::<usize>(),
+        seed in any::<u64>(),
+    ) {
+        let threshold = 1 + threshold_seed % share_count;
+        let mut rng = rng(seed);
+        let (public, key_shares) =
+            trusted_dealer_for_local_testnet(threshold, share_count, &mut rng).expect("dealer");
+        let ciphertext = encrypt_verified(&public, &message, &mut rng);
+        let mut chosen: Vec<&KeyShare> = key_shares.iter().collect();
+        chosen.shuffle(&mut rng);
+        let shares: Vec<DecryptionShare> = chosen[..threshold]
+            .iter()
+            .map(|key_share| create_share(key_share, &ciphertext, &mut rng))
+            .collect();
+        let decryption = combine_optimistic(&public, &ciphertext, shares, &mut rng)
+            .expect("t honest shares");
+        prop_assert_eq!(decryption.plaintext, message);
+    }
+
+    /// Shamir: any t of n shares give the secret back.
+    #[test]
+    fn shamir_any_t_shares_recover_the_secret(
+        share_count in 1u16..=20,
+        threshold_seed in any::<u16>(),
+        seed in any::<u64>(),
+    ) {
+        let threshold = 1 + usize::from(threshold_seed % share_count);
+        let mut rng = rng(seed);
+        let secret = Fr::rand(&mut rng);
+        let polynomial = SecretPolynomial::random(secret, threshold, &mut rng);
+        let mut points: Vec<(u16, Fr)> = (1..=share_count)
+            .map(|index| (index, polynomial.evaluate(Fr::from(index))))
+            .collect();
+        points.shuffle(&mut rng);
+        prop_assert_eq!(interpolate_at_zero(&points[..threshold]).expect("distinct"), secret);
+        if threshold > 1 {
+            prop_assert_ne!(
+                interpolate_at_zero(&points[..threshold - 1]).expect("distinct"),
+                secret
+            );
+        }
+    }
+}
