@@ -322,6 +322,37 @@ impl ProofOfPossession {
     }
 }
 
+/// Verifies one aggregate signature over several distinct objects of kind `domain`, each signed
+/// by the holders of an (aggregate) key: `e(g, σ) = Π e(pk_j, H(m_j))`, one Miller loop per
+/// object plus one. A timeout certificate is checked this way, with one object per distinct
+/// highest-QC view. The encodings must be distinct; keys must come from a committee whose
+/// members proved possession.
+pub fn verify_aggregate(
+    domain: SigningDomain,
+    items: &[(PublicKey, &[u8])],
+    signature: &Signature,
+) -> Result<(), BlsError> {
+    if items.is_empty() {
+        return Err(BlsError::EmptyAggregate);
+    }
+    let messages: Vec<[u8; 32]> = items
+        .iter()
+        .map(|(_, encoding)| signing_message(domain, encoding))
+        .collect();
+    let mut sorted = messages.clone();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(BlsError::DuplicateMessage);
+    }
+    let message_refs: Vec<&[u8]> = messages.iter().map(|message| message.as_slice()).collect();
+    let keys: Vec<&min_pk::PublicKey> = items.iter().map(|(key, _)| &key.0).collect();
+    check(
+        signature
+            .0
+            .aggregate_verify(false, &message_refs, BLS_SIG_CIPHERSUITE, &keys, false),
+    )
+}
+
 /// One signature to check in [`verify_batch`].
 #[derive(Clone, Copy, Debug)]
 pub struct BatchItem<'a> {

@@ -17,6 +17,8 @@ pub const BLS_POP_CIPHERSUITE: &[u8] = b"BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_
 /// one kind can never be presented as another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SigningDomain {
+    /// A leader's block proposal.
+    Proposal,
     /// A consensus vote on a block.
     Vote,
     /// A consensus timeout message.
@@ -31,7 +33,8 @@ pub enum SigningDomain {
 
 impl SigningDomain {
     /// All domains, for tests that check the tags are distinct.
-    pub const ALL: [SigningDomain; 5] = [
+    pub const ALL: [SigningDomain; 6] = [
+        SigningDomain::Proposal,
         SigningDomain::Vote,
         SigningDomain::Timeout,
         SigningDomain::BatchAck,
@@ -42,6 +45,7 @@ impl SigningDomain {
     /// The tag bytes of this domain.
     pub const fn tag(self) -> &'static [u8] {
         match self {
+            SigningDomain::Proposal => b"SHROUD-V1-SIG-PROPOSAL",
             SigningDomain::Vote => b"SHROUD-V1-SIG-VOTE",
             SigningDomain::Timeout => b"SHROUD-V1-SIG-TIMEOUT",
             SigningDomain::BatchAck => b"SHROUD-V1-SIG-BATCH-ACK",

@@ -39,6 +39,9 @@ pub enum BlsError {
     /// An aggregate of nothing.
     #[error("cannot aggregate an empty set")]
     EmptyAggregate,
+    /// The same message twice in an aggregate over distinct messages.
+    #[error("aggregate lists one message twice")]
+    DuplicateMessage,
 }
 
 /// Errors of signer bitmaps and certificates.

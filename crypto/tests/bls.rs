@@ -434,3 +434,51 @@ fn eip2537_layout_of_g2_is_c0_first() {
     let (gx, _) = generator.xy().expect("not infinity");
     assert_eq!(hex::encode(gx.into_bigint().to_bytes_be()), G1_GENERATOR_X);
 }
+
+#[test]
+fn aggregate_over_distinct_messages() {
+    let (secrets, _) = committee(5, 50);
+    // Members 0, 1, 2 sign "view 9 / qc 7"; members 3, 4 sign "view 9 / qc 8".
+    let first: &[u8] = b"view 9 / qc 7";
+    let second: &[u8] = b"view 9 / qc 8";
+    let mut signatures = Vec::new();
+    for (index, secret) in secrets.iter().enumerate() {
+        let encoding = if index < 3 { first } else { second };
+        signatures.push(secret.sign(SigningDomain::Timeout, encoding));
+    }
+    let aggregate = Signature::aggregate(&signatures).expect("non-empty");
+    let keys: Vec<PublicKey> = secrets.iter().map(SecretKey::public_key).collect();
+    let first_key = PublicKey::aggregate(&keys[..3]).expect("non-empty");
+    let second_key = PublicKey::aggregate(&keys[3..]).expect("non-empty");
+    bls::verify_aggregate(
+        SigningDomain::Timeout,
+        &[(first_key, first), (second_key, second)],
+        &aggregate,
+    )
+    .expect("valid multi-message aggregate");
+    // Swapping which group signed what fails; so does another domain or a repeated message.
+    assert_eq!(
+        bls::verify_aggregate(
+            SigningDomain::Timeout,
+            &[(first_key, second), (second_key, first)],
+            &aggregate,
+        ),
+        Err(BlsError::BadSignature)
+    );
+    assert_eq!(
+        bls::verify_aggregate(
+            SigningDomain::Vote,
+            &[(first_key, first), (second_key, second)],
+            &aggregate,
+        ),
+        Err(BlsError::BadSignature)
+    );
+    assert_eq!(
+        bls::verify_aggregate(
+            SigningDomain::Timeout,
+            &[(first_key, first), (second_key, first)],
+            &aggregate,
+        ),
+        Err(BlsError::DuplicateMessage)
+    );
+}
