@@ -14,7 +14,7 @@ use rand_chacha::ChaCha20Rng;
 use shroud_crypto::bls::{verify_batch, BatchItem};
 use shroud_crypto::tdh2::{
     combine, create_share, encrypt, trusted_dealer_for_local_testnet, verify_ciphertexts,
-    verify_share, verify_shares, DecryptionShare, KeyShare, Label, PublicKeySet,
+    verify_share, verify_shares, Context, DecryptionShare, KeyShare, Label, PublicKeySet,
     VerifiedCiphertext, VerifiedShare,
 };
 use shroud_crypto::{
@@ -25,6 +25,11 @@ use shroud_crypto::{
 fn rng() -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(0xbe9c)
 }
+
+const CONTEXT: Context = Context {
+    chain_id: 1,
+    epoch: 1,
+};
 
 fn label(i: u64) -> Label {
     Label {
@@ -117,7 +122,7 @@ fn bls(c: &mut Criterion) {
             CertificateBuilder::new(&keys, SigningDomain::OutputHeader, &encoding).expect("new");
         for (index, secret) in secrets.iter().enumerate().take(threshold) {
             let vote = secret.sign(SigningDomain::OutputHeader, &encoding);
-            builder.add(&keys, index, &vote).expect("valid vote");
+            builder.add(index, &vote).expect("valid vote");
         }
         let certificate = builder.finish(threshold).expect("quorum");
         group.bench_function(
@@ -174,7 +179,7 @@ fn verified(setup: &Setup, count: u64, rng: &mut ChaCha20Rng) -> Vec<VerifiedCip
     (0..count)
         .map(|i| {
             encrypt(setup.public.encryption_key(), label(i), &[1u8; 1024], rng)
-                .verify(setup.public.encryption_key())
+                .verify(setup.public.encryption_key(), &CONTEXT)
                 .expect("valid")
         })
         .collect()
@@ -190,16 +195,16 @@ fn threshold_encryption(c: &mut Criterion) {
     });
     let ciphertext = encrypt(&key, label(1), &payload, &mut rng);
     c.bench_function("tdh2::ciphertext_verify", |b| {
-        b.iter(|| ciphertext.clone().verify(&key).expect("valid"))
+        b.iter(|| ciphertext.clone().verify(&key, &CONTEXT).expect("valid"))
     });
     let block: Vec<_> = (0..100)
         .map(|i| encrypt(&key, label(i), &payload, &mut rng))
         .collect();
     c.bench_function("tdh2::ciphertext_verify_batch/ciphertexts=100", |b| {
-        b.iter(|| verify_ciphertexts(block.clone(), &key, &mut rng))
+        b.iter(|| verify_ciphertexts(block.clone(), &key, &CONTEXT, &mut rng))
     });
 
-    let verified_one = ciphertext.clone().verify(&key).expect("valid");
+    let verified_one = ciphertext.clone().verify(&key, &CONTEXT).expect("valid");
     c.bench_function("tdh2::share_create", |b| {
         b.iter(|| create_share(&four.key_shares[0], black_box(&verified_one), &mut rng))
     });

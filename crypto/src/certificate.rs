@@ -241,6 +241,7 @@ impl Certificate {
 /// Collects members' signatures over one message into a certificate.
 #[derive(Debug)]
 pub struct CertificateBuilder {
+    committee: CommitteeKeys,
     domain: SigningDomain,
     message: [u8; 32],
     signers: SignerBitmap,
@@ -255,6 +256,7 @@ impl CertificateBuilder {
         encoding: &[u8],
     ) -> Result<Self, CertificateError> {
         Ok(Self {
+            committee: committee.clone(),
             domain,
             message: signing_message(domain, encoding),
             signers: SignerBitmap::new(committee.len())?,
@@ -269,17 +271,13 @@ impl CertificateBuilder {
 
     /// Checks member `index`'s signature and adds it. Returns `Ok(false)` for a member that
     /// already signed (the first signature stays).
-    pub fn add(
-        &mut self,
-        committee: &CommitteeKeys,
-        index: usize,
-        signature: &Signature,
-    ) -> Result<bool, CertificateError> {
-        let key = committee
+    pub fn add(&mut self, index: usize, signature: &Signature) -> Result<bool, CertificateError> {
+        let key = self
+            .committee
             .get(index)
             .ok_or(CertificateError::UnknownSigner {
                 index,
-                committee_size: committee.len(),
+                committee_size: self.committee.len(),
             })?;
         if self.signers.contains(index) {
             return Ok(false);

@@ -99,6 +99,19 @@ pub enum ThresholdError {
     /// The ciphertext's proof fails: it was built for another key or label, or was altered.
     #[error("ciphertext proof does not verify")]
     InvalidCiphertext,
+    /// A label for another chain or epoch.
+    #[error("ciphertext {field} is {got}, expected {expected}")]
+    WrongLabel {
+        field: &'static str,
+        expected: u64,
+        got: u64,
+    },
+    /// Combining a ciphertext verified under another key than the key set's.
+    #[error("ciphertext was verified under another encryption key")]
+    KeyMismatch,
+    /// A verified share of another ciphertext.
+    #[error("share from {index} was verified for another ciphertext")]
+    ShareForOtherCiphertext { index: u16 },
     /// A decryption share whose proof fails.
     #[error("decryption share from {index} does not verify")]
     InvalidShare { index: u16 },

@@ -5,7 +5,7 @@
 //! `cargo test -p shroud-crypto --test golden -- --ignored --nocapture print_golden`) is a
 //! deliberate, reviewed format change with a new version byte, never a way to make a test pass.
 
-use ark_bls12_381::{Fr, G1Projective};
+use ark_bls12_381::{Fr, G1Projective, G2Projective};
 use ark_ec::{CurveGroup, PrimeGroup};
 use ark_serialize::CanonicalSerialize;
 use rand_chacha::rand_core::SeedableRng;
@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use shroud_crypto::bls::signing_message;
 use shroud_crypto::domains;
 use shroud_crypto::tdh2::{
-    combine, create_share, encrypt, verify_share, Ciphertext, DecryptionShare, EncryptionKey,
-    KeyShare, Label, PublicKeySet,
+    combine, create_share, encrypt, verify_share, Ciphertext, Context, DecryptionShare,
+    EncryptionKey, KeyShare, Label, PublicKeySet,
 };
 use shroud_crypto::{SecretKey, SigningDomain};
 
@@ -33,7 +33,9 @@ fn fixed_key() -> (PublicKeySet, Vec<KeyShare>) {
         .map(|index| KeyShare::new(index, evaluate(u64::from(index))).expect("index"))
         .collect();
     let verification_keys = shares.iter().map(KeyShare::verification_key).collect();
-    let public = PublicKeySet::new(2, encryption_key, verification_keys).expect("consistent");
+    let key_g2 = (G2Projective::generator() * evaluate(0)).into_affine();
+    let public =
+        PublicKeySet::new(2, encryption_key, key_g2, verification_keys).expect("consistent");
     (public, shares)
 }
 
@@ -44,6 +46,11 @@ fn fixed_label() -> Label {
         nonce: [0xab; 32],
     }
 }
+
+const CONTEXT: Context = Context {
+    chain_id: 0x5348_524f_5544,
+    epoch: 1,
+};
 
 const PLAINTEXT: &[u8] = b"golden plaintext for ciphertext format v1";
 
@@ -57,7 +64,7 @@ fn fixed_shares(ciphertext: &Ciphertext) -> Vec<DecryptionShare> {
     let (public, key_shares) = fixed_key();
     let verified = ciphertext
         .clone()
-        .verify(public.encryption_key())
+        .verify(public.encryption_key(), &CONTEXT)
         .expect("valid");
     let mut rng = ChaCha20Rng::seed_from_u64(0x5ba4e);
     key_shares
@@ -163,7 +170,7 @@ fn frozen_ciphertext_still_decrypts() {
     let bytes = hex::decode(CIPHERTEXT_HEX).expect("hex");
     let ciphertext = Ciphertext::from_bytes(&bytes, 1024)
         .expect("decodes")
-        .verify(public.encryption_key())
+        .verify(public.encryption_key(), &CONTEXT)
         .expect("verifies");
     assert_eq!(ciphertext.ciphertext().label(), &fixed_label());
     let mut rng = ChaCha20Rng::seed_from_u64(1);

@@ -1,6 +1,6 @@
 //! Threshold encryption: round trips, thresholds, tampering, bad shares, encodings.
 
-use ark_bls12_381::{Fr, G1Affine, G1Projective};
+use ark_bls12_381::{Fr, G1Affine, G1Projective, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
 use ark_ff::{BigInteger, PrimeField};
 use ark_serialize::CanonicalSerialize;
@@ -11,13 +11,19 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::shamir::{interpolate_at_zero, SecretPolynomial};
 use shroud_crypto::tdh2::{
-    combine, combine_optimistic, create_share, encrypt, trusted_dealer_for_local_testnet,
-    verify_ciphertexts, verify_share, verify_shares, Ciphertext, DecryptionShare, KeyShare, Label,
-    PublicKeySet, VerifiedCiphertext, HEADER_BYTES, SHARE_BYTES,
+    combine, combine_optimistic, create_share, encrypt, interpolate,
+    trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Ciphertext,
+    Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, HEADER_BYTES,
+    SHARE_BYTES,
 };
 use shroud_crypto::ThresholdError;
 
 const PAYLOAD_MAX: usize = 64 * 1024;
+
+const CONTEXT: Context = Context {
+    chain_id: 7,
+    epoch: 3,
+};
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
@@ -37,7 +43,7 @@ fn encrypt_verified(
     rng: &mut ChaCha20Rng,
 ) -> VerifiedCiphertext {
     encrypt(public.encryption_key(), label(1), plaintext, rng)
-        .verify(public.encryption_key())
+        .verify(public.encryption_key(), &CONTEXT)
         .expect("a fresh ciphertext is valid")
 }
 
@@ -71,7 +77,7 @@ fn round_trip(threshold: usize, share_count: usize, seed: u64) {
     }
     let optimistic =
         combine_optimistic(&public, &ciphertext, shares, &mut rng).expect("all shares honest");
-    assert_eq!(optimistic.plaintext, plaintext);
+    assert_eq!(optimistic.outcome, Ok(plaintext));
     assert!(optimistic.invalid_shares.is_empty());
 }
 
@@ -117,29 +123,36 @@ fn fewer_than_t_shares_reveal_nothing_usable() {
         })
     );
 
+    // The t-1 shares interpolated on their own (as if the threshold were t-1) give a point that
+    // does not open the payload.
+    let partial = interpolate(&shares.iter().collect::<Vec<_>>()).expect("distinct indices");
+    assert_eq!(
+        ciphertext.open(&partial),
+        Err(ThresholdError::DecryptionFailed)
+    );
+    // The full t open it, so the failure above is the threshold at work.
+    let third = create_share(&key_shares[3], &ciphertext, &mut rng);
+    let mut all = shares.clone();
+    all.push(third);
+    let full = interpolate(&all.iter().collect::<Vec<_>>()).expect("distinct indices");
+    assert_eq!(ciphertext.open(&full), Ok(plaintext.clone()));
+
     // Two real shares plus a guessed third (a share of an unrelated key for the missing index):
-    // the combination is wrong, the key commitment catches it, the guess is named invalid, and
-    // decryption refuses.
+    // the guess fails its proof, and decryption refuses with too few valid shares.
     let (_, other_shares) = trusted_dealer_for_local_testnet(3, 4, &mut rng).expect("dealer");
+    let guess = create_share(&other_shares[2], &ciphertext, &mut rng);
+    assert_eq!(
+        verify_share(&public, &ciphertext, guess.clone()),
+        Err(ThresholdError::InvalidShare { index: 3 })
+    );
     let mut with_guess = shares.clone();
-    with_guess.push(create_share(&other_shares[2], &ciphertext, &mut rng));
+    with_guess.push(guess);
     assert_eq!(
         combine_optimistic(&public, &ciphertext, with_guess, &mut rng),
         Err(ThresholdError::NotEnoughShares {
             valid: 2,
             threshold: 3
         })
-    );
-
-    // The secret behind t-1 shares, interpolated as if it were the key, does not decrypt:
-    // in the exponent, two points of a degree-2 polynomial say nothing about its value at 0.
-    let polynomial = SecretPolynomial::random(Fr::from(99u64), 3, &mut rng);
-    let two_points: Vec<(u16, Fr)> = (1..=2u16)
-        .map(|index| (index, polynomial.evaluate(Fr::from(index))))
-        .collect();
-    assert_ne!(
-        interpolate_at_zero(&two_points).expect("distinct indices"),
-        Fr::from(99u64)
     );
 }
 
@@ -187,7 +200,7 @@ fn an_invalid_share_is_identified_and_excluded() {
     // The bad share is among the first t, so the fast path fails and the slow path excludes it.
     let decryption =
         combine_optimistic(&public, &ciphertext, shares, &mut rng).expect("3 honest shares");
-    assert_eq!(decryption.plaintext, plaintext);
+    assert_eq!(decryption.outcome, Ok(plaintext));
     assert_eq!(decryption.invalid_shares, vec![2]);
 }
 
@@ -232,7 +245,7 @@ fn every_field_change_is_rejected_before_any_share() {
             let mut tampered = bytes.clone();
             tampered[position] ^= bit;
             let outcome = Ciphertext::from_bytes(&tampered, PAYLOAD_MAX)
-                .and_then(|decoded| decoded.verify(public.encryption_key()));
+                .and_then(|decoded| decoded.verify(public.encryption_key(), &CONTEXT));
             assert!(
                 outcome.is_err(),
                 "flip {bit:#x} at byte {position} was accepted"
@@ -244,7 +257,7 @@ fn every_field_change_is_rejected_before_any_share() {
     swapped.copy_within(49..97, 97);
     let decoded = Ciphertext::from_bytes(&swapped, PAYLOAD_MAX).expect("points still decode");
     assert_eq!(
-        decoded.verify(public.encryption_key()),
+        decoded.verify(public.encryption_key(), &CONTEXT),
         Err(ThresholdError::InvalidCiphertext)
     );
     // The untouched ciphertext verifies, and not under another epoch's key.
@@ -252,11 +265,13 @@ fn every_field_change_is_rejected_before_any_share() {
     assert_eq!(decoded, ciphertext);
     let (other_public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
     assert_eq!(
-        decoded.clone().verify(other_public.encryption_key()),
+        decoded
+            .clone()
+            .verify(other_public.encryption_key(), &CONTEXT),
         Err(ThresholdError::InvalidCiphertext)
     );
     decoded
-        .verify(public.encryption_key())
+        .verify(public.encryption_key(), &CONTEXT)
         .expect("untampered ciphertext verifies");
 }
 
@@ -285,8 +300,32 @@ fn label_changes_are_rejected() {
         bytes[1..49].copy_from_slice(&changed.to_bytes());
         let decoded = Ciphertext::from_bytes(&bytes, PAYLOAD_MAX).expect("decodes");
         assert_eq!(decoded.label(), &changed);
+        // Against this node's context, a foreign chain or epoch is refused by the label check.
+        let outcome = decoded.clone().verify(public.encryption_key(), &CONTEXT);
+        match (
+            changed.chain_id != original.chain_id,
+            changed.epoch != original.epoch,
+        ) {
+            (true, _) => assert!(matches!(
+                outcome,
+                Err(ThresholdError::WrongLabel {
+                    field: "chain id",
+                    ..
+                })
+            )),
+            (_, true) => assert!(matches!(
+                outcome,
+                Err(ThresholdError::WrongLabel { field: "epoch", .. })
+            )),
+            _ => assert_eq!(outcome, Err(ThresholdError::InvalidCiphertext)),
+        }
+        // Even a node whose context matches the new label refuses it: the proof binds the label.
+        let their_context = Context {
+            chain_id: changed.chain_id,
+            epoch: changed.epoch,
+        };
         assert_eq!(
-            decoded.verify(public.encryption_key()),
+            decoded.verify(public.encryption_key(), &their_context),
             Err(ThresholdError::InvalidCiphertext),
             "{changed:?}"
         );
@@ -300,14 +339,19 @@ fn batch_ciphertext_check_refuses_only_the_bad_one() {
     let mut ciphertexts: Vec<Ciphertext> = (0..20u8)
         .map(|i| encrypt(public.encryption_key(), label(i), &[i; 40], &mut rng))
         .collect();
-    let all_good = verify_ciphertexts(ciphertexts.clone(), public.encryption_key(), &mut rng);
+    let all_good = verify_ciphertexts(
+        ciphertexts.clone(),
+        public.encryption_key(),
+        &CONTEXT,
+        &mut rng,
+    );
     assert!(all_good.iter().all(Result::is_ok));
 
     // Re-label ciphertext 13 (a replay into another context).
     let mut bytes = ciphertexts[13].to_bytes();
     bytes[9] ^= 1;
     ciphertexts[13] = Ciphertext::from_bytes(&bytes, PAYLOAD_MAX).expect("decodes");
-    let results = verify_ciphertexts(ciphertexts, public.encryption_key(), &mut rng);
+    let results = verify_ciphertexts(ciphertexts, public.encryption_key(), &CONTEXT, &mut rng);
     for (position, result) in results.iter().enumerate() {
         assert_eq!(result.is_err(), position == 13, "position {position}");
     }
@@ -397,22 +441,74 @@ fn key_share_debug_is_redacted_and_key_sets_are_checked() {
     let keys: Vec<G1Affine> = (1..=5u16)
         .map(|index| *public.verification_key(index).expect("in range"))
         .collect();
-    PublicKeySet::new(3, *public.encryption_key(), keys.clone()).expect("consistent");
+    let key_g2 = *public.encryption_key_g2();
+    PublicKeySet::new(3, *public.encryption_key(), key_g2, keys.clone()).expect("consistent");
+    let wrong_g2 = (G2Projective::from(key_g2) + G2Projective::generator()).into_affine();
+    assert_eq!(
+        PublicKeySet::new(3, *public.encryption_key(), wrong_g2, keys.clone()),
+        Err(ThresholdError::InconsistentKeySet { index: 0 })
+    );
     let mut wrong = keys.clone();
     wrong[4] = (G1Projective::from(wrong[4]) + G1Projective::generator()).into_affine();
     assert_eq!(
-        PublicKeySet::new(3, *public.encryption_key(), wrong),
+        PublicKeySet::new(3, *public.encryption_key(), key_g2, wrong),
         Err(ThresholdError::InconsistentKeySet { index: 5 })
     );
     let other_key = KeyShare::new(1, Fr::rand(&mut rng)).expect("index 1");
     let mut wrong = keys;
     wrong[0] = other_key.verification_key();
     assert_eq!(
-        PublicKeySet::new(3, *public.encryption_key(), wrong),
+        PublicKeySet::new(3, *public.encryption_key(), key_g2, wrong),
         Err(ThresholdError::InconsistentKeySet { index: 0 })
     );
     assert!(trusted_dealer_for_local_testnet(0, 4, &mut rng).is_err());
     assert!(trusted_dealer_for_local_testnet(5, 4, &mut rng).is_err());
+}
+
+/// A batch mixing several validators and several ciphertexts, with one bad share in the middle:
+/// only that share is refused; and a share verified for one ciphertext cannot be combined for
+/// another.
+#[test]
+fn mixed_share_batch_and_cross_ciphertext_combination() {
+    let mut rng = rng(14);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let ciphertexts: Vec<VerifiedCiphertext> = (0..5u8)
+        .map(|i| encrypt_verified(&public, &[i; 33], &mut rng))
+        .collect();
+    let mut items = Vec::new();
+    for ciphertext in &ciphertexts {
+        for key_share in &key_shares[..3] {
+            items.push((ciphertext, create_share(key_share, ciphertext, &mut rng)));
+        }
+    }
+    let all_good = verify_shares(&public, items.clone(), &mut rng);
+    assert!(all_good.iter().all(Result::is_ok));
+    // Share of validator 2 for ciphertext 3 presented as its share of ciphertext 2.
+    items[7].1 = items[10].1.clone();
+    let results = verify_shares(&public, items, &mut rng);
+    for (position, result) in results.iter().enumerate() {
+        assert_eq!(result.is_err(), position == 7, "position {position}");
+    }
+    let verified_for_first: Vec<_> = all_good
+        .into_iter()
+        .take(3)
+        .map(|result| result.expect("valid"))
+        .collect();
+    assert_eq!(
+        combine(&public, &ciphertexts[1], &verified_for_first),
+        Err(ThresholdError::ShareForOtherCiphertext { index: 1 })
+    );
+    assert_eq!(
+        combine(&public, &ciphertexts[0], &verified_for_first),
+        Ok(vec![0u8; 33])
+    );
+    // A ciphertext verified under another key set's key is refused by this key set.
+    let (other_public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let foreign = encrypt_verified(&other_public, b"other", &mut rng);
+    assert_eq!(
+        combine(&public, &foreign, &verified_for_first),
+        Err(ThresholdError::KeyMismatch)
+    );
 }
 
 proptest! {
@@ -439,7 +535,7 @@ proptest! {
             .collect();
         let decryption = combine_optimistic(&public, &ciphertext, shares, &mut rng)
             .expect("t honest shares");
-        prop_assert_eq!(decryption.plaintext, message);
+        prop_assert_eq!(decryption.outcome, Ok(message));
     }
 
     /// Shamir: any t of n shares give the secret back.

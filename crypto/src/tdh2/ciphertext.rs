@@ -71,6 +71,15 @@ impl Label {
     }
 }
 
+/// What a ciphertext's label must say to be accepted: the chain and the epoch of the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Context {
+    /// The chain id this node serves.
+    pub chain_id: u64,
+    /// The epoch whose key the ciphertext must be encrypted to.
+    pub epoch: u64,
+}
+
 /// A threshold ciphertext (TDH2 KEM with a proof of knowledge of the randomness, plus a
 /// key-committing ChaCha20-Poly1305 payload).
 ///
@@ -133,6 +142,20 @@ fn associated_data(label: &Label) -> Vec<u8> {
 /// message, so a fixed nonce is safe.
 const AEAD_NONCE: [u8; 12] = [0u8; 12];
 
+/// The AEAD encryption of `plaintext` under derived `keys`.
+pub(crate) fn seal(keys: &DerivedKeys, label: &Label, plaintext: &[u8]) -> Vec<u8> {
+    let cipher = ChaCha20Poly1305::new(keys.aead_key.as_ref().into());
+    cipher
+        .encrypt(
+            &AEAD_NONCE.into(),
+            Payload {
+                msg: plaintext,
+                aad: &associated_data(label),
+            },
+        )
+        .expect("ChaCha20-Poly1305 encrypts any message shorter than 256 GiB")
+}
+
 /// Encrypts `plaintext` to `key` under `label`.
 pub fn encrypt<R: RngCore + CryptoRng>(
     key: &EncryptionKey,
@@ -148,16 +171,7 @@ pub fn encrypt<R: RngCore + CryptoRng>(
         G1Projective::normalize_batch(&[g * *r, g_bar * *r, g * *s, g_bar * *s, key.0 * *r]);
     let (u, u_bar, w, w_bar, shared) = (points[0], points[1], points[2], points[3], points[4]);
     let keys = derive_keys(&shared, &label, &u);
-    let cipher = ChaCha20Poly1305::new(keys.aead_key.as_ref().into());
-    let payload = cipher
-        .encrypt(
-            &AEAD_NONCE.into(),
-            Payload {
-                msg: plaintext,
-                aad: &associated_data(&label),
-            },
-        )
-        .expect("ChaCha20-Poly1305 encrypts any message shorter than 256 GiB");
+    let payload = seal(&keys, &label, plaintext);
     let mut ciphertext = Ciphertext {
         label,
         u,
@@ -190,7 +204,7 @@ impl Ciphertext {
     }
 
     /// The Fiat–Shamir challenge `e` of the validity proof.
-    fn challenge(&self, key: &EncryptionKey) -> Fr {
+    pub(crate) fn challenge(&self, key: &EncryptionKey) -> Fr {
         let payload_digest: [u8; 32] = Sha256::digest(&self.payload).into();
         ScalarHasher::new(TDH2_CIPHERTEXT_CHALLENGE)
             .bytes(&[CIPHERTEXT_VERSION])
@@ -205,10 +219,35 @@ impl Ciphertext {
             .finish()
     }
 
-    /// Checks the validity proof for `key`: `f·g = w + e·u` and `f·ḡ = w̄ + e·ū`. A
-    /// ciphertext that passes was built by someone who knows `r`, for this key and label, and
-    /// was not altered since; only such a ciphertext may get decryption shares.
-    pub fn verify(self, key: &EncryptionKey) -> Result<VerifiedCiphertext, ThresholdError> {
+    fn check_context(&self, context: &Context) -> Result<(), ThresholdError> {
+        if self.label.chain_id != context.chain_id {
+            return Err(ThresholdError::WrongLabel {
+                field: "chain id",
+                expected: context.chain_id,
+                got: self.label.chain_id,
+            });
+        }
+        if self.label.epoch != context.epoch {
+            return Err(ThresholdError::WrongLabel {
+                field: "epoch",
+                expected: context.epoch,
+                got: self.label.epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that the label names `context` and the validity proof holds for `key`:
+    /// `f·g = w + e·u` and `f·ḡ = w̄ + e·ū`. A ciphertext that passes was built by someone who
+    /// knows `r`, for this key and label, and was not altered since; only such a ciphertext may
+    /// get decryption shares. The label check matters because a re-shared key keeps `h` across
+    /// epochs: the proof alone would accept an old epoch's ciphertext.
+    pub fn verify(
+        self,
+        key: &EncryptionKey,
+        context: &Context,
+    ) -> Result<VerifiedCiphertext, ThresholdError> {
+        self.check_context(context)?;
         let e = self.challenge(key);
         let g = G1Affine::generator();
         let g_bar = second_generator();
@@ -220,7 +259,10 @@ impl Ciphertext {
         )
         .expect("three bases, three scalars");
         if first.is_zero() && second.is_zero() {
-            Ok(VerifiedCiphertext(self))
+            Ok(VerifiedCiphertext {
+                ciphertext: self,
+                key: *key,
+            })
         } else {
             Err(ThresholdError::InvalidCiphertext)
         }
@@ -287,7 +329,7 @@ impl Ciphertext {
         }
         if payload_len < AEAD_TAG_BYTES || reader.remaining() != payload_len {
             return Err(ThresholdError::WrongLength {
-                expected: HEADER_BYTES + payload_len.max(AEAD_TAG_BYTES),
+                expected: HEADER_BYTES.saturating_add(payload_len.max(AEAD_TAG_BYTES)),
                 got: bytes.len(),
             });
         }
@@ -326,26 +368,36 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A ciphertext whose validity proof was checked against the epoch's encryption key. Only a
-/// verified ciphertext gets a decryption share.
+/// A ciphertext whose label and validity proof were checked against an epoch's context and
+/// encryption key (which it remembers). Only a verified ciphertext gets a decryption share.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedCiphertext(Ciphertext);
+pub struct VerifiedCiphertext {
+    ciphertext: Ciphertext,
+    key: EncryptionKey,
+}
 
 impl VerifiedCiphertext {
     /// The ciphertext.
     pub fn ciphertext(&self) -> &Ciphertext {
-        &self.0
+        &self.ciphertext
+    }
+
+    /// The key the proof was checked against.
+    pub fn key(&self) -> &EncryptionKey {
+        &self.key
     }
 
     /// Gives the ciphertext back.
     pub fn into_inner(self) -> Ciphertext {
-        self.0
+        self.ciphertext
     }
 
-    /// Opens the payload with the shared point `r·h`: the key commitment must match, then the
-    /// AEAD must authenticate.
-    pub(crate) fn open(&self, shared: &G1Affine) -> Result<Vec<u8>, ThresholdError> {
-        let ciphertext = &self.0;
+    /// Opens the payload with a candidate shared point: the key commitment must match, then
+    /// the AEAD must authenticate. Only the true `r·h` opens an honestly made ciphertext;
+    /// callers that combine unverified shares must first check the point (see
+    /// [`super::combine_optimistic`]).
+    pub fn open(&self, shared: &G1Affine) -> Result<Vec<u8>, ThresholdError> {
+        let ciphertext = &self.ciphertext;
         let keys = derive_keys(shared, &ciphertext.label, &ciphertext.u);
         if !bool::from(keys.commitment.ct_eq(&ciphertext.key_commitment)) {
             return Err(ThresholdError::DecryptionFailed);
@@ -370,17 +422,26 @@ impl VerifiedCiphertext {
 pub fn verify_ciphertexts<R: RngCore + CryptoRng>(
     ciphertexts: Vec<Ciphertext>,
     key: &EncryptionKey,
+    context: &Context,
     rng: &mut R,
 ) -> Vec<Result<VerifiedCiphertext, ThresholdError>> {
-    if ciphertexts.len() > 1 && batch_holds(&ciphertexts, key, rng) {
+    let labels_match = ciphertexts
+        .iter()
+        .all(|ciphertext| ciphertext.check_context(context).is_ok());
+    if labels_match && ciphertexts.len() > 1 && batch_holds(&ciphertexts, key, rng) {
         return ciphertexts
             .into_iter()
-            .map(|ciphertext| Ok(VerifiedCiphertext(ciphertext)))
+            .map(|ciphertext| {
+                Ok(VerifiedCiphertext {
+                    ciphertext,
+                    key: *key,
+                })
+            })
             .collect();
     }
     ciphertexts
         .into_iter()
-        .map(|ciphertext| ciphertext.verify(key))
+        .map(|ciphertext| ciphertext.verify(key, context))
         .collect()
 }
 

@@ -3,8 +3,9 @@
 
 use std::fmt;
 
-use ark_bls12_381::{Fr, G1Affine, G1Projective};
-use ark_ec::{CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::Pairing;
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
 use ark_std::UniformRand;
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
@@ -46,28 +47,33 @@ impl fmt::Debug for EncryptionKey {
     }
 }
 
-/// The public side of a threshold key: the threshold `t`, the encryption key, and the
-/// verification key `h_i = x_i·g` of every share `i` in `1..=n`.
+/// The public side of a threshold key: the threshold `t`, the encryption key `h = x·g`, the
+/// same secret in G2 (`x·g₂`, which lets anyone check a combined point with one pairing
+/// equation), and the verification key `h_i = x_i·g` of every share `i` in `1..=n`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicKeySet {
     threshold: usize,
     encryption_key: EncryptionKey,
+    encryption_key_g2: G2Affine,
     verification_keys: Vec<G1Affine>,
 }
 
 impl PublicKeySet {
-    /// Accepts a key set only if it is consistent: `1 <= t <= n`, and the verification keys
-    /// are the values at `1..=n` of one polynomial of degree `t - 1` in the exponent whose value
-    /// at zero is the encryption key. A key set from a faulty dealer or DKG fails here.
+    /// Accepts a key set only if it is consistent: `1 <= t <= n`; `x·g₂` has the same discrete
+    /// logarithm as `h` (one pairing equation); and the verification keys are the values at
+    /// `1..=n` of one polynomial of degree `t - 1` in the exponent whose value at zero is the
+    /// encryption key. A key set from a faulty dealer or DKG fails here.
     pub fn new(
         threshold: usize,
         encryption_key: EncryptionKey,
+        encryption_key_g2: G2Affine,
         verification_keys: Vec<G1Affine>,
     ) -> Result<Self, ThresholdError> {
         check_parameters(threshold, verification_keys.len())?;
         let set = Self {
             threshold,
             encryption_key,
+            encryption_key_g2,
             verification_keys,
         };
         set.check_consistent()?;
@@ -75,6 +81,18 @@ impl PublicKeySet {
     }
 
     fn check_consistent(&self) -> Result<(), ThresholdError> {
+        if self.encryption_key_g2.is_zero()
+            || !self
+                .encryption_key_g2
+                .is_in_correct_subgroup_assuming_on_curve()
+            || !same_discrete_log(
+                &self.encryption_key.0,
+                &G1Affine::generator(),
+                &self.encryption_key_g2,
+            )
+        {
+            return Err(ThresholdError::InconsistentKeySet { index: 0 });
+        }
         // The first t verification keys fix the polynomial; interpolate it at zero and at every
         // other index and compare.
         let basis: Vec<ShareIndex> = (1..=self.threshold)
@@ -112,6 +130,18 @@ impl PublicKeySet {
         &self.encryption_key
     }
 
+    /// `x·g₂`, the decryption secret times the G2 generator.
+    pub fn encryption_key_g2(&self) -> &G2Affine {
+        &self.encryption_key_g2
+    }
+
+    /// Whether `shared` is `x·u`, the point that opens a ciphertext with this `u`:
+    /// `e(shared, g₂) = e(u, x·g₂)`. This is what lets a node accept a combination of shares
+    /// it has not verified.
+    pub fn is_shared_point(&self, u: &G1Affine, shared: &G1Affine) -> bool {
+        same_discrete_log(shared, u, &self.encryption_key_g2)
+    }
+
     /// The verification key of share `index` (in `1..=n`).
     pub fn verification_key(&self, index: ShareIndex) -> Result<&G1Affine, ThresholdError> {
         usize::from(index)
@@ -122,6 +152,15 @@ impl PublicKeySet {
                 share_count: self.verification_keys.len(),
             })
     }
+}
+
+/// `e(a, g₂) = e(b, k₂)`: `a` is `b` times the discrete logarithm of `k₂`.
+fn same_discrete_log(a: &G1Affine, b: &G1Affine, k2: &G2Affine) -> bool {
+    let product = Bls12_381::multi_pairing(
+        [*a, (-b.into_group()).into_affine()],
+        [G2Affine::generator(), *k2],
+    );
+    product.0 == <Bls12_381 as Pairing>::TargetField::from(1u64)
 }
 
 /// The value at `target` of the polynomial in the exponent through `(indices[k], points[k])`.
@@ -160,10 +199,12 @@ pub(crate) fn check_parameters(threshold: usize, share_count: usize) -> Result<(
     Ok(())
 }
 
-/// One validator's share `x_i` of the decryption key. Wiped on drop; never printed.
+/// One validator's share `x_i` of the decryption key, with its verification key. The secret is
+/// wiped on drop and never printed.
 pub struct KeyShare {
     index: ShareIndex,
     secret: Fr,
+    verification_key: G1Affine,
 }
 
 impl KeyShare {
@@ -175,7 +216,12 @@ impl KeyShare {
                 share_count: usize::from(ShareIndex::MAX),
             });
         }
-        Ok(Self { index, secret })
+        let verification_key = (G1Projective::generator() * secret).into_affine();
+        Ok(Self {
+            index,
+            secret,
+            verification_key,
+        })
     }
 
     /// This share's index in `1..=n`.
@@ -189,7 +235,7 @@ impl KeyShare {
 
     /// The verification key `x_i·g` that matches this share.
     pub fn verification_key(&self) -> G1Affine {
-        (G1Projective::generator() * self.secret).into_affine()
+        self.verification_key
     }
 }
 
@@ -216,22 +262,21 @@ pub fn trusted_dealer_for_local_testnet<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<(PublicKeySet, Vec<KeyShare>), ThresholdError> {
     check_parameters(threshold, share_count)?;
-    let secret = Fr::rand(rng);
-    let polynomial = SecretPolynomial::random(secret, threshold, rng);
-    let generator = G1Projective::generator();
-    let encryption_key = EncryptionKey((generator * secret).into_affine());
+    let secret = zeroize::Zeroizing::new(Fr::rand(rng));
+    let polynomial = SecretPolynomial::random(*secret, threshold, rng);
+    let encryption_key = EncryptionKey((G1Projective::generator() * *secret).into_affine());
+    let encryption_key_g2 = (G2Projective::generator() * *secret).into_affine();
     let mut shares = Vec::with_capacity(share_count);
-    let mut verification_keys = Vec::with_capacity(share_count);
     for index in 1..=share_count {
         let index = ShareIndex::try_from(index).expect("checked: share count fits in a u16");
-        let value = polynomial.evaluate(Fr::from(index));
-        verification_keys.push(generator * value);
-        shares.push(KeyShare::new(index, value)?);
+        let value = zeroize::Zeroizing::new(polynomial.evaluate(Fr::from(index)));
+        shares.push(KeyShare::new(index, *value)?);
     }
-    let verification_keys = G1Projective::normalize_batch(&verification_keys);
+    let verification_keys = shares.iter().map(KeyShare::verification_key).collect();
     let public = PublicKeySet {
         threshold,
         encryption_key,
+        encryption_key_g2,
         verification_keys,
     };
     debug_assert!(public.check_consistent().is_ok());

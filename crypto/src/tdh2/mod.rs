@@ -18,7 +18,9 @@
 //! ([`verify_shares`]) by a random linear combination.
 //!
 //! Combine ([`combine`], [`combine_optimistic`]): `r·h = Σ λ_i U_i` over any `t` valid shares;
-//! the key commitment is checked, then the AEAD.
+//! the key commitment is checked, then the AEAD. The optimistic path combines unverified shares
+//! and accepts the result only if `e(P, g₂) = e(u, x·g₂)`, with `x·g₂` part of the public key
+//! set.
 //!
 //! # Deviations from the paper
 //! - Proofs are kept in commitment form (`w, w̄, f` and `A, B, z`) instead of challenge form, so
@@ -29,9 +31,11 @@
 //!   commitment, so the whole ciphertext is non-malleable.
 //! - The encryption key `h` is hashed into the ciphertext challenge, binding each ciphertext to
 //!   one epoch's key.
-//! - The key commitment makes decryption deterministic even under the optimistic combine: a
-//!   wrong combination fails the commitment, so a Byzantine share cannot make two honest nodes
-//!   open one payload to two different plaintexts.
+//! - Decryption must be deterministic across honest nodes, including under the optimistic
+//!   combine. A key commitment alone does not give that: the encryptor chooses it, so an
+//!   encryptor colluding with a share sender can prepare a second point `r·h + Δ` that a
+//!   crafted share reaches. The pairing check against `x·g₂` pins the combined point to `r·h`.
+//!   The key commitment stays as a cheap early rejection and makes the AEAD key-committing.
 
 mod ciphertext;
 mod hash;
@@ -39,12 +43,12 @@ mod keys;
 mod share;
 
 pub use ciphertext::{
-    encrypt, verify_ciphertexts, Ciphertext, Label, VerifiedCiphertext, AEAD_TAG_BYTES,
+    encrypt, verify_ciphertexts, Ciphertext, Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES,
     CIPHERTEXT_VERSION, HEADER_BYTES, KEY_COMMITMENT_BYTES, LABEL_BYTES,
 };
 pub use hash::{hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
 pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, PublicKeySet};
 pub use share::{
-    combine, combine_optimistic, create_share, verify_share, verify_shares, Decryption,
-    DecryptionShare, VerifiedShare, SHARE_BYTES,
+    combine, combine_optimistic, create_share, interpolate, verify_share, verify_shares,
+    Decryption, DecryptionShare, VerifiedShare, SHARE_BYTES,
 };

@@ -120,18 +120,24 @@ pub fn create_share<R: RngCore + CryptoRng>(
     };
     let verification_key = key_share.verification_key();
     let challenge = share_challenge(&u, &verification_key, &share);
-    share.response = *nonce + challenge * key_share.secret();
+    let mut blinded = challenge * key_share.secret();
+    share.response = *nonce + blinded;
+    zeroize::Zeroize::zeroize(&mut blinded);
     share
 }
 
-/// A decryption share whose proof was checked for its ciphertext.
+/// A decryption share whose proof was checked for a ciphertext (whose `u` it remembers, so
+/// it cannot be combined for another ciphertext).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VerifiedShare(DecryptionShare);
+pub struct VerifiedShare {
+    share: DecryptionShare,
+    u: G1Affine,
+}
 
 impl VerifiedShare {
     /// The share.
     pub fn share(&self) -> &DecryptionShare {
-        &self.0
+        &self.share
     }
 }
 
@@ -156,7 +162,7 @@ pub fn verify_share(
     )
     .expect("three bases, three scalars");
     if first.is_zero() && second.is_zero() {
-        Ok(VerifiedShare(share))
+        Ok(VerifiedShare { share, u })
     } else {
         Err(ThresholdError::InvalidShare { index: share.index })
     }
@@ -174,7 +180,12 @@ pub fn verify_shares<R: RngCore + CryptoRng>(
     if items.len() > 1 && shares_batch_holds(public, &items, rng) {
         return items
             .into_iter()
-            .map(|(_, share)| Ok(VerifiedShare(share)))
+            .map(|(ciphertext, share)| {
+                Ok(VerifiedShare {
+                    share,
+                    u: *ciphertext.ciphertext().u(),
+                })
+            })
             .collect();
     }
     items
@@ -228,47 +239,66 @@ fn shares_batch_holds<R: RngCore + CryptoRng>(
 }
 
 /// Decrypts from verified shares: the first `t` with distinct indices are combined by Lagrange
-/// interpolation in the exponent, `r·h = Σ λ_i U_i`.
+/// interpolation in the exponent, `r·h = Σ λ_i U_i`. The ciphertext must have been verified
+/// under this key set's encryption key, and every share for this ciphertext.
 pub fn combine(
     public: &PublicKeySet,
     ciphertext: &VerifiedCiphertext,
     shares: &[VerifiedShare],
 ) -> Result<Vec<u8>, ThresholdError> {
+    if ciphertext.key() != public.encryption_key() {
+        return Err(ThresholdError::KeyMismatch);
+    }
+    let u = ciphertext.ciphertext().u();
+    if let Some(other) = shares.iter().find(|share| share.u != *u) {
+        return Err(ThresholdError::ShareForOtherCiphertext {
+            index: other.share.index,
+        });
+    }
     let chosen = first_distinct(shares.iter().map(VerifiedShare::share), public.threshold())?;
-    let shared = interpolate_shares(&chosen)?;
+    let shared = interpolate(&chosen)?;
     ciphertext.open(&shared)
 }
 
-/// What [`combine_optimistic`] found.
+/// What [`combine_optimistic`] decided: final for this ciphertext on every honest node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decryption {
-    /// The plaintext.
-    pub plaintext: Vec<u8>,
+    /// The plaintext, or [`ThresholdError::DecryptionFailed`] when the true shared point does
+    /// not open the payload (the encryptor's fault: every honest node gets the same failure).
+    pub outcome: Result<Vec<u8>, ThresholdError>,
     /// Indices whose shares failed their proof (empty on the fast path). The caller counts
     /// them against those validators.
     pub invalid_shares: Vec<ShareIndex>,
 }
 
 /// Decrypts from shares whose proofs were not checked yet. The fast path combines the first
-/// `t` distinct shares and opens the payload; the key commitment tells whether the combination
-/// is right. Only when it is not are all shares verified (in one batch), the bad ones dropped,
-/// and the valid ones combined.
+/// `t` distinct shares and checks the result with one pairing equation,
+/// `e(P, g₂) = e(u, x·g₂)` ([`PublicKeySet::is_shared_point`]): `P` is then exactly `r·h`,
+/// whatever the shares were. Only when the check fails are all shares verified (in one batch),
+/// the bad ones dropped, and the valid ones combined.
 ///
-/// The fast path is safe because the payload is key-committing: a wrong combination gives a
-/// different shared point, which fails the commitment except with negligible probability.
-/// Either way every honest node obtains the same plaintext, or the same failure.
+/// An `Err` means no decision yet (fewer than `t` valid shares, or a key mismatch); an `Ok` is
+/// final. Every honest node therefore opens the payload with the same point and gets the same
+/// plaintext, or the same failure, even when the encryptor and a share sender collude (a
+/// crafted share can move the combination to a point the encryptor prepared, but not past the
+/// pairing check).
 pub fn combine_optimistic<R: RngCore + CryptoRng>(
     public: &PublicKeySet,
     ciphertext: &VerifiedCiphertext,
     shares: Vec<DecryptionShare>,
     rng: &mut R,
 ) -> Result<Decryption, ThresholdError> {
+    if ciphertext.key() != public.encryption_key() {
+        return Err(ThresholdError::KeyMismatch);
+    }
+    let u = ciphertext.ciphertext().u();
     let fast = first_distinct(shares.iter(), public.threshold())
-        .and_then(|chosen| interpolate_shares(&chosen))
-        .and_then(|shared| ciphertext.open(&shared));
-    if let Ok(plaintext) = fast {
+        .and_then(|chosen| interpolate(&chosen))
+        .ok()
+        .filter(|shared| public.is_shared_point(u, shared));
+    if let Some(shared) = fast {
         return Ok(Decryption {
-            plaintext,
+            outcome: ciphertext.open(&shared),
             invalid_shares: Vec::new(),
         });
     }
@@ -290,9 +320,10 @@ pub fn combine_optimistic<R: RngCore + CryptoRng>(
             Err(other) => return Err(other),
         }
     }
-    let plaintext = combine(public, ciphertext, &valid)?;
+    let chosen = first_distinct(valid.iter().map(VerifiedShare::share), public.threshold())?;
+    let shared = interpolate(&chosen)?;
     Ok(Decryption {
-        plaintext,
+        outcome: ciphertext.open(&shared),
         invalid_shares,
     })
 }
@@ -320,11 +351,113 @@ fn first_distinct<'a>(
     Ok(chosen)
 }
 
-fn interpolate_shares(shares: &[&DecryptionShare]) -> Result<G1Affine, ThresholdError> {
+/// Lagrange interpolation at zero in the exponent of the given shares' values (whatever their
+/// number): `Σ λ_i U_i`. With `t` valid shares this is `r·h`; with fewer it is a point
+/// unrelated to it.
+pub fn interpolate(shares: &[&DecryptionShare]) -> Result<G1Affine, ThresholdError> {
     let indices: Vec<ShareIndex> = shares.iter().map(|share| share.index).collect();
     let lambdas = lagrange_coefficients_at_zero(&indices)?;
     let values: Vec<G1Affine> = shares.iter().map(|share| share.value).collect();
     Ok(G1Projective::msm(&values, &lambdas)
         .expect("one coefficient per share")
         .into_affine())
+}
+
+#[cfg(test)]
+mod tests {
+    //! An encryptor colluding with a share sender, attacking determinism of the optimistic
+    //! combine. Needs the crate's internals to build the malicious ciphertext.
+
+    use ark_bls12_381::{Fr, G1Projective};
+    use ark_ec::{CurveGroup, PrimeGroup};
+    use ark_ff::Field;
+    use ark_std::UniformRand;
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::tdh2::ciphertext::{derive_keys, seal, Ciphertext, Context, Label};
+    use crate::tdh2::hash::second_generator;
+    use crate::tdh2::keys::trusted_dealer_for_local_testnet;
+
+    #[test]
+    fn colluding_encryptor_and_share_cannot_split_honest_nodes() {
+        let mut rng = ChaCha20Rng::seed_from_u64(77);
+        let (public, key_shares) =
+            trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+        let key = *public.encryption_key();
+        let label = Label {
+            chain_id: 1,
+            epoch: 1,
+            nonce: [3; 32],
+        };
+        // The encryptor prepares a second point P' = r·h + Δ and seals "evil" under it, with a
+        // valid proof of knowledge of r.
+        let r = Fr::rand(&mut rng);
+        let s = Fr::rand(&mut rng);
+        let delta = G1Projective::generator() * Fr::rand(&mut rng);
+        let g = G1Projective::generator();
+        let g_bar = G1Projective::from(second_generator());
+        let u = (g * r).into_affine();
+        let prepared = (key.0 * r + delta).into_affine();
+        let keys = derive_keys(&prepared, &label, &u);
+        let mut ciphertext = Ciphertext {
+            label,
+            u,
+            u_bar: (g_bar * r).into_affine(),
+            w: (g * s).into_affine(),
+            w_bar: (g_bar * s).into_affine(),
+            f: Fr::zero(),
+            key_commitment: keys.commitment,
+            payload: seal(&keys, &label, b"evil"),
+        };
+        ciphertext.f = s + r * ciphertext.challenge(&key);
+        let context = Context {
+            chain_id: 1,
+            epoch: 1,
+        };
+        let ciphertext = ciphertext
+            .verify(&key, &context)
+            .expect("the proof is valid");
+
+        let honest: Vec<DecryptionShare> = key_shares
+            .iter()
+            .map(|key_share| create_share(key_share, &ciphertext, &mut rng))
+            .collect();
+        // The colluder's share for index 1: r·h_1 + λ_1⁻¹·Δ, where λ_1 is its Lagrange
+        // coefficient in the set {1, 2}. It needs r and public data only.
+        let lambda = lagrange_coefficients_at_zero(&[1, 2]).expect("distinct")[0];
+        let h_1 = *public.verification_key(1).expect("index 1");
+        let crafted_value = (h_1 * r
+            + delta
+                * lambda
+                    .inverse()
+                    .expect("Lagrange coefficients are non-zero"))
+        .into_affine();
+        let crafted = DecryptionShare {
+            index: 1,
+            value: crafted_value,
+            commitment_u: honest[0].commitment_u,
+            commitment_g: honest[0].commitment_g,
+            response: honest[0].response,
+        };
+
+        // Without a check of the combined point, the crafted share opens the prepared payload:
+        // this is the attack the pairing check exists for.
+        let attacked = interpolate(&[&crafted, &honest[1]]).expect("distinct");
+        assert_eq!(ciphertext.open(&attacked), Ok(b"evil".to_vec()));
+
+        // A node that happens to receive only honest shares fails to decrypt...
+        let plain = combine_optimistic(&public, &ciphertext, honest[1..].to_vec(), &mut rng)
+            .expect("enough valid shares to decide");
+        assert_eq!(plain.outcome, Err(ThresholdError::DecryptionFailed));
+        assert!(plain.invalid_shares.is_empty());
+        // ...and so does the node that receives the crafted share first: same outcome, and the
+        // crafted share is named.
+        let with_crafted = vec![crafted, honest[1].clone(), honest[2].clone()];
+        let attacked = combine_optimistic(&public, &ciphertext, with_crafted, &mut rng)
+            .expect("enough valid shares to decide");
+        assert_eq!(attacked.outcome, Err(ThresholdError::DecryptionFailed));
+        assert_eq!(attacked.invalid_shares, vec![1]);
+    }
 }
