@@ -6,6 +6,9 @@
 //! canonical encoding (`*_encoding` functions: fixed-width big-endian fields), independent of
 //! the wire format.
 
+// rkyv's derive generates resolver types without `Debug` for tuple structs.
+#![allow(missing_debug_implementations)]
+
 use rkyv::{Archive, Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -22,6 +25,7 @@ macro_rules! counter {
             Archive, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash,
             PartialOrd, Ord,
         )]
+#[rkyv(derive(Debug))]
         pub struct $name(pub $inner);
 
         impl std::fmt::Display for $name {
@@ -72,6 +76,7 @@ impl ValidatorIndex {
 
 /// SHA-256 digest of a block's canonical encoding.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[rkyv(derive(Debug))]
 pub struct BlockDigest(pub [u8; 32]);
 
 impl std::fmt::Debug for BlockDigest {
@@ -88,10 +93,12 @@ impl std::fmt::Debug for BlockDigest {
 /// availability certificates. Consensus never looks inside; the node's
 /// [`crate::PayloadSource`] makes and checks it.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
 pub struct Payload(pub Vec<u8>);
 
 /// A certificate that 2f+1 validators voted for `block` in `view`.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
 pub struct QuorumCertificate {
     /// The epoch of the votes.
     pub epoch: Epoch,
@@ -157,6 +164,7 @@ pub fn proposal_encoding(epoch: Epoch, view: View, block: &BlockDigest) -> Vec<u
 
 /// A block: one per view from that view's leader, extending the block its QC certifies.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
 pub struct Block {
     /// The committee epoch.
     pub epoch: Epoch,
@@ -227,6 +235,7 @@ impl Block {
 /// A leader's proposal: the block, its signature over the block digest, and the TC of the
 /// previous view when the block's QC is not from the previous view.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
 pub struct Proposal {
     /// The proposed block.
     pub block: Block,
@@ -238,6 +247,7 @@ pub struct Proposal {
 
 /// A vote for a block, sent to the leader of the next view.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
 pub struct Vote {
     /// The epoch.
     pub epoch: Epoch,
@@ -255,6 +265,7 @@ pub struct Vote {
 
 /// A validator's statement that `view` timed out, with its highest QC.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
 pub struct Timeout {
     /// The epoch.
     pub epoch: Epoch,
@@ -271,6 +282,7 @@ pub struct Timeout {
 /// 2f+1 timeouts of one view, aggregated: the signers, each signer's highest-QC view (in
 /// bitmap order), and one aggregate signature over the distinct messages.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
 pub struct TimeoutCertificate {
     /// The epoch.
     pub epoch: Epoch,
@@ -294,6 +306,7 @@ impl TimeoutCertificate {
 
 /// A request for a block and up to `count` of its ancestors.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
 pub struct BlockRequest {
     /// The newest block wanted.
     pub digest: BlockDigest,
@@ -303,6 +316,7 @@ pub struct BlockRequest {
 
 /// Every consensus message.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
 pub enum Message {
     /// A leader's block proposal.
     Proposal(Proposal),

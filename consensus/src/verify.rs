@@ -137,9 +137,8 @@ pub fn verify_tc(committee: &Committee, tc: &TimeoutCertificate) -> Result<(), C
     let encodings: Vec<(PublicKey, Vec<u8>)> = groups
         .into_iter()
         .map(|(high_qc_view, keys)| {
-            let key = PublicKey::aggregate(keys).map_err(|source| {
-                ConsensusError::BadSignature { kind, source }
-            })?;
+            let key = PublicKey::aggregate(keys)
+                .map_err(|source| ConsensusError::BadSignature { kind, source })?;
             Ok((key, timeout_encoding(tc.epoch, tc.view, high_qc_view)))
         })
         .collect::<Result<_, ConsensusError>>()?;

@@ -1,2 +1,263 @@
-//! `shroud-storage`: the sled-backed store behind a small trait, plus an in-memory store for
-//! simulation. Built in issue #3.
+//! `shroud-storage`: durable storage for Shroud behind a small trait, with a sled
+//! implementation for validators and an in-memory one for the simulator.
+//!
+//! # Contract
+//! [`ConsensusStore::apply`] stages a [`PersistOp`] from the consensus state machine;
+//! [`ConsensusStore::flush`] makes every staged write durable (sled `flush`, an fsync). The
+//! node calls `flush` before any message that depends on a staged write leaves it. After a
+//! crash, [`ConsensusStore::recover`] returns exactly the state as of the last flush (the
+//! in-memory store drops unflushed writes on [`MemoryStore::crash`] to model this).
+//!
+//! # Layout (sled)
+//! - tree `safety`, key `state`: the [`SafetyState`] (rkyv).
+//! - tree `blocks`, key `height (u64 BE) || digest`: a block (rkyv). Big-endian heights make a
+//!   range scan run in height order.
+//! - tree `committed`, key `height (u64 BE)`: the committed digest.
+//!
+//! Every value read back is decoded with rkyv's validated access (bytecheck), never the
+//! unchecked calls; a record that fails validation is a [`StorageError::Corrupt`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+use shroud_consensus::{Block, BlockDigest, Height, PersistOp, Recovered, SafetyState};
+use thiserror::Error;
+
+/// A storage failure. Any of these is fatal for a validator: it must stop rather than carry on
+/// with a store of unknown state.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The backend failed.
+    #[error("storage backend: {0}")]
+    Backend(#[from] sled::Error),
+    /// A record that does not decode.
+    #[error("corrupt record in {tree}: {detail}")]
+    Corrupt { tree: &'static str, detail: String },
+    /// Encoding failed.
+    #[error("encoding: {0}")]
+    Encode(String),
+}
+
+/// Durable consensus state.
+pub trait ConsensusStore {
+    /// Stages a write.
+    fn apply(&mut self, op: &PersistOp) -> Result<(), StorageError>;
+    /// Makes every staged write durable.
+    fn flush(&mut self) -> Result<(), StorageError>;
+    /// The durable state, or `None` for an empty store.
+    fn recover(&self) -> Result<Option<Recovered>, StorageError>;
+}
+
+/// The durable content, shared by both stores' recovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Content {
+    safety: Option<SafetyState>,
+    blocks: BTreeMap<(Height, BlockDigest), Block>,
+    committed: BTreeMap<Height, BlockDigest>,
+}
+
+impl Content {
+    fn apply(&mut self, op: &PersistOp) {
+        match op {
+            PersistOp::Safety(state) => self.safety = Some(state.clone()),
+            PersistOp::Block(block) => {
+                self.blocks
+                    .insert((block.height, block.digest()), block.clone());
+            }
+            PersistOp::Committed { height, block } => {
+                self.committed.insert(*height, *block);
+            }
+        }
+    }
+
+    /// `None` when no safety state was ever made durable: such a validator never voted, and
+    /// starts from genesis.
+    fn recovered(&self) -> Option<Recovered> {
+        Some(Recovered {
+            safety: self.safety.clone()?,
+            blocks: self.blocks.values().cloned().collect(),
+            committed: self
+                .committed
+                .iter()
+                .map(|(height, digest)| (*height, *digest))
+                .collect(),
+        })
+    }
+}
+
+/// An in-memory store that models a disk: writes are staged until [`ConsensusStore::flush`],
+/// and [`MemoryStore::crash`] loses whatever was not flushed.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    durable: Content,
+    staged: Vec<PersistOp>,
+    flushes: u64,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Drops every write not yet flushed, as a power cut would.
+    pub fn crash(&mut self) {
+        self.staged.clear();
+    }
+
+    /// Whether every write is durable.
+    pub fn is_flushed(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// The durable safety state (what a restart would see).
+    pub fn durable_safety(&self) -> Option<&SafetyState> {
+        self.durable.safety.as_ref()
+    }
+
+    /// Number of flushes so far.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes
+    }
+}
+
+impl ConsensusStore for MemoryStore {
+    fn apply(&mut self, op: &PersistOp) -> Result<(), StorageError> {
+        self.staged.push(op.clone());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        for op in self.staged.drain(..) {
+            self.durable.apply(&op);
+        }
+        self.flushes += 1;
+        Ok(())
+    }
+
+    fn recover(&self) -> Result<Option<Recovered>, StorageError> {
+        Ok(self.durable.recovered())
+    }
+}
+
+/// The sled store of a validator.
+#[derive(Debug)]
+pub struct SledStore {
+    db: sled::Db,
+    safety: sled::Tree,
+    blocks: sled::Tree,
+    committed: sled::Tree,
+}
+
+const SAFETY_KEY: &[u8] = b"state";
+
+fn encode<T>(value: &T) -> Result<AlignedVec, StorageError>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rancor::Error,
+        >,
+    >,
+{
+    rkyv::to_bytes::<rancor::Error>(value).map_err(|error| StorageError::Encode(error.to_string()))
+}
+
+/// Validated decode of a stored record (copied into an aligned buffer first: sled's values
+/// carry no alignment guarantee).
+fn decode<T>(tree: &'static str, bytes: &[u8]) -> Result<T, StorageError>
+where
+    T: rkyv::Archive,
+    T::Archived: for<'a> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'a, rancor::Error>>
+        + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rancor::Error>>,
+{
+    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    rkyv::from_bytes::<T, rancor::Error>(&aligned).map_err(|error| StorageError::Corrupt {
+        tree,
+        detail: error.to_string(),
+    })
+}
+
+fn block_key(height: Height, digest: &BlockDigest) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&height.0.to_be_bytes());
+    key[8..].copy_from_slice(&digest.0);
+    key
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let db = sled::open(path)?;
+        Ok(Self {
+            safety: db.open_tree("safety")?,
+            blocks: db.open_tree("blocks")?,
+            committed: db.open_tree("committed")?,
+            db,
+        })
+    }
+}
+
+impl ConsensusStore for SledStore {
+    fn apply(&mut self, op: &PersistOp) -> Result<(), StorageError> {
+        match op {
+            PersistOp::Safety(state) => {
+                self.safety.insert(SAFETY_KEY, encode(state)?.as_slice())?;
+            }
+            PersistOp::Block(block) => {
+                let key = block_key(block.height, &block.digest());
+                self.blocks.insert(key, encode(block)?.as_slice())?;
+            }
+            PersistOp::Committed { height, block } => {
+                self.committed.insert(height.0.to_be_bytes(), &block.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn recover(&self) -> Result<Option<Recovered>, StorageError> {
+        let mut content = Content::default();
+        if let Some(bytes) = self.safety.get(SAFETY_KEY)? {
+            content.safety = Some(decode::<SafetyState>("safety", &bytes)?);
+        }
+        for entry in self.blocks.iter() {
+            let (key, value) = entry?;
+            let block = decode::<Block>("blocks", &value)?;
+            if key.as_ref() != block_key(block.height, &block.digest()) {
+                return Err(StorageError::Corrupt {
+                    tree: "blocks",
+                    detail: "key does not match the block".into(),
+                });
+            }
+            content.blocks.insert((block.height, block.digest()), block);
+        }
+        for entry in self.committed.iter() {
+            let (key, value) = entry?;
+            let height: [u8; 8] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
+                tree: "committed",
+                detail: "key is not a height".into(),
+            })?;
+            let digest: [u8; 32] =
+                value
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt {
+                        tree: "committed",
+                        detail: "value is not a digest".into(),
+                    })?;
+            content
+                .committed
+                .insert(Height(u64::from_be_bytes(height)), BlockDigest(digest));
+        }
+        Ok(content.recovered())
+    }
+}

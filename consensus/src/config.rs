@@ -1,0 +1,92 @@
+//! Configuration of the consensus state machine, with the limits on peer input.
+
+use thiserror::Error;
+
+/// Bounds on what peers can make this node hold or process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest block payload accepted.
+    pub payload_bytes_max: usize,
+    /// Most blocks asked for, or accepted, in one fetch.
+    pub fetch_blocks_max: usize,
+    /// Most uncommitted blocks, orphans and pending proposals held at once.
+    pub pending_blocks_max: usize,
+    /// How many views ahead of the current one votes and timeouts are collected.
+    pub view_window: u64,
+    /// Committed blocks kept in memory to answer fetches from laggards.
+    pub committed_blocks_kept: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            payload_bytes_max: 1 << 20,
+            fetch_blocks_max: 64,
+            pending_blocks_max: 1024,
+            view_window: 16,
+            committed_blocks_kept: 1024,
+        }
+    }
+}
+
+/// Consensus configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Timeout of a view when the previous view ended with a QC.
+    pub base_timeout_ms: u64,
+    /// Each consecutive view that ends in a timeout doubles the next view's timeout, up to
+    /// `base_timeout_ms << backoff_exponent_max`.
+    pub backoff_exponent_max: u32,
+    /// Input limits.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            base_timeout_ms: 1_000,
+            backoff_exponent_max: 6,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A configuration rule that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid consensus config: {0}")]
+pub struct ConfigError(pub &'static str);
+
+impl Config {
+    /// Checks every rule; called at start-up.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.base_timeout_ms == 0 {
+            return Err(ConfigError("base_timeout_ms must be positive"));
+        }
+        if self.backoff_exponent_max > 16 {
+            return Err(ConfigError("backoff_exponent_max must be at most 16"));
+        }
+        let limits = &self.limits;
+        if limits.payload_bytes_max == 0 {
+            return Err(ConfigError("payload_bytes_max must be positive"));
+        }
+        if limits.fetch_blocks_max == 0 || limits.fetch_blocks_max > usize::from(u16::MAX) {
+            return Err(ConfigError("fetch_blocks_max must be in 1..=65535"));
+        }
+        if limits.pending_blocks_max == 0 {
+            return Err(ConfigError("pending_blocks_max must be positive"));
+        }
+        if limits.view_window == 0 {
+            return Err(ConfigError("view_window must be positive"));
+        }
+        if limits.committed_blocks_kept == 0 {
+            return Err(ConfigError("committed_blocks_kept must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The timeout of a view entered after `timeouts_in_row` consecutive timed-out views.
+    pub fn view_timeout_ms(&self, timeouts_in_row: u32) -> u64 {
+        let exponent = timeouts_in_row.min(self.backoff_exponent_max);
+        self.base_timeout_ms.saturating_mul(1u64 << exponent)
+    }
+}

@@ -1,0 +1,624 @@
+//! The consensus state machine: `handle(now, input) -> outputs`.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+use shroud_crypto::{SecretKey, Signature, SignerBitmap, SigningDomain};
+
+use crate::block_tree::BlockTree;
+use crate::committee::Committee;
+use crate::config::{Config, ConfigError};
+use crate::io::{Input, Output, PayloadSource, PersistOp, Recovered};
+use crate::safety::SafetyState;
+use crate::types::{
+    proposal_encoding, timeout_encoding, vote_encoding, Block, BlockDigest, BlockRequest, Height,
+    Message, Proposal, QuorumCertificate, Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
+};
+use crate::verify::Verified;
+
+/// Own messages processed per step at most.
+const LOOPBACK_PER_STEP: usize = 64;
+
+/// Votes for one (view, block) being aggregated by the next leader.
+#[derive(Debug, Default)]
+struct VoteSet {
+    height: Height,
+    signatures: BTreeMap<ValidatorIndex, Signature>,
+}
+
+/// One validator's 2-chain HotStuff state machine.
+#[derive(Debug)]
+pub struct Consensus<P: PayloadSource> {
+    config: Config,
+    committee: Committee,
+    me: ValidatorIndex,
+    signer: SecretKey,
+    payload: P,
+    safety: SafetyState,
+    tree: BlockTree,
+    view: View,
+    timeouts_in_row: u32,
+    deadline_ms: u64,
+    now_ms: u64,
+    loopback: VecDeque<Message>,
+    votes: BTreeMap<(View, BlockDigest), VoteSet>,
+    timeouts: BTreeMap<View, BTreeMap<ValidatorIndex, Timeout>>,
+    pending_proposals: Vec<(ValidatorIndex, Proposal)>,
+    orphans: HashMap<BlockDigest, Block>,
+    fetching: HashSet<BlockDigest>,
+    pending_commit: Option<QuorumCertificate>,
+    step: u64,
+    learned_at_step: HashMap<BlockDigest, u64>,
+    deferred_releases: Vec<(Height, BlockDigest)>,
+    outputs: Vec<Output>,
+}
+
+impl<P: PayloadSource> Consensus<P> {
+    /// A validator at genesis, or resuming from `recovered` state after a restart.
+    pub fn new(
+        config: Config,
+        committee: Committee,
+        me: ValidatorIndex,
+        signer: SecretKey,
+        payload: P,
+        recovered: Option<Recovered>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if !committee.contains(me) {
+            return Err(ConfigError("this validator is not in the committee"));
+        }
+        if committee.keys().get(me.as_usize()) != Some(&signer.public_key()) {
+            return Err(ConfigError(
+                "the signing key is not this validator's committee key",
+            ));
+        }
+        let epoch = committee.epoch();
+        let kept = config.limits.committed_blocks_kept;
+        let (safety, tree) = match recovered {
+            Some(recovered) => (
+                recovered.safety,
+                BlockTree::restore(epoch, kept, recovered.blocks, &recovered.committed),
+            ),
+            None => (SafetyState::genesis(epoch), BlockTree::new(epoch, kept)),
+        };
+        assert_eq!(safety.epoch, epoch, "recovered state is for this epoch");
+        Ok(Self {
+            config,
+            committee,
+            me,
+            signer,
+            payload,
+            safety,
+            tree,
+            view: View(0),
+            timeouts_in_row: 0,
+            deadline_ms: 0,
+            now_ms: 0,
+            loopback: VecDeque::new(),
+            votes: BTreeMap::new(),
+            timeouts: BTreeMap::new(),
+            pending_proposals: Vec::new(),
+            orphans: HashMap::new(),
+            fetching: HashSet::new(),
+            pending_commit: None,
+            step: 0,
+            learned_at_step: HashMap::new(),
+            deferred_releases: Vec::new(),
+            outputs: Vec::new(),
+        })
+    }
+
+    /// The current view.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The durable safety state as this machine sees it.
+    pub fn safety(&self) -> &SafetyState {
+        &self.safety
+    }
+
+    /// The committed head.
+    pub fn committed_head(&self) -> (Height, BlockDigest) {
+        self.tree.committed_head()
+    }
+
+    /// This validator's index.
+    pub fn index(&self) -> ValidatorIndex {
+        self.me
+    }
+
+    /// When the driver must call [`Consensus::handle`] with [`Input::Tick`] at the latest.
+    pub fn next_deadline(&self) -> Option<u64> {
+        if !self.loopback.is_empty() {
+            return Some(self.now_ms);
+        }
+        (self.view > View(0)).then_some(self.deadline_ms)
+    }
+
+    /// Processes one input at time `now_ms`; returns what the driver must do, in order. The
+    /// driver applies `Persist` outputs to its store and flushes before it performs any later
+    /// `Send` or `Broadcast` of the same batch.
+    pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.step += 1;
+        for (height, block) in std::mem::take(&mut self.deferred_releases) {
+            self.outputs
+                .push(Output::ReleaseDecryptionShares { height, block });
+        }
+        match input {
+            Input::Start => self.start(),
+            Input::Tick => {
+                if self.view > View(0) && self.now_ms >= self.deadline_ms {
+                    self.local_timeout();
+                }
+            }
+            Input::Message { from, message } => self.on_message(from, message),
+        }
+        // This node's own messages to itself, processed after the input; bounded per step so
+        // that one input never runs unboundedly (a one-member committee would otherwise keep
+        // certifying its own blocks). The rest wait for the next step.
+        for _ in 0..LOOPBACK_PER_STEP {
+            let Some(message) = self.loopback.pop_front() else {
+                break;
+            };
+            self.on_message(self.me, Verified::own(message));
+        }
+        std::mem::take(&mut self.outputs)
+    }
+
+    fn start(&mut self) {
+        let qc_view = self.safety.highest_qc.view;
+        let tc_view = self
+            .safety
+            .highest_tc
+            .as_ref()
+            .map_or(View(0), |tc| tc.view);
+        let view = qc_view.max(tc_view).next();
+        self.enter_view(view);
+    }
+
+    fn on_message(&mut self, from: ValidatorIndex, message: Verified<Message>) {
+        if self.view == View(0) {
+            // Not started: the driver sends Start first. Ignore rather than act on half state.
+            return;
+        }
+        match message.into_inner() {
+            Message::Proposal(proposal) => self.on_proposal(from, proposal),
+            Message::Vote(vote) => self.on_vote(vote),
+            Message::Timeout(timeout) => self.on_timeout(timeout),
+            Message::TimeoutCertificate(tc) => self.on_tc(&tc),
+            Message::BlockRequest(request) => self.on_block_request(from, request),
+            Message::BlockResponse(blocks) => self.on_block_response(from, blocks),
+        }
+    }
+
+    // ----- views and the pacemaker -------------------------------------------------------
+
+    fn enter_view(&mut self, view: View) {
+        if view <= self.view {
+            return;
+        }
+        self.view = view;
+        self.deadline_ms = self
+            .now_ms
+            .saturating_add(self.config.view_timeout_ms(self.timeouts_in_row));
+        self.outputs.push(Output::Deadline {
+            at_ms: self.deadline_ms,
+        });
+        // Votes below the previous view and timeouts below this one can no longer matter.
+        let oldest_vote_view = View(view.0.saturating_sub(1));
+        self.votes
+            .retain(|(vote_view, _), _| *vote_view >= oldest_vote_view);
+        self.timeouts
+            .retain(|timeout_view, _| *timeout_view >= view);
+        self.pending_proposals
+            .retain(|(_, proposal)| proposal.block.view >= view);
+        self.try_propose();
+    }
+
+    fn local_timeout(&mut self) {
+        let tc = self.safety.highest_tc.clone();
+        let qc_view = self.safety.highest_qc.view;
+        // Re-arm first: a timeout is re-sent every deadline until the view ends.
+        self.timeouts_in_row = self.timeouts_in_row.saturating_add(1);
+        self.deadline_ms = self
+            .now_ms
+            .saturating_add(self.config.view_timeout_ms(self.timeouts_in_row));
+        self.outputs.push(Output::Deadline {
+            at_ms: self.deadline_ms,
+        });
+        if !self.safety.safe_to_timeout(self.view, qc_view, tc.as_ref()) {
+            return;
+        }
+        self.safety.record_voted(self.view);
+        self.persist_safety();
+        let encoding = timeout_encoding(self.committee.epoch(), self.view, qc_view);
+        let signature = self.signer.sign(SigningDomain::Timeout, &encoding);
+        let timeout = Timeout {
+            epoch: self.committee.epoch(),
+            view: self.view,
+            high_qc: self.safety.highest_qc.clone(),
+            signer: self.me,
+            signature: signature.to_bytes(),
+        };
+        self.outputs
+            .push(Output::Broadcast(Message::Timeout(timeout.clone())));
+        self.loopback.push_back(Message::Timeout(timeout));
+    }
+
+    fn persist_safety(&mut self) {
+        self.outputs
+            .push(Output::Persist(PersistOp::Safety(self.safety.clone())));
+    }
+
+    // ----- proposals ---------------------------------------------------------------------
+
+    fn try_propose(&mut self) {
+        if self.committee.leader(self.view) != self.me
+            || self.safety.last_proposed_view >= self.view
+        {
+            return;
+        }
+        let justify = self.safety.highest_qc.clone();
+        let timeout_certificate = if justify.view.next() == self.view {
+            None
+        } else {
+            match &self.safety.highest_tc {
+                Some(tc) if tc.view.next() == self.view => Some(tc.clone()),
+                _ => return,
+            }
+        };
+        self.safety.last_proposed_view = self.view;
+        self.persist_safety();
+        let height = justify.height.next();
+        let block = Block {
+            epoch: self.committee.epoch(),
+            view: self.view,
+            height,
+            proposer: self.me,
+            payload: self.payload.propose(height),
+            justify,
+        };
+        let encoding = proposal_encoding(block.epoch, block.view, &block.digest());
+        let signature = self.signer.sign(SigningDomain::Proposal, &encoding);
+        let proposal = Proposal {
+            block,
+            timeout_certificate,
+            signature: signature.to_bytes(),
+        };
+        self.outputs
+            .push(Output::Persist(PersistOp::Block(proposal.block.clone())));
+        self.outputs
+            .push(Output::Broadcast(Message::Proposal(proposal.clone())));
+        self.loopback.push_back(Message::Proposal(proposal));
+    }
+
+    fn on_proposal(&mut self, from: ValidatorIndex, proposal: Proposal) {
+        self.process_qc(from, &proposal.block.justify);
+        if let Some(tc) = &proposal.timeout_certificate {
+            self.on_tc(tc);
+        }
+        let block = &proposal.block;
+        if block.view != self.view {
+            return;
+        }
+        if !self.tree.contains(&block.parent()) {
+            if self.pending_proposals.len() < self.config.limits.pending_blocks_max {
+                self.fetch(from, block.parent());
+                self.pending_proposals.push((from, proposal));
+            }
+            return;
+        }
+        if self.payload.verify(&block.payload).is_err() {
+            return;
+        }
+        self.store_block(block.clone());
+        let qc_view = block.justify.view;
+        let tc = proposal.timeout_certificate.as_ref();
+        if !self.safety.safe_to_vote(block.view, qc_view, tc) {
+            return;
+        }
+        self.safety.record_voted(block.view);
+        self.persist_safety();
+        let digest = block.digest();
+        let epoch = self.committee.epoch();
+        let encoding = vote_encoding(epoch, block.view, &digest, block.height);
+        let vote = Vote {
+            epoch,
+            view: block.view,
+            block: digest,
+            height: block.height,
+            signer: self.me,
+            signature: self.signer.sign(SigningDomain::Vote, &encoding).to_bytes(),
+        };
+        let next_leader = self.committee.leader(block.view.next());
+        if next_leader == self.me {
+            self.loopback.push_back(Message::Vote(vote));
+        } else {
+            self.outputs.push(Output::Send {
+                to: next_leader,
+                message: Message::Vote(vote),
+            });
+        }
+    }
+
+    fn store_block(&mut self, block: Block) {
+        let digest = block.digest();
+        if self.tree.contains(&digest) {
+            return;
+        }
+        if self.tree.insert(block.clone()) {
+            self.learned_at_step.entry(digest).or_insert(self.step);
+            self.outputs.push(Output::Persist(PersistOp::Block(block)));
+        }
+    }
+
+    // ----- votes and QCs -----------------------------------------------------------------
+
+    fn on_vote(&mut self, vote: Vote) {
+        if self.committee.leader(vote.view.next()) != self.me {
+            return;
+        }
+        let oldest = View(self.view.0.saturating_sub(1));
+        let newest = View(self.view.0.saturating_add(self.config.limits.view_window));
+        if vote.view < oldest || vote.view > newest {
+            return;
+        }
+        if vote.view < self.safety.highest_qc.view {
+            return;
+        }
+        let Ok(signature) = Signature::from_bytes(&vote.signature) else {
+            return;
+        };
+        let set = self.votes.entry((vote.view, vote.block)).or_default();
+        set.height = vote.height;
+        set.signatures.entry(vote.signer).or_insert(signature);
+        if set.signatures.len() < self.committee.quorum() {
+            return;
+        }
+        let qc = self.aggregate_qc(vote.view, vote.block);
+        self.votes.remove(&(vote.view, vote.block));
+        self.process_qc(self.me, &qc);
+    }
+
+    fn aggregate_qc(&self, view: View, block: BlockDigest) -> QuorumCertificate {
+        let set = &self.votes[&(view, block)];
+        let mut signers =
+            SignerBitmap::new(self.committee.size()).expect("committee size was validated");
+        for index in set.signatures.keys() {
+            signers
+                .insert(index.as_usize())
+                .expect("votes were verified for committee members");
+        }
+        let signature =
+            Signature::aggregate(set.signatures.values()).expect("a quorum is not empty");
+        QuorumCertificate {
+            epoch: self.committee.epoch(),
+            view,
+            block,
+            height: set.height,
+            signers: signers.as_bytes().to_vec(),
+            signature: signature.to_bytes(),
+        }
+    }
+
+    /// A verified QC: raise the highest QC, apply the 2-chain commit rule, advance the view.
+    fn process_qc(&mut self, from: ValidatorIndex, qc: &QuorumCertificate) {
+        if self.safety.record_qc(qc) {
+            self.persist_safety();
+        }
+        self.try_commit(from, qc);
+        if qc.view.next() > self.view {
+            self.timeouts_in_row = 0;
+            self.enter_view(qc.view.next());
+        }
+    }
+
+    /// The 2-chain rule: a QC for block B whose own QC is from the view just before B
+    /// commits B's parent (Jolteon §4, "commit rule").
+    fn try_commit(&mut self, from: ValidatorIndex, qc: &QuorumCertificate) {
+        if qc.height <= self.tree.committed_head().0.next() {
+            return;
+        }
+        let Some(block) = self.tree.get(&qc.block) else {
+            self.fetch(from, qc.block);
+            if self
+                .pending_commit
+                .as_ref()
+                .is_none_or(|pending| qc.view > pending.view)
+            {
+                self.pending_commit = Some(qc.clone());
+            }
+            return;
+        };
+        if block.justify.view.next() != block.view {
+            return;
+        }
+        let parent = block.parent();
+        let Some(committed) = self.tree.commit(parent) else {
+            // Two certified conflicting chains: impossible with at most f faults. Refuse to
+            // move the committed head rather than fork it.
+            self.outputs.push(Output::SafetyViolation {
+                detail: "a 2-chain commit conflicts with the committed chain",
+            });
+            return;
+        };
+        for block in committed {
+            let digest = block.digest();
+            let height = block.height;
+            self.outputs.push(Output::Persist(PersistOp::Committed {
+                height,
+                block: digest,
+            }));
+            self.outputs.push(Output::Committed { height, block });
+            let learned = self.learned_at_step.remove(&digest).unwrap_or(0);
+            if learned == self.step {
+                self.deferred_releases.push((height, digest));
+            } else {
+                self.outputs.push(Output::ReleaseDecryptionShares {
+                    height,
+                    block: digest,
+                });
+            }
+        }
+        let head = self.tree.committed_head().0;
+        let tree = &self.tree;
+        self.learned_at_step
+            .retain(|digest, _| tree.get(digest).is_some_and(|b| b.height > head));
+    }
+
+    // ----- timeouts and TCs --------------------------------------------------------------
+
+    fn on_timeout(&mut self, timeout: Timeout) {
+        let high_qc = timeout.high_qc.clone();
+        self.process_qc(timeout.signer, &high_qc);
+        let newest = View(self.view.0.saturating_add(self.config.limits.view_window));
+        if timeout.view < self.view || timeout.view > newest {
+            return;
+        }
+        let view = timeout.view;
+        let collected = self.timeouts.entry(view).or_default();
+        collected.entry(timeout.signer).or_insert(timeout);
+        if collected.len() < self.committee.quorum() {
+            return;
+        }
+        let tc = self.aggregate_tc(view);
+        self.timeouts.remove(&view);
+        self.outputs
+            .push(Output::Broadcast(Message::TimeoutCertificate(tc.clone())));
+        self.on_tc(&tc);
+    }
+
+    fn aggregate_tc(&self, view: View) -> TimeoutCertificate {
+        let collected = &self.timeouts[&view];
+        let mut signers =
+            SignerBitmap::new(self.committee.size()).expect("committee size was validated");
+        let mut high_qc_views = Vec::with_capacity(collected.len());
+        let mut signatures = Vec::with_capacity(collected.len());
+        for (index, timeout) in collected {
+            signers
+                .insert(index.as_usize())
+                .expect("timeouts were verified for committee members");
+            high_qc_views.push(timeout.high_qc.view);
+            signatures.push(
+                Signature::from_bytes(&timeout.signature)
+                    .expect("verified timeouts carry valid signatures"),
+            );
+        }
+        let signature = Signature::aggregate(&signatures).expect("a quorum is not empty");
+        TimeoutCertificate {
+            epoch: self.committee.epoch(),
+            view,
+            signers: signers.as_bytes().to_vec(),
+            high_qc_views,
+            signature: signature.to_bytes(),
+        }
+    }
+
+    fn on_tc(&mut self, tc: &TimeoutCertificate) {
+        if self.safety.record_tc(tc) {
+            self.persist_safety();
+        }
+        if tc.view.next() > self.view {
+            self.enter_view(tc.view.next());
+        }
+    }
+
+    // ----- fetching missing blocks -------------------------------------------------------
+
+    fn fetch(&mut self, from: ValidatorIndex, digest: BlockDigest) {
+        if from == self.me || self.tree.contains(&digest) {
+            return;
+        }
+        if self.fetching.len() >= self.config.limits.pending_blocks_max {
+            return;
+        }
+        self.fetching.insert(digest);
+        let count = u16::try_from(self.config.limits.fetch_blocks_max)
+            .expect("validated: fetch_blocks_max fits in a u16");
+        self.outputs.push(Output::Send {
+            to: from,
+            message: Message::BlockRequest(BlockRequest { digest, count }),
+        });
+    }
+
+    fn on_block_request(&mut self, from: ValidatorIndex, request: BlockRequest) {
+        let count = usize::from(request.count).min(self.config.limits.fetch_blocks_max);
+        let blocks = self.tree.ancestors(request.digest, count);
+        if !blocks.is_empty() {
+            self.outputs.push(Output::Send {
+                to: from,
+                message: Message::BlockResponse(blocks),
+            });
+        }
+    }
+
+    /// Accepts only blocks that hash-chain from a digest this node asked for (a digest named by
+    /// a verified QC or a proposal), so a responder cannot inject blocks.
+    fn on_block_response(&mut self, from: ValidatorIndex, blocks: Vec<Block>) {
+        let mut wanted: HashSet<BlockDigest> = self.fetching.clone();
+        for block in blocks {
+            let digest = block.digest();
+            if !wanted.contains(&digest) {
+                continue;
+            }
+            wanted.insert(block.parent());
+            self.fetching.remove(&digest);
+            if self.orphans.len() < self.config.limits.pending_blocks_max {
+                self.orphans.insert(digest, block);
+            }
+        }
+        self.adopt_orphans();
+        // Ask for the oldest missing ancestor of what we hold.
+        let missing: Vec<BlockDigest> = self
+            .orphans
+            .values()
+            .map(Block::parent)
+            .filter(|parent| !self.orphans.contains_key(parent) && !self.tree.contains(parent))
+            .collect();
+        for parent in missing {
+            self.fetch(from, parent);
+        }
+        self.retry_pending();
+    }
+
+    fn adopt_orphans(&mut self) {
+        loop {
+            let ready: Vec<BlockDigest> = self
+                .orphans
+                .iter()
+                .filter(|(_, block)| self.tree.contains(&block.parent()))
+                .map(|(digest, _)| *digest)
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            for digest in ready {
+                let block = self.orphans.remove(&digest).expect("listed above");
+                if block.height > self.tree.committed_head().0 {
+                    self.store_block(block);
+                }
+            }
+        }
+        let head = self.tree.committed_head().0;
+        self.orphans.retain(|_, block| block.height > head);
+    }
+
+    fn retry_pending(&mut self) {
+        if let Some(qc) = self.pending_commit.take() {
+            if self.tree.contains(&qc.block) {
+                self.try_commit(self.me, &qc);
+            } else {
+                self.pending_commit = Some(qc);
+            }
+        }
+        let pending = std::mem::take(&mut self.pending_proposals);
+        for (from, proposal) in pending {
+            if self.tree.contains(&proposal.block.parent()) {
+                self.on_proposal(from, proposal);
+            } else if proposal.block.view >= self.view {
+                self.pending_proposals.push((from, proposal));
+            }
+        }
+    }
+}
