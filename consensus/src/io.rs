@@ -5,6 +5,9 @@ use crate::types::{Block, BlockDigest, Height, Message, Payload, ValidatorIndex}
 use crate::verify::Verified;
 
 /// An event for the state machine.
+// Inputs are handled one at a time and never stored in bulk, so the size of the message
+// variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Input {
     /// Begin (after construction, fresh or recovered): enter the first view.
