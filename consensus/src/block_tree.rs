@@ -1,6 +1,6 @@
 //! The blocks a validator holds: the committed chain's tail and the uncommitted tree above it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::types::{Block, BlockDigest, Epoch, Height};
 
@@ -8,7 +8,7 @@ use crate::types::{Block, BlockDigest, Epoch, Height};
 /// was pruned below the committed head), so commits always find their ancestors.
 #[derive(Debug)]
 pub struct BlockTree {
-    blocks: HashMap<BlockDigest, Block>,
+    blocks: BTreeMap<BlockDigest, Block>,
     committed: BTreeMap<Height, BlockDigest>,
     committed_head: (Height, BlockDigest),
     committed_kept: usize,
@@ -19,7 +19,7 @@ impl BlockTree {
     pub fn new(epoch: Epoch, committed_kept: usize) -> Self {
         let genesis = Block::genesis(epoch);
         let digest = genesis.digest();
-        let mut blocks = HashMap::new();
+        let mut blocks = BTreeMap::new();
         blocks.insert(digest, genesis);
         let mut committed = BTreeMap::new();
         committed.insert(Height(0), digest);

@@ -42,10 +42,12 @@ pub enum PersistOp {
 /// An action for the driver, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
-    /// Write to the store. Every `Persist` must be flushed before a later `Send` or
-    /// `Broadcast` in the same batch leaves the node (persist before you speak).
+    /// Write to the store. Every `Persist` must be flushed before the driver performs a later
+    /// `Send`, `Broadcast`, `Committed` or `ReleaseDecryptionShares` of the same batch (persist
+    /// before you speak, and before anyone acts on a commit).
     Persist(PersistOp),
-    /// Send to one validator.
+    /// Send to one validator (possibly this one: the driver hands such a message back as an
+    /// input).
     Send {
         /// The recipient.
         to: ValidatorIndex,

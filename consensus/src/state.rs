@@ -1,6 +1,6 @@
 //! The consensus state machine: `handle(now, input) -> outputs`.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use shroud_crypto::{SecretKey, Signature, SignerBitmap, SigningDomain};
 
@@ -43,11 +43,11 @@ pub struct Consensus<P: PayloadSource> {
     votes: BTreeMap<(View, BlockDigest), VoteSet>,
     timeouts: BTreeMap<View, BTreeMap<ValidatorIndex, Timeout>>,
     pending_proposals: Vec<(ValidatorIndex, Proposal)>,
-    orphans: HashMap<BlockDigest, Block>,
-    fetching: HashSet<BlockDigest>,
+    orphans: BTreeMap<BlockDigest, Block>,
+    fetching: BTreeSet<BlockDigest>,
     pending_commit: Option<QuorumCertificate>,
     step: u64,
-    learned_at_step: HashMap<BlockDigest, u64>,
+    learned_at_step: BTreeMap<BlockDigest, u64>,
     deferred_releases: Vec<(Height, BlockDigest)>,
     outputs: Vec<Output>,
 }
@@ -97,11 +97,11 @@ impl<P: PayloadSource> Consensus<P> {
             votes: BTreeMap::new(),
             timeouts: BTreeMap::new(),
             pending_proposals: Vec::new(),
-            orphans: HashMap::new(),
-            fetching: HashSet::new(),
+            orphans: BTreeMap::new(),
+            fetching: BTreeSet::new(),
             pending_commit: None,
             step: 0,
-            learned_at_step: HashMap::new(),
+            learned_at_step: BTreeMap::new(),
             deferred_releases: Vec::new(),
             outputs: Vec::new(),
         })
@@ -137,7 +137,7 @@ impl<P: PayloadSource> Consensus<P> {
 
     /// Processes one input at time `now_ms`; returns what the driver must do, in order. The
     /// driver applies `Persist` outputs to its store and flushes before it performs any later
-    /// `Send` or `Broadcast` of the same batch.
+    /// `Send`, `Broadcast`, `Committed` or `ReleaseDecryptionShares` of the same batch.
     pub fn handle(&mut self, now_ms: u64, input: Input) -> Vec<Output> {
         self.now_ms = self.now_ms.max(now_ms);
         self.step += 1;
@@ -234,10 +234,12 @@ impl<P: PayloadSource> Consensus<P> {
         self.persist_safety();
         let encoding = timeout_encoding(self.committee.epoch(), self.view, qc_view);
         let signature = self.signer.sign(SigningDomain::Timeout, &encoding);
+        let last_tc = tc.filter(|tc| tc.view.next() == self.view);
         let timeout = Timeout {
             epoch: self.committee.epoch(),
             view: self.view,
             high_qc: self.safety.highest_qc.clone(),
+            last_tc,
             signer: self.me,
             signature: signature.to_bytes(),
         };
@@ -331,15 +333,12 @@ impl<P: PayloadSource> Consensus<P> {
             signer: self.me,
             signature: self.signer.sign(SigningDomain::Vote, &encoding).to_bytes(),
         };
-        let next_leader = self.committee.leader(block.view.next());
-        if next_leader == self.me {
-            self.loopback.push_back(Message::Vote(vote));
-        } else {
-            self.outputs.push(Output::Send {
-                to: next_leader,
-                message: Message::Vote(vote),
-            });
-        }
+        // A vote to ourselves also goes out through the driver, so that every signed vote is
+        // visible outside the state machine (audit log, simulator oracle).
+        self.outputs.push(Output::Send {
+            to: self.committee.leader(block.view.next()),
+            message: Message::Vote(vote),
+        });
     }
 
     fn store_block(&mut self, block: Block) {
@@ -472,6 +471,9 @@ impl<P: PayloadSource> Consensus<P> {
     fn on_timeout(&mut self, timeout: Timeout) {
         let high_qc = timeout.high_qc.clone();
         self.process_qc(timeout.signer, &high_qc);
+        if let Some(tc) = &timeout.last_tc {
+            self.on_tc(tc);
+        }
         let newest = View(self.view.0.saturating_add(self.config.limits.view_window));
         if timeout.view < self.view || timeout.view > newest {
             return;
@@ -556,7 +558,7 @@ impl<P: PayloadSource> Consensus<P> {
     /// Accepts only blocks that hash-chain from a digest this node asked for (a digest named by
     /// a verified QC or a proposal), so a responder cannot inject blocks.
     fn on_block_response(&mut self, from: ValidatorIndex, blocks: Vec<Block>) {
-        let mut wanted: HashSet<BlockDigest> = self.fetching.clone();
+        let mut wanted: BTreeSet<BlockDigest> = self.fetching.clone();
         for block in blocks {
             let digest = block.digest();
             if !wanted.contains(&digest) {

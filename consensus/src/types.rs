@@ -273,6 +273,10 @@ pub struct Timeout {
     pub view: View,
     /// The signer's highest QC.
     pub high_qc: QuorumCertificate,
+    /// The TC of the previous view, when the signer entered this view through it (DiemBFT v4's
+    /// `last_round_tc`): lets a validator that missed the TC catch up from any timeout. Not
+    /// covered by the timeout's signature; it carries its own.
+    pub last_tc: Option<TimeoutCertificate>,
     /// The signer.
     pub signer: ValidatorIndex,
     /// Signature over [`timeout_encoding`] with `high_qc.view` (domain `Timeout`).

@@ -181,6 +181,14 @@ pub fn verify_timeout(committee: &Committee, timeout: &Timeout) -> Result<(), Co
         &timeout.signature,
         "timeout",
     )?;
+    if let Some(tc) = &timeout.last_tc {
+        if tc.view >= timeout.view {
+            return Err(ConsensusError::BadView {
+                detail: "a timeout's last TC is not below its view",
+            });
+        }
+        verify_tc(committee, tc)?;
+    }
     verify_qc(committee, &timeout.high_qc)
 }
 

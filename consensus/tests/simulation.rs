@@ -1,0 +1,217 @@
+//! Consensus under the deterministic simulator: random seeds across committee sizes and fault
+//! mixes, plus targeted scenarios. A failure prints its seed; replay one with
+//! `SHROUD_SIM_SEED=<seed> cargo test -p shroud-consensus --test simulation`.
+
+mod sim;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use sim::{Behaviour, Crash, NodeId, Partition, Report, SimConfig, Simulation};
+
+fn node(slot: usize) -> NodeId {
+    NodeId { slot, twin: 0 }
+}
+
+fn check(report: &Report, config: &SimConfig) {
+    assert!(
+        report.violations.is_empty(),
+        "seed {} (n={}, faults {:?}, crashes {:?}): safety violations: {:?}",
+        report.seed,
+        config.n,
+        config.byzantine,
+        config.crashes,
+        report.violations
+    );
+    assert!(
+        report.live,
+        "seed {} (n={}, faults {:?}, crashes {:?}, partitions {}): not live within {} ms of healing: {}",
+        report.seed,
+        config.n,
+        config.byzantine,
+        config.crashes,
+        config.partitions.len(),
+        config.liveness_bound_ms,
+        report.liveness_detail
+    );
+}
+
+/// A random fault mix within the bound f: crashes with restarts, partitions that heal, loss,
+/// and Byzantine behaviours, all drawn from the seed.
+fn random_config(seed: u64) -> SimConfig {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x5eed_5eed);
+    let n = [4, 7, 10][(seed % 3) as usize];
+    let f = (n - 1) / 3;
+    let mut config = SimConfig::new(seed, n);
+    config.loss = [0.0, 0.0, 0.02, 0.05][rng.gen_range(0..4)];
+    let mut slots: Vec<usize> = (0..n).collect();
+    // Shuffle the slots deterministically and take the first `faults` as faulty.
+    for i in (1..slots.len()).rev() {
+        let j = rng.gen_range(0..=i);
+        slots.swap(i, j);
+    }
+    let faults = rng.gen_range(0..=f);
+    let behaviours = [
+        Behaviour::Equivocator,
+        Behaviour::ConflictingVoter,
+        Behaviour::Withholder,
+        Behaviour::EarlyRevealer,
+        Behaviour::Twins,
+    ];
+    for slot in slots.iter().take(faults) {
+        if rng.gen_bool(0.3) {
+            let at_ms = rng.gen_range(500..4_000);
+            config.crashes.push(Crash {
+                slot: *slot,
+                at_ms,
+                restart_ms: at_ms + rng.gen_range(200..3_000),
+            });
+        } else {
+            config
+                .byzantine
+                .push((*slot, behaviours[rng.gen_range(0..behaviours.len())]));
+        }
+    }
+    if rng.gen_bool(0.5) {
+        let start_ms = rng.gen_range(300..3_000);
+        let cut = rng.gen_range(1..n);
+        let mut groups = vec![Vec::new(), Vec::new()];
+        for (position, slot) in slots.iter().enumerate() {
+            let side = usize::from(position >= cut);
+            groups[side].push(node(*slot));
+            groups[side].push(NodeId {
+                slot: *slot,
+                twin: 1,
+            });
+        }
+        config.partitions.push(Partition {
+            start_ms,
+            end_ms: start_ms + rng.gen_range(500..4_000),
+            groups,
+        });
+    }
+    config
+}
+
+fn seeds() -> Vec<u64> {
+    if let Ok(value) = std::env::var("SHROUD_SIM_SEED") {
+        return vec![value.parse().expect("SHROUD_SIM_SEED is a u64")];
+    }
+    let count: u64 = std::env::var("SHROUD_SIM_SEEDS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(210);
+    (1..=count).collect()
+}
+
+#[test]
+fn random_seeds_are_safe_and_live() {
+    let mut by_size = [0usize; 3];
+    for seed in seeds() {
+        let config = random_config(seed);
+        let report = Simulation::new(config.clone()).run();
+        check(&report, &config);
+        by_size[(seed % 3) as usize] += 1;
+    }
+    eprintln!("simulated runs by committee size (4, 7, 10): {by_size:?}");
+}
+
+#[test]
+fn same_seed_gives_same_trace() {
+    let config = random_config(42);
+    let first = Simulation::new(config.clone()).run();
+    let second = Simulation::new(config).run();
+    assert_eq!(first.trace_hash, second.trace_hash);
+    let other = Simulation::new(random_config(43)).run();
+    assert_ne!(first.trace_hash, other.trace_hash);
+}
+
+#[test]
+fn happy_path_commits_steadily() {
+    let mut config = SimConfig::new(7, 4);
+    config.target_commits_after_heal = 20;
+    let report = Simulation::new(config.clone()).run();
+    check(&report, &config);
+    assert!(report.committed.values().all(|height| *height >= 20));
+    assert_eq!(report.rejected, 0);
+}
+
+#[test]
+fn each_byzantine_behaviour_at_the_bound() {
+    for (seed, behaviour) in [
+        (11, Behaviour::Equivocator),
+        (12, Behaviour::ConflictingVoter),
+        (13, Behaviour::Withholder),
+        (14, Behaviour::EarlyRevealer),
+        (15, Behaviour::Twins),
+    ] {
+        let mut config = SimConfig::new(seed, 7);
+        config.byzantine = vec![(1, behaviour), (4, behaviour)];
+        if behaviour == Behaviour::Twins {
+            // Split each twin pair across a healing partition.
+            let (left, right): (Vec<_>, Vec<_>) = (0..7).partition(|slot| slot % 2 == 0);
+            let mut a: Vec<NodeId> = left.iter().map(|s| node(*s)).collect();
+            let mut b: Vec<NodeId> = right.iter().map(|s| node(*s)).collect();
+            a.extend([NodeId { slot: 1, twin: 1 }, NodeId { slot: 4, twin: 1 }]);
+            b.retain(|id| id.slot != 1);
+            b.push(node(1));
+            a.retain(|id| *id != node(4));
+            b.push(node(4));
+            config.partitions.push(Partition {
+                start_ms: 0,
+                end_ms: 3_000,
+                groups: vec![a, b],
+            });
+        }
+        let report = Simulation::new(config.clone()).run();
+        check(&report, &config);
+        if behaviour == Behaviour::EarlyRevealer {
+            assert!(report.early_share_notes > 0);
+        }
+    }
+}
+
+#[test]
+fn crash_and_restart_keeps_voting_safe() {
+    let mut config = SimConfig::new(21, 4);
+    config.crashes = vec![Crash {
+        slot: 2,
+        at_ms: 700,
+        restart_ms: 1_500,
+    }];
+    let report = Simulation::new(config.clone()).run();
+    check(&report, &config);
+}
+
+/// Beyond the fault bound (f + 1 = 2 twinned validators in a committee of 4), the adversary
+/// can certify two chains; the oracle must see the fork. This shows the oracle can fail.
+#[test]
+fn oracle_reports_a_fork_beyond_the_fault_bound() {
+    let mut found = false;
+    for seed in 100..110 {
+        let mut config = SimConfig::new(seed, 4);
+        config.byzantine = vec![(0, Behaviour::Twins), (1, Behaviour::Twins)];
+        config.partitions.push(Partition {
+            start_ms: 0,
+            end_ms: 20_000,
+            groups: vec![
+                vec![node(0), node(1), node(2)],
+                vec![
+                    NodeId { slot: 0, twin: 1 },
+                    NodeId { slot: 1, twin: 1 },
+                    node(3),
+                ],
+            ],
+        });
+        config.liveness_bound_ms = 5_000;
+        let report = Simulation::new(config).run();
+        if report
+            .violations
+            .iter()
+            .any(|v| v.contains("two different blocks committed"))
+        {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "f+1 colluding twins never forked the honest nodes");
+}
