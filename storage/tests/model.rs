@@ -1,0 +1,198 @@
+//! Model-based tests of the stores: random sequences of writes, flushes and reboots, checked
+//! against a model of what must be durable.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use shroud_consensus::{
+    Block, BlockDigest, Epoch, Height, Payload, PersistOp, QuorumCertificate, SafetyState,
+    ValidatorIndex, View,
+};
+use shroud_storage::{ConsensusStore, MemoryStore, SledStore};
+
+const EPOCH: Epoch = Epoch(1);
+
+#[derive(Clone, Debug)]
+enum Step {
+    Vote(u64),
+    Block(u8),
+    Commit(u8),
+    Flush,
+    Reboot,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (1u64..50).prop_map(Step::Vote),
+        (1u8..20).prop_map(Step::Block),
+        (1u8..20).prop_map(Step::Commit),
+        Just(Step::Flush),
+        Just(Step::Reboot),
+    ]
+}
+
+fn block(height: u8) -> Block {
+    let mut justify = QuorumCertificate::genesis(EPOCH);
+    justify.height = Height(u64::from(height) - 1);
+    justify.view = View(u64::from(height) - 1);
+    justify.block = BlockDigest([height; 32]);
+    Block {
+        epoch: EPOCH,
+        view: View(u64::from(height)),
+        height: Height(u64::from(height)),
+        proposer: ValidatorIndex(u16::from(height) % 4),
+        justify,
+        payload: Payload(vec![height; usize::from(height)]),
+    }
+}
+
+fn op(step: &Step, safety: &mut SafetyState) -> Option<PersistOp> {
+    match step {
+        Step::Vote(view) => {
+            safety.record_voted(View(*view));
+            Some(PersistOp::Safety(safety.clone()))
+        }
+        Step::Block(height) => Some(PersistOp::Block(block(*height))),
+        Step::Commit(height) => Some(PersistOp::Committed {
+            height: Height(u64::from(*height)),
+            block: block(*height).digest(),
+        }),
+        Step::Flush | Step::Reboot => None,
+    }
+}
+
+/// What must be durable: the state as of the last flush.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Model {
+    safety: Option<SafetyState>,
+    blocks: BTreeMap<u64, BlockDigest>,
+    committed: BTreeMap<u64, BlockDigest>,
+}
+
+impl Model {
+    fn apply(&mut self, op: &PersistOp) {
+        match op {
+            PersistOp::Safety(state) => self.safety = Some(state.clone()),
+            PersistOp::Block(block) => {
+                self.blocks.insert(block.height.0, block.digest());
+            }
+            PersistOp::Committed { height, block } => {
+                self.committed.insert(height.0, *block);
+            }
+        }
+    }
+
+    fn of(store: &impl ConsensusStore) -> Model {
+        let mut model = Model::default();
+        if let Some(recovered) = store.recover().expect("recover") {
+            model.safety = Some(recovered.safety);
+            for block in recovered.blocks {
+                model.blocks.insert(block.height.0, block.digest());
+            }
+            for (height, digest) in recovered.committed {
+                model.committed.insert(height.0, digest);
+            }
+        }
+        model
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The memory store keeps exactly what was flushed across a reboot.
+    #[test]
+    fn memory_store_matches_the_model(steps in proptest::collection::vec(step(), 1..40)) {
+        let mut store = MemoryStore::new();
+        let mut safety = SafetyState::genesis(EPOCH);
+        let mut durable = Model::default();
+        let mut staged = Vec::new();
+        for step in &steps {
+            if let Some(op) = op(step, &mut safety) {
+                store.apply(&op).expect("apply");
+                staged.push(op);
+            }
+            match step {
+                Step::Flush => {
+                    store.flush().expect("flush");
+                    for op in staged.drain(..) {
+                        durable.apply(&op);
+                    }
+                }
+                Step::Reboot => {
+                    store.crash();
+                    staged.clear();
+                    // The node restarts from what the store recovers.
+                    safety = durable.safety.clone().unwrap_or_else(|| SafetyState::genesis(EPOCH));
+                    let recovered = Model::of(&store);
+                    let expected = if durable.safety.is_some() { durable.clone() } else { Model::default() };
+                    prop_assert_eq!(recovered, expected);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Sled keeps at least everything flushed across a reboot (it may keep more: it also
+    /// writes in the background), and the safety state never goes back past a flushed one.
+    #[test]
+    fn sled_store_keeps_what_was_flushed(steps in proptest::collection::vec(step(), 1..30)) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut store = SledStore::open(dir.path()).expect("open");
+        let mut safety = SafetyState::genesis(EPOCH);
+        let mut durable = Model::default();
+        let mut staged = Vec::new();
+        for step in &steps {
+            if let Some(op) = op(step, &mut safety) {
+                store.apply(&op).expect("apply");
+                staged.push(op);
+            }
+            match step {
+                Step::Flush => {
+                    store.flush().expect("flush");
+                    for op in staged.drain(..) {
+                        durable.apply(&op);
+                    }
+                }
+                Step::Reboot => {
+                    drop(store);
+                    store = SledStore::open(dir.path()).expect("reopen");
+                    let recovered = Model::of(&store);
+                    if let Some(flushed) = &durable.safety {
+                        let got = recovered.safety.as_ref().expect("flushed safety state survives");
+                        prop_assert!(got.last_voted_view >= flushed.last_voted_view);
+                        for (height, digest) in &durable.blocks {
+                            prop_assert_eq!(recovered.blocks.get(height), Some(digest));
+                        }
+                        for (height, digest) in &durable.committed {
+                            prop_assert_eq!(recovered.committed.get(height), Some(digest));
+                        }
+                    }
+                    safety = recovered.safety.unwrap_or_else(|| SafetyState::genesis(EPOCH));
+                    // What survived is now the floor.
+                    durable = Model::of(&store);
+                    staged.clear();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupt_records_are_typed_errors() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    {
+        let db = sled::open(dir.path()).expect("open raw sled");
+        let tree = db.open_tree("safety").expect("tree");
+        tree.insert(b"state", &b"not an rkyv record"[..])
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let store = SledStore::open(dir.path()).expect("open");
+    let error = store.recover().expect_err("garbage must not decode");
+    assert!(
+        error.to_string().contains("corrupt record in safety"),
+        "{error}"
+    );
+}
