@@ -1,0 +1,232 @@
+//! Decryption-share release follows commit: in the same step when the block was known before,
+//! one step later when the committing step is the one that first learned the block (here, a
+//! fetch of missing ancestors).
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use shroud_consensus::types::{proposal_encoding, vote_encoding};
+use shroud_consensus::{
+    verify_message, Block, Committee, Config, Consensus, Epoch, Height, Input, Limits, Message,
+    Output, Payload, PayloadSource, Proposal, QuorumCertificate, ValidatorIndex, View,
+};
+use shroud_crypto::{CommitteeKeys, SecretKey, Signature, SignerBitmap, SigningDomain};
+
+const EPOCH: Epoch = Epoch(1);
+const ME: ValidatorIndex = ValidatorIndex(3);
+
+struct AnyPayload;
+
+impl PayloadSource for AnyPayload {
+    fn propose(&mut self, height: Height) -> Payload {
+        Payload(height.0.to_be_bytes().to_vec())
+    }
+
+    fn verify(&mut self, _payload: &Payload) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+struct Chain {
+    keys: Vec<SecretKey>,
+    committee: Committee,
+    proposals: Vec<Proposal>,
+}
+
+impl Chain {
+    /// Proposals for views 1..=views, each extending the previous with a QC by 0, 1, 2.
+    fn new(views: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(99);
+        let keys: Vec<SecretKey> = (0..4).map(|_| SecretKey::generate(&mut rng)).collect();
+        let members: Vec<_> = keys
+            .iter()
+            .map(|key| (key.public_key(), key.prove_possession()))
+            .collect();
+        let committee = Committee::new(EPOCH, CommitteeKeys::new(&members).expect("committee"));
+        let mut proposals = Vec::new();
+        let mut justify = QuorumCertificate::genesis(EPOCH);
+        for view in 1..=views {
+            let leader = (view % 4) as u16;
+            let block = Block {
+                epoch: EPOCH,
+                view: View(view),
+                height: justify.height.next(),
+                proposer: ValidatorIndex(leader),
+                payload: Payload(vec![view as u8]),
+                justify,
+            };
+            let encoding = proposal_encoding(EPOCH, block.view, &block.digest());
+            let signature = keys[usize::from(leader)].sign(SigningDomain::Proposal, &encoding);
+            justify = Self::certify(&keys, &block);
+            proposals.push(Proposal {
+                block,
+                timeout_certificate: None,
+                signature: signature.to_bytes(),
+            });
+        }
+        Self {
+            keys,
+            committee,
+            proposals,
+        }
+    }
+
+    fn certify(keys: &[SecretKey], block: &Block) -> QuorumCertificate {
+        let digest = block.digest();
+        let encoding = vote_encoding(EPOCH, block.view, &digest, block.height);
+        let mut signers = SignerBitmap::new(4).expect("bitmap");
+        let signatures: Vec<Signature> = (0..3)
+            .map(|index| {
+                signers.insert(index).expect("in range");
+                keys[index].sign(SigningDomain::Vote, &encoding)
+            })
+            .collect();
+        QuorumCertificate {
+            epoch: EPOCH,
+            view: block.view,
+            block: digest,
+            height: block.height,
+            signers: signers.as_bytes().to_vec(),
+            signature: Signature::aggregate(&signatures)
+                .expect("quorum")
+                .to_bytes(),
+        }
+    }
+
+    fn node(&self) -> Consensus<AnyPayload> {
+        let mut node = Consensus::new(
+            Config::default(),
+            self.committee.clone(),
+            ME,
+            self.keys[usize::from(ME.0)].clone(),
+            AnyPayload,
+            None,
+        )
+        .expect("valid node");
+        node.handle(0, Input::Start);
+        node
+    }
+
+    fn deliver(
+        &self,
+        node: &mut Consensus<AnyPayload>,
+        from: u16,
+        message: Message,
+    ) -> Vec<Output> {
+        let message =
+            verify_message(&self.committee, &Limits::default(), message).expect("valid message");
+        node.handle(
+            1,
+            Input::Message {
+                from: ValidatorIndex(from),
+                message,
+            },
+        )
+    }
+}
+
+fn committed(outputs: &[Output]) -> Vec<u64> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Committed { height, .. } => Some(height.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn released(outputs: &[Output]) -> Vec<u64> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::ReleaseDecryptionShares { height, .. } => Some(height.0),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn release_follows_commit_in_the_same_step_for_known_blocks() {
+    let chain = Chain::new(4);
+    let mut node = chain.node();
+    let mut all = Vec::new();
+    for proposal in &chain.proposals {
+        let from = proposal.block.proposer.0;
+        let outputs = chain.deliver(&mut node, from, Message::Proposal(proposal.clone()));
+        // Within one step, every release comes after the commit of its height.
+        for height in released(&outputs) {
+            let commit_position = outputs
+                .iter()
+                .position(|o| matches!(o, Output::Committed { height: h, .. } if h.0 == height));
+            let release_position = outputs.iter().position(
+                |o| matches!(o, Output::ReleaseDecryptionShares { height: h, .. } if h.0 == height),
+            );
+            assert!(commit_position < release_position);
+        }
+        all.extend(outputs);
+    }
+    // Proposal 3 carries QC(2) with QC(1) inside block 2: commits height 1; proposal 4
+    // commits height 2.
+    assert_eq!(committed(&all), vec![1, 2]);
+    assert_eq!(released(&all), vec![1, 2]);
+}
+
+#[test]
+fn release_waits_a_step_when_the_block_was_just_fetched() {
+    let chain = Chain::new(4);
+    let mut node = chain.node();
+    // The node sees only the proposal of view 4: it misses blocks 1..=3.
+    let fourth = chain.proposals[3].clone();
+    let outputs = chain.deliver(&mut node, 0, Message::Proposal(fourth));
+    let request = outputs
+        .iter()
+        .find_map(|output| match output {
+            Output::Send {
+                message: Message::BlockRequest(request),
+                ..
+            } => Some(request.clone()),
+            _ => None,
+        })
+        .expect("the node asks for the missing parent");
+    assert_eq!(request.digest, chain.proposals[2].block.digest());
+    assert!(committed(&outputs).is_empty());
+
+    // The response delivers blocks 3, 2, 1 in one step: that step commits heights 1 and 2,
+    // but the blocks were first learned in it, so no share is released yet.
+    let blocks: Vec<Block> = chain.proposals[..3]
+        .iter()
+        .rev()
+        .map(|proposal| proposal.block.clone())
+        .collect();
+    let outputs = chain.deliver(&mut node, 0, Message::BlockResponse(blocks));
+    assert_eq!(committed(&outputs), vec![1, 2]);
+    assert!(
+        released(&outputs).is_empty(),
+        "released in the learning step"
+    );
+    // The pending proposal of view 4 gets its vote now that its parent is known.
+    assert!(outputs.iter().any(|output| matches!(
+        output,
+        Output::Send { message: Message::Vote(vote), .. } if vote.view == View(4)
+    )));
+
+    // The next step releases them, in height order.
+    let outputs = node.handle(2, Input::Tick);
+    assert_eq!(released(&outputs), vec![1, 2]);
+}
+
+#[test]
+fn a_response_cannot_inject_unrequested_blocks() {
+    let chain = Chain::new(4);
+    let mut node = chain.node();
+    // Nothing was requested: a response is ignored entirely.
+    let blocks: Vec<Block> = chain.proposals[..3]
+        .iter()
+        .rev()
+        .map(|proposal| proposal.block.clone())
+        .collect();
+    let outputs = chain.deliver(&mut node, 1, Message::BlockResponse(blocks));
+    assert!(outputs
+        .iter()
+        .all(|output| !matches!(output, Output::Persist(_) | Output::Committed { .. })));
+    assert_eq!(node.committed_head().0, Height(0));
+}
