@@ -38,16 +38,28 @@
 //!   digest, so a responder cannot inject blocks.
 //!
 //! # Safety argument
-//! Two QCs of the same view certify the same block: any two quorums of `n - f` intersect in an
-//! honest validator, which votes at most once per view (`last_voted_view` is durable before the
-//! vote leaves). Suppose `B` (view `v`) is committed because `B` and its child `C` (view `v+1`)
-//! are certified. Any certified block `D` of view `w > v+1` extends `B`: by induction on `w`,
-//! `D`'s QC has view at least `v` ... the honest majority of `C`'s quorum holds a QC of view
-//! ≥ `v` (they saw `B`'s QC in `C`), so a TC of any later view carries a highest-QC view ≥ `v`,
-//! and `safe_to_vote` refuses blocks extending a QC below that; a block extending a QC of view
-//! ≥ `v` extends `B` because the only certified block of view `v` is `B` and views at or above
-//! `v+1` already extend it. Hence no two honest validators commit different blocks at one
-//! height. The simulator's oracle checks this independently on every run.
+//! *Unique certification.* Two QCs of one view certify one block: two quorums of `n - f`
+//! intersect in at least `f + 1` validators, so in an honest one, which votes at most once per
+//! view (`last_voted_view` is durable before the vote leaves, so this holds across restarts).
+//!
+//! *Lock.* Let an honest node commit `B` (view `v`) because `B` and its child `C` (view `v+1`)
+//! are certified. At least `f + 1` honest validators voted for `C`; each first recorded `C`'s QC
+//! of `B` (view `v`) as its highest QC and could not have timed out view `v+1` before voting in
+//! it (a timeout raises `last_voted_view`).
+//!
+//! *Every later certified block extends `B`* (induction on its view `w > v+1`). A certified `D`
+//! got an honest vote under `safe_to_vote`: either `D` extends the QC of view `w-1`, whose block
+//! is `C` (`w-1 = v+1`, unique certification) or extends `B` by induction; or `D` follows a TC of
+//! view `w-1` and extends a QC at least as high as every highest QC in it. That TC's `n - f`
+//! signers include one of `C`'s honest voters, who timed out after voting for `C`, so with a
+//! highest QC of view ≥ `v`. `D`'s QC therefore certifies a block of view `u` in `[v, w-1]`:
+//! `B` itself (`u = v`), `C` (`u = v+1`), or by induction a block extending `B`.
+//!
+//! *Agreement.* If honest nodes commit `B` and `B'` at one height with views `v ≤ v'`:
+//! `v' = v` gives `B = B'`; `v' = v+1` makes `B'` the certified block of view `v+1`, which is
+//! `C` at the next height; `v' > v+1` makes `B'` extend `B`, at a greater height. So one
+//! height has one committed block. The simulator's oracle checks this independently on every
+//! run, and shows a fork once `f + 1` validators collude.
 
 mod block_tree;
 pub mod committee;
