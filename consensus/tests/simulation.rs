@@ -106,13 +106,20 @@ fn seeds() -> Vec<u64> {
 #[test]
 fn random_seeds_are_safe_and_live() {
     let mut by_size = [0usize; 3];
+    let mut faults: std::collections::BTreeMap<String, usize> = Default::default();
     for seed in seeds() {
         let config = random_config(seed);
         let report = Simulation::new(config.clone()).run();
         check(&report, &config);
         by_size[(seed % 3) as usize] += 1;
+        for (_, behaviour) in &config.byzantine {
+            *faults.entry(format!("{behaviour:?}")).or_default() += 1;
+        }
+        *faults.entry("crash".into()).or_default() += config.crashes.len();
+        *faults.entry("partition".into()).or_default() += config.partitions.len();
+        *faults.entry("lossy links".into()).or_default() += usize::from(config.loss > 0.0);
     }
-    eprintln!("simulated runs by committee size (4, 7, 10): {by_size:?}");
+    eprintln!("simulated runs by committee size (4, 7, 10): {by_size:?}; faults: {faults:?}");
 }
 
 #[test]
