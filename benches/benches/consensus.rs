@@ -142,9 +142,9 @@ fn views(c: &mut Criterion) {
     group.finish();
 }
 
-fn certificate(keys: &[SecretKey], signers: usize) -> QuorumCertificate {
+fn certificate(keys: &[SecretKey], signers: usize, view: u64) -> QuorumCertificate {
     let block = shroud_consensus::BlockDigest([7; 32]);
-    let encoding = shroud_consensus::types::vote_encoding(EPOCH, View(5), &block, Height(5));
+    let encoding = shroud_consensus::types::vote_encoding(EPOCH, View(view), &block, Height(5));
     let mut bitmap = SignerBitmap::new(keys.len()).expect("bitmap");
     let signatures: Vec<Signature> = keys
         .iter()
@@ -157,7 +157,7 @@ fn certificate(keys: &[SecretKey], signers: usize) -> QuorumCertificate {
         .collect();
     QuorumCertificate {
         epoch: EPOCH,
-        view: View(5),
+        view: View(view),
         block,
         height: Height(5),
         signers: bitmap.as_bytes().to_vec(),
@@ -193,6 +193,7 @@ fn timeout_certificate(keys: &[SecretKey], signers: usize, distinct: u64) -> Tim
         signature: Signature::aggregate(&signatures)
             .expect("quorum")
             .to_bytes(),
+        high_qc: certificate(keys, signers, 8),
     }
 }
 
@@ -200,7 +201,7 @@ fn certificates(c: &mut Criterion) {
     for n in [4usize, 100] {
         let (keys, committee) = committee(n);
         let quorum = committee.quorum();
-        let qc = certificate(&keys, quorum);
+        let qc = certificate(&keys, quorum, 5);
         c.bench_function(&format!("consensus::verify_qc/n={n}"), |b| {
             b.iter(|| verify_qc(&committee, black_box(&qc)).expect("valid"))
         });

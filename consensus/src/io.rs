@@ -24,6 +24,9 @@ pub enum Input {
 }
 
 /// A write to durable storage.
+// Writes are consumed one by one by the driver; boxing the large variant would only add an
+// allocation per write.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PersistOp {
     /// The safety state (replaces the previous one).

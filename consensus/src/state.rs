@@ -18,11 +18,13 @@ use crate::verify::Verified;
 /// Own messages processed per step at most.
 const LOOPBACK_PER_STEP: usize = 64;
 
-/// Votes for one (view, block) being aggregated by the next leader.
+/// Votes of one view being aggregated by the next leader. Each signer's first vote in the view
+/// counts, and signatures are grouped by the exact signed message (block and height), so an
+/// aggregate only ever sums signatures over one message.
 #[derive(Debug, Default)]
-struct VoteSet {
-    height: Height,
-    signatures: BTreeMap<ValidatorIndex, Signature>,
+struct ViewVotes {
+    by_signer: BTreeMap<ValidatorIndex, (BlockDigest, Height)>,
+    by_message: BTreeMap<(BlockDigest, Height), BTreeMap<ValidatorIndex, Signature>>,
 }
 
 /// One validator's 2-chain HotStuff state machine.
@@ -40,7 +42,8 @@ pub struct Consensus<P: PayloadSource> {
     deadline_ms: u64,
     now_ms: u64,
     loopback: VecDeque<Message>,
-    votes: BTreeMap<(View, BlockDigest), VoteSet>,
+    votes: BTreeMap<View, ViewVotes>,
+    last_stored_proposal_view: View,
     timeouts: BTreeMap<View, BTreeMap<ValidatorIndex, Timeout>>,
     pending_proposals: Vec<(ValidatorIndex, Proposal)>,
     orphans: BTreeMap<BlockDigest, Block>,
@@ -95,6 +98,7 @@ impl<P: PayloadSource> Consensus<P> {
             now_ms: 0,
             loopback: VecDeque::new(),
             votes: BTreeMap::new(),
+            last_stored_proposal_view: View(0),
             timeouts: BTreeMap::new(),
             pending_proposals: Vec::new(),
             orphans: BTreeMap::new(),
@@ -129,7 +133,7 @@ impl<P: PayloadSource> Consensus<P> {
 
     /// When the driver must call [`Consensus::handle`] with [`Input::Tick`] at the latest.
     pub fn next_deadline(&self) -> Option<u64> {
-        if !self.loopback.is_empty() {
+        if !self.loopback.is_empty() || !self.deferred_releases.is_empty() {
             return Some(self.now_ms);
         }
         (self.view > View(0)).then_some(self.deadline_ms)
@@ -208,7 +212,10 @@ impl<P: PayloadSource> Consensus<P> {
         // Votes below the previous view and timeouts below this one can no longer matter.
         let oldest_vote_view = View(view.0.saturating_sub(1));
         self.votes
-            .retain(|(vote_view, _), _| *vote_view >= oldest_vote_view);
+            .retain(|vote_view, _| *vote_view >= oldest_vote_view);
+        // Outstanding fetches get a fresh chance each view: a request lost or left unanswered
+        // must not keep its slot forever.
+        self.fetching.clear();
         self.timeouts
             .retain(|timeout_view, _| *timeout_view >= view);
         self.pending_proposals
@@ -301,7 +308,12 @@ impl<P: PayloadSource> Consensus<P> {
             self.on_tc(tc);
         }
         let block = &proposal.block;
-        if block.view != self.view {
+        if block.view != self.view || block.view <= self.last_stored_proposal_view {
+            return;
+        }
+        if block.justify.height < self.tree.committed_head().0 {
+            // Extends a block below the committed head: it can never be committed, and
+            // fetching its ancestry would only waste bounded slots.
             return;
         }
         if !self.tree.contains(&block.parent()) {
@@ -314,6 +326,9 @@ impl<P: PayloadSource> Consensus<P> {
         if self.payload.verify(&block.payload).is_err() {
             return;
         }
+        // One block per view is kept: a second, equivocating proposal is neither stored nor
+        // voted for, so a Byzantine leader cannot fill the tree or the disk.
+        self.last_stored_proposal_view = block.view;
         self.store_block(block.clone());
         let qc_view = block.justify.view;
         let tc = proposal.timeout_certificate.as_ref();
@@ -355,47 +370,52 @@ impl<P: PayloadSource> Consensus<P> {
     // ----- votes and QCs -----------------------------------------------------------------
 
     fn on_vote(&mut self, vote: Vote) {
-        if self.committee.leader(vote.view.next()) != self.me {
-            return;
-        }
         let oldest = View(self.view.0.saturating_sub(1));
         let newest = View(self.view.0.saturating_add(self.config.limits.view_window));
-        if vote.view < oldest || vote.view > newest {
+        if vote.view < oldest || vote.view > newest || vote.view < self.safety.highest_qc.view {
             return;
         }
-        if vote.view < self.safety.highest_qc.view {
+        if self.committee.leader(vote.view.next()) != self.me {
             return;
         }
         let Ok(signature) = Signature::from_bytes(&vote.signature) else {
             return;
         };
-        let set = self.votes.entry((vote.view, vote.block)).or_default();
-        set.height = vote.height;
-        set.signatures.entry(vote.signer).or_insert(signature);
-        if set.signatures.len() < self.committee.quorum() {
+        let message = (vote.block, vote.height);
+        let votes = self.votes.entry(vote.view).or_default();
+        if votes.by_signer.contains_key(&vote.signer) {
             return;
         }
-        let qc = self.aggregate_qc(vote.view, vote.block);
-        self.votes.remove(&(vote.view, vote.block));
+        votes.by_signer.insert(vote.signer, message);
+        let set = votes.by_message.entry(message).or_default();
+        set.insert(vote.signer, signature);
+        if set.len() < self.committee.quorum() {
+            return;
+        }
+        let qc = self.aggregate_qc(vote.view, message);
+        self.votes.remove(&vote.view);
+        debug_assert!(
+            crate::verify::verify_qc(&self.committee, &qc).is_ok(),
+            "an aggregate of verified votes over one message verifies"
+        );
         self.process_qc(self.me, &qc);
     }
 
-    fn aggregate_qc(&self, view: View, block: BlockDigest) -> QuorumCertificate {
-        let set = &self.votes[&(view, block)];
+    fn aggregate_qc(&self, view: View, message: (BlockDigest, Height)) -> QuorumCertificate {
+        let set = &self.votes[&view].by_message[&message];
         let mut signers =
             SignerBitmap::new(self.committee.size()).expect("committee size was validated");
-        for index in set.signatures.keys() {
+        for index in set.keys() {
             signers
                 .insert(index.as_usize())
                 .expect("votes were verified for committee members");
         }
-        let signature =
-            Signature::aggregate(set.signatures.values()).expect("a quorum is not empty");
+        let signature = Signature::aggregate(set.values()).expect("a quorum is not empty");
         QuorumCertificate {
             epoch: self.committee.epoch(),
             view,
-            block,
-            height: set.height,
+            block: message.0,
+            height: message.1,
             signers: signers.as_bytes().to_vec(),
             signature: signature.to_bytes(),
         }
@@ -497,7 +517,15 @@ impl<P: PayloadSource> Consensus<P> {
             SignerBitmap::new(self.committee.size()).expect("committee size was validated");
         let mut high_qc_views = Vec::with_capacity(collected.len());
         let mut signatures = Vec::with_capacity(collected.len());
+        let mut high_qc = &collected
+            .values()
+            .next()
+            .expect("a quorum is not empty")
+            .high_qc;
         for (index, timeout) in collected {
+            if timeout.high_qc.view > high_qc.view {
+                high_qc = &timeout.high_qc;
+            }
             signers
                 .insert(index.as_usize())
                 .expect("timeouts were verified for committee members");
@@ -514,10 +542,12 @@ impl<P: PayloadSource> Consensus<P> {
             signers: signers.as_bytes().to_vec(),
             high_qc_views,
             signature: signature.to_bytes(),
+            high_qc: high_qc.clone(),
         }
     }
 
     fn on_tc(&mut self, tc: &TimeoutCertificate) {
+        self.process_qc(self.me, &tc.high_qc);
         if self.safety.record_tc(tc) {
             self.persist_safety();
         }

@@ -15,6 +15,10 @@ use sha2::{Digest as _, Sha256};
 /// Length of a BLS signature.
 pub const SIGNATURE_BYTES: usize = 96;
 
+/// The largest view or height a message may carry. Verification refuses anything above, so
+/// `next()` on a verified value never overflows (a view a second would take 10^11 years).
+pub const VIEW_MAX: u64 = 1 << 62;
+
 /// Domain tag of block digests.
 const BLOCK_DIGEST_TAG: &[u8] = b"SHROUD-V1-BLOCK";
 
@@ -298,6 +302,10 @@ pub struct TimeoutCertificate {
     pub high_qc_views: Vec<View>,
     /// Aggregate signature.
     pub signature: [u8; SIGNATURE_BYTES],
+    /// The QC whose view is the highest of `high_qc_views`: proof that the claimed maximum
+    /// exists (without it, a Byzantine signer could claim a QC nobody holds and make the next
+    /// leader's proposal unvotable).
+    pub high_qc: QuorumCertificate,
 }
 
 impl TimeoutCertificate {

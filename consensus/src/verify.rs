@@ -16,7 +16,7 @@ use crate::config::Limits;
 use crate::error::ConsensusError;
 use crate::types::{
     proposal_encoding, timeout_encoding, vote_encoding, Epoch, Message, Proposal,
-    QuorumCertificate, Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
+    QuorumCertificate, Timeout, TimeoutCertificate, ValidatorIndex, View, Vote, VIEW_MAX,
 };
 
 /// A value whose signatures were checked. Only this module makes one.
@@ -53,6 +53,18 @@ fn check_epoch(committee: &Committee, got: Epoch) -> Result<(), ConsensusError> 
     Ok(())
 }
 
+/// Views and heights from peers are bounded so that arithmetic on them cannot overflow.
+fn check_range(value: u64, what: &'static str) -> Result<(), ConsensusError> {
+    if value > VIEW_MAX {
+        return Err(ConsensusError::TooLarge {
+            what,
+            max: VIEW_MAX as usize,
+            got: usize::try_from(value).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(())
+}
+
 fn member_key(committee: &Committee, index: ValidatorIndex) -> Result<&PublicKey, ConsensusError> {
     committee
         .keys()
@@ -76,6 +88,8 @@ fn check_signature(
 /// Checks a QC: the genesis QC of the epoch, or 2f+1 votes aggregated.
 pub fn verify_qc(committee: &Committee, qc: &QuorumCertificate) -> Result<(), ConsensusError> {
     check_epoch(committee, qc.epoch)?;
+    check_range(qc.view.0, "QC view")?;
+    check_range(qc.height.0, "QC height")?;
     if qc.is_genesis(committee.epoch()) {
         return Ok(());
     }
@@ -103,6 +117,7 @@ pub fn verify_qc(committee: &Committee, qc: &QuorumCertificate) -> Result<(), Co
 /// one aggregate signature over the distinct (view, highest-QC view) messages.
 pub fn verify_tc(committee: &Committee, tc: &TimeoutCertificate) -> Result<(), ConsensusError> {
     check_epoch(committee, tc.epoch)?;
+    check_range(tc.view.0, "TC view")?;
     let kind = "timeout";
     let signers = SignerBitmap::from_bytes(committee.size(), &tc.signers)
         .map_err(|source| ConsensusError::BadCertificate { kind, source })?;
@@ -124,6 +139,11 @@ pub fn verify_tc(committee: &Committee, tc: &TimeoutCertificate) -> Result<(), C
     if tc.high_qc_views.iter().any(|view| *view >= tc.view) {
         return Err(ConsensusError::BadView {
             detail: "a timeout's highest QC is not below its view",
+        });
+    }
+    if tc.high_qc.view != tc.max_high_qc_view() {
+        return Err(ConsensusError::BadView {
+            detail: "a TC's QC is not its highest claimed QC",
         });
     }
     let mut groups: BTreeMap<View, Vec<&PublicKey>> = BTreeMap::new();
@@ -149,12 +169,15 @@ pub fn verify_tc(committee: &Committee, tc: &TimeoutCertificate) -> Result<(), C
     let signature = Signature::from_bytes(&tc.signature)
         .map_err(|source| ConsensusError::BadSignature { kind, source })?;
     verify_aggregate(SigningDomain::Timeout, &items, &signature)
-        .map_err(|source| ConsensusError::BadSignature { kind, source })
+        .map_err(|source| ConsensusError::BadSignature { kind, source })?;
+    verify_qc(committee, &tc.high_qc)
 }
 
 /// Checks a vote's signature.
 pub fn verify_vote(committee: &Committee, vote: &Vote) -> Result<(), ConsensusError> {
     check_epoch(committee, vote.epoch)?;
+    check_range(vote.view.0, "vote view")?;
+    check_range(vote.height.0, "vote height")?;
     let key = member_key(committee, vote.signer)?;
     check_signature(
         key,
@@ -168,6 +191,7 @@ pub fn verify_vote(committee: &Committee, vote: &Vote) -> Result<(), ConsensusEr
 /// Checks a timeout's signature and the QC it carries.
 pub fn verify_timeout(committee: &Committee, timeout: &Timeout) -> Result<(), ConsensusError> {
     check_epoch(committee, timeout.epoch)?;
+    check_range(timeout.view.0, "timeout view")?;
     if timeout.high_qc.view >= timeout.view {
         return Err(ConsensusError::BadView {
             detail: "a timeout's highest QC is not below its view",
@@ -201,6 +225,12 @@ pub fn verify_proposal(
 ) -> Result<(), ConsensusError> {
     let block = &proposal.block;
     check_epoch(committee, block.epoch)?;
+    check_range(block.view.0, "block view")?;
+    check_range(block.height.0, "block height")?;
+    check_range(block.justify.height.0, "QC height")?;
+    if let Some(tc) = &proposal.timeout_certificate {
+        check_range(tc.view.0, "TC view")?;
+    }
     if block.payload.0.len() > limits.payload_bytes_max {
         return Err(ConsensusError::TooLarge {
             what: "payload",

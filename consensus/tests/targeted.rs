@@ -1,13 +1,16 @@
-//! Decryption-share release follows commit: in the same step when the block was known before,
-//! one step later when the committing step is the one that first learned the block (here, a
-//! fetch of missing ancestors).
+//! Targeted scenarios on one validator fed crafted messages:
+//! - decryption-share release follows commit: in the same step when the block was known
+//!   before, one step later when the committing step first learned the block (a fetch);
+//! - hostile inputs found in review: out-of-range views, a vote that reuses a block digest with
+//!   another height, a TC that claims a QC nobody holds.
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use shroud_consensus::types::{proposal_encoding, vote_encoding};
+use shroud_consensus::types::{proposal_encoding, timeout_encoding, vote_encoding};
 use shroud_consensus::{
-    verify_message, Block, Committee, Config, Consensus, Epoch, Height, Input, Limits, Message,
-    Output, Payload, PayloadSource, Proposal, QuorumCertificate, ValidatorIndex, View,
+    verify_message, Block, Committee, Config, Consensus, ConsensusError, Epoch, Height, Input,
+    Limits, Message, Output, Payload, PayloadSource, Proposal, QuorumCertificate,
+    TimeoutCertificate, ValidatorIndex, View, Vote,
 };
 use shroud_crypto::{CommitteeKeys, SecretKey, Signature, SignerBitmap, SigningDomain};
 
@@ -229,4 +232,162 @@ fn a_response_cannot_inject_unrequested_blocks() {
         .iter()
         .all(|output| !matches!(output, Output::Persist(_) | Output::Committed { .. })));
     assert_eq!(node.committed_head().0, Height(0));
+}
+
+#[test]
+fn out_of_range_views_are_refused_not_panicked_on() {
+    let chain = Chain::new(2);
+    let limits = Limits::default();
+    let mut proposal = chain.proposals[1].clone();
+    proposal.block.justify.height = Height(u64::MAX);
+    assert!(matches!(
+        verify_message(&chain.committee, &limits, Message::Proposal(proposal)),
+        Err(ConsensusError::TooLarge { .. })
+    ));
+    let mut proposal = chain.proposals[1].clone();
+    proposal.timeout_certificate = Some(TimeoutCertificate {
+        epoch: EPOCH,
+        view: View(u64::MAX),
+        signers: vec![0b0111],
+        high_qc_views: vec![View(0); 3],
+        signature: [0; 96],
+        high_qc: QuorumCertificate::genesis(EPOCH),
+    });
+    assert!(matches!(
+        verify_message(&chain.committee, &limits, Message::Proposal(proposal)),
+        Err(ConsensusError::TooLarge { .. })
+    ));
+    let view = View(u64::MAX);
+    let digest = chain.proposals[0].block.digest();
+    let encoding = vote_encoding(EPOCH, view, &digest, Height(1));
+    let vote = Vote {
+        epoch: EPOCH,
+        view,
+        block: digest,
+        height: Height(1),
+        signer: ValidatorIndex(1),
+        signature: chain.keys[1]
+            .sign(SigningDomain::Vote, &encoding)
+            .to_bytes(),
+    };
+    assert!(matches!(
+        verify_message(&chain.committee, &limits, Message::Vote(vote)),
+        Err(ConsensusError::TooLarge { .. })
+    ));
+}
+
+fn vote(chain: &Chain, signer: u16, block: &Block, height: Height) -> Message {
+    let digest = block.digest();
+    let encoding = vote_encoding(EPOCH, block.view, &digest, height);
+    Message::Vote(Vote {
+        epoch: EPOCH,
+        view: block.view,
+        block: digest,
+        height,
+        signer: ValidatorIndex(signer),
+        signature: chain.keys[usize::from(signer)]
+            .sign(SigningDomain::Vote, &encoding)
+            .to_bytes(),
+    })
+}
+
+/// A Byzantine voter signs the right block digest with a wrong height. Its vote must not be
+/// summed with the others (their messages differ), and the QC the leader forms must verify.
+#[test]
+fn a_vote_with_another_height_cannot_poison_the_leaders_qc() {
+    let chain = Chain::new(3);
+    let mut node = chain.node();
+    // Node 3 leads view 3: deliver blocks 1 and 2, then votes for block 2.
+    for proposal in &chain.proposals[..2] {
+        let from = proposal.block.proposer.0;
+        chain.deliver(&mut node, from, Message::Proposal(proposal.clone()));
+    }
+    let block = chain.proposals[1].block.clone();
+    let mut outputs = Vec::new();
+    // Two honest votes (node 3's own vote went out through the driver and comes back), then
+    // the Byzantine one, which would complete a quorum if it were summed with them.
+    outputs.extend(chain.deliver(&mut node, 1, vote(&chain, 1, &block, block.height)));
+    outputs.extend(chain.deliver(&mut node, 3, vote(&chain, 3, &block, block.height)));
+    outputs.extend(chain.deliver(&mut node, 0, vote(&chain, 0, &block, Height(99))));
+    assert!(
+        outputs
+            .iter()
+            .all(|o| !matches!(o, Output::Broadcast(Message::Proposal(_)))),
+        "a QC was formed from votes over different messages"
+    );
+    outputs.extend(chain.deliver(&mut node, 2, vote(&chain, 2, &block, block.height)));
+    let proposal = outputs
+        .iter()
+        .find_map(|output| match output {
+            Output::Broadcast(Message::Proposal(proposal)) => Some(proposal.clone()),
+            _ => None,
+        })
+        .expect("the leader proposes once three matching votes arrive");
+    assert_eq!(proposal.block.justify.height, block.height);
+    verify_message(
+        &chain.committee,
+        &Limits::default(),
+        Message::Proposal(proposal),
+    )
+    .expect("the leader's QC verifies");
+}
+
+/// A TC whose signers claim a highest QC view that its attached QC does not have is refused:
+/// otherwise one Byzantine timeout could make the next proposal unvotable.
+#[test]
+fn a_tc_claiming_a_qc_nobody_holds_is_refused() {
+    let chain = Chain::new(2);
+    let claimed = [View(1), View(1), View(4)];
+    let mut signers = SignerBitmap::new(4).expect("bitmap");
+    let signatures: Vec<Signature> = (0..3)
+        .map(|index| {
+            signers.insert(index).expect("in range");
+            chain.keys[index].sign(
+                SigningDomain::Timeout,
+                &timeout_encoding(EPOCH, View(5), claimed[index]),
+            )
+        })
+        .collect();
+    let qc_of_view_1 = Chain::certify(&chain.keys, &chain.proposals[0].block);
+    let forged = TimeoutCertificate {
+        epoch: EPOCH,
+        view: View(5),
+        signers: signers.as_bytes().to_vec(),
+        high_qc_views: claimed.to_vec(),
+        signature: Signature::aggregate(&signatures)
+            .expect("quorum")
+            .to_bytes(),
+        high_qc: qc_of_view_1.clone(),
+    };
+    assert!(matches!(
+        verify_message(
+            &chain.committee,
+            &Limits::default(),
+            Message::TimeoutCertificate(forged.clone())
+        ),
+        Err(ConsensusError::BadView { .. })
+    ));
+    // The same signatures with honest claims and the matching QC verify.
+    let honest_claims = [View(1), View(1), View(1)];
+    let signatures: Vec<Signature> = (0..3)
+        .map(|index| {
+            chain.keys[index].sign(
+                SigningDomain::Timeout,
+                &timeout_encoding(EPOCH, View(5), honest_claims[index]),
+            )
+        })
+        .collect();
+    let honest = TimeoutCertificate {
+        high_qc_views: honest_claims.to_vec(),
+        signature: Signature::aggregate(&signatures)
+            .expect("quorum")
+            .to_bytes(),
+        ..forged
+    };
+    verify_message(
+        &chain.committee,
+        &Limits::default(),
+        Message::TimeoutCertificate(honest),
+    )
+    .expect("an honest TC verifies");
 }
