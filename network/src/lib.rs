@@ -1,2 +1,23 @@
 //! `shroud-network`: QUIC transport between validators and from clients, with validated rkyv
-//! frames, versions and limits. Built in issue #4.
+//! frames, versions and limits, and peer authentication by certificates pinned in the committee.
+//!
+//! # Design
+//! - [`tls`]: self-signed identities and a verifier that accepts exactly the pinned
+//!   certificates (SHA-256 of the DER); TLS 1.3 proves possession of the key.
+//! - [`frame`]: `version || kind || length || rkyv body`, parsed with limits and decoded only
+//!   through rkyv validation; every refusal is a typed [`FrameError`] with a metric label.
+//! - [`endpoint`]: a mutually pinned validator endpoint (one frame per unidirectional stream)
+//!   and a client-facing endpoint (one request and answer per bidirectional stream). Reads are
+//!   bounded by [`Limits`], and so is the number of concurrent incoming streams.
+
+pub mod endpoint;
+pub mod error;
+pub mod frame;
+pub mod tls;
+
+pub use endpoint::{
+    ClientConnection, ClientFacingEndpoint, ClientSession, PeerConnection, PeerEndpoint, Request,
+};
+pub use error::NetworkError;
+pub use frame::{FrameError, FrameKind, Limits, PROTOCOL_VERSION};
+pub use tls::{Identity, Pin};
