@@ -1,2 +1,9 @@
-//! `shroud-node`: the `shroud` validator binary: configuration, wiring, mempool, decryption
-//! stage, APIs, metrics and CLI. Built in issues #4 and #5.
+//! `shroud-node`: the `shroud` validator: configuration, wiring, mempool and batches,
+//! decryption stage, APIs, metrics and CLI.
+//!
+//! Built so far: [`batch`] (batches, acknowledgements, availability certificates, the block
+//! payload) and [`mempool`] (admission checks, batching, the committed order). The runtime,
+//! the CLI and the APIs come next (issue #4).
+
+pub mod batch;
+pub mod mempool;

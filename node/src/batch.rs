@@ -1,0 +1,460 @@
+//! Batches of ciphertexts, acknowledgements, batch certificates, and the block payload that
+//! lists certified batches.
+//!
+//! A validator packs accepted ciphertexts into a [`Batch`] and broadcasts it; a peer that has
+//! stored it (durably) answers with a [`BatchAck`], a BLS signature over the batch digest under
+//! the `BatchAck` domain. `f + 1` acknowledgements aggregate into a [`BatchCertificate`]: at
+//! least one honest validator holds the data, so a block may order the batch by digest alone.
+
+use rkyv::{Archive, Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use shroud_consensus::{Committee, Payload};
+use shroud_crypto::{
+    Certificate, CertificateBuilder, CertificateError, SecretKey, Signature, SignerBitmap,
+    SigningDomain,
+};
+use thiserror::Error;
+
+/// Domain tag of batch digests.
+const BATCH_DIGEST_TAG: &[u8] = b"SHROUD-V1-BATCH";
+/// Domain tag of transaction ids.
+const TX_ID_TAG: &[u8] = b"SHROUD-V1-TX";
+
+/// A transaction's id: SHA-256 of a tag and the ciphertext's bytes.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[rkyv(derive(Debug))]
+pub struct TxId(pub [u8; 32]);
+
+impl TxId {
+    /// The id of a ciphertext's wire bytes.
+    pub fn of(ciphertext: &[u8]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(TX_ID_TAG);
+        hasher.update(ciphertext);
+        Self(hasher.finalize().into())
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for TxId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TxId({}…)", &self.to_hex()[..12])
+    }
+}
+
+/// A batch digest.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[rkyv(derive(Debug))]
+pub struct BatchDigest(pub [u8; 32]);
+
+impl std::fmt::Debug for BatchDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BatchDigest(")?;
+        for byte in &self.0[..6] {
+            write!(f, "{byte:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// Ciphertexts packed by one validator, in the order it accepted them.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct Batch {
+    /// The epoch.
+    pub epoch: u64,
+    /// The validator that made it.
+    pub author: u16,
+    /// The author's batch counter (makes equal contents at different times distinct).
+    pub sequence: u64,
+    /// Ciphertext wire bytes.
+    pub transactions: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    /// `SHA-256(tag || epoch || author || sequence || count || (len || bytes)*)`.
+    pub fn digest(&self) -> BatchDigest {
+        let mut hasher = Sha256::new();
+        hasher.update(BATCH_DIGEST_TAG);
+        hasher.update(self.epoch.to_be_bytes());
+        hasher.update(self.author.to_be_bytes());
+        hasher.update(self.sequence.to_be_bytes());
+        hasher.update((self.transactions.len() as u64).to_be_bytes());
+        for transaction in &self.transactions {
+            hasher.update((transaction.len() as u64).to_be_bytes());
+            hasher.update(transaction);
+        }
+        BatchDigest(hasher.finalize().into())
+    }
+
+    /// Total ciphertext bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.transactions.iter().map(Vec::len).sum()
+    }
+}
+
+/// What an acknowledgement and a batch certificate sign: the epoch and the digest.
+pub fn ack_encoding(epoch: u64, digest: &BatchDigest) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40);
+    out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(&digest.0);
+    out
+}
+
+/// A validator's signed statement that it durably stored a batch.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct BatchAck {
+    /// The epoch.
+    pub epoch: u64,
+    /// The stored batch.
+    pub digest: BatchDigest,
+    /// The acknowledging validator.
+    pub signer: u16,
+    /// Signature over [`ack_encoding`] (domain `BatchAck`).
+    pub signature: [u8; 96],
+}
+
+impl BatchAck {
+    /// Signs an acknowledgement. The caller must have flushed the batch to disk first.
+    pub fn sign(epoch: u64, digest: BatchDigest, signer: u16, key: &SecretKey) -> Self {
+        let signature = key.sign(SigningDomain::BatchAck, &ack_encoding(epoch, &digest));
+        Self {
+            epoch,
+            digest,
+            signer,
+            signature: signature.to_bytes(),
+        }
+    }
+}
+
+/// `f + 1` acknowledgements of one batch, aggregated.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct BatchCertificate {
+    /// The epoch.
+    pub epoch: u64,
+    /// The certified batch.
+    pub digest: BatchDigest,
+    /// Who made the batch (whom to ask first for it).
+    pub author: u16,
+    /// Signer bitmap.
+    pub signers: Vec<u8>,
+    /// Aggregate signature.
+    pub signature: [u8; 96],
+}
+
+/// Why a batch certificate or acknowledgement was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BatchError {
+    /// Another epoch.
+    #[error("batch for epoch {got}, expected {expected}")]
+    WrongEpoch { expected: u64, got: u64 },
+    /// A signer or author outside the committee.
+    #[error("validator {0} is not in the committee")]
+    UnknownValidator(u16),
+    /// A bad signature or certificate.
+    #[error("bad certificate: {0}")]
+    Certificate(#[from] CertificateError),
+    /// A payload that does not decode.
+    #[error("bad payload: {0}")]
+    Payload(String),
+    /// A payload listing too many batches.
+    #[error("payload lists {got} batches, at most {max}")]
+    TooManyBatches { max: usize, got: usize },
+}
+
+/// `f + 1`: acknowledgements that prove availability.
+pub fn availability_threshold(committee: &Committee) -> usize {
+    committee.fault_bound() + 1
+}
+
+impl BatchCertificate {
+    /// Checks the certificate: `f + 1` committee members signed the digest.
+    pub fn verify(&self, committee: &Committee) -> Result<(), BatchError> {
+        if self.epoch != committee.epoch().0 {
+            return Err(BatchError::WrongEpoch {
+                expected: committee.epoch().0,
+                got: self.epoch,
+            });
+        }
+        if usize::from(self.author) >= committee.size() {
+            return Err(BatchError::UnknownValidator(self.author));
+        }
+        let signers = SignerBitmap::from_bytes(committee.size(), &self.signers)?;
+        let signature = Signature::from_bytes(&self.signature).map_err(CertificateError::from)?;
+        Certificate::from_parts(signers, signature).verify(
+            committee.keys(),
+            availability_threshold(committee),
+            SigningDomain::BatchAck,
+            &ack_encoding(self.epoch, &self.digest),
+        )?;
+        Ok(())
+    }
+
+    /// The validators that signed (and so hold the batch).
+    pub fn signer_indices(&self, committee_size: usize) -> Vec<u16> {
+        SignerBitmap::from_bytes(committee_size, &self.signers)
+            .map(|bitmap| {
+                bitmap
+                    .iter()
+                    .filter_map(|index| u16::try_from(index).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Collects acknowledgements of one of this validator's batches.
+#[derive(Debug)]
+pub struct AckCollector {
+    epoch: u64,
+    digest: BatchDigest,
+    author: u16,
+    builder: CertificateBuilder,
+    threshold: usize,
+}
+
+impl AckCollector {
+    /// A collector for `digest`, authored by `author`.
+    pub fn new(
+        committee: &Committee,
+        digest: BatchDigest,
+        author: u16,
+    ) -> Result<Self, BatchError> {
+        let epoch = committee.epoch().0;
+        Ok(Self {
+            epoch,
+            digest,
+            author,
+            builder: CertificateBuilder::new(
+                committee.keys(),
+                SigningDomain::BatchAck,
+                &ack_encoding(epoch, &digest),
+            )?,
+            threshold: availability_threshold(committee),
+        })
+    }
+
+    /// Adds a verified-on-entry acknowledgement; returns the certificate once `f + 1` agree.
+    pub fn add(&mut self, ack: &BatchAck) -> Result<Option<BatchCertificate>, BatchError> {
+        if ack.epoch != self.epoch {
+            return Err(BatchError::WrongEpoch {
+                expected: self.epoch,
+                got: ack.epoch,
+            });
+        }
+        let signature = Signature::from_bytes(&ack.signature).map_err(CertificateError::from)?;
+        self.builder.add(usize::from(ack.signer), &signature)?;
+        if self.builder.count() < self.threshold {
+            return Ok(None);
+        }
+        let certificate = self.builder.finish(self.threshold)?;
+        Ok(Some(BatchCertificate {
+            epoch: self.epoch,
+            digest: self.digest,
+            author: self.author,
+            signers: certificate.signers().as_bytes().to_vec(),
+            signature: certificate.signature().to_bytes(),
+        }))
+    }
+}
+
+/// The block payload: certified batches in proposal order.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct BlockPayload {
+    /// The batches, in order.
+    pub batches: Vec<BatchCertificate>,
+}
+
+impl BlockPayload {
+    /// The consensus payload bytes (rkyv).
+    pub fn to_payload(&self) -> Payload {
+        let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(self)
+            .expect("a payload of certificates always encodes");
+        Payload(bytes.to_vec())
+    }
+
+    /// Decodes (validated) and checks every certificate and the count limit.
+    pub fn from_payload(
+        payload: &Payload,
+        committee: &Committee,
+        batches_max: usize,
+    ) -> Result<Self, BatchError> {
+        let decoded = Self::decode(payload)?;
+        if decoded.batches.len() > batches_max {
+            return Err(BatchError::TooManyBatches {
+                max: batches_max,
+                got: decoded.batches.len(),
+            });
+        }
+        for certificate in &decoded.batches {
+            certificate.verify(committee)?;
+        }
+        Ok(decoded)
+    }
+
+    /// Decodes without checking certificates (for payloads of committed blocks, which 2f+1
+    /// validators checked before voting).
+    pub fn decode(payload: &Payload) -> Result<Self, BatchError> {
+        if payload.0.is_empty() {
+            return Ok(Self::default());
+        }
+        let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.0.len());
+        aligned.extend_from_slice(&payload.0);
+        rkyv::from_bytes::<Self, rkyv::rancor::Error>(&aligned)
+            .map_err(|error| BatchError::Payload(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+    use shroud_consensus::Epoch;
+    use shroud_crypto::CommitteeKeys;
+
+    use super::*;
+
+    fn committee(n: usize) -> (Vec<SecretKey>, Committee) {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let keys: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate(&mut rng)).collect();
+        let members: Vec<_> = keys
+            .iter()
+            .map(|key| (key.public_key(), key.prove_possession()))
+            .collect();
+        let committee = Committee::new(Epoch(3), CommitteeKeys::new(&members).expect("valid"));
+        (keys, committee)
+    }
+
+    fn batch() -> Batch {
+        Batch {
+            epoch: 3,
+            author: 1,
+            sequence: 9,
+            transactions: vec![b"one".to_vec(), b"two".to_vec()],
+        }
+    }
+
+    #[test]
+    fn f_plus_one_acks_make_a_certificate_that_verifies() {
+        let (keys, committee) = committee(4);
+        let batch = batch();
+        let digest = batch.digest();
+        let mut collector = AckCollector::new(&committee, digest, 1).expect("collector");
+        let first = BatchAck::sign(3, digest, 0, &keys[0]);
+        assert_eq!(collector.add(&first), Ok(None));
+        // A repeated ack does not count twice.
+        assert_eq!(collector.add(&first), Ok(None));
+        let second = BatchAck::sign(3, digest, 2, &keys[2]);
+        let certificate = collector
+            .add(&second)
+            .expect("valid ack")
+            .expect("f + 1 = 2 acks certify");
+        certificate.verify(&committee).expect("verifies");
+        assert_eq!(certificate.signer_indices(4), vec![0, 2]);
+
+        // An ack by the wrong key, or for another digest, is refused.
+        let forged = BatchAck {
+            signer: 3,
+            ..BatchAck::sign(3, digest, 3, &keys[0])
+        };
+        let mut fresh = AckCollector::new(&committee, digest, 1).expect("collector");
+        assert!(fresh.add(&forged).is_err());
+        let mut other = certificate.clone();
+        other.digest = Batch {
+            sequence: 10,
+            ..batch.clone()
+        }
+        .digest();
+        assert!(other.verify(&committee).is_err());
+    }
+
+    #[test]
+    fn a_certificate_below_f_plus_one_is_refused() {
+        let (keys, committee) = committee(7);
+        let digest = batch().digest();
+        let ack = BatchAck::sign(3, digest, 4, &keys[4]);
+        let mut bitmap = SignerBitmap::new(7).expect("bitmap");
+        bitmap.insert(4).expect("in range");
+        let lonely = BatchCertificate {
+            epoch: 3,
+            digest,
+            author: 1,
+            signers: bitmap.as_bytes().to_vec(),
+            signature: ack.signature,
+        };
+        assert!(matches!(
+            lonely.verify(&committee),
+            Err(BatchError::Certificate(
+                CertificateError::BelowThreshold { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn payloads_round_trip_and_garbage_is_an_error() {
+        let (keys, committee) = committee(4);
+        let digest = batch().digest();
+        let mut collector = AckCollector::new(&committee, digest, 1).expect("collector");
+        collector
+            .add(&BatchAck::sign(3, digest, 0, &keys[0]))
+            .expect("ack");
+        let certificate = collector
+            .add(&BatchAck::sign(3, digest, 1, &keys[1]))
+            .expect("ack")
+            .expect("certificate");
+        let payload = BlockPayload {
+            batches: vec![certificate.clone(), certificate],
+        };
+        let bytes = payload.to_payload();
+        assert_eq!(
+            BlockPayload::from_payload(&bytes, &committee, 10),
+            Ok(payload)
+        );
+        assert!(matches!(
+            BlockPayload::from_payload(&bytes, &committee, 1),
+            Err(BatchError::TooManyBatches { max: 1, got: 2 })
+        ));
+        assert!(BlockPayload::from_payload(&Payload(vec![0xff; 40]), &committee, 10).is_err());
+        assert_eq!(
+            BlockPayload::from_payload(&Payload(Vec::new()), &committee, 10),
+            Ok(BlockPayload::default())
+        );
+    }
+
+    #[test]
+    fn digests_bind_every_field() {
+        let base = batch();
+        let variants = [
+            Batch {
+                epoch: 4,
+                ..base.clone()
+            },
+            Batch {
+                author: 2,
+                ..base.clone()
+            },
+            Batch {
+                sequence: 10,
+                ..base.clone()
+            },
+            Batch {
+                transactions: vec![b"onetwo".to_vec()],
+                ..base.clone()
+            },
+            Batch {
+                transactions: vec![b"two".to_vec(), b"one".to_vec()],
+                ..base.clone()
+            },
+        ];
+        for variant in variants {
+            assert_ne!(variant.digest(), base.digest(), "{variant:?}");
+        }
+    }
+}
