@@ -562,3 +562,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn key_material_round_trips_through_its_encodings() {
+    let mut rng = rng(15);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(3, 5, &mut rng).expect("dealer");
+    let bytes = public.to_bytes();
+    assert_eq!(bytes.len(), 4 + 48 + 96 + 5 * 48);
+    assert_eq!(PublicKeySet::from_bytes(&bytes), Ok(public.clone()));
+    let mut wrong = bytes.clone();
+    wrong[1] = 2; // claims threshold 2 for a degree-2 polynomial
+    assert!(PublicKeySet::from_bytes(&wrong).is_err());
+    assert!(PublicKeySet::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    let share = &key_shares[2];
+    let restored = KeyShare::from_secret_bytes(share.index(), share.secret_bytes().as_ref())
+        .expect("canonical scalar");
+    assert_eq!(restored.verification_key(), share.verification_key());
+    assert!(KeyShare::from_secret_bytes(1, &[0xff; 32]).is_err());
+}

@@ -6,6 +6,7 @@ use std::fmt;
 use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::UniformRand;
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
@@ -142,6 +143,59 @@ impl PublicKeySet {
         same_discrete_log(shared, u, &self.encryption_key_g2)
     }
 
+    /// The encoding of the public key set: `t (u16 BE) || n (u16 BE) || h (48) || x·g₂ (96) ||
+    /// h_1..h_n (48 each)`, points compressed.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + POINT_BYTES + 96 + POINT_BYTES * self.share_count());
+        out.extend_from_slice(&(self.threshold as u16).to_be_bytes());
+        out.extend_from_slice(&(self.share_count() as u16).to_be_bytes());
+        out.extend_from_slice(&self.encryption_key.to_bytes());
+        let mut g2 = Vec::with_capacity(96);
+        self.encryption_key_g2
+            .serialize_compressed(&mut g2)
+            .expect("a compressed G2 point is 96 bytes");
+        out.extend_from_slice(&g2);
+        for key in &self.verification_keys {
+            out.extend_from_slice(&encode_point(key));
+        }
+        out
+    }
+
+    /// Decodes and checks (see [`PublicKeySet::new`]) a key set.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ThresholdError> {
+        let header = 4 + POINT_BYTES + 96;
+        if bytes.len() < header {
+            return Err(ThresholdError::WrongLength {
+                expected: header,
+                got: bytes.len(),
+            });
+        }
+        let threshold = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
+        let share_count = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+        let expected = header + POINT_BYTES * share_count;
+        if bytes.len() != expected {
+            return Err(ThresholdError::WrongLength {
+                expected,
+                got: bytes.len(),
+            });
+        }
+        let encryption_key = EncryptionKey::from_bytes(&bytes[4..4 + POINT_BYTES])?;
+        let encryption_key_g2 = G2Affine::deserialize_compressed(&bytes[4 + POINT_BYTES..header])
+            .map_err(|_| ThresholdError::BadPoint {
+            field: "encryption key in G2",
+        })?;
+        let verification_keys = bytes[header..]
+            .chunks(POINT_BYTES)
+            .map(|chunk| decode_point(chunk, "verification key"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(
+            threshold,
+            encryption_key,
+            encryption_key_g2,
+            verification_keys,
+        )
+    }
+
     /// The verification key of share `index` (in `1..=n`).
     pub fn verification_key(&self, index: ShareIndex) -> Result<&G1Affine, ThresholdError> {
         usize::from(index)
@@ -236,6 +290,17 @@ impl KeyShare {
     /// The verification key `x_i·g` that matches this share.
     pub fn verification_key(&self) -> G1Affine {
         self.verification_key
+    }
+
+    /// The secret as 32 big-endian bytes, in a buffer wiped on drop (for the key file).
+    pub fn secret_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(super::hash::encode_scalar(&self.secret))
+    }
+
+    /// A share from its index and the 32-byte big-endian secret (from a key file).
+    pub fn from_secret_bytes(index: ShareIndex, bytes: &[u8]) -> Result<Self, ThresholdError> {
+        let secret = super::hash::decode_scalar(bytes, "key share")?;
+        Self::new(index, secret)
     }
 }
 
