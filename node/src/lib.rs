@@ -6,4 +6,5 @@
 //! the CLI and the APIs come next (issue #4).
 
 pub mod batch;
+pub mod config;
 pub mod mempool;

@@ -1,0 +1,520 @@
+//! Validator configuration (TOML), the committee file, key files, and the test-network
+//! generator.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use shroud_consensus::{Committee, Epoch};
+use shroud_crypto::tdh2::{trusted_dealer_for_local_testnet, KeyShare, PublicKeySet};
+use shroud_crypto::{CommitteeKeys, ProofOfPossession, PublicKey, SecretKey};
+use shroud_network::{Identity, Pin};
+use thiserror::Error;
+
+use crate::mempool::MempoolConfig;
+
+/// A configuration or key file that cannot be used. One message per broken rule.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file that does not parse.
+    #[error("{path}: {detail}")]
+    Parse { path: PathBuf, detail: String },
+    /// A rule that does not hold.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io)?;
+    }
+    fs::write(path, contents).map_err(io)?;
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(())
+}
+
+fn hex_field(text: &str, what: &str) -> Result<Vec<u8>, ConfigError> {
+    hex::decode(text.trim()).map_err(|_| ConfigError::Invalid(format!("{what} is not hex")))
+}
+
+/// One validator in the committee file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberEntry {
+    /// BLS public key, compressed, hex.
+    pub bls_public_key: String,
+    /// Proof of possession of that key, hex.
+    pub proof_of_possession: String,
+    /// SHA-256 of the validator's TLS certificate, hex.
+    pub tls_pin: String,
+    /// Where validators reach it.
+    pub peer_address: SocketAddr,
+    /// Where clients reach it.
+    pub client_address: SocketAddr,
+    /// Where operators reach its HTTP API.
+    pub http_address: SocketAddr,
+}
+
+/// The committee of an epoch, shared by every validator and client.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CommitteeFile {
+    /// The chain id every ciphertext label must carry.
+    pub chain_id: u64,
+    /// The epoch.
+    pub epoch: u64,
+    /// The threshold public key set, hex (see `PublicKeySet::to_bytes`).
+    pub public_key_set: String,
+    /// Members in index order.
+    pub validators: Vec<MemberEntry>,
+}
+
+/// A committee file, checked: keys proved possession, pins and key set decode.
+#[derive(Clone, Debug)]
+pub struct LoadedCommittee {
+    /// The file as read.
+    pub file: CommitteeFile,
+    /// The consensus committee.
+    pub committee: Committee,
+    /// TLS pins by index.
+    pub pins: Vec<Pin>,
+    /// The threshold key set.
+    pub public_key_set: PublicKeySet,
+}
+
+impl CommitteeFile {
+    /// Reads and checks a committee file.
+    pub fn load(path: &Path) -> Result<LoadedCommittee, ConfigError> {
+        let file: CommitteeFile =
+            toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
+                path: path.to_path_buf(),
+                detail: error.to_string(),
+            })?;
+        file.check()
+    }
+
+    /// Checks the file's contents.
+    pub fn check(self) -> Result<LoadedCommittee, ConfigError> {
+        if self.validators.is_empty() {
+            return Err(ConfigError::Invalid(
+                "the committee has no validators".into(),
+            ));
+        }
+        let mut members = Vec::with_capacity(self.validators.len());
+        let mut pins = Vec::with_capacity(self.validators.len());
+        for (index, entry) in self.validators.iter().enumerate() {
+            let key = PublicKey::from_bytes(&hex_field(&entry.bls_public_key, "bls_public_key")?)
+                .map_err(|error| {
+                ConfigError::Invalid(format!("validator {index}: bls_public_key: {error}"))
+            })?;
+            let proof = ProofOfPossession::from_bytes(&hex_field(
+                &entry.proof_of_possession,
+                "proof_of_possession",
+            )?)
+            .map_err(|error| {
+                ConfigError::Invalid(format!("validator {index}: proof_of_possession: {error}"))
+            })?;
+            members.push((key, proof));
+            pins.push(Pin::from_hex(&entry.tls_pin).map_err(|error| {
+                ConfigError::Invalid(format!("validator {index}: tls_pin: {error}"))
+            })?);
+        }
+        let keys = CommitteeKeys::new(&members)
+            .map_err(|error| ConfigError::Invalid(format!("committee keys: {error}")))?;
+        let public_key_set =
+            PublicKeySet::from_bytes(&hex_field(&self.public_key_set, "public_key_set")?)
+                .map_err(|error| ConfigError::Invalid(format!("public_key_set: {error}")))?;
+        if public_key_set.share_count() != self.validators.len() {
+            return Err(ConfigError::Invalid(format!(
+                "public_key_set has {} shares for {} validators",
+                public_key_set.share_count(),
+                self.validators.len()
+            )));
+        }
+        Ok(LoadedCommittee {
+            committee: Committee::new(Epoch(self.epoch), keys),
+            pins,
+            public_key_set,
+            file: self,
+        })
+    }
+}
+
+/// Consensus settings in the node file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ConsensusSection {
+    /// Timeout of a view after a QC.
+    pub base_timeout_ms: u64,
+    /// Cap on the timeout doubling.
+    pub backoff_exponent_max: u32,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        Self {
+            base_timeout_ms: 1_000,
+            backoff_exponent_max: 4,
+        }
+    }
+}
+
+/// Mempool settings in the node file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct MempoolSection {
+    /// See [`MempoolConfig`].
+    pub ciphertext_bytes_max: usize,
+    /// See [`MempoolConfig`].
+    pub pending_max: usize,
+    /// See [`MempoolConfig`].
+    pub batch_bytes_max: usize,
+    /// See [`MempoolConfig`].
+    pub batch_count_max: usize,
+    /// See [`MempoolConfig`].
+    pub batch_interval_ms: u64,
+    /// Most batches one block lists.
+    pub batches_per_block_max: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        let defaults = MempoolConfig::default();
+        Self {
+            ciphertext_bytes_max: defaults.ciphertext_bytes_max,
+            pending_max: defaults.pending_max,
+            batch_bytes_max: defaults.batch_bytes_max,
+            batch_count_max: defaults.batch_count_max,
+            batch_interval_ms: defaults.batch_interval_ms,
+            batches_per_block_max: 64,
+        }
+    }
+}
+
+impl MempoolSection {
+    /// The mempool's own configuration.
+    pub fn mempool(&self) -> MempoolConfig {
+        MempoolConfig {
+            ciphertext_bytes_max: self.ciphertext_bytes_max,
+            pending_max: self.pending_max,
+            batch_bytes_max: self.batch_bytes_max,
+            batch_count_max: self.batch_count_max,
+            batch_interval_ms: self.batch_interval_ms,
+        }
+    }
+}
+
+/// One validator's configuration file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// This validator's index in the committee.
+    pub index: u16,
+    /// The committee file.
+    pub committee_file: PathBuf,
+    /// Where sled keeps this validator's data.
+    pub data_dir: PathBuf,
+    /// BLS secret key (hex) file.
+    pub bls_secret_key_file: PathBuf,
+    /// TLS certificate (DER) file.
+    pub tls_certificate_file: PathBuf,
+    /// TLS private key (PKCS#8 DER) file.
+    pub tls_key_file: PathBuf,
+    /// Threshold decryption key share (hex) file.
+    pub key_share_file: PathBuf,
+    /// Consensus settings.
+    #[serde(default)]
+    pub consensus: ConsensusSection,
+    /// Mempool settings.
+    #[serde(default)]
+    pub mempool: MempoolSection,
+}
+
+/// Everything a validator needs, loaded and cross-checked.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The node file.
+    pub config: NodeConfig,
+    /// The committee.
+    pub committee: LoadedCommittee,
+    /// BLS signing key.
+    pub signer: SecretKey,
+    /// TLS identity.
+    pub identity: Identity,
+    /// Decryption key share.
+    pub key_share: KeyShare,
+}
+
+impl NodeConfig {
+    /// Reads the node file and everything it names, and checks every rule.
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        let config: NodeConfig =
+            toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
+                path: path.to_path_buf(),
+                detail: error.to_string(),
+            })?;
+        config.validate()?;
+        let committee = CommitteeFile::load(&config.committee_file)?;
+        let index = usize::from(config.index);
+        let entry = committee.file.validators.get(index).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "index {index} is not in a committee of {}",
+                committee.file.validators.len()
+            ))
+        })?;
+        let secret = hex_field(&read(&config.bls_secret_key_file)?, "BLS secret key")?;
+        let signer = SecretKey::from_bytes(&secret)
+            .map_err(|error| ConfigError::Invalid(format!("BLS secret key: {error}")))?;
+        if hex::encode(signer.public_key().to_bytes()) != entry.bls_public_key.trim() {
+            return Err(ConfigError::Invalid(
+                "the BLS secret key does not match this index in the committee".into(),
+            ));
+        }
+        let certificate =
+            fs::read(&config.tls_certificate_file).map_err(|source| ConfigError::Io {
+                path: config.tls_certificate_file.clone(),
+                source,
+            })?;
+        let key = fs::read(&config.tls_key_file).map_err(|source| ConfigError::Io {
+            path: config.tls_key_file.clone(),
+            source,
+        })?;
+        let identity = Identity::from_der(certificate, key);
+        if identity.pin() != committee.pins[index] {
+            return Err(ConfigError::Invalid(
+                "the TLS certificate does not match this index's pin in the committee".into(),
+            ));
+        }
+        let share_bytes = hex_field(&read(&config.key_share_file)?, "key share")?;
+        let share_index = config
+            .index
+            .checked_add(1)
+            .ok_or_else(|| ConfigError::Invalid("index too large".into()))?;
+        let key_share = KeyShare::from_secret_bytes(share_index, &share_bytes)
+            .map_err(|error| ConfigError::Invalid(format!("key share: {error}")))?;
+        let expected = committee
+            .public_key_set
+            .verification_key(share_index)
+            .map_err(|error| ConfigError::Invalid(format!("key share: {error}")))?;
+        if key_share.verification_key() != *expected {
+            return Err(ConfigError::Invalid(
+                "the key share does not match this index's verification key".into(),
+            ));
+        }
+        Ok(Loaded {
+            config,
+            committee,
+            signer,
+            identity,
+            key_share,
+        })
+    }
+
+    /// The rules a node file must follow on its own.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.mempool
+            .mempool()
+            .validate()
+            .map_err(ConfigError::Invalid)?;
+        if self.mempool.batches_per_block_max == 0 {
+            return Err(ConfigError::Invalid(
+                "mempool.batches_per_block_max must be positive".into(),
+            ));
+        }
+        if self.consensus.base_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "consensus.base_timeout_ms must be positive".into(),
+            ));
+        }
+        if self.consensus.backoff_exponent_max > 16 {
+            return Err(ConfigError::Invalid(
+                "consensus.backoff_exponent_max must be at most 16".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Addresses of one generated validator.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    /// Validator-to-validator QUIC.
+    pub peer: SocketAddr,
+    /// Client QUIC.
+    pub client: SocketAddr,
+    /// HTTP API.
+    pub http: SocketAddr,
+}
+
+/// Writes a local test network: keys, committee file and one node file per validator, under
+/// `dir`. The threshold key comes from the **trusted dealer, for local test networks only**.
+/// Returns the node files' paths.
+pub fn write_testnet(
+    dir: &Path,
+    ports: &[Ports],
+    chain_id: u64,
+    consensus: ConsensusSection,
+    mempool: MempoolSection,
+) -> Result<Vec<PathBuf>, ConfigError> {
+    let count = ports.len();
+    if count == 0 {
+        return Err(ConfigError::Invalid(
+            "a test network needs validators".into(),
+        ));
+    }
+    let fault_bound = (count - 1) / 3;
+    let mut rng = rand_core::OsRng;
+    let (public_key_set, key_shares) =
+        trusted_dealer_for_local_testnet(fault_bound + 1, count, &mut rng)
+            .map_err(|error| ConfigError::Invalid(format!("dealer: {error}")))?;
+    let mut validators = Vec::with_capacity(count);
+    let mut paths = Vec::with_capacity(count);
+    let committee_file = dir.join("committee.toml");
+    for (index, (ports, share)) in ports.iter().zip(&key_shares).enumerate() {
+        let home = dir.join(format!("validator-{index}"));
+        let signer = SecretKey::random();
+        let identity =
+            Identity::generate().map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        let bls_file = home.join("bls.key");
+        let certificate_file = home.join("tls.cert.der");
+        let tls_key_file = home.join("tls.key.der");
+        let share_file = home.join("key-share.hex");
+        write_file(
+            &bls_file,
+            hex::encode(signer.to_bytes().as_ref()).as_bytes(),
+            true,
+        )?;
+        write_file(&certificate_file, identity.certificate_der(), false)?;
+        write_file(&tls_key_file, identity.key_der(), true)?;
+        write_file(
+            &share_file,
+            hex::encode(share.secret_bytes().as_ref()).as_bytes(),
+            true,
+        )?;
+        validators.push(MemberEntry {
+            bls_public_key: hex::encode(signer.public_key().to_bytes()),
+            proof_of_possession: hex::encode(signer.prove_possession().to_bytes()),
+            tls_pin: identity.pin().to_hex(),
+            peer_address: ports.peer,
+            client_address: ports.client,
+            http_address: ports.http,
+        });
+        let node = NodeConfig {
+            index: u16::try_from(index)
+                .map_err(|_| ConfigError::Invalid("too many validators".into()))?,
+            committee_file: committee_file.clone(),
+            data_dir: home.join("data"),
+            bls_secret_key_file: bls_file,
+            tls_certificate_file: certificate_file,
+            tls_key_file,
+            key_share_file: share_file,
+            consensus: consensus.clone(),
+            mempool: mempool.clone(),
+        };
+        let path = home.join("node.toml");
+        let text =
+            toml::to_string(&node).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+        write_file(&path, text.as_bytes(), false)?;
+        paths.push(path);
+    }
+    let committee = CommitteeFile {
+        chain_id,
+        epoch: 1,
+        public_key_set: hex::encode(public_key_set.to_bytes()),
+        validators,
+    };
+    let text =
+        toml::to_string(&committee).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+    write_file(&committee_file, text.as_bytes(), false)?;
+    Ok(paths)
+}
+
+/// Free loopback ports for a test network (bound and released; the kernel does not hand
+/// them out again immediately).
+pub fn free_loopback_ports(count: usize) -> Result<Vec<Ports>, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: PathBuf::from("127.0.0.1"),
+        source,
+    };
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let udp_peer = std::net::UdpSocket::bind("127.0.0.1:0").map_err(io)?;
+        let udp_client = std::net::UdpSocket::bind("127.0.0.1:0").map_err(io)?;
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").map_err(io)?;
+        out.push(Ports {
+            peer: udp_peer.local_addr().map_err(io)?,
+            client: udp_client.local_addr().map_err(io)?,
+            http: tcp.local_addr().map_err(io)?,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_testnet_loads_and_tampering_is_caught() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let ports = free_loopback_ports(4).expect("ports");
+        let paths = write_testnet(
+            dir.path(),
+            &ports,
+            7,
+            ConsensusSection::default(),
+            MempoolSection::default(),
+        )
+        .expect("testnet");
+        assert_eq!(paths.len(), 4);
+        for (index, path) in paths.iter().enumerate() {
+            let loaded = NodeConfig::load(path).expect("loads");
+            assert_eq!(usize::from(loaded.config.index), index);
+            assert_eq!(loaded.committee.committee.size(), 4);
+            assert_eq!(loaded.committee.public_key_set.threshold(), 2);
+        }
+        // Validator 1's node file pointing at validator 0's BLS key is refused.
+        let mut config: NodeConfig =
+            toml::from_str(&fs::read_to_string(&paths[1]).expect("read")).expect("parse");
+        config.bls_secret_key_file = dir.path().join("validator-0/bls.key");
+        let swapped = dir.path().join("swapped.toml");
+        fs::write(&swapped, toml::to_string(&config).expect("toml")).expect("write");
+        let error = NodeConfig::load(&swapped).expect_err("mismatched key");
+        assert!(
+            error.to_string().contains("BLS secret key does not match"),
+            "{error}"
+        );
+        // A broken rule gets its own message.
+        config.mempool.batch_count_max = 0;
+        assert!(config
+            .validate()
+            .expect_err("zero batch size")
+            .to_string()
+            .contains("batch_count_max"));
+        // A secret key file is private to its owner.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path().join("validator-0/bls.key"))
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
