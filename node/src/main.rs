@@ -1,0 +1,140 @@
+//! The `shroud` command: `keygen`, `testnet`, `run`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use shroud_crypto::SecretKey;
+use shroud_network::Identity;
+use shroud_node::config::{
+    free_loopback_ports, write_testnet, ConsensusSection, MempoolSection, NodeConfig,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "shroud",
+    about = "Shroud: an encrypted shared sequencer",
+    version
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a validator's keys (BLS and TLS) and print its committee entry.
+    Keygen {
+        /// Folder for the key files.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Write a local test network: keys, committee and node files. Uses a trusted dealer for
+    /// the threshold key: for local testing only.
+    Testnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Output folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value_t = 1)]
+        chain_id: u64,
+        /// Base consensus timeout.
+        #[arg(long, default_value_t = 1_000)]
+        timeout_ms: u64,
+    },
+    /// Run one validator.
+    Run {
+        /// The node file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Keygen { dir } => keygen(dir),
+        Command::Testnet {
+            validators,
+            dir,
+            chain_id,
+            timeout_ms,
+        } => {
+            if validators == 0 {
+                bail!("--validators must be at least 1");
+            }
+            let ports = free_loopback_ports(validators)?;
+            let consensus = ConsensusSection {
+                base_timeout_ms: timeout_ms,
+                ..ConsensusSection::default()
+            };
+            let paths =
+                write_testnet(&dir, &ports, chain_id, consensus, MempoolSection::default())?;
+            for path in paths {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::Run { config } => {
+            let loaded = NodeConfig::load(&config)
+                .with_context(|| format!("loading {}", config.display()))?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            runtime.block_on(async move {
+                shroud_node::runtime::run(loaded, shutdown_signal()).await
+            })?;
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn keygen(dir: PathBuf) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let signer = SecretKey::random();
+    let identity = Identity::generate()?;
+    let secret_path = dir.join("bls.key");
+    std::fs::write(&secret_path, hex::encode(signer.to_bytes().as_ref()))?;
+    std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::write(dir.join("tls.cert.der"), identity.certificate_der())?;
+    let key_path = dir.join("tls.key.der");
+    std::fs::write(&key_path, identity.key_der())?;
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    println!(
+        "bls_public_key = \"{}\"",
+        hex::encode(signer.public_key().to_bytes())
+    );
+    println!(
+        "proof_of_possession = \"{}\"",
+        hex::encode(signer.prove_possession().to_bytes())
+    );
+    println!("tls_pin = \"{}\"", identity.pin().to_hex());
+    Ok(())
+}

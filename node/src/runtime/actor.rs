@@ -1,0 +1,558 @@
+//! The validator loop: one task owns consensus, the mempool, batches and both stores, and
+//! applies every event in order. Persist before you speak: consensus writes and the node's
+//! writes are flushed before any message or answer that depends on them leaves.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use metrics::{counter, gauge};
+use shroud_consensus::{
+    verify_message, Block, Consensus, Height, Input, Limits as ConsensusLimits, Message, Output,
+    ValidatorIndex, View,
+};
+use shroud_crypto::SecretKey;
+use shroud_network::frame;
+use shroud_network::{FrameKind, Limits};
+use shroud_storage::{ConsensusStore, SledStore};
+use tokio::sync::oneshot;
+use tracing::{error, info, warn};
+
+use super::net::{Event, Outbox, PeerMessage};
+use super::payload::SharedPayload;
+use super::{NodeError, Query, Status};
+use crate::batch::{AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload};
+use crate::mempool::{committed_order, Mempool};
+use crate::store::NodeStore;
+use crate::wire::{BatchRequest, Receipt};
+
+/// An own batch is re-sent to every peer this often until it is certified.
+const REBROADCAST_MS: u64 = 1_000;
+/// A missing committed batch is asked for again this often.
+const REFETCH_MS: u64 = 300;
+
+/// One of our batches waiting for acknowledgements.
+struct Pending {
+    batch: Batch,
+    collector: AckCollector,
+    sent_ms: u64,
+}
+
+/// The validator loop's state.
+pub struct Validator {
+    pub(super) me: usize,
+    pub(super) epoch: u64,
+    pub(super) committee: shroud_consensus::Committee,
+    pub(super) consensus: Consensus<SharedPayload>,
+    pub(super) consensus_store: SledStore,
+    pub(super) store: NodeStore,
+    pub(super) mempool: Mempool,
+    pub(super) payload: SharedPayload,
+    pub(super) outbox: Outbox,
+    pub(super) signer: SecretKey,
+    pub(super) limits: Limits,
+    pub(super) started: Instant,
+    own: BTreeMap<BatchDigest, Pending>,
+    commits: VecDeque<(Height, Block)>,
+    fetch_sent: HashMap<BatchDigest, (u64, usize)>,
+    view: View,
+}
+
+impl std::fmt::Debug for Validator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Validator({})", self.me)
+    }
+}
+
+impl Validator {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        me: usize,
+        committee: shroud_consensus::Committee,
+        consensus: Consensus<SharedPayload>,
+        consensus_store: SledStore,
+        store: NodeStore,
+        mempool: Mempool,
+        payload: SharedPayload,
+        outbox: Outbox,
+        signer: SecretKey,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            me,
+            epoch: committee.epoch().0,
+            committee,
+            consensus,
+            consensus_store,
+            store,
+            mempool,
+            payload,
+            outbox,
+            signer,
+            limits,
+            started: Instant::now(),
+            own: BTreeMap::new(),
+            commits: VecDeque::new(),
+            fetch_sent: HashMap::new(),
+            view: View(0),
+        }
+    }
+
+    /// Milliseconds since start: the clock of consensus and batching.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Restores what the stores hold and starts consensus.
+    pub fn start(&mut self, committed: Vec<(Height, Block)>) -> Result<(), NodeError> {
+        let now = self.now_ms();
+        self.mempool.restore(self.store.pending()?, now);
+        for batch in self.store.own_uncertified()? {
+            self.track_own(batch, 0)?;
+        }
+        let processed = self.store.processed_height()?;
+        for (height, block) in committed {
+            if height.0 > processed {
+                self.commits.push_back((height, block));
+            }
+        }
+        let outputs = self.consensus.handle(now, Input::Start);
+        self.apply(outputs)?;
+        self.process_commits()?;
+        Ok(())
+    }
+
+    /// When the loop must wake up at the latest.
+    pub fn next_wake_ms(&self) -> u64 {
+        let now = self.now_ms();
+        let mut wake = now + REFETCH_MS;
+        if let Some(deadline) = self.consensus.next_deadline() {
+            wake = wake.min(deadline);
+        }
+        if let Some(deadline) = self.mempool.next_deadline() {
+            wake = wake.min(deadline);
+        }
+        wake.max(now)
+    }
+
+    /// Timers: consensus deadline, batch cutting, re-sends and re-fetches.
+    pub fn tick(&mut self) -> Result<(), NodeError> {
+        let now = self.now_ms();
+        self.payload.set_now(now);
+        if self.consensus.next_deadline().is_some_and(|at| at <= now) {
+            let outputs = self.consensus.handle(now, Input::Tick);
+            self.apply(outputs)?;
+        }
+        self.cut_batches()?;
+        self.rebroadcast(now)?;
+        self.process_commits()?;
+        self.report();
+        Ok(())
+    }
+
+    /// One event.
+    pub fn handle(&mut self, event: Event) -> Result<(), NodeError> {
+        self.payload.set_now(self.now_ms());
+        match event {
+            Event::Peer { from, message } => self.on_peer(from, message)?,
+            Event::Submit { ciphertext, reply } => self.on_submit(&ciphertext, reply)?,
+            Event::Query(query) => self.on_query(query)?,
+        }
+        self.process_commits()?;
+        Ok(())
+    }
+
+    fn on_peer(&mut self, from: usize, message: PeerMessage) -> Result<(), NodeError> {
+        match message {
+            PeerMessage::Consensus(message) => self.on_consensus(from, *message),
+            PeerMessage::Batch(batch) => self.on_batch(from, batch),
+            PeerMessage::BatchAck(ack) => self.on_ack(from, ack),
+            PeerMessage::BatchRequest(request) => self.on_batch_request(from, &request),
+        }
+    }
+
+    // ----- consensus -----------------------------------------------------------------------
+
+    fn on_consensus(&mut self, from: usize, message: Message) -> Result<(), NodeError> {
+        let verified = match verify_message(&self.committee, &ConsensusLimits::default(), message) {
+            Ok(verified) => verified,
+            Err(error) => {
+                counter!("shroud_consensus_messages_rejected_total").increment(1);
+                warn!(peer = from, %error, "refused a consensus message");
+                return Ok(());
+            }
+        };
+        match &*verified {
+            Message::Proposal(_) => counter!("shroud_proposals_received_total").increment(1),
+            Message::Vote(_) => counter!("shroud_votes_received_total").increment(1),
+            Message::Timeout(_) => counter!("shroud_timeouts_received_total").increment(1),
+            _ => {}
+        }
+        let input = Input::Message {
+            from: ValidatorIndex(u16::try_from(from).unwrap_or(u16::MAX)),
+            message: verified,
+        };
+        let outputs = self.consensus.handle(self.now_ms(), input);
+        self.apply(outputs)
+    }
+
+    fn consensus_frame(&self, message: &Message) -> Option<Arc<Vec<u8>>> {
+        match frame::encode(FrameKind::Consensus, message, &self.limits) {
+            Ok(bytes) => Some(Arc::new(bytes)),
+            Err(error) => {
+                error!(%error, "a consensus message exceeds the frame limit");
+                None
+            }
+        }
+    }
+
+    /// Applies consensus outputs in order, flushing before anything leaves.
+    fn apply(&mut self, outputs: Vec<Output>) -> Result<(), NodeError> {
+        let mut dirty = false;
+        let mut to_self = Vec::new();
+        for output in outputs {
+            match output {
+                Output::Persist(op) => {
+                    self.consensus_store.apply(&op)?;
+                    dirty = true;
+                }
+                Output::Send { to, message } => {
+                    self.flush_consensus(&mut dirty)?;
+                    if to.as_usize() == self.me {
+                        to_self.push(message);
+                    } else if let Some(frame) = self.consensus_frame(&message) {
+                        self.outbox.send(to.as_usize(), frame);
+                    }
+                }
+                Output::Broadcast(message) => {
+                    self.flush_consensus(&mut dirty)?;
+                    if let Message::Proposal(_) = &message {
+                        counter!("shroud_proposals_total").increment(1);
+                    }
+                    if let Message::Timeout(_) = &message {
+                        counter!("shroud_timeouts_total").increment(1);
+                    }
+                    if let Some(frame) = self.consensus_frame(&message) {
+                        self.outbox.broadcast(frame);
+                    }
+                }
+                // The loop asks `next_deadline` after every step.
+                Output::Deadline { .. } => {}
+                Output::Committed { height, block } => {
+                    self.flush_consensus(&mut dirty)?;
+                    self.commits.push_back((height, block));
+                }
+                Output::ReleaseDecryptionShares { height, .. } => {
+                    self.flush_consensus(&mut dirty)?;
+                    // The decryption stage (issue #5) acts on this; until then it is counted.
+                    counter!("shroud_share_releases_total").increment(1);
+                    gauge!("shroud_release_height").set(height.0 as f64);
+                }
+                Output::SafetyViolation { detail } => {
+                    counter!("shroud_safety_violations_total").increment(1);
+                    error!(
+                        detail,
+                        "consensus refused an action that needs more than f faults"
+                    );
+                }
+            }
+        }
+        self.flush_consensus(&mut dirty)?;
+        for message in to_self {
+            if let Message::Vote(_) = &message {
+                counter!("shroud_votes_total").increment(1);
+            }
+            self.on_consensus(self.me, message)?;
+        }
+        Ok(())
+    }
+
+    fn flush_consensus(&mut self, dirty: &mut bool) -> Result<(), NodeError> {
+        if *dirty {
+            self.consensus_store.flush()?;
+            *dirty = false;
+        }
+        Ok(())
+    }
+
+    // ----- admission and batches -----------------------------------------------------------
+
+    fn on_submit(
+        &mut self,
+        ciphertext: &[u8],
+        reply: oneshot::Sender<Receipt>,
+    ) -> Result<(), NodeError> {
+        let id = crate::batch::TxId::of(ciphertext);
+        let receipt = if self.store.is_committed(&id)? {
+            self.refuse(crate::mempool::Rejection::Duplicate)
+        } else {
+            match self.mempool.admit(ciphertext, self.now_ms()) {
+                Ok(id) => {
+                    self.store.put_pending(id, ciphertext)?;
+                    self.store.flush()?;
+                    counter!("shroud_admission_accepted_total").increment(1);
+                    Receipt::Accepted { tx_id: id.0 }
+                }
+                Err(rejection) => self.refuse(rejection),
+            }
+        };
+        // The client may have gone; its receipt is then simply dropped.
+        let _ = reply.send(receipt);
+        self.cut_batches()
+    }
+
+    fn refuse(&self, rejection: crate::mempool::Rejection) -> Receipt {
+        counter!("shroud_admission_rejected_total", "reason" => rejection.label()).increment(1);
+        Receipt::Rejected {
+            label: rejection.label().to_string(),
+            reason: rejection.to_string(),
+        }
+    }
+
+    fn cut_batches(&mut self) -> Result<(), NodeError> {
+        let now = self.now_ms();
+        while let Some(batch) = self.mempool.take_batch(now) {
+            self.store.put_batch(&batch, true)?;
+            self.store.flush()?;
+            counter!("shroud_batches_total").increment(1);
+            self.track_own(batch, now)?;
+        }
+        Ok(())
+    }
+
+    /// Starts collecting acknowledgements of an own batch (stored and flushed): our own
+    /// acknowledgement first, then the batch goes to every peer.
+    fn track_own(&mut self, batch: Batch, now: u64) -> Result<(), NodeError> {
+        let digest = batch.digest();
+        let author = u16::try_from(self.me).unwrap_or(u16::MAX);
+        let mut collector = AckCollector::new(&self.committee, digest, author)?;
+        let own_ack = BatchAck::sign(self.epoch, digest, author, &self.signer);
+        if let Some(certificate) = collector.add(&own_ack)? {
+            self.certified(certificate)?;
+            return Ok(());
+        }
+        self.broadcast_batch(&batch);
+        self.own.insert(
+            digest,
+            Pending {
+                batch,
+                collector,
+                sent_ms: now,
+            },
+        );
+        Ok(())
+    }
+
+    fn broadcast_batch(&self, batch: &Batch) {
+        match frame::encode(FrameKind::Batch, batch, &self.limits) {
+            Ok(bytes) => self.outbox.broadcast(Arc::new(bytes)),
+            Err(error) => error!(%error, "a batch exceeds the frame limit"),
+        }
+    }
+
+    fn rebroadcast(&mut self, now: u64) -> Result<(), NodeError> {
+        let due: Vec<BatchDigest> = self
+            .own
+            .iter()
+            .filter(|(_, pending)| now.saturating_sub(pending.sent_ms) >= REBROADCAST_MS)
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in due {
+            if let Some(pending) = self.own.get_mut(&digest) {
+                pending.sent_ms = now;
+                let batch = pending.batch.clone();
+                self.broadcast_batch(&batch);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_batch(&mut self, from: usize, batch: Batch) -> Result<(), NodeError> {
+        if batch.epoch != self.epoch || usize::from(batch.author) >= self.committee.size() {
+            counter!("shroud_batches_rejected_total").increment(1);
+            return Ok(());
+        }
+        let digest = batch.digest();
+        let is_author = usize::from(batch.author) == from;
+        if !is_author && !self.fetch_sent.contains_key(&digest) {
+            // A batch answers a request only if we asked for it.
+            counter!("shroud_batches_rejected_total").increment(1);
+            return Ok(());
+        }
+        if !self.store.has_batch(&digest)? {
+            self.store.put_batch(&batch, false)?;
+            self.store.flush()?;
+        }
+        self.fetch_sent.remove(&digest);
+        if is_author {
+            let signer = u16::try_from(self.me).unwrap_or(u16::MAX);
+            let ack = BatchAck::sign(self.epoch, digest, signer, &self.signer);
+            match frame::encode(FrameKind::BatchAck, &ack, &self.limits) {
+                Ok(bytes) => self.outbox.send(from, Arc::new(bytes)),
+                Err(error) => error!(%error, "an acknowledgement exceeds the frame limit"),
+            }
+        }
+        Ok(())
+    }
+
+    fn on_ack(&mut self, from: usize, ack: BatchAck) -> Result<(), NodeError> {
+        if usize::from(ack.signer) != from {
+            counter!("shroud_batch_acks_rejected_total").increment(1);
+            return Ok(());
+        }
+        let Some(pending) = self.own.get_mut(&ack.digest) else {
+            return Ok(());
+        };
+        match pending.collector.add(&ack) {
+            Ok(Some(certificate)) => {
+                self.own.remove(&ack.digest);
+                self.certified(certificate)?;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                counter!("shroud_batch_acks_rejected_total").increment(1);
+                warn!(peer = from, %error, "refused a batch acknowledgement");
+            }
+        }
+        Ok(())
+    }
+
+    fn certified(&mut self, certificate: BatchCertificate) -> Result<(), NodeError> {
+        self.store.mark_certified(&certificate.digest)?;
+        counter!("shroud_batch_certificates_total").increment(1);
+        self.payload.add(certificate);
+        Ok(())
+    }
+
+    fn on_batch_request(&mut self, from: usize, request: &BatchRequest) -> Result<(), NodeError> {
+        if let Some(batch) = self.store.batch(&request.digest)? {
+            match frame::encode(FrameKind::Batch, &batch, &self.limits) {
+                Ok(bytes) => self.outbox.send(from, Arc::new(bytes)),
+                Err(error) => error!(%error, "a batch exceeds the frame limit"),
+            }
+        }
+        Ok(())
+    }
+
+    // ----- committed order -----------------------------------------------------------------
+
+    /// Turns committed blocks into the committed order, in height order, once every batch
+    /// they list is stored locally; asks the certificates' signers for missing batches.
+    fn process_commits(&mut self) -> Result<(), NodeError> {
+        while let Some((height, block)) = self.commits.front().cloned() {
+            if height.0 <= self.store.processed_height()? {
+                self.commits.pop_front();
+                continue;
+            }
+            let payload = BlockPayload::decode(&block.payload)?;
+            let mut missing = Vec::new();
+            for certificate in &payload.batches {
+                if !self.store.has_batch(&certificate.digest)? {
+                    missing.push(certificate.clone());
+                }
+            }
+            if !missing.is_empty() {
+                self.request_batches(&missing);
+                return Ok(());
+            }
+            let mut batches = Vec::with_capacity(payload.batches.len());
+            for certificate in &payload.batches {
+                batches.push(
+                    self.store
+                        .batch(&certificate.digest)?
+                        .ok_or(NodeError::Invariant("a batch checked present is stored"))?,
+                );
+            }
+            let mut fresh = std::collections::HashSet::new();
+            let mut lookup_error = None;
+            let ids = committed_order(&batches, |id| match self.store.is_committed(&id) {
+                Ok(true) => false,
+                Ok(false) => fresh.insert(id),
+                Err(error) => {
+                    lookup_error = Some(error);
+                    false
+                }
+            });
+            if let Some(error) = lookup_error {
+                return Err(error.into());
+            }
+            self.store.append_order(height.0, &ids)?;
+            self.store.flush()?;
+            self.mempool.forget(&ids);
+            let digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
+            self.payload.mark_committed(&digests);
+            counter!("shroud_transactions_committed_total").increment(ids.len() as u64);
+            gauge!("shroud_committed_height").set(height.0 as f64);
+            self.commits.pop_front();
+        }
+        Ok(())
+    }
+
+    fn request_batches(&mut self, missing: &[BatchCertificate]) {
+        let now = self.now_ms();
+        for certificate in missing {
+            let entry = self.fetch_sent.entry(certificate.digest).or_insert((0, 0));
+            if entry.0 != 0 && now.saturating_sub(entry.0) < REFETCH_MS {
+                continue;
+            }
+            let signers = certificate.signer_indices(self.committee.size());
+            let candidates: Vec<u16> = signers
+                .into_iter()
+                .filter(|signer| usize::from(*signer) != self.me)
+                .collect();
+            let Some(target) = candidates.get(entry.1 % candidates.len().max(1)).copied() else {
+                continue;
+            };
+            entry.0 = now.max(1);
+            entry.1 += 1;
+            let request = BatchRequest {
+                digest: certificate.digest,
+            };
+            if let Ok(bytes) = frame::encode(FrameKind::BatchRequest, &request, &self.limits) {
+                counter!("shroud_batch_fetches_total").increment(1);
+                self.outbox.send(usize::from(target), Arc::new(bytes));
+            }
+        }
+    }
+
+    // ----- queries -------------------------------------------------------------------------
+
+    fn on_query(&mut self, query: Query) -> Result<(), NodeError> {
+        match query {
+            Query::Status(reply) => {
+                let (height, _) = self.consensus.committed_head();
+                let _ = reply.send(Status {
+                    index: self.me,
+                    view: self.consensus.view().0,
+                    committed_height: height.0,
+                    processed_height: self.store.processed_height()?,
+                    ordered: self.store.order_len()?,
+                    mempool: self.mempool.len(),
+                    batches_waiting: self.payload.waiting(),
+                });
+            }
+            Query::Order { from, limit, reply } => {
+                let ids = self.store.order_range(from, limit.min(10_000))?;
+                let _ = reply.send(ids.iter().map(|id| id.to_hex()).collect());
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&mut self) {
+        let view = self.consensus.view();
+        if view != self.view {
+            self.view = view;
+            gauge!("shroud_consensus_view").set(view.0 as f64);
+        }
+        gauge!("shroud_mempool_size").set(self.mempool.len() as f64);
+    }
+
+    /// Flushes both stores (shutdown).
+    pub fn flush_all(&mut self) -> Result<(), NodeError> {
+        self.consensus_store.flush()?;
+        self.store.flush()?;
+        info!(index = self.me, "stores flushed");
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! The running validator: network tasks, the validator loop, and the operator HTTP API.
+//!
+//! Data flow: client submissions and peer frames arrive on network tasks, are decoded there
+//! (bounded reads, validated frames), and reach the single validator loop ([`actor`]) through
+//! one bounded channel, which is the back-pressure point. The loop owns consensus, the mempool,
+//! batches and both stores; it flushes before any dependent message or answer leaves.
+
+mod actor;
+mod http;
+mod net;
+mod payload;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+use shroud_consensus::{
+    Block, Config as ConsensusConfig, Consensus, Height, Limits as ConsensusLimits,
+};
+use shroud_crypto::tdh2::Context;
+use shroud_network::{ClientFacingEndpoint, Limits, PeerEndpoint};
+use shroud_storage::{ConsensusStore, SledStore};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tracing::info;
+
+use crate::batch::BatchError;
+use crate::config::Loaded;
+use crate::mempool::Mempool;
+use crate::store::{NodeStore, StoreError};
+
+pub use net::{decode_peer, Event, PeerMessage};
+
+/// A failure that stops the validator (storage, bind, configuration).
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The node's store failed: stop rather than run on a store of unknown state.
+    #[error("node store: {0}")]
+    Store(#[from] StoreError),
+    /// The consensus store failed.
+    #[error("consensus store: {0}")]
+    ConsensusStore(#[from] shroud_storage::StorageError),
+    /// The network could not start.
+    #[error("network: {0}")]
+    Network(#[from] shroud_network::NetworkError),
+    /// The HTTP listener could not start.
+    #[error("http: {0}")]
+    Http(#[from] std::io::Error),
+    /// A stored payload or certificate that does not decode.
+    #[error("batch: {0}")]
+    Batch(#[from] BatchError),
+    /// Consensus configuration refused.
+    #[error("consensus: {0}")]
+    Consensus(#[from] shroud_consensus::ConfigError),
+    /// Metrics could not start.
+    #[error("metrics: {0}")]
+    Metrics(String),
+    /// An invariant of our own broke.
+    #[error("invariant: {0}")]
+    Invariant(&'static str),
+}
+
+/// A validator's state as the operator API reports it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Status {
+    /// This validator's index.
+    pub index: usize,
+    /// Current consensus view.
+    pub view: u64,
+    /// Highest committed block height.
+    pub committed_height: u64,
+    /// Highest height whose transactions are in the committed order.
+    pub processed_height: u64,
+    /// Transactions in the committed order.
+    pub ordered: u64,
+    /// Ciphertexts waiting for a batch.
+    pub mempool: usize,
+    /// Certified batches not yet committed.
+    pub batches_waiting: usize,
+}
+
+/// An operator query to the validator loop.
+#[derive(Debug)]
+pub enum Query {
+    /// The status.
+    Status(oneshot::Sender<Status>),
+    /// Committed transaction ids (hex) from position `from`.
+    Order {
+        /// First position.
+        from: u64,
+        /// Most ids returned.
+        limit: usize,
+        /// Where to answer.
+        reply: oneshot::Sender<Vec<String>>,
+    },
+}
+
+/// Events waiting for the validator loop at most.
+const EVENT_QUEUE: usize = 8_192;
+
+/// Runs a validator until `shutdown` resolves; then stops accepting, flushes and returns.
+pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let Loaded {
+        config,
+        committee,
+        signer,
+        identity,
+        key_share: _,
+    } = loaded;
+    let me = usize::from(config.index);
+    let entry = committee.file.validators[me].clone();
+    let limits = Limits {
+        frame_bytes_max: config.mempool.batch_bytes_max + (1 << 20),
+        ..Limits::default()
+    };
+
+    let consensus_store = SledStore::open(&config.data_dir.join("consensus"))?;
+    let store = NodeStore::open(&config.data_dir.join("node"))?;
+    let recovered = consensus_store.recover()?;
+    let committed = committed_blocks(recovered.as_ref());
+    let payload = payload::SharedPayload::new(
+        committee.committee.clone(),
+        config.mempool.batches_per_block_max,
+    );
+    let consensus_config = ConsensusConfig {
+        base_timeout_ms: config.consensus.base_timeout_ms,
+        backoff_exponent_max: config.consensus.backoff_exponent_max,
+        limits: ConsensusLimits::default(),
+    };
+    let consensus = Consensus::new(
+        consensus_config,
+        committee.committee.clone(),
+        shroud_consensus::ValidatorIndex(config.index),
+        signer.clone(),
+        payload.clone(),
+        recovered,
+    )?;
+    let context = Context {
+        chain_id: committee.file.chain_id,
+        epoch: committee.file.epoch,
+    };
+    let mempool = Mempool::new(
+        config.mempool.mempool(),
+        context,
+        *committee.public_key_set.encryption_key(),
+        config.index,
+        store.next_sequence()?,
+    );
+
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|error| NodeError::Metrics(error.to_string()))?;
+    let peer_endpoint = Arc::new(PeerEndpoint::bind(
+        entry.peer_address,
+        identity.clone(),
+        committee.pins.clone(),
+        limits.clone(),
+    )?);
+    let client_endpoint = Arc::new(ClientFacingEndpoint::bind(
+        entry.client_address,
+        &identity,
+        limits.clone(),
+    )?);
+    let addresses: Vec<SocketAddr> = committee
+        .file
+        .validators
+        .iter()
+        .map(|member| member.peer_address)
+        .collect();
+    let outbox = net::start_senders(peer_endpoint.clone(), addresses, me);
+    let (events, mut inbox) = mpsc::channel(EVENT_QUEUE);
+    tokio::spawn(net::accept_peers(
+        peer_endpoint.clone(),
+        events.clone(),
+        limits.clone(),
+    ));
+    tokio::spawn(net::accept_clients(
+        client_endpoint.clone(),
+        events.clone(),
+        limits.clone(),
+    ));
+    let http_listener = tokio::net::TcpListener::bind(entry.http_address).await?;
+    tokio::spawn(http::serve(http_listener, events.clone(), prometheus));
+
+    let mut validator = actor::Validator::new(
+        me,
+        committee.committee.clone(),
+        consensus,
+        consensus_store,
+        store,
+        mempool,
+        payload,
+        outbox,
+        signer,
+        limits,
+    );
+    validator.start(committed)?;
+    info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
+
+    tokio::pin!(shutdown);
+    loop {
+        let wake = validator.next_wake_ms();
+        let sleep_ms = wake.saturating_sub(validator.now_ms());
+        tokio::select! {
+            () = &mut shutdown => break,
+            event = inbox.recv() => match event {
+                Some(event) => validator.handle(event)?,
+                None => break,
+            },
+            () = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => validator.tick()?,
+        }
+    }
+    info!(index = me, "shutting down");
+    client_endpoint.close();
+    peer_endpoint.close();
+    validator.flush_all()?;
+    Ok(())
+}
+
+/// Committed blocks in height order, from recovered consensus state.
+fn committed_blocks(recovered: Option<&shroud_consensus::Recovered>) -> Vec<(Height, Block)> {
+    let Some(recovered) = recovered else {
+        return Vec::new();
+    };
+    let by_digest: std::collections::HashMap<_, _> = recovered
+        .blocks
+        .iter()
+        .map(|block| (block.digest(), block))
+        .collect();
+    let mut out: Vec<(Height, Block)> = recovered
+        .committed
+        .iter()
+        .filter_map(|(height, digest)| {
+            by_digest
+                .get(digest)
+                .map(|block| (*height, (*block).clone()))
+        })
+        .collect();
+    out.sort_by_key(|(height, _)| *height);
+    out
+}

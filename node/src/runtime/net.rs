@@ -1,0 +1,292 @@
+//! Network tasks: one sender per peer (bounded queue, reconnect with back-off), one reader per
+//! incoming peer connection, one handler per client connection. Readers decode frames (checked
+//! header, validated body) and hand typed messages to the validator loop through a bounded
+//! channel; a peer or client that keeps sending invalid frames is disconnected.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{counter, gauge};
+use shroud_consensus::Message;
+use shroud_network::frame::{self, parse};
+use shroud_network::{
+    ClientConnection, ClientFacingEndpoint, FrameError, FrameKind, Limits, NetworkError,
+    PeerEndpoint,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use crate::batch::{Batch, BatchAck};
+use crate::wire::{BatchRequest, Receipt, SubmitRequest};
+
+/// Invalid frames a connection may send before it is closed.
+const INVALID_FRAMES_MAX: u32 = 16;
+/// Frames queued for one peer; when full, new frames to it are dropped (consensus recovers by
+/// timeouts and fetches; uncertified batches are re-sent).
+const PEER_QUEUE: usize = 4_096;
+
+/// A message from a validator.
+#[derive(Debug)]
+pub enum PeerMessage {
+    /// Consensus (boxed: it is much larger than the other messages, which travel the same
+    /// channel).
+    Consensus(Box<Message>),
+    /// A batch (from its author, or answering a request).
+    Batch(Batch),
+    /// An acknowledgement of one of our batches.
+    BatchAck(BatchAck),
+    /// A request for a batch.
+    BatchRequest(BatchRequest),
+}
+
+/// What the validator loop receives.
+#[derive(Debug)]
+pub enum Event {
+    /// A decoded message from validator `from`.
+    Peer { from: usize, message: PeerMessage },
+    /// A client's ciphertext; answer on `reply`.
+    Submit {
+        ciphertext: Vec<u8>,
+        reply: oneshot::Sender<Receipt>,
+    },
+    /// An operator's query.
+    Query(super::Query),
+}
+
+/// Decodes a validator's frame.
+pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameError> {
+    let parsed = parse(bytes, limits)?;
+    match parsed.kind {
+        FrameKind::Consensus => parsed
+            .decode(FrameKind::Consensus)
+            .map(PeerMessage::Consensus),
+        FrameKind::Batch => parsed.decode(FrameKind::Batch).map(PeerMessage::Batch),
+        FrameKind::BatchAck => parsed
+            .decode(FrameKind::BatchAck)
+            .map(PeerMessage::BatchAck),
+        FrameKind::BatchRequest => parsed
+            .decode(FrameKind::BatchRequest)
+            .map(PeerMessage::BatchRequest),
+        other => Err(FrameError::UnexpectedKind {
+            expected: FrameKind::Consensus,
+            got: other,
+        }),
+    }
+}
+
+/// Handles for sending to peers.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    queues: Vec<Option<mpsc::Sender<Arc<Vec<u8>>>>>,
+}
+
+impl Outbox {
+    /// Queues a frame for `peer`; drops it (counted) if the queue is full.
+    pub fn send(&self, peer: usize, frame: Arc<Vec<u8>>) {
+        if let Some(Some(queue)) = self.queues.get(peer) {
+            if queue.try_send(frame).is_err() {
+                counter!("shroud_peer_frames_dropped_total").increment(1);
+            }
+        }
+    }
+
+    /// Queues a frame for every other validator.
+    pub fn broadcast(&self, frame: Arc<Vec<u8>>) {
+        for peer in 0..self.queues.len() {
+            self.send(peer, frame.clone());
+        }
+    }
+}
+
+/// Starts one sender task per peer; returns the outbox.
+pub fn start_senders(endpoint: Arc<PeerEndpoint>, addresses: Vec<SocketAddr>, me: usize) -> Outbox {
+    let mut queues = Vec::with_capacity(addresses.len());
+    for (peer, address) in addresses.into_iter().enumerate() {
+        if peer == me {
+            queues.push(None);
+            continue;
+        }
+        let (sender, receiver) = mpsc::channel(PEER_QUEUE);
+        tokio::spawn(sender_loop(endpoint.clone(), address, peer, receiver));
+        queues.push(Some(sender));
+    }
+    Outbox { queues }
+}
+
+async fn sender_loop(
+    endpoint: Arc<PeerEndpoint>,
+    address: SocketAddr,
+    peer: usize,
+    mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    let mut connection = None;
+    while let Some(frame) = queue.recv().await {
+        // One retry after reconnecting; a frame that still fails is dropped (the protocols
+        // above tolerate loss).
+        for _ in 0..2 {
+            if connection.is_none() {
+                match endpoint.connect(address, peer).await {
+                    Ok(connected) => {
+                        gauge!("shroud_quic_connections", "direction" => "out").increment(1.0);
+                        connection = Some(connected);
+                        backoff = Duration::from_millis(50);
+                    }
+                    Err(error) => {
+                        debug!(peer, %error, "connect failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                        continue;
+                    }
+                }
+            }
+            let Some(open) = &connection else { continue };
+            match open.send(&frame).await {
+                Ok(()) => break,
+                Err(error) => {
+                    debug!(peer, %error, "send failed; reconnecting");
+                    gauge!("shroud_quic_connections", "direction" => "out").decrement(1.0);
+                    connection = None;
+                }
+            }
+        }
+    }
+}
+
+/// Accepts validator connections and runs a reader for each.
+pub async fn accept_peers(
+    endpoint: Arc<PeerEndpoint>,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+) {
+    while let Some(incoming) = endpoint.accept().await {
+        match incoming {
+            Ok(connection) => {
+                gauge!("shroud_quic_connections", "direction" => "in").increment(1.0);
+                tokio::spawn(read_peer(connection, events.clone(), limits.clone()));
+            }
+            Err(error) => {
+                counter!("shroud_peer_handshakes_refused_total").increment(1);
+                warn!(%error, "refused a validator connection");
+            }
+        }
+    }
+}
+
+async fn read_peer(
+    connection: shroud_network::PeerConnection,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+) {
+    let from = connection.peer();
+    let mut invalid = 0u32;
+    loop {
+        let bytes = match connection.receive().await {
+            Ok(bytes) => bytes,
+            Err(NetworkError::Frame(error)) => {
+                reject_frame(&error);
+                invalid += 1;
+                if invalid >= INVALID_FRAMES_MAX {
+                    connection.close("too many invalid frames");
+                    break;
+                }
+                continue;
+            }
+            Err(_) => break,
+        };
+        match decode_peer(&bytes, &limits) {
+            Ok(message) => {
+                if events.send(Event::Peer { from, message }).await.is_err() {
+                    break;
+                }
+            }
+            Err(error) => {
+                reject_frame(&error);
+                invalid += 1;
+                if invalid >= INVALID_FRAMES_MAX {
+                    warn!(
+                        peer = from,
+                        "disconnecting a peer that sends invalid frames"
+                    );
+                    connection.close("too many invalid frames");
+                    break;
+                }
+            }
+        }
+    }
+    gauge!("shroud_quic_connections", "direction" => "in").decrement(1.0);
+}
+
+fn reject_frame(error: &FrameError) {
+    counter!("shroud_frames_rejected_total", "reason" => error.label()).increment(1);
+}
+
+/// Accepts client connections and runs a handler for each.
+pub async fn accept_clients(
+    endpoint: Arc<ClientFacingEndpoint>,
+    events: mpsc::Sender<Event>,
+    limits: Limits,
+) {
+    while let Some(incoming) = endpoint.accept().await {
+        if let Ok(connection) = incoming {
+            tokio::spawn(serve_client(connection, events.clone(), limits.clone()));
+        }
+    }
+}
+
+fn rejected(label: &str, reason: String) -> Receipt {
+    Receipt::Rejected {
+        label: label.to_string(),
+        reason,
+    }
+}
+
+async fn serve_client(connection: ClientConnection, events: mpsc::Sender<Event>, limits: Limits) {
+    let mut invalid = 0u32;
+    loop {
+        let request = match connection.next_request().await {
+            Ok(request) => request,
+            Err(NetworkError::Frame(error)) => {
+                reject_frame(&error);
+                invalid += 1;
+                if invalid >= INVALID_FRAMES_MAX {
+                    connection.close("too many invalid frames");
+                    return;
+                }
+                continue;
+            }
+            Err(_) => return,
+        };
+        let decoded = parse(&request.frame, &limits)
+            .and_then(|parsed| parsed.decode::<SubmitRequest>(FrameKind::Submit));
+        let receipt = match decoded {
+            Ok(submit) => {
+                let (reply, answer) = oneshot::channel();
+                let event = Event::Submit {
+                    ciphertext: submit.ciphertext,
+                    reply,
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+                match answer.await {
+                    Ok(receipt) => receipt,
+                    Err(_) => return,
+                }
+            }
+            Err(error) => {
+                reject_frame(&error);
+                invalid += 1;
+                rejected(error.label(), error.to_string())
+            }
+        };
+        let Ok(frame) = frame::encode(FrameKind::Receipt, &receipt, &limits) else {
+            return;
+        };
+        if request.answer(&frame).await.is_err() || invalid >= INVALID_FRAMES_MAX {
+            connection.close("too many invalid frames");
+            return;
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The node's own durable state in sled (the consensus state lives in `shroud-storage`):
+//! accepted ciphertexts waiting for a batch, stored batches, this validator's uncertified
+//! batches, and the committed order of transactions.
+//!
+//! Keys are big-endian so range scans run in order. Values read back are decoded through rkyv
+//! validation; a record that fails is a [`StoreError::Corrupt`], and a failed write is fatal for
+//! the node (the caller stops rather than carry on with a store of unknown state).
+
+use std::path::Path;
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+use thiserror::Error;
+
+use crate::batch::{Batch, BatchDigest, TxId};
+
+/// A storage failure: fatal for the validator.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The backend failed.
+    #[error("sled: {0}")]
+    Backend(#[from] sled::Error),
+    /// A record that does not decode.
+    #[error("corrupt record in {0}")]
+    Corrupt(&'static str),
+}
+
+/// The node's sled database.
+#[derive(Debug)]
+pub struct NodeStore {
+    db: sled::Db,
+    pending: sled::Tree,
+    batches: sled::Tree,
+    own_uncertified: sled::Tree,
+    order: sled::Tree,
+    committed: sled::Tree,
+    meta: sled::Tree,
+}
+
+const PROCESSED_HEIGHT: &[u8] = b"processed_height";
+const NEXT_SEQUENCE: &[u8] = b"next_sequence";
+/// Kept beside the order because sled's `len` scans the whole tree.
+const ORDER_LEN: &[u8] = b"order_len";
+
+fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
+    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    rkyv::from_bytes::<Batch, rancor::Error>(&aligned).map_err(|_| StoreError::Corrupt("batches"))
+}
+
+fn u64_value(bytes: &[u8], tree: &'static str) -> Result<u64, StoreError> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| StoreError::Corrupt(tree))?;
+    Ok(u64::from_be_bytes(array))
+}
+
+fn tx_id(bytes: &[u8], tree: &'static str) -> Result<TxId, StoreError> {
+    let array: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt(tree))?;
+    Ok(TxId(array))
+}
+
+impl NodeStore {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::open(path)?;
+        Ok(Self {
+            pending: db.open_tree("pending")?,
+            batches: db.open_tree("batches")?,
+            own_uncertified: db.open_tree("own_uncertified")?,
+            order: db.open_tree("order")?,
+            committed: db.open_tree("committed")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// Makes every write durable (fsync).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Records an accepted ciphertext (not yet batched).
+    pub fn put_pending(&self, id: TxId, ciphertext: &[u8]) -> Result<(), StoreError> {
+        self.pending.insert(id.0, ciphertext)?;
+        Ok(())
+    }
+
+    /// Accepted ciphertexts not yet in a batch, in id order.
+    pub fn pending(&self) -> Result<Vec<(TxId, Vec<u8>)>, StoreError> {
+        self.pending
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((tx_id(&key, "pending")?, value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Stores a batch; for this validator's own batch also moves its ciphertexts out of the
+    /// pending set and remembers it as uncertified, in one atomic step.
+    pub fn put_batch(&self, batch: &Batch, own: bool) -> Result<BatchDigest, StoreError> {
+        let digest = batch.digest();
+        let bytes =
+            rkyv::to_bytes::<rancor::Error>(batch).map_err(|_| StoreError::Corrupt("batches"))?;
+        self.batches.insert(digest.0, bytes.as_slice())?;
+        if own {
+            let mut pending = sled::Batch::default();
+            for transaction in &batch.transactions {
+                pending.remove(&TxId::of(transaction).0);
+            }
+            self.pending.apply_batch(pending)?;
+            self.own_uncertified.insert(digest.0, &[])?;
+            self.meta
+                .insert(NEXT_SEQUENCE, &(batch.sequence + 1).to_be_bytes())?;
+        }
+        Ok(digest)
+    }
+
+    /// A stored batch.
+    pub fn batch(&self, digest: &BatchDigest) -> Result<Option<Batch>, StoreError> {
+        self.batches
+            .get(digest.0)?
+            .map(|bytes| decode_batch(&bytes))
+            .transpose()
+    }
+
+    /// Whether a batch is stored.
+    pub fn has_batch(&self, digest: &BatchDigest) -> Result<bool, StoreError> {
+        Ok(self.batches.contains_key(digest.0)?)
+    }
+
+    /// This validator's batch got its certificate.
+    pub fn mark_certified(&self, digest: &BatchDigest) -> Result<(), StoreError> {
+        self.own_uncertified.remove(digest.0)?;
+        Ok(())
+    }
+
+    /// This validator's batches still waiting for a certificate.
+    pub fn own_uncertified(&self) -> Result<Vec<Batch>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.own_uncertified.iter() {
+            let (key, _) = entry?;
+            let digest: [u8; 32] = key
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("own_uncertified"))?;
+            if let Some(batch) = self.batch(&BatchDigest(digest))? {
+                out.push(batch);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The next batch sequence number of this validator.
+    pub fn next_sequence(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(NEXT_SEQUENCE)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
+    }
+
+    /// Whether a transaction was committed before.
+    pub fn is_committed(&self, id: &TxId) -> Result<bool, StoreError> {
+        Ok(self.committed.contains_key(id.0)?)
+    }
+
+    /// Number of committed transactions.
+    pub fn order_len(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(ORDER_LEN)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
+    }
+
+    /// Appends the transactions committed at `height` (each at most once) and records the
+    /// height as processed, atomically per tree.
+    pub fn append_order(&self, height: u64, ids: &[TxId]) -> Result<(), StoreError> {
+        let start = self.order_len()?;
+        let mut order = sled::Batch::default();
+        let mut committed = sled::Batch::default();
+        for (position, id) in (start..).zip(ids) {
+            order.insert(&position.to_be_bytes(), &id.0);
+            committed.insert(&id.0, &position.to_be_bytes());
+        }
+        self.order.apply_batch(order)?;
+        self.committed.apply_batch(committed)?;
+        let mut meta = sled::Batch::default();
+        meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes());
+        meta.insert(ORDER_LEN, &(start + ids.len() as u64).to_be_bytes());
+        self.meta.apply_batch(meta)?;
+        Ok(())
+    }
+
+    /// The last block height whose transactions were appended.
+    pub fn processed_height(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(PROCESSED_HEIGHT)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
+    }
+
+    /// Committed transaction ids from `from`, at most `limit`.
+    pub fn order_range(&self, from: u64, limit: usize) -> Result<Vec<TxId>, StoreError> {
+        self.order
+            .range(from.to_be_bytes()..)
+            .take(limit)
+            .map(|entry| {
+                let (_, value) = entry?;
+                tx_id(&value, "order")
+            })
+            .collect()
+    }
+}
