@@ -58,9 +58,10 @@ pub enum Event {
 pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameError> {
     let parsed = parse(bytes, limits)?;
     match parsed.kind {
+        // Decoded as the message itself (the wire carries a `Message`, not a box), then boxed.
         FrameKind::Consensus => parsed
-            .decode(FrameKind::Consensus)
-            .map(PeerMessage::Consensus),
+            .decode::<Message>(FrameKind::Consensus)
+            .map(|message| PeerMessage::Consensus(Box::new(message))),
         FrameKind::Batch => parsed.decode(FrameKind::Batch).map(PeerMessage::Batch),
         FrameKind::BatchAck => parsed
             .decode(FrameKind::BatchAck)
