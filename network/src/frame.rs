@@ -41,6 +41,8 @@ pub enum FrameKind {
     BatchAck = 3,
     /// A request for a batch by digest.
     BatchRequest = 4,
+    /// A batch certificate, broadcast by the batch's author so that any leader can order it.
+    BatchCertificate = 5,
     /// A client's ciphertext submission.
     Submit = 16,
     /// The answer to a submission.
@@ -49,11 +51,12 @@ pub enum FrameKind {
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 6] = [
+    pub const ALL: [FrameKind; 7] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
         FrameKind::BatchRequest,
+        FrameKind::BatchCertificate,
         FrameKind::Submit,
         FrameKind::Receipt,
     ];

@@ -168,6 +168,7 @@ impl Validator {
             PeerMessage::Batch(batch) => self.on_batch(from, batch),
             PeerMessage::BatchAck(ack) => self.on_ack(from, ack),
             PeerMessage::BatchRequest(request) => self.on_batch_request(from, &request),
+            PeerMessage::BatchCertificate(certificate) => self.on_certificate(from, certificate),
         }
     }
 
@@ -417,9 +418,33 @@ impl Validator {
         Ok(())
     }
 
+    /// One of our batches is certified: any leader may now order it, so every peer gets the
+    /// certificate (a leader whose successor is down never gets its own blocks certified).
     fn certified(&mut self, certificate: BatchCertificate) -> Result<(), NodeError> {
         self.store.mark_certified(&certificate.digest)?;
         counter!("shroud_batch_certificates_total").increment(1);
+        match frame::encode(FrameKind::BatchCertificate, &certificate, &self.limits) {
+            Ok(bytes) => self.outbox.broadcast(Arc::new(bytes)),
+            Err(error) => error!(%error, "a certificate exceeds the frame limit"),
+        }
+        self.payload.add(certificate);
+        Ok(())
+    }
+
+    fn on_certificate(
+        &mut self,
+        from: usize,
+        certificate: BatchCertificate,
+    ) -> Result<(), NodeError> {
+        if usize::from(certificate.author) != from {
+            counter!("shroud_batch_certificates_rejected_total").increment(1);
+            return Ok(());
+        }
+        if let Err(error) = certificate.verify(&self.committee) {
+            counter!("shroud_batch_certificates_rejected_total").increment(1);
+            warn!(peer = from, %error, "refused a batch certificate");
+            return Ok(());
+        }
         self.payload.add(certificate);
         Ok(())
     }

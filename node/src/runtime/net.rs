@@ -17,7 +17,7 @@ use shroud_network::{
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
-use crate::batch::{Batch, BatchAck};
+use crate::batch::{Batch, BatchAck, BatchCertificate};
 use crate::wire::{BatchRequest, Receipt, SubmitRequest};
 
 /// Invalid frames a connection may send before it is closed.
@@ -38,6 +38,8 @@ pub enum PeerMessage {
     BatchAck(BatchAck),
     /// A request for a batch.
     BatchRequest(BatchRequest),
+    /// A batch certificate from the batch's author.
+    BatchCertificate(BatchCertificate),
 }
 
 /// What the validator loop receives.
@@ -69,6 +71,9 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
         FrameKind::BatchRequest => parsed
             .decode(FrameKind::BatchRequest)
             .map(PeerMessage::BatchRequest),
+        FrameKind::BatchCertificate => parsed
+            .decode(FrameKind::BatchCertificate)
+            .map(PeerMessage::BatchCertificate),
         other => Err(FrameError::UnexpectedKind {
             expected: FrameKind::Consensus,
             got: other,

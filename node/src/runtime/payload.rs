@@ -11,6 +11,9 @@ use crate::batch::{BatchCertificate, BatchDigest, BlockPayload};
 /// have been abandoned by a view change). Committing a batch twice is harmless: the order rule
 /// keeps each ciphertext's first occurrence.
 const REPROPOSE_AFTER_MS: u64 = 3_000;
+/// Certified batches waiting at most (each is a certificate of f+1 signatures, so a peer
+/// cannot fill this without the committee's help).
+const QUEUED_MAX: usize = 100_000;
 
 #[derive(Debug)]
 struct State {
@@ -46,10 +49,14 @@ impl SharedPayload {
             .expect("the payload lock is never held across a panic")
     }
 
-    /// A certified batch to order.
+    /// A certified batch to order (ignored if already known).
     pub fn add(&self, certificate: BatchCertificate) {
         let mut state = self.state();
-        if !state.committed.contains(&certificate.digest) {
+        let digest = certificate.digest;
+        let known = state.committed.contains(&digest)
+            || state.ready.iter().any(|c| c.digest == digest)
+            || state.in_flight.iter().any(|(c, _)| c.digest == digest);
+        if !known && state.ready.len() + state.in_flight.len() < QUEUED_MAX {
             state.ready.push_back(certificate);
         }
     }
@@ -101,10 +108,26 @@ impl PayloadSource for SharedPayload {
         BlockPayload { batches }.to_payload()
     }
 
+    /// Checks the payload and notes its batches as proposed by someone else: this node will
+    /// not propose them again unless they stay uncommitted for a while (the block may be
+    /// abandoned), which is also how a batch whose certificate reached only some leaders still
+    /// gets ordered.
     fn verify(&mut self, payload: &Payload) -> Result<(), String> {
-        let state = self.state();
-        BlockPayload::from_payload(payload, &state.committee, state.batches_max)
-            .map(|_| ())
-            .map_err(|error| error.to_string())
+        let mut state = self.state();
+        let decoded = BlockPayload::from_payload(payload, &state.committee, state.batches_max)
+            .map_err(|error| error.to_string())?;
+        let now_ms = state.now_ms;
+        for certificate in decoded.batches {
+            let digest = certificate.digest;
+            if state.committed.contains(&digest) {
+                continue;
+            }
+            state.ready.retain(|c| c.digest != digest);
+            match state.in_flight.iter_mut().find(|(c, _)| c.digest == digest) {
+                Some((_, proposed_at)) => *proposed_at = now_ms,
+                None => state.in_flight.push((certificate, now_ms)),
+            }
+        }
+        Ok(())
     }
 }
