@@ -283,3 +283,218 @@ fn four_processes_order_the_same_sequence_and_a_killed_one_catches_up() {
     assert_exactly_once(&reference, &accepted.iter().cloned().collect());
     assert!(Path::new(&cluster.configs[0]).exists());
 }
+
+async fn raw_request(committee: &LoadedCommittee, index: usize, bytes: &[u8]) -> Option<Receipt> {
+    let member = &committee.file.validators[index];
+    let local: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let session = ClientSession::connect(
+        local,
+        member.client_address,
+        committee.pins[index],
+        Limits::default(),
+    )
+    .await
+    .expect("client connection");
+    let answer = session.request(bytes).await.ok();
+    session.close();
+    let answer = answer?;
+    parse(&answer, &Limits::default())
+        .ok()?
+        .decode(FrameKind::Receipt)
+        .ok()
+}
+
+fn submit_frame(ciphertext: Vec<u8>) -> Vec<u8> {
+    frame::encode(
+        FrameKind::Submit,
+        &SubmitRequest { ciphertext },
+        &Limits::default(),
+    )
+    .expect("encode")
+}
+
+fn metric(cluster: &Cluster, index: usize, name: &str) -> f64 {
+    let mut stream = TcpStream::connect(cluster.http(index)).expect("http");
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
+        .lines()
+        .filter(|line| line.starts_with(name))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn label(receipt: Option<Receipt>) -> String {
+    match receipt {
+        Some(Receipt::Rejected { label, .. }) => label,
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
+    let mut cluster = Cluster::start(4);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let committee = &cluster.committee.clone();
+    let key = *committee.public_key_set.encryption_key();
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let label_for = |epoch: u64, nonce: u8| Label {
+        chain_id: CHAIN_ID,
+        epoch,
+        nonce: [nonce; 32],
+    };
+
+    runtime.block_on(async {
+        // Unknown protocol version.
+        let mut bad_version = submit_frame(vec![1, 2, 3]);
+        bad_version[0] = 99;
+        assert_eq!(
+            label(raw_request(committee, 0, &bad_version).await),
+            "unknown_version"
+        );
+        // Garbage bytes where a frame should be.
+        assert_eq!(
+            label(raw_request(committee, 0, b"\x01\x10garbage").await),
+            "length_mismatch"
+        );
+        let mut garbage_body = vec![shroud_network::PROTOCOL_VERSION, FrameKind::Submit as u8];
+        garbage_body.extend_from_slice(&40u32.to_be_bytes());
+        garbage_body.extend_from_slice(&[0xff; 40]);
+        assert_eq!(
+            label(raw_request(committee, 0, &garbage_body).await),
+            "invalid_body"
+        );
+        // An oversized frame is not read past the limit: no receipt, and it is counted.
+        assert!(raw_request(committee, 0, &vec![0u8; 3 << 20])
+            .await
+            .is_none());
+        // A ciphertext for another epoch, and a mauled one.
+        let other_epoch = encrypt(&key, label_for(committee.file.epoch + 1, 1), b"x", &mut rng);
+        assert_eq!(
+            label(raw_request(committee, 0, &submit_frame(other_epoch.to_bytes())).await),
+            "wrong_epoch"
+        );
+        let mut mauled =
+            encrypt(&key, label_for(committee.file.epoch, 2), b"x", &mut rng).to_bytes();
+        let last = mauled.len() - 1;
+        mauled[last] ^= 0x40;
+        assert_eq!(
+            label(raw_request(committee, 0, &submit_frame(mauled)).await),
+            "invalid_ciphertext"
+        );
+    });
+
+    // A validator that is not in the committee cannot even connect.
+    runtime.block_on(async {
+        let outsider = shroud_network::Identity::generate().expect("identity");
+        let endpoint = shroud_network::PeerEndpoint::bind(
+            "127.0.0.1:0".parse().expect("address"),
+            outsider,
+            committee.pins.clone(),
+            Limits::default(),
+        )
+        .expect("bind");
+        let outcome = endpoint
+            .connect(committee.file.validators[0].peer_address, 0)
+            .await;
+        if let Ok(connection) = outcome {
+            let _ = connection.send(b"hello").await;
+            let _ = connection.receive().await;
+        }
+        endpoint.close();
+    });
+    // A member's connection carrying a vote signed by a key outside the committee: validator
+    // 3 is stopped and its TLS identity reused, so only the BLS signature is wrong.
+    cluster.kill(3);
+    let home = cluster.configs[3]
+        .parent()
+        .expect("validator folder")
+        .to_path_buf();
+    runtime.block_on(async {
+        let identity = shroud_network::Identity::from_der(
+            std::fs::read(home.join("tls.cert.der")).expect("certificate"),
+            std::fs::read(home.join("tls.key.der")).expect("key"),
+        );
+        let endpoint = shroud_network::PeerEndpoint::bind(
+            "127.0.0.1:0".parse().expect("address"),
+            identity,
+            committee.pins.clone(),
+            Limits::default(),
+        )
+        .expect("bind");
+        let connection = endpoint
+            .connect(committee.file.validators[0].peer_address, 0)
+            .await
+            .expect("a member's certificate is accepted");
+        let impostor = shroud_crypto::SecretKey::random();
+        let epoch = shroud_consensus::Epoch(committee.file.epoch);
+        let block = shroud_consensus::BlockDigest([5; 32]);
+        let view = shroud_consensus::View(1);
+        let height = shroud_consensus::Height(1);
+        let encoding = shroud_consensus::types::vote_encoding(epoch, view, &block, height);
+        let vote = shroud_consensus::Message::Vote(shroud_consensus::Vote {
+            epoch,
+            view,
+            block,
+            height,
+            signer: shroud_consensus::ValidatorIndex(3),
+            signature: impostor
+                .sign(shroud_crypto::SigningDomain::Vote, &encoding)
+                .to_bytes(),
+        });
+        let bytes = frame::encode(FrameKind::Consensus, &vote, &Limits::default()).expect("encode");
+        connection.send(&bytes).await.expect("send");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        endpoint.close();
+    });
+    cluster.launch(3);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(metric(&cluster, 0, "shroud_consensus_messages_rejected_total") >= 1.0);
+
+    let rejected = |reason: &str| {
+        metric(
+            &cluster,
+            0,
+            &format!("shroud_frames_rejected_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert!(rejected("unknown_version") >= 1.0);
+    assert!(rejected("length_mismatch") >= 1.0);
+    assert!(rejected("invalid_body") >= 1.0);
+    assert!(rejected("too_large") >= 1.0);
+    let admission = |reason: &str| {
+        metric(
+            &cluster,
+            0,
+            &format!("shroud_admission_rejected_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert!(admission("wrong_epoch") >= 1.0);
+    assert!(admission("invalid_ciphertext") >= 1.0);
+    assert!(metric(&cluster, 0, "shroud_peer_handshakes_refused_total") >= 1.0);
+
+    // And the validators keep ordering.
+    let accepted = runtime.block_on(submit(committee, &[0, 1, 2, 3], 200, 3));
+    cluster.wait_ordered(&[0, 1, 2, 3], 200, Duration::from_secs(90));
+    let order = cluster.order(0);
+    assert_exactly_once(&order, &accepted.into_iter().collect());
+
+    // SIGTERM: the validator flushes and exits cleanly.
+    let child = cluster.children[0].take().expect("running");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("exit");
+    assert!(output.status.success(), "exit status {:?}", output.status);
+}

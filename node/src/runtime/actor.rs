@@ -219,6 +219,9 @@ impl Validator {
                 }
                 Output::Send { to, message } => {
                     self.flush_consensus(&mut dirty)?;
+                    if let Message::Vote(_) = &message {
+                        counter!("shroud_votes_total").increment(1);
+                    }
                     if to.as_usize() == self.me {
                         to_self.push(message);
                     } else if let Some(frame) = self.consensus_frame(&message) {
@@ -260,9 +263,6 @@ impl Validator {
         }
         self.flush_consensus(&mut dirty)?;
         for message in to_self {
-            if let Message::Vote(_) = &message {
-                counter!("shroud_votes_total").increment(1);
-            }
             self.on_consensus(self.me, message)?;
         }
         Ok(())
