@@ -393,6 +393,31 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
         );
     });
 
+    // A client that keeps sending invalid frames is disconnected.
+    runtime.block_on(async {
+        let member = &committee.file.validators[1];
+        let session = ClientSession::connect(
+            "127.0.0.1:0".parse().expect("address"),
+            member.client_address,
+            committee.pins[1],
+            Limits::default(),
+        )
+        .await
+        .expect("client connection");
+        let mut answered = 0;
+        for _ in 0..40 {
+            if session.request(b"\x07not a frame").await.is_err() {
+                break;
+            }
+            answered += 1;
+        }
+        assert!(
+            answered < 40,
+            "the validator kept serving a client that sends garbage"
+        );
+        session.close();
+    });
+
     // A validator that is not in the committee cannot even connect.
     runtime.block_on(async {
         let outsider = shroud_network::Identity::generate().expect("identity");

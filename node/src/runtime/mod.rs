@@ -1,7 +1,7 @@
 //! The running validator: network tasks, the validator loop, and the operator HTTP API.
 //!
 //! Data flow: client submissions and peer frames arrive on network tasks, are decoded there
-//! (bounded reads, validated frames), and reach the single validator loop ([`actor`]) through
+//! (bounded reads, validated frames), and reach the single validator loop (the `actor` module) through
 //! one bounded channel, which is the back-pressure point. The loop owns consensus, the mempool,
 //! batches and both stores; it flushes before any dependent message or answer leaves.
 
