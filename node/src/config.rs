@@ -143,6 +143,22 @@ impl CommitteeFile {
         let public_key_set =
             PublicKeySet::from_bytes(&hex_field(&self.public_key_set, "public_key_set")?)
                 .map_err(|error| ConfigError::Invalid(format!("public_key_set: {error}")))?;
+        let fault_bound = (self.validators.len() - 1) / 3;
+        if public_key_set.threshold() != fault_bound + 1 {
+            return Err(ConfigError::Invalid(format!(
+                "public_key_set threshold is {}, a committee of {} needs f + 1 = {}",
+                public_key_set.threshold(),
+                self.validators.len(),
+                fault_bound + 1
+            )));
+        }
+        let mut sorted_pins = pins.clone();
+        sorted_pins.sort();
+        if sorted_pins.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(ConfigError::Invalid(
+                "two validators share a tls_pin".into(),
+            ));
+        }
         if public_key_set.share_count() != self.validators.len() {
             return Err(ConfigError::Invalid(format!(
                 "public_key_set has {} shares for {} validators",

@@ -209,6 +209,11 @@ impl Mempool {
         }
     }
 
+    /// The configuration (the same limits bound peers' batches).
+    pub fn config(&self) -> &MempoolConfig {
+        &self.config
+    }
+
     /// Number of pending ciphertexts.
     pub fn len(&self) -> usize {
         self.pending.len()

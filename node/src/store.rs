@@ -12,7 +12,10 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use thiserror::Error;
 
-use crate::batch::{Batch, BatchDigest, TxId};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::batch::{Batch, BatchCertificate, BatchDigest, TxId};
 
 /// A storage failure: fatal for the validator.
 #[derive(Debug, Error)]
@@ -25,6 +28,17 @@ pub enum StoreError {
     Corrupt(&'static str),
 }
 
+impl From<TransactionError<()>> for StoreError {
+    fn from(error: TransactionError<()>) -> Self {
+        match error {
+            TransactionError::Storage(error) => StoreError::Backend(error),
+            TransactionError::Abort(()) => StoreError::Corrupt("transaction"),
+        }
+    }
+}
+
+type TxResult = Result<(), ConflictableTransactionError<()>>;
+
 /// The node's sled database.
 #[derive(Debug)]
 pub struct NodeStore {
@@ -32,6 +46,7 @@ pub struct NodeStore {
     pending: sled::Tree,
     batches: sled::Tree,
     own_uncertified: sled::Tree,
+    certificates: sled::Tree,
     order: sled::Tree,
     committed: sled::Tree,
     meta: sled::Tree,
@@ -66,6 +81,7 @@ impl NodeStore {
             pending: db.open_tree("pending")?,
             batches: db.open_tree("batches")?,
             own_uncertified: db.open_tree("own_uncertified")?,
+            certificates: db.open_tree("certificates")?,
             order: db.open_tree("order")?,
             committed: db.open_tree("committed")?,
             meta: db.open_tree("meta")?,
@@ -97,22 +113,33 @@ impl NodeStore {
     }
 
     /// Stores a batch; for this validator's own batch also moves its ciphertexts out of the
-    /// pending set and remembers it as uncertified, in one atomic step.
+    /// pending set and remembers it as uncertified, in one transaction (a crash between the
+    /// steps must not lose accepted ciphertexts).
     pub fn put_batch(&self, batch: &Batch, own: bool) -> Result<BatchDigest, StoreError> {
         let digest = batch.digest();
         let bytes =
             rkyv::to_bytes::<rancor::Error>(batch).map_err(|_| StoreError::Corrupt("batches"))?;
-        self.batches.insert(digest.0, bytes.as_slice())?;
-        if own {
-            let mut pending = sled::Batch::default();
-            for transaction in &batch.transactions {
-                pending.remove(&TxId::of(transaction).0);
-            }
-            self.pending.apply_batch(pending)?;
-            self.own_uncertified.insert(digest.0, &[])?;
-            self.meta
-                .insert(NEXT_SEQUENCE, &(batch.sequence + 1).to_be_bytes())?;
+        if !own {
+            self.batches.insert(digest.0, bytes.as_slice())?;
+            return Ok(digest);
         }
+        let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
+        let next = (batch.sequence + 1).to_be_bytes();
+        (
+            &self.batches,
+            &self.pending,
+            &self.own_uncertified,
+            &self.meta,
+        )
+            .transaction(|(batches, pending, own_uncertified, meta)| -> TxResult {
+                batches.insert(&digest.0, bytes.as_slice())?;
+                own_uncertified.insert(&digest.0, &[])?;
+                for id in &ids {
+                    pending.remove(&id.0)?;
+                }
+                meta.insert(NEXT_SEQUENCE, &next)?;
+                Ok(())
+            })?;
         Ok(digest)
     }
 
@@ -129,10 +156,34 @@ impl NodeStore {
         Ok(self.batches.contains_key(digest.0)?)
     }
 
-    /// This validator's batch got its certificate.
-    pub fn mark_certified(&self, digest: &BatchDigest) -> Result<(), StoreError> {
-        self.own_uncertified.remove(digest.0)?;
+    /// This validator's batch got its certificate: keep the certificate until the batch is
+    /// committed (after a restart it is proposed and re-sent again).
+    pub fn put_certificate(&self, certificate: &BatchCertificate) -> Result<(), StoreError> {
+        let bytes = rkyv::to_bytes::<rancor::Error>(certificate)
+            .map_err(|_| StoreError::Corrupt("certificates"))?;
+        let digest = certificate.digest.0;
+        (&self.own_uncertified, &self.certificates).transaction(
+            |(own_uncertified, certificates)| -> TxResult {
+                certificates.insert(&digest, bytes.as_slice())?;
+                own_uncertified.remove(&digest)?;
+                Ok(())
+            },
+        )?;
         Ok(())
+    }
+
+    /// This validator's certified batches not yet committed.
+    pub fn certificates(&self) -> Result<Vec<BatchCertificate>, StoreError> {
+        self.certificates
+            .iter()
+            .map(|entry| {
+                let (_, value) = entry?;
+                let mut aligned = AlignedVec::<16>::with_capacity(value.len());
+                aligned.extend_from_slice(&value);
+                rkyv::from_bytes::<BatchCertificate, rancor::Error>(&aligned)
+                    .map_err(|_| StoreError::Corrupt("certificates"))
+            })
+            .collect()
     }
 
     /// This validator's batches still waiting for a certificate.
@@ -170,22 +221,31 @@ impl NodeStore {
             .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
     }
 
-    /// Appends the transactions committed at `height` (each at most once) and records the
-    /// height as processed, atomically per tree.
-    pub fn append_order(&self, height: u64, ids: &[TxId]) -> Result<(), StoreError> {
+    /// Appends the transactions committed at `height` (each at most once), records the height
+    /// as processed, and drops the certificates of the committed batches, in one transaction:
+    /// a crash must not leave ids marked committed without their positions.
+    pub fn append_order(
+        &self,
+        height: u64,
+        ids: &[TxId],
+        batches: &[BatchDigest],
+    ) -> Result<(), StoreError> {
         let start = self.order_len()?;
-        let mut order = sled::Batch::default();
-        let mut committed = sled::Batch::default();
-        for (position, id) in (start..).zip(ids) {
-            order.insert(&position.to_be_bytes(), &id.0);
-            committed.insert(&id.0, &position.to_be_bytes());
-        }
-        self.order.apply_batch(order)?;
-        self.committed.apply_batch(committed)?;
-        let mut meta = sled::Batch::default();
-        meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes());
-        meta.insert(ORDER_LEN, &(start + ids.len() as u64).to_be_bytes());
-        self.meta.apply_batch(meta)?;
+        let end = (start + ids.len() as u64).to_be_bytes();
+        (&self.order, &self.committed, &self.meta, &self.certificates).transaction(
+            |(order, committed, meta, certificates)| -> TxResult {
+                for (position, id) in (start..).zip(ids) {
+                    order.insert(&position.to_be_bytes(), &id.0)?;
+                    committed.insert(&id.0, &position.to_be_bytes())?;
+                }
+                for digest in batches {
+                    certificates.remove(&digest.0)?;
+                }
+                meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes())?;
+                meta.insert(ORDER_LEN, &end)?;
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
@@ -206,5 +266,60 @@ impl NodeStore {
                 tx_id(&value, "order")
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_own_batch_moves_through_pending_uncertified_certified_committed() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = NodeStore::open(dir.path()).expect("open");
+        let transactions = vec![b"one".to_vec(), b"two".to_vec()];
+        for transaction in &transactions {
+            store
+                .put_pending(TxId::of(transaction), transaction)
+                .expect("pending");
+        }
+        let batch = Batch {
+            epoch: 1,
+            author: 0,
+            sequence: 4,
+            transactions: transactions.clone(),
+        };
+        let digest = store.put_batch(&batch, true).expect("batch");
+        assert!(store.pending().expect("pending").is_empty());
+        assert_eq!(
+            store.own_uncertified().expect("uncertified"),
+            vec![batch.clone()]
+        );
+        assert_eq!(store.next_sequence().expect("sequence"), 5);
+
+        let certificate = BatchCertificate {
+            epoch: 1,
+            digest,
+            author: 0,
+            signers: vec![0b11],
+            signature: [3; 96],
+        };
+        store.put_certificate(&certificate).expect("certificate");
+        assert!(store.own_uncertified().expect("uncertified").is_empty());
+        assert_eq!(
+            store.certificates().expect("certificates"),
+            vec![certificate]
+        );
+
+        let ids: Vec<TxId> = transactions.iter().map(|t| TxId::of(t)).collect();
+        store.append_order(7, &ids, &[digest]).expect("order");
+        store.flush().expect("flush");
+        drop(store);
+        let store = NodeStore::open(dir.path()).expect("reopen");
+        assert!(store.certificates().expect("certificates").is_empty());
+        assert_eq!(store.order_len().expect("length"), 2);
+        assert_eq!(store.processed_height().expect("height"), 7);
+        assert_eq!(store.order_range(0, 10).expect("range"), ids);
+        assert!(store.is_committed(&ids[1]).expect("lookup"));
     }
 }

@@ -53,6 +53,7 @@ pub struct Validator {
     pub(super) limits: Limits,
     pub(super) started: Instant,
     own: BTreeMap<BatchDigest, Pending>,
+    announced: BTreeMap<BatchDigest, (BatchCertificate, u64)>,
     commits: VecDeque<(Height, Block)>,
     fetch_sent: HashMap<BatchDigest, (u64, usize)>,
     view: View,
@@ -92,6 +93,7 @@ impl Validator {
             limits,
             started: Instant::now(),
             own: BTreeMap::new(),
+            announced: BTreeMap::new(),
             commits: VecDeque::new(),
             fetch_sent: HashMap::new(),
             view: View(0),
@@ -109,6 +111,9 @@ impl Validator {
         self.mempool.restore(self.store.pending()?, now);
         for batch in self.store.own_uncertified()? {
             self.track_own(batch, 0)?;
+        }
+        for certificate in self.store.certificates()? {
+            self.announce(certificate, now);
         }
         let processed = self.store.processed_height()?;
         for (height, block) in committed {
@@ -365,11 +370,33 @@ impl Validator {
                 self.broadcast_batch(&batch);
             }
         }
+        let due: Vec<BatchCertificate> = self
+            .announced
+            .values_mut()
+            .filter(|(_, sent)| now.saturating_sub(*sent) >= REBROADCAST_MS)
+            .map(|(certificate, sent)| {
+                *sent = now;
+                certificate.clone()
+            })
+            .collect();
+        for certificate in due {
+            self.broadcast_certificate(&certificate);
+        }
         Ok(())
     }
 
     fn on_batch(&mut self, from: usize, batch: Batch) -> Result<(), NodeError> {
-        if batch.epoch != self.epoch || usize::from(batch.author) >= self.committee.size() {
+        let config = self.mempool.config();
+        let within_limits = batch.transactions.len() <= config.batch_count_max
+            && batch.size_bytes() <= config.batch_bytes_max
+            && batch
+                .transactions
+                .iter()
+                .all(|transaction| transaction.len() <= config.ciphertext_bytes_max);
+        if batch.epoch != self.epoch
+            || usize::from(batch.author) >= self.committee.size()
+            || !within_limits
+        {
             counter!("shroud_batches_rejected_total").increment(1);
             return Ok(());
         }
@@ -421,14 +448,26 @@ impl Validator {
     /// One of our batches is certified: any leader may now order it, so every peer gets the
     /// certificate (a leader whose successor is down never gets its own blocks certified).
     fn certified(&mut self, certificate: BatchCertificate) -> Result<(), NodeError> {
-        self.store.mark_certified(&certificate.digest)?;
+        self.store.put_certificate(&certificate)?;
         counter!("shroud_batch_certificates_total").increment(1);
-        match frame::encode(FrameKind::BatchCertificate, &certificate, &self.limits) {
+        self.announce(certificate, self.now_ms());
+        Ok(())
+    }
+
+    /// Sends an own certificate to every peer and keeps re-sending it until the batch commits
+    /// (a lost broadcast must not strand the batch).
+    fn announce(&mut self, certificate: BatchCertificate, now: u64) {
+        self.broadcast_certificate(&certificate);
+        self.payload.add(certificate.clone());
+        self.announced
+            .insert(certificate.digest, (certificate, now));
+    }
+
+    fn broadcast_certificate(&self, certificate: &BatchCertificate) {
+        match frame::encode(FrameKind::BatchCertificate, certificate, &self.limits) {
             Ok(bytes) => self.outbox.broadcast(Arc::new(bytes)),
             Err(error) => error!(%error, "a certificate exceeds the frame limit"),
         }
-        self.payload.add(certificate);
-        Ok(())
     }
 
     fn on_certificate(
@@ -501,10 +540,13 @@ impl Validator {
             if let Some(error) = lookup_error {
                 return Err(error.into());
             }
-            self.store.append_order(height.0, &ids)?;
+            let digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
+            self.store.append_order(height.0, &ids, &digests)?;
             self.store.flush()?;
             self.mempool.forget(&ids);
-            let digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
+            for digest in &digests {
+                self.announced.remove(digest);
+            }
             self.payload.mark_committed(&digests);
             counter!("shroud_transactions_committed_total").increment(ids.len() as u64);
             gauge!("shroud_committed_height").set(height.0 as f64);

@@ -111,7 +111,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let me = usize::from(config.index);
     let entry = committee.file.validators[me].clone();
     let limits = Limits {
-        frame_bytes_max: config.mempool.batch_bytes_max + (1 << 20),
+        frame_bytes_max: config.mempool.batch_bytes_max.saturating_add(1 << 20),
         ..Limits::default()
     };
 
