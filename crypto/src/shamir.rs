@@ -66,19 +66,28 @@ impl std::fmt::Debug for SecretPolynomial {
 
 /// The Lagrange coefficients at zero for the distinct, non-zero `indices`.
 pub fn lagrange_coefficients_at_zero(indices: &[ShareIndex]) -> Result<Vec<Fr>, ThresholdError> {
+    lagrange_coefficients_at(Fr::zero(), indices)
+}
+
+/// The Lagrange coefficients at `target` for the distinct, non-zero `indices`:
+/// `λ_k = Π_{j≠k} (target - x_j) / (x_k - x_j)`, so that `p(target) = Σ λ_k p(x_k)` for any
+/// polynomial of degree below `indices.len()`.
+pub fn lagrange_coefficients_at(
+    target: Fr,
+    indices: &[ShareIndex],
+) -> Result<Vec<Fr>, ThresholdError> {
     check_distinct_nonzero(indices)?;
     let points: Vec<Fr> = indices.iter().map(|index| Fr::from(*index)).collect();
-    // λ_i = Π_{j≠i} x_j / (x_j - x_i): numerators and denominators first, then one batch
-    // inversion for all denominators.
+    // Numerators and denominators first, then one batch inversion for all denominators.
     let mut numerators = Vec::with_capacity(points.len());
     let mut denominators = Vec::with_capacity(points.len());
-    for (i, x_i) in points.iter().enumerate() {
+    for (k, x_k) in points.iter().enumerate() {
         let mut numerator = Fr::one();
         let mut denominator = Fr::one();
         for (j, x_j) in points.iter().enumerate() {
-            if i != j {
-                numerator *= x_j;
-                denominator *= *x_j - x_i;
+            if j != k {
+                numerator *= target - x_j;
+                denominator *= *x_k - x_j;
             }
         }
         numerators.push(numerator);

@@ -13,7 +13,7 @@ use zeroize::Zeroize;
 
 use super::hash::{decode_point, encode_point, POINT_BYTES};
 use crate::error::ThresholdError;
-use crate::shamir::{SecretPolynomial, ShareIndex};
+use crate::shamir::{lagrange_coefficients_at, SecretPolynomial, ShareIndex};
 
 /// The public encryption key `h = x·g` that wallets encrypt to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -223,22 +223,7 @@ fn interpolate_in_exponent(
     points: &[G1Affine],
     target: ShareIndex,
 ) -> Result<G1Affine, ThresholdError> {
-    // Shift the indices so that `target` sits at zero: λ for x_k - target at zero.
-    let target_scalar = Fr::from(target);
-    let mut coefficients = Vec::with_capacity(indices.len());
-    for (k, x_k) in indices.iter().enumerate() {
-        let mut numerator = Fr::from(1u64);
-        let mut denominator = Fr::from(1u64);
-        for (j, x_j) in indices.iter().enumerate() {
-            if j != k {
-                numerator *= target_scalar - Fr::from(*x_j);
-                denominator *= Fr::from(*x_k) - Fr::from(*x_j);
-            }
-        }
-        let inverse = ark_ff::Field::inverse(&denominator)
-            .ok_or(ThresholdError::DuplicateShare { index: *x_k })?;
-        coefficients.push(numerator * inverse);
-    }
+    let coefficients = lagrange_coefficients_at(Fr::from(target), indices)?;
     let value = G1Projective::msm(points, &coefficients).expect("one coefficient per point");
     Ok(value.into_affine())
 }
