@@ -74,3 +74,31 @@ pub const TDH2_AEAD_KEY: &[u8] = b"SHROUD-V1-TDH2-AEAD-KEY";
 
 /// The label bytes as bound into a ciphertext (chain id, epoch, sender nonce).
 pub const TDH2_LABEL: &[u8] = b"SHROUD-V1-TDH2-LABEL";
+
+/// Transaction ids: `SHA-256(tag || ciphertext wire bytes)`.
+pub const TX_ID: &[u8] = b"SHROUD-V1-TX";
+
+/// A bundle's digest: `SHA-256(tag || canonical bundle encoding)`.
+pub const BUNDLE_DIGEST: &[u8] = b"SHROUD-V1-BUNDLE";
+
+/// An output header's digest (what parents link to and what rollups index by).
+pub const OUTPUT_HEADER_DIGEST: &[u8] = b"SHROUD-V1-OUTPUT-HEADER-DIGEST";
+
+/// A leaf of the ciphertext tree: one ordered position and its outcome.
+pub const MERKLE_CIPHERTEXT_LEAF: &[u8] = b"SHROUD-V1-MERKLE-CIPHERTEXT";
+
+/// A leaf of a namespace's item tree: one decrypted item.
+pub const MERKLE_ITEM_LEAF: &[u8] = b"SHROUD-V1-MERKLE-ITEM";
+
+/// A leaf of the namespace tree: one namespace and the root of its items.
+pub const MERKLE_NAMESPACE_LEAF: &[u8] = b"SHROUD-V1-MERKLE-NAMESPACE";
+
+/// An inner node of every Shroud Merkle tree.
+pub const MERKLE_NODE: &[u8] = b"SHROUD-V1-MERKLE-NODE";
+
+/// The root of an empty Merkle tree.
+pub const MERKLE_EMPTY: &[u8] = b"SHROUD-V1-MERKLE-EMPTY";
+
+/// A tree's root together with its leaf count (what headers commit to, so that a proof's leaf
+/// count is authenticated, as absence proofs need).
+pub const MERKLE_SIZED_ROOT: &[u8] = b"SHROUD-V1-MERKLE-SIZED-ROOT";

@@ -17,34 +17,7 @@ use thiserror::Error;
 
 /// Domain tag of batch digests.
 const BATCH_DIGEST_TAG: &[u8] = b"SHROUD-V1-BATCH";
-/// Domain tag of transaction ids.
-const TX_ID_TAG: &[u8] = b"SHROUD-V1-TX";
-
-/// A transaction's id: SHA-256 of a tag and the ciphertext's bytes.
-#[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[rkyv(derive(Debug))]
-pub struct TxId(pub [u8; 32]);
-
-impl TxId {
-    /// The id of a ciphertext's wire bytes.
-    pub fn of(ciphertext: &[u8]) -> Self {
-        let mut hasher = Sha256::new();
-        hasher.update(TX_ID_TAG);
-        hasher.update(ciphertext);
-        Self(hasher.finalize().into())
-    }
-
-    /// Lower-case hex.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
-    }
-}
-
-impl std::fmt::Debug for TxId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TxId({}…)", &self.to_hex()[..12])
-    }
-}
+pub use shroud_proofs::TxId;
 
 /// A batch digest.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

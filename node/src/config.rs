@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use shroud_consensus::{Committee, Epoch};
 use shroud_crypto::tdh2::{trusted_dealer_for_local_testnet, KeyShare, PublicKeySet};
-use shroud_crypto::{CommitteeKeys, ProofOfPossession, PublicKey, SecretKey};
+use shroud_crypto::SecretKey;
 use shroud_network::{Identity, Pin};
+pub use shroud_proofs::{CommitteeFile, MemberEntry};
 use thiserror::Error;
 
 use crate::mempool::MempoolConfig;
@@ -58,36 +59,6 @@ fn hex_field(text: &str, what: &str) -> Result<Vec<u8>, ConfigError> {
     hex::decode(text.trim()).map_err(|_| ConfigError::Invalid(format!("{what} is not hex")))
 }
 
-/// One validator in the committee file.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MemberEntry {
-    /// BLS public key, compressed, hex.
-    pub bls_public_key: String,
-    /// Proof of possession of that key, hex.
-    pub proof_of_possession: String,
-    /// SHA-256 of the validator's TLS certificate, hex.
-    pub tls_pin: String,
-    /// Where validators reach it.
-    pub peer_address: SocketAddr,
-    /// Where clients reach it.
-    pub client_address: SocketAddr,
-    /// Where operators reach its HTTP API.
-    pub http_address: SocketAddr,
-}
-
-/// The committee of an epoch, shared by every validator and client.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CommitteeFile {
-    /// The chain id every ciphertext label must carry.
-    pub chain_id: u64,
-    /// The epoch.
-    pub epoch: u64,
-    /// The threshold public key set, hex (see `PublicKeySet::to_bytes`).
-    pub public_key_set: String,
-    /// Members in index order.
-    pub validators: Vec<MemberEntry>,
-}
-
 /// A committee file, checked: keys proved possession, pins and key set decode.
 #[derive(Clone, Debug)]
 pub struct LoadedCommittee {
@@ -101,78 +72,40 @@ pub struct LoadedCommittee {
     pub public_key_set: PublicKeySet,
 }
 
-impl CommitteeFile {
-    /// Reads and checks a committee file.
-    pub fn load(path: &Path) -> Result<LoadedCommittee, ConfigError> {
-        let file: CommitteeFile =
-            toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
-                path: path.to_path_buf(),
-                detail: error.to_string(),
-            })?;
-        file.check()
-    }
+/// Reads and checks a committee file.
+pub fn load_committee(path: &Path) -> Result<LoadedCommittee, ConfigError> {
+    let file: CommitteeFile = toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
+        path: path.to_path_buf(),
+        detail: error.to_string(),
+    })?;
+    check_committee(file)
+}
 
-    /// Checks the file's contents.
-    pub fn check(self) -> Result<LoadedCommittee, ConfigError> {
-        if self.validators.is_empty() {
-            return Err(ConfigError::Invalid(
-                "the committee has no validators".into(),
-            ));
-        }
-        let mut members = Vec::with_capacity(self.validators.len());
-        let mut pins = Vec::with_capacity(self.validators.len());
-        for (index, entry) in self.validators.iter().enumerate() {
-            let key = PublicKey::from_bytes(&hex_field(&entry.bls_public_key, "bls_public_key")?)
-                .map_err(|error| {
-                ConfigError::Invalid(format!("validator {index}: bls_public_key: {error}"))
-            })?;
-            let proof = ProofOfPossession::from_bytes(&hex_field(
-                &entry.proof_of_possession,
-                "proof_of_possession",
-            )?)
-            .map_err(|error| {
-                ConfigError::Invalid(format!("validator {index}: proof_of_possession: {error}"))
-            })?;
-            members.push((key, proof));
-            pins.push(Pin::from_hex(&entry.tls_pin).map_err(|error| {
-                ConfigError::Invalid(format!("validator {index}: tls_pin: {error}"))
-            })?);
-        }
-        let keys = CommitteeKeys::new(&members)
-            .map_err(|error| ConfigError::Invalid(format!("committee keys: {error}")))?;
-        let public_key_set =
-            PublicKeySet::from_bytes(&hex_field(&self.public_key_set, "public_key_set")?)
-                .map_err(|error| ConfigError::Invalid(format!("public_key_set: {error}")))?;
-        let fault_bound = (self.validators.len() - 1) / 3;
-        if public_key_set.threshold() != fault_bound + 1 {
-            return Err(ConfigError::Invalid(format!(
-                "public_key_set threshold is {}, a committee of {} needs f + 1 = {}",
-                public_key_set.threshold(),
-                self.validators.len(),
-                fault_bound + 1
-            )));
-        }
-        let mut sorted_pins = pins.clone();
-        sorted_pins.sort();
-        if sorted_pins.windows(2).any(|pair| pair[0] == pair[1]) {
-            return Err(ConfigError::Invalid(
-                "two validators share a tls_pin".into(),
-            ));
-        }
-        if public_key_set.share_count() != self.validators.len() {
-            return Err(ConfigError::Invalid(format!(
-                "public_key_set has {} shares for {} validators",
-                public_key_set.share_count(),
-                self.validators.len()
-            )));
-        }
-        Ok(LoadedCommittee {
-            committee: Committee::new(Epoch(self.epoch), keys),
-            pins,
-            public_key_set,
-            file: self,
-        })
+/// Checks a committee file's contents: the keys and key set ([`CommitteeFile::check`]), and
+/// the TLS pins, which must decode and differ.
+pub fn check_committee(file: CommitteeFile) -> Result<LoadedCommittee, ConfigError> {
+    let checked = file
+        .check()
+        .map_err(|error| ConfigError::Invalid(error.0))?;
+    let mut pins = Vec::with_capacity(checked.file.validators.len());
+    for (index, entry) in checked.file.validators.iter().enumerate() {
+        pins.push(Pin::from_hex(&entry.tls_pin).map_err(|error| {
+            ConfigError::Invalid(format!("validator {index}: tls_pin: {error}"))
+        })?);
     }
+    let mut sorted_pins = pins.clone();
+    sorted_pins.sort();
+    if sorted_pins.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(ConfigError::Invalid(
+            "two validators share a tls_pin".into(),
+        ));
+    }
+    Ok(LoadedCommittee {
+        committee: Committee::new(Epoch(checked.file.epoch), checked.keys),
+        pins,
+        public_key_set: checked.public_key_set,
+        file: checked.file,
+    })
 }
 
 /// Consensus settings in the node file.
@@ -288,7 +221,7 @@ impl NodeConfig {
                 detail: error.to_string(),
             })?;
         config.validate()?;
-        let committee = CommitteeFile::load(&config.committee_file)?;
+        let committee = load_committee(&config.committee_file)?;
         let index = usize::from(config.index);
         let entry = committee.file.validators.get(index).ok_or_else(|| {
             ConfigError::Invalid(format!(

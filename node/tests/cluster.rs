@@ -17,7 +17,7 @@ use shroud_crypto::tdh2::{encrypt, Label};
 use shroud_network::frame::{self, parse};
 use shroud_network::{ClientSession, FrameKind, Limits};
 use shroud_node::config::{
-    free_loopback_ports, write_testnet, CommitteeFile, ConsensusSection, LoadedCommittee,
+    free_loopback_ports, load_committee, write_testnet, ConsensusSection, LoadedCommittee,
     MempoolSection,
 };
 use shroud_node::wire::{Receipt, SubmitRequest};
@@ -46,8 +46,7 @@ impl Cluster {
         };
         let configs =
             write_testnet(dir.path(), &ports, CHAIN_ID, consensus, mempool).expect("testnet");
-        let committee =
-            CommitteeFile::load(&dir.path().join("committee.toml")).expect("committee file");
+        let committee = load_committee(&dir.path().join("committee.toml")).expect("committee file");
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs).expect("log folder");
         let mut cluster = Self {

@@ -1,2 +1,37 @@
-//! `shroud-proofs`: output headers, BLS output certificates, namespace Merkle proofs, the Rust
-//! verifier a rollup links, and the L1 light-client contract. Built in issues #5, #6 and #8.
+//! `shroud-proofs`: what a rollup verifies: bundles, the certified output of each height (its
+//! header, namespace Merkle tree and BLS output certificate), and the committee file that
+//! names the keys. It depends on `shroud-crypto` only (no tokio, quinn or sled), so a rollup
+//! node links it alone.
+//!
+//! # The output of a height
+//! After a block commits and its ciphertexts are decrypted, every position of the height's
+//! order has an [`Outcome`]: a decrypted [`Bundle`] or a [`FailureReason`]. The output commits
+//! to all of it in an [`OutputHeader`]:
+//! - `ciphertexts_root`: a Merkle tree over the positions, each leaf binding the position, the
+//!   transaction id (hash of the ciphertext) and the outcome code, so failures are certified too;
+//! - `payload_root`: the namespace tree. Each decrypted item goes to its namespace, keeping its
+//!   position; a namespace's items form a tree whose root, with the namespace id and item
+//!   count, is one leaf of the namespace tree (leaves sorted by namespace id);
+//! - `parent_output`: the digest of the previous height's header, so outputs form a chain.
+//!
+//! 2f+1 validators sign the header (domain `OutputHeader`); the [`OutputCertificate`] is the
+//! header, a signer bitmap and one aggregate signature. A [`NamespaceOutput`] carries a
+//! namespace's items at one height with the proof that ties them to a certified header.
+//!
+//! All trees use [`merkle`]: the RFC 9162 (Certificate Transparency v2) tree shape with
+//! Shroud's own domain tags for leaves, nodes and the empty tree.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
+pub mod bundle;
+pub mod committee;
+pub mod merkle;
+pub mod output;
+
+pub use bundle::{Bundle, BundleError, BundleLimits, Item, NamespaceId, BUNDLE_VERSION};
+pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
+pub use output::{
+    build_output, output_quorum, BuiltOutput, FailureReason, HeightContext, NamespaceItem,
+    NamespaceOutput, NamespaceProof, Outcome, OutputCertificate, OutputHeader, PositionEntry,
+    ProofError, TxId,
+};

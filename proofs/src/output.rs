@@ -1,0 +1,460 @@
+//! The certified output of a height: outcomes, the output header, the namespace tree, the
+//! output certificate, and a namespace's items with their proof.
+
+use std::collections::BTreeMap;
+
+use rkyv::{Archive, Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use shroud_crypto::{
+    domains, Certificate, CertificateError, CommitteeKeys, Signature, SignerBitmap, SigningDomain,
+};
+use thiserror::Error;
+
+use crate::bundle::{Bundle, NamespaceId};
+use crate::merkle::{self, Hash};
+
+/// A transaction's id: `SHA-256(TX_ID || ciphertext wire bytes)`.
+#[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[rkyv(derive(Debug))]
+pub struct TxId(pub [u8; 32]);
+
+impl TxId {
+    /// The id of a ciphertext's wire bytes.
+    pub fn of(ciphertext: &[u8]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(domains::TX_ID);
+        hasher.update(ciphertext);
+        Self(hasher.finalize().into())
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::fmt::Debug for TxId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TxId({}…)", &self.to_hex()[..12])
+    }
+}
+
+/// Why an ordered ciphertext was not decrypted. Every honest validator reaches the same
+/// reason for the same position.
+#[derive(
+    Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[rkyv(derive(Debug))]
+pub enum FailureReason {
+    /// Not a well-formed ciphertext, or its validity proof fails: it gets no shares.
+    InvalidCiphertext,
+    /// Labelled for another chain.
+    WrongChain,
+    /// Labelled for another epoch.
+    WrongEpoch,
+    /// Its encapsulation (`u`) was already ordered at an earlier position: decrypting it again
+    /// would reveal nothing new and must not be paid for twice.
+    Duplicate,
+    /// The true shared key does not open the payload (the encryptor's fault).
+    Undecryptable,
+    /// The plaintext is not a bundle.
+    MalformedBundle,
+}
+
+impl FailureReason {
+    /// Every reason, in code order.
+    pub const ALL: [FailureReason; 6] = [
+        FailureReason::InvalidCiphertext,
+        FailureReason::WrongChain,
+        FailureReason::WrongEpoch,
+        FailureReason::Duplicate,
+        FailureReason::Undecryptable,
+        FailureReason::MalformedBundle,
+    ];
+
+    /// The code committed in the ciphertext tree (0 means decrypted).
+    pub fn code(self) -> u8 {
+        match self {
+            FailureReason::InvalidCiphertext => 1,
+            FailureReason::WrongChain => 2,
+            FailureReason::WrongEpoch => 3,
+            FailureReason::Duplicate => 4,
+            FailureReason::Undecryptable => 5,
+            FailureReason::MalformedBundle => 6,
+        }
+    }
+
+    /// A short, stable label (metrics, JSON, receipts).
+    pub fn label(self) -> &'static str {
+        match self {
+            FailureReason::InvalidCiphertext => "invalid_ciphertext",
+            FailureReason::WrongChain => "wrong_chain",
+            FailureReason::WrongEpoch => "wrong_epoch",
+            FailureReason::Duplicate => "duplicate",
+            FailureReason::Undecryptable => "undecryptable",
+            FailureReason::MalformedBundle => "malformed_bundle",
+        }
+    }
+}
+
+/// What became of one ordered ciphertext.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub enum Outcome {
+    /// Decrypted into a bundle.
+    Decrypted(Bundle),
+    /// Not decrypted, and why.
+    Failed(FailureReason),
+}
+
+impl Outcome {
+    /// 0 for decrypted, else the failure's code.
+    pub fn code(&self) -> u8 {
+        match self {
+            Outcome::Decrypted(_) => 0,
+            Outcome::Failed(reason) => reason.code(),
+        }
+    }
+}
+
+/// One position of a height's order and its outcome.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct PositionEntry {
+    /// The ordered ciphertext.
+    pub tx_id: TxId,
+    /// What became of it.
+    pub outcome: Outcome,
+}
+
+/// The header every validator signs for a height.
+#[derive(
+    Archive, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize,
+)]
+#[rkyv(derive(Debug))]
+pub struct OutputHeader {
+    /// The chain.
+    pub chain_id: u64,
+    /// The epoch.
+    pub epoch: u64,
+    /// The committed block's height.
+    pub height: u64,
+    /// The committed block's digest.
+    pub block_digest: [u8; 32],
+    /// Sized root over the positions: (position, transaction id, outcome code).
+    pub ciphertexts_root: [u8; 32],
+    /// Sized root of the namespace tree.
+    pub payload_root: [u8; 32],
+    /// Digest of the previous height's header (zero at the first height).
+    pub parent_output: [u8; 32],
+}
+
+impl OutputHeader {
+    /// Bytes of [`Self::encoding`].
+    pub const ENCODED_BYTES: usize = 3 * 8 + 4 * 32;
+
+    /// The canonical encoding: the three integers big-endian, then the four hashes. This is
+    /// what validators sign (domain `OutputHeader`) and what the L1 contract hashes.
+    pub fn encoding(&self) -> [u8; Self::ENCODED_BYTES] {
+        let mut out = [0u8; Self::ENCODED_BYTES];
+        out[0..8].copy_from_slice(&self.chain_id.to_be_bytes());
+        out[8..16].copy_from_slice(&self.epoch.to_be_bytes());
+        out[16..24].copy_from_slice(&self.height.to_be_bytes());
+        out[24..56].copy_from_slice(&self.block_digest);
+        out[56..88].copy_from_slice(&self.ciphertexts_root);
+        out[88..120].copy_from_slice(&self.payload_root);
+        out[120..152].copy_from_slice(&self.parent_output);
+        out
+    }
+
+    /// `SHA-256(OUTPUT_HEADER_DIGEST || encoding)`.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(domains::OUTPUT_HEADER_DIGEST);
+        hasher.update(self.encoding());
+        hasher.finalize().into()
+    }
+}
+
+/// A decrypted item as its namespace receives it.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct NamespaceItem {
+    /// The ciphertext it came from.
+    pub tx_id: TxId,
+    /// The ciphertext's position in the height's order.
+    pub position: u32,
+    /// Its index within its bundle.
+    pub item_index: u16,
+    /// Digest of the whole bundle (the same in every namespace the bundle touches).
+    pub bundle_digest: [u8; 32],
+    /// The rollup transaction.
+    pub data: Vec<u8>,
+}
+
+impl NamespaceItem {
+    /// The item's leaf in its namespace's tree.
+    pub fn leaf(&self) -> Hash {
+        let mut hasher = Sha256::new();
+        hasher.update(domains::MERKLE_ITEM_LEAF);
+        hasher.update(self.tx_id.0);
+        hasher.update(self.position.to_be_bytes());
+        hasher.update(self.item_index.to_be_bytes());
+        hasher.update(self.bundle_digest);
+        hasher.update((self.data.len() as u64).to_be_bytes());
+        hasher.update(&self.data);
+        hasher.finalize().into()
+    }
+}
+
+/// A namespace's leaf in the namespace tree.
+pub fn namespace_leaf(namespace: NamespaceId, items: &[NamespaceItem]) -> Hash {
+    let leaves: Vec<Hash> = items.iter().map(NamespaceItem::leaf).collect();
+    let mut hasher = Sha256::new();
+    hasher.update(domains::MERKLE_NAMESPACE_LEAF);
+    hasher.update(namespace.0.to_be_bytes());
+    hasher.update((items.len() as u64).to_be_bytes());
+    hasher.update(merkle::root(&leaves));
+    hasher.finalize().into()
+}
+
+/// A position's leaf in the ciphertext tree.
+pub fn ciphertext_leaf(position: u32, entry: &PositionEntry) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(domains::MERKLE_CIPHERTEXT_LEAF);
+    hasher.update(position.to_be_bytes());
+    hasher.update(entry.tx_id.0);
+    hasher.update([entry.outcome.code()]);
+    hasher.finalize().into()
+}
+
+/// Proof that a namespace's leaf is in the namespace tree.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct NamespaceProof {
+    /// The leaf's index (namespaces are sorted by id).
+    pub leaf_index: u32,
+    /// Leaves in the tree (non-empty namespaces at this height).
+    pub leaf_count: u32,
+    /// Sibling hashes from the leaf up.
+    pub siblings: Vec<[u8; 32]>,
+}
+
+/// A height's output as a validator builds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuiltOutput {
+    /// The header to sign.
+    pub header: OutputHeader,
+    /// Items of each non-empty namespace, in position order.
+    pub namespaces: BTreeMap<NamespaceId, Vec<NamespaceItem>>,
+    leaves: Vec<Hash>,
+}
+
+impl BuiltOutput {
+    /// A namespace's items and their proof, or `None` if the namespace is empty at this
+    /// height.
+    pub fn namespace(
+        &self,
+        namespace: NamespaceId,
+    ) -> Option<(Vec<NamespaceItem>, NamespaceProof)> {
+        let index = self.namespaces.keys().position(|id| *id == namespace)?;
+        let items = self.namespaces.get(&namespace)?.clone();
+        let siblings = merkle::proof(&self.leaves, index)?;
+        Some((
+            items,
+            NamespaceProof {
+                leaf_index: u32::try_from(index).ok()?,
+                leaf_count: u32::try_from(self.leaves.len()).ok()?,
+                siblings,
+            },
+        ))
+    }
+}
+
+/// Where a height's output comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeightContext {
+    /// The chain.
+    pub chain_id: u64,
+    /// The epoch.
+    pub epoch: u64,
+    /// The height.
+    pub height: u64,
+    /// The committed block's digest.
+    pub block_digest: [u8; 32],
+    /// The previous header's digest (zero at the first height).
+    pub parent_output: [u8; 32],
+}
+
+/// Builds the output of a height from the outcome of each position (in order). Deterministic:
+/// the same entries give the same header on every validator.
+///
+/// # Panics
+/// If a height has more than `u32::MAX` positions, which no block within limits has.
+pub fn build_output(context: &HeightContext, entries: &[PositionEntry]) -> BuiltOutput {
+    let mut ciphertext_leaves = Vec::with_capacity(entries.len());
+    let mut namespaces: BTreeMap<NamespaceId, Vec<NamespaceItem>> = BTreeMap::new();
+    for (position, entry) in entries.iter().enumerate() {
+        let position = u32::try_from(position).expect("a height has fewer than 2^32 positions");
+        ciphertext_leaves.push(ciphertext_leaf(position, entry));
+        if let Outcome::Decrypted(bundle) = &entry.outcome {
+            let bundle_digest = bundle.digest();
+            for (item_index, item) in bundle.items.iter().enumerate() {
+                namespaces
+                    .entry(item.namespace)
+                    .or_default()
+                    .push(NamespaceItem {
+                        tx_id: entry.tx_id,
+                        position,
+                        item_index: u16::try_from(item_index).expect("a bundle has few items"),
+                        bundle_digest,
+                        data: item.data.clone(),
+                    });
+            }
+        }
+    }
+    let leaves: Vec<Hash> = namespaces
+        .iter()
+        .map(|(namespace, items)| namespace_leaf(*namespace, items))
+        .collect();
+    let header = OutputHeader {
+        chain_id: context.chain_id,
+        epoch: context.epoch,
+        height: context.height,
+        block_digest: context.block_digest,
+        ciphertexts_root: merkle::sized_root(&ciphertext_leaves),
+        payload_root: merkle::sized_root(&leaves),
+        parent_output: context.parent_output,
+    };
+    BuiltOutput {
+        header,
+        namespaces,
+        leaves,
+    }
+}
+
+/// Why an output, certificate or proof was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProofError {
+    /// The certificate does not verify.
+    #[error("output certificate: {0}")]
+    Certificate(#[from] CertificateError),
+    /// Another chain.
+    #[error("output is for chain {got}, expected {expected}")]
+    WrongChain { expected: u64, got: u64 },
+    /// Another epoch.
+    #[error("output is for epoch {got}, expected {expected}")]
+    WrongEpoch { expected: u64, got: u64 },
+    /// The items and proof do not lead to the header's payload root.
+    #[error("namespace proof does not match the payload root")]
+    NamespaceProof,
+    /// A namespace output with no items (emptiness is not proved by this message).
+    #[error("namespace output has no items")]
+    NoItems,
+    /// Items out of position order.
+    #[error("namespace items are not in position order")]
+    ItemOrder,
+}
+
+/// 2f+1 of a committee of `n`: the signers an output certificate needs.
+pub fn output_quorum(committee_size: usize) -> usize {
+    committee_size - committee_size.saturating_sub(1) / 3
+}
+
+/// A header signed by 2f+1 validators.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct OutputCertificate {
+    /// The certified header.
+    pub header: OutputHeader,
+    /// Signer bitmap (LSB first).
+    pub signers: Vec<u8>,
+    /// Aggregate signature.
+    pub signature: [u8; 96],
+}
+
+impl OutputCertificate {
+    /// Checks the certificate for `chain_id`/`epoch` against the committee's keys: 2f+1
+    /// distinct members signed the header under the `OutputHeader` domain.
+    pub fn verify(
+        &self,
+        keys: &CommitteeKeys,
+        chain_id: u64,
+        epoch: u64,
+    ) -> Result<(), ProofError> {
+        if self.header.chain_id != chain_id {
+            return Err(ProofError::WrongChain {
+                expected: chain_id,
+                got: self.header.chain_id,
+            });
+        }
+        if self.header.epoch != epoch {
+            return Err(ProofError::WrongEpoch {
+                expected: epoch,
+                got: self.header.epoch,
+            });
+        }
+        let signers = SignerBitmap::from_bytes(keys.len(), &self.signers)?;
+        let signature = Signature::from_bytes(&self.signature).map_err(CertificateError::from)?;
+        Certificate::from_parts(signers, signature).verify(
+            keys,
+            output_quorum(keys.len()),
+            SigningDomain::OutputHeader,
+            &self.header.encoding(),
+        )?;
+        Ok(())
+    }
+}
+
+/// One namespace's items at one height, with the certificate and the proof that ties them
+/// together: what a rollup node consumes.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct NamespaceOutput {
+    /// The certified header.
+    pub certificate: OutputCertificate,
+    /// The namespace.
+    pub namespace: NamespaceId,
+    /// Its items, in position order.
+    pub items: Vec<NamespaceItem>,
+    /// The namespace leaf's place in the namespace tree.
+    pub proof: NamespaceProof,
+}
+
+impl NamespaceOutput {
+    /// Checks everything: the certificate, then that the items, the namespace and the proof
+    /// lead to the certified payload root.
+    pub fn verify(
+        &self,
+        keys: &CommitteeKeys,
+        chain_id: u64,
+        epoch: u64,
+    ) -> Result<(), ProofError> {
+        self.certificate.verify(keys, chain_id, epoch)?;
+        self.verify_proof()
+    }
+
+    /// The proof alone (the certificate was checked elsewhere, e.g. on L1).
+    pub fn verify_proof(&self) -> Result<(), ProofError> {
+        if self.items.is_empty() {
+            return Err(ProofError::NoItems);
+        }
+        let ordered = self.items.windows(2).all(|pair| {
+            (pair[0].position, pair[0].item_index) < (pair[1].position, pair[1].item_index)
+        });
+        if !ordered {
+            return Err(ProofError::ItemOrder);
+        }
+        let leaf = namespace_leaf(self.namespace, &self.items);
+        let root = merkle::sized_root_from_path(
+            &leaf,
+            u64::from(self.proof.leaf_index),
+            u64::from(self.proof.leaf_count),
+            &self.proof.siblings,
+        );
+        if root != Some(self.certificate.header.payload_root) {
+            return Err(ProofError::NamespaceProof);
+        }
+        Ok(())
+    }
+}
