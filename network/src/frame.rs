@@ -43,22 +43,40 @@ pub enum FrameKind {
     BatchRequest = 4,
     /// A batch certificate, broadcast by the batch's author so that any leader can order it.
     BatchCertificate = 5,
+    /// A validator's decryption shares of one committed block.
+    DecryptionShares = 6,
+    /// A validator's signature over its output header of a height.
+    OutputVote = 7,
+    /// An output certificate (answering a request).
+    OutputCertificate = 8,
+    /// A request for a height's shares, vote and certificate.
+    DecryptionRequest = 9,
     /// A client's ciphertext submission.
     Submit = 16,
     /// The answer to a submission.
     Receipt = 17,
+    /// A client's request for certified namespace outputs.
+    OutputsRequest = 18,
+    /// The answer to it.
+    Outputs = 19,
 }
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 7] = [
+    pub const ALL: [FrameKind; 13] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
         FrameKind::BatchRequest,
         FrameKind::BatchCertificate,
+        FrameKind::DecryptionShares,
+        FrameKind::OutputVote,
+        FrameKind::OutputCertificate,
+        FrameKind::DecryptionRequest,
         FrameKind::Submit,
         FrameKind::Receipt,
+        FrameKind::OutputsRequest,
+        FrameKind::Outputs,
     ];
 
     fn from_byte(byte: u8) -> Result<Self, FrameError> {

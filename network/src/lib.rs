@@ -6,10 +6,12 @@
 //!   certificates (SHA-256 of the DER); TLS 1.3 proves possession of the key.
 //! - [`frame`]: `version || kind || length || rkyv body`, parsed with limits and decoded only
 //!   through rkyv validation; every refusal is a typed [`FrameError`] with a metric label.
+//! - [`client`]: the messages of the client protocol (submit, receipts, namespace outputs).
 //! - [`endpoint`]: a mutually pinned validator endpoint (one frame per unidirectional stream)
 //!   and a client-facing endpoint (one request and answer per bidirectional stream). Reads are
 //!   bounded by [`Limits`], and so is the number of concurrent incoming streams.
 
+pub mod client;
 pub mod endpoint;
 pub mod error;
 pub mod frame;

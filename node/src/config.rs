@@ -195,6 +195,18 @@ pub struct NodeConfig {
     /// Mempool settings.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Fault injection, for test networks only.
+    #[serde(default)]
+    pub faults: FaultsSection,
+}
+
+/// Faults a test network can inject into one validator to show that the others cope. Never
+/// set on a real network: a validator with a fault enabled is Byzantine by construction.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct FaultsSection {
+    /// Send decryption shares made with a wrong key share.
+    pub invalid_decryption_shares: bool,
 }
 
 /// Everything a validator needs, loaded and cross-checked.
@@ -377,6 +389,7 @@ pub fn write_testnet(
             key_share_file: share_file,
             consensus: consensus.clone(),
             mempool: mempool.clone(),
+            faults: FaultsSection::default(),
         };
         let path = home.join("node.toml");
         let text =

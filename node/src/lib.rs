@@ -3,15 +3,17 @@
 //!
 //! - [`batch`]: batches, acknowledgements, availability certificates, the block payload.
 //! - [`mempool`]: admission checks, batching, the committed-order rule.
-//! - [`store`]: the node's sled state (pending ciphertexts, batches, the committed order).
+//! - [`store`]: the node's sled state (pending ciphertexts, batches, the committed order,
+//!   shares, outputs and certificates).
 //! - [`config`]: node and committee files, key files, the test-network generator.
-//! - [`runtime`]: network tasks, the validator loop, the operator HTTP API.
-//! - [`wire`]: client submissions and receipts, batch requests.
-//!
-//! Decryption, certified outputs, and the SDK come with issues #5 and #6.
+//! - [`decrypt`]: the decryption stage: shares after commit, combining, certified outputs.
+//! - [`runtime`]: network tasks, the validator loop, the client and operator APIs.
+//! - [`wire`]: messages between validators and with clients.
+//! - [`demo`]: `shroud demo`, a local network driven through the SDK.
 
 pub mod batch;
 pub mod config;
+pub mod decrypt;
 pub mod mempool;
 pub mod runtime;
 pub mod store;

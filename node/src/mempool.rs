@@ -268,14 +268,26 @@ impl Mempool {
 /// whether an id was committed before, and records it.
 pub fn committed_order<'a>(
     batches: impl IntoIterator<Item = &'a Batch>,
-    mut first_time: impl FnMut(TxId) -> bool,
+    first_time: impl FnMut(TxId) -> bool,
 ) -> Vec<TxId> {
+    committed_locations(batches, first_time)
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect()
+}
+
+/// [`committed_order`] with where each transaction sits: (id, index of its batch in the
+/// block, index in that batch).
+pub fn committed_locations<'a>(
+    batches: impl IntoIterator<Item = &'a Batch>,
+    mut first_time: impl FnMut(TxId) -> bool,
+) -> Vec<(TxId, usize, usize)> {
     let mut out = Vec::new();
-    for batch in batches {
-        for transaction in &batch.transactions {
+    for (batch_index, batch) in batches.into_iter().enumerate() {
+        for (index, transaction) in batch.transactions.iter().enumerate() {
             let id = TxId::of(transaction);
             if first_time(id) {
-                out.push(id);
+                out.push((id, batch_index, index));
             }
         }
     }

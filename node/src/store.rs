@@ -1,6 +1,8 @@
 //! The node's own durable state in sled (the consensus state lives in `shroud-storage`):
 //! accepted ciphertexts waiting for a batch, stored batches, this validator's uncertified
-//! batches, and the committed order of transactions.
+//! batches, the committed order of transactions (globally and per height), and the decryption
+//! stage's records: encapsulations seen, own decryption shares, outputs with this validator's
+//! signature, output certificates, and a log of when shares were made and accepted.
 //!
 //! Keys are big-endian so range scans run in order. Values read back are decoded through rkyv
 //! validation; a record that fails is a [`StoreError::Corrupt`], and a failed write is fatal for
@@ -15,7 +17,93 @@ use thiserror::Error;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use rkyv::{Archive, Deserialize, Serialize};
+use shroud_proofs::{OutputCertificate, OutputHeader, PositionEntry};
+
 use crate::batch::{Batch, BatchCertificate, BatchDigest, TxId};
+use crate::wire::SharesMessage;
+
+/// One ordered transaction of a height and where its ciphertext is stored.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct OrderedTx {
+    /// The transaction.
+    pub tx_id: TxId,
+    /// The batch holding its ciphertext.
+    pub batch: BatchDigest,
+    /// Its index in that batch.
+    pub index: u32,
+}
+
+/// A committed height's order.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct HeightRecord {
+    /// The committed block.
+    pub block_digest: [u8; 32],
+    /// Global position of the height's first transaction.
+    pub first_position: u64,
+    /// The transactions, in order (position `i` of the height is `transactions[i]`).
+    pub transactions: Vec<OrderedTx>,
+}
+
+/// A height's decrypted output as this validator built it, with its own signature.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct OutputRecord {
+    /// The header.
+    pub header: OutputHeader,
+    /// Every position's outcome.
+    pub entries: Vec<PositionEntry>,
+    /// This validator's signature over the header (domain `OutputHeader`).
+    pub signature: [u8; 96],
+}
+
+/// When this validator made and accepted decryption shares of a height, by its own clock of
+/// commits: the committed height it had reached at each moment. Shares are only ever made or
+/// accepted for a height at or below that value.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct DecryptionLog {
+    /// Committed height when this validator made its shares.
+    pub made_at_committed: u64,
+    /// (sender, committed height) for every share message accepted.
+    pub accepted: Vec<(u16, u64)>,
+}
+
+/// Outcome counts kept beside the outputs (decrypted, then one per failure reason).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct OutcomeCounts {
+    /// Positions decrypted.
+    pub decrypted: u64,
+    /// Failed positions by `FailureReason::code() - 1`.
+    pub failed: [u64; 6],
+}
+
+fn encode<T>(value: &T, tree: &'static str) -> Result<AlignedVec, StoreError>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rancor::Error,
+        >,
+    >,
+{
+    rkyv::to_bytes::<rancor::Error>(value).map_err(|_| StoreError::Corrupt(tree))
+}
+
+fn decode<T>(bytes: &[u8], tree: &'static str) -> Result<T, StoreError>
+where
+    T: rkyv::Archive,
+    T::Archived: for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rancor::Error>>
+        + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rancor::Error>>,
+{
+    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    rkyv::from_bytes::<T, rancor::Error>(&aligned).map_err(|_| StoreError::Corrupt(tree))
+}
 
 /// A storage failure: fatal for the validator.
 #[derive(Debug, Error)]
@@ -39,8 +127,9 @@ impl From<TransactionError<()>> for StoreError {
 
 type TxResult = Result<(), ConflictableTransactionError<()>>;
 
-/// The node's sled database.
-#[derive(Debug)]
+/// The node's sled database. Cloning shares it (the validator loop, the decryption stage and
+/// the client API read and write the same trees; sled is safe across threads).
+#[derive(Clone, Debug)]
 pub struct NodeStore {
     db: sled::Db,
     pending: sled::Tree,
@@ -50,12 +139,21 @@ pub struct NodeStore {
     order: sled::Tree,
     committed: sled::Tree,
     meta: sled::Tree,
+    heights: sled::Tree,
+    encapsulations: sled::Tree,
+    own_shares: sled::Tree,
+    outputs: sled::Tree,
+    output_certificates: sled::Tree,
+    decryption_log: sled::Tree,
 }
 
 const PROCESSED_HEIGHT: &[u8] = b"processed_height";
 const NEXT_SEQUENCE: &[u8] = b"next_sequence";
 /// Kept beside the order because sled's `len` scans the whole tree.
 const ORDER_LEN: &[u8] = b"order_len";
+const OUTPUT_HEIGHT: &[u8] = b"output_height";
+const CERTIFIED_HEIGHT: &[u8] = b"certified_height";
+const OUTCOME_COUNTS: &[u8] = b"outcome_counts";
 
 fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
     let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
@@ -85,6 +183,12 @@ impl NodeStore {
             order: db.open_tree("order")?,
             committed: db.open_tree("committed")?,
             meta: db.open_tree("meta")?,
+            heights: db.open_tree("heights")?,
+            encapsulations: db.open_tree("encapsulations")?,
+            own_shares: db.open_tree("own_shares")?,
+            outputs: db.open_tree("outputs")?,
+            output_certificates: db.open_tree("output_certificates")?,
+            decryption_log: db.open_tree("decryption_log")?,
             db,
         })
     }
@@ -221,32 +325,211 @@ impl NodeStore {
             .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
     }
 
-    /// Appends the transactions committed at `height` (each at most once), records the height
-    /// as processed, and drops the certificates of the committed batches, in one transaction:
-    /// a crash must not leave ids marked committed without their positions.
+    /// Appends the transactions committed at `height` (each at most once), records the
+    /// height's order and the height as processed, and drops the certificates of the committed
+    /// batches, in one transaction: a crash must not leave ids marked committed without their
+    /// positions.
     pub fn append_order(
         &self,
         height: u64,
-        ids: &[TxId],
+        block_digest: [u8; 32],
+        transactions: &[OrderedTx],
         batches: &[BatchDigest],
     ) -> Result<(), StoreError> {
         let start = self.order_len()?;
-        let end = (start + ids.len() as u64).to_be_bytes();
-        (&self.order, &self.committed, &self.meta, &self.certificates).transaction(
-            |(order, committed, meta, certificates)| -> TxResult {
-                for (position, id) in (start..).zip(ids) {
-                    order.insert(&position.to_be_bytes(), &id.0)?;
-                    committed.insert(&id.0, &position.to_be_bytes())?;
-                }
-                for digest in batches {
-                    certificates.remove(&digest.0)?;
-                }
-                meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes())?;
-                meta.insert(ORDER_LEN, &end)?;
-                Ok(())
+        let end = (start + transactions.len() as u64).to_be_bytes();
+        let record = encode(
+            &HeightRecord {
+                block_digest,
+                first_position: start,
+                transactions: transactions.to_vec(),
             },
+            "heights",
         )?;
+        (
+            &self.order,
+            &self.committed,
+            &self.meta,
+            &self.certificates,
+            &self.heights,
+        )
+            .transaction(
+                |(order, committed, meta, certificates, heights)| -> TxResult {
+                    for (position, transaction) in (start..).zip(transactions) {
+                        order.insert(&position.to_be_bytes(), &transaction.tx_id.0)?;
+                        committed.insert(&transaction.tx_id.0, &position.to_be_bytes())?;
+                    }
+                    for digest in batches {
+                        certificates.remove(&digest.0)?;
+                    }
+                    heights.insert(&height.to_be_bytes(), record.as_slice())?;
+                    meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes())?;
+                    meta.insert(ORDER_LEN, &end)?;
+                    Ok(())
+                },
+            )?;
         Ok(())
+    }
+
+    /// A committed height's order.
+    pub fn height(&self, height: u64) -> Result<Option<HeightRecord>, StoreError> {
+        self.heights
+            .get(height.to_be_bytes())?
+            .map(|bytes| decode(&bytes, "heights"))
+            .transpose()
+    }
+
+    /// The global position of a committed transaction.
+    pub fn position_of(&self, id: &TxId) -> Result<Option<u64>, StoreError> {
+        self.committed
+            .get(id.0)?
+            .map(|bytes| u64_value(&bytes, "committed"))
+            .transpose()
+    }
+
+    // ----- decryption stage ----------------------------------------------------------------
+
+    /// Where an encapsulation (a ciphertext's compressed `u`) was first ordered, recording
+    /// `(height, position)` if it is new. Idempotent for the same position (replayed after a
+    /// restart).
+    pub fn first_encapsulation(
+        &self,
+        u: &[u8],
+        height: u64,
+        position: u32,
+    ) -> Result<(u64, u32), StoreError> {
+        let mut value = [0u8; 12];
+        value[..8].copy_from_slice(&height.to_be_bytes());
+        value[8..].copy_from_slice(&position.to_be_bytes());
+        let previous = self
+            .encapsulations
+            .compare_and_swap(u, None as Option<&[u8]>, Some(&value[..]))?;
+        match previous {
+            Ok(()) => Ok((height, position)),
+            Err(existing) => {
+                let bytes = existing.current.ok_or(StoreError::Corrupt("encapsulations"))?;
+                if bytes.len() != 12 {
+                    return Err(StoreError::Corrupt("encapsulations"));
+                }
+                let first_height = u64_value(&bytes[..8], "encapsulations")?;
+                let array: [u8; 4] = bytes[8..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("encapsulations"))?;
+                Ok((first_height, u32::from_be_bytes(array)))
+            }
+        }
+    }
+
+    /// Records this validator's shares of a height (before they are sent).
+    pub fn put_own_shares(&self, message: &SharesMessage) -> Result<(), StoreError> {
+        let bytes = encode(message, "own_shares")?;
+        self.own_shares
+            .insert(message.height.to_be_bytes(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// This validator's shares of a height, if it made them.
+    pub fn own_shares(&self, height: u64) -> Result<Option<SharesMessage>, StoreError> {
+        self.own_shares
+            .get(height.to_be_bytes())?
+            .map(|bytes| decode(&bytes, "own_shares"))
+            .transpose()
+    }
+
+    /// The decryption log of a height.
+    pub fn decryption_log(&self, height: u64) -> Result<DecryptionLog, StoreError> {
+        self.decryption_log
+            .get(height.to_be_bytes())?
+            .map_or(Ok(DecryptionLog::default()), |bytes| {
+                decode(&bytes, "decryption_log")
+            })
+    }
+
+    /// Replaces the decryption log of a height.
+    pub fn put_decryption_log(&self, height: u64, log: &DecryptionLog) -> Result<(), StoreError> {
+        let bytes = encode(log, "decryption_log")?;
+        self.decryption_log
+            .insert(height.to_be_bytes(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Records a height's output (with this validator's signature) and its outcome counts, and
+    /// advances the output height, in one transaction.
+    pub fn put_output(&self, record: &OutputRecord) -> Result<(), StoreError> {
+        let height = record.header.height;
+        let bytes = encode(record, "outputs")?;
+        let mut counts = self.outcome_counts()?;
+        for entry in &record.entries {
+            match &entry.outcome {
+                shroud_proofs::Outcome::Decrypted(_) => counts.decrypted += 1,
+                shroud_proofs::Outcome::Failed(reason) => {
+                    counts.failed[usize::from(reason.code() - 1)] += 1;
+                }
+            }
+        }
+        let counts = encode(&counts, "meta")?;
+        (&self.outputs, &self.meta).transaction(|(outputs, meta)| -> TxResult {
+            outputs.insert(&height.to_be_bytes(), bytes.as_slice())?;
+            meta.insert(OUTPUT_HEIGHT, &height.to_be_bytes())?;
+            meta.insert(OUTCOME_COUNTS, counts.as_slice())?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// A height's output.
+    pub fn output(&self, height: u64) -> Result<Option<OutputRecord>, StoreError> {
+        self.outputs
+            .get(height.to_be_bytes())?
+            .map(|bytes| decode(&bytes, "outputs"))
+            .transpose()
+    }
+
+    /// The highest height whose output is built (outputs are built in height order).
+    pub fn output_height(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(OUTPUT_HEIGHT)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
+    }
+
+    /// Outcome counts over every output built.
+    pub fn outcome_counts(&self) -> Result<OutcomeCounts, StoreError> {
+        self.meta
+            .get(OUTCOME_COUNTS)?
+            .map_or(Ok(OutcomeCounts::default()), |bytes| decode(&bytes, "meta"))
+    }
+
+    /// Records a height's output certificate, and advances the certified height while the
+    /// following heights are certified too.
+    pub fn put_output_certificate(&self, certificate: &OutputCertificate) -> Result<u64, StoreError> {
+        let height = certificate.header.height;
+        let bytes = encode(certificate, "output_certificates")?;
+        self.output_certificates
+            .insert(height.to_be_bytes(), bytes.as_slice())?;
+        let mut certified = self.certified_height()?;
+        while self
+            .output_certificates
+            .contains_key((certified + 1).to_be_bytes())?
+        {
+            certified += 1;
+        }
+        self.meta.insert(CERTIFIED_HEIGHT, &certified.to_be_bytes())?;
+        Ok(certified)
+    }
+
+    /// A height's output certificate.
+    pub fn output_certificate(&self, height: u64) -> Result<Option<OutputCertificate>, StoreError> {
+        self.output_certificates
+            .get(height.to_be_bytes())?
+            .map(|bytes| decode(&bytes, "output_certificates"))
+            .transpose()
+    }
+
+    /// Every height up to this one has an output certificate.
+    pub fn certified_height(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(CERTIFIED_HEIGHT)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
     }
 
     /// The last block height whose transactions were appended.
@@ -312,7 +595,18 @@ mod tests {
         );
 
         let ids: Vec<TxId> = transactions.iter().map(|t| TxId::of(t)).collect();
-        store.append_order(7, &ids, &[digest]).expect("order");
+        let ordered: Vec<OrderedTx> = ids
+            .iter()
+            .zip(0u32..)
+            .map(|(tx_id, index)| OrderedTx {
+                tx_id: *tx_id,
+                batch: digest,
+                index,
+            })
+            .collect();
+        store
+            .append_order(7, [9; 32], &ordered, &[digest])
+            .expect("order");
         store.flush().expect("flush");
         drop(store);
         let store = NodeStore::open(dir.path()).expect("reopen");
@@ -321,5 +615,19 @@ mod tests {
         assert_eq!(store.processed_height().expect("height"), 7);
         assert_eq!(store.order_range(0, 10).expect("range"), ids);
         assert!(store.is_committed(&ids[1]).expect("lookup"));
+        let record = store.height(7).expect("read").expect("recorded");
+        assert_eq!(record.transactions, ordered);
+        assert_eq!(record.first_position, 0);
+        assert_eq!(store.position_of(&ids[1]).expect("lookup"), Some(1));
+    }
+
+    #[test]
+    fn an_encapsulation_keeps_its_first_position_and_replays_idempotently() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = NodeStore::open(dir.path()).expect("open");
+        assert_eq!(store.first_encapsulation(b"u1", 3, 4).expect("new"), (3, 4));
+        assert_eq!(store.first_encapsulation(b"u1", 3, 4).expect("replay"), (3, 4));
+        assert_eq!(store.first_encapsulation(b"u1", 5, 0).expect("later"), (3, 4));
+        assert_eq!(store.first_encapsulation(b"u2", 5, 0).expect("other"), (5, 0));
     }
 }

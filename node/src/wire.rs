@@ -3,33 +3,11 @@
 
 use rkyv::{Archive, Deserialize, Serialize};
 
+use shroud_crypto::tdh2::SHARE_BYTES;
+
 use crate::batch::BatchDigest;
 
-/// A client's submission: one ciphertext's wire bytes.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[rkyv(derive(Debug))]
-pub struct SubmitRequest {
-    /// The ciphertext (see `shroud_crypto::tdh2::Ciphertext::to_bytes`).
-    pub ciphertext: Vec<u8>,
-}
-
-/// A validator's answer to a submission.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[rkyv(derive(Debug))]
-pub enum Receipt {
-    /// Durable in this validator; `tx_id` identifies it from now on.
-    Accepted {
-        /// The transaction id.
-        tx_id: [u8; 32],
-    },
-    /// Refused, with the reason.
-    Rejected {
-        /// A stable label (`too_large`, `wrong_epoch`, ...).
-        label: String,
-        /// A human-readable reason.
-        reason: String,
-    },
-}
+pub use shroud_network::client::{OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
 
 /// A request for a stored batch, answered with the batch.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -37,4 +15,48 @@ pub enum Receipt {
 pub struct BatchRequest {
     /// The batch wanted.
     pub digest: BatchDigest,
+}
+
+/// One validator's decryption shares of a committed height: one share per position that needs
+/// one (a valid, new ciphertext), in position order. Sent only after the height committed and
+/// the shares were made durable.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct SharesMessage {
+    /// The epoch.
+    pub epoch: u64,
+    /// The committed height.
+    pub height: u64,
+    /// The committed block (the receiver checks it is the block it committed).
+    pub block_digest: [u8; 32],
+    /// The sender.
+    pub sender: u16,
+    /// (position, share bytes) in position order.
+    pub shares: Vec<(u32, [u8; SHARE_BYTES])>,
+}
+
+/// A validator's signature over its output header of a height.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct OutputVote {
+    /// The epoch.
+    pub epoch: u64,
+    /// The height.
+    pub height: u64,
+    /// Digest of the header signed (receivers compare it with their own).
+    pub header_digest: [u8; 32],
+    /// The signer.
+    pub signer: u16,
+    /// BLS signature over the header's encoding (domain `OutputHeader`).
+    pub signature: [u8; 96],
+}
+
+/// Asks a validator for what it has of a height: its shares, its vote, the certificate.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct DecryptionRequest {
+    /// The epoch.
+    pub epoch: u64,
+    /// The height.
+    pub height: u64,
 }

@@ -203,6 +203,12 @@ impl Ciphertext {
         &self.u
     }
 
+    /// The compressed encoding of `u`: it identifies the encapsulated key, so two ciphertexts
+    /// with the same `u` decrypt to the same shared point (a replayed encapsulation).
+    pub fn encapsulation_bytes(&self) -> [u8; POINT_BYTES] {
+        encode_point(&self.u)
+    }
+
     /// The Fiat–Shamir challenge `e` of the validity proof.
     pub(crate) fn challenge(&self, key: &EncryptionKey) -> Fr {
         let payload_digest: [u8; 32] = Sha256::digest(&self.payload).into();

@@ -20,9 +20,13 @@ use tracing::{error, info, warn};
 
 use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
-use super::{NodeError, Query, Status};
-use crate::batch::{AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload};
-use crate::mempool::{committed_order, Mempool};
+use super::{NodeError, OutcomeSummary, Query, Status};
+use crate::batch::{
+    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload, TxId,
+};
+use crate::decrypt::{DecryptEvent, StageHandle};
+use crate::mempool::{committed_locations, Mempool};
+use crate::store::OrderedTx;
 use crate::store::NodeStore;
 use crate::wire::{BatchRequest, Receipt};
 
@@ -57,6 +61,7 @@ pub struct Validator {
     commits: VecDeque<(Height, Block)>,
     fetch_sent: HashMap<BatchDigest, (u64, usize)>,
     view: View,
+    stage: StageHandle,
 }
 
 impl std::fmt::Debug for Validator {
@@ -78,6 +83,7 @@ impl Validator {
         outbox: Outbox,
         signer: SecretKey,
         limits: Limits,
+        stage: StageHandle,
     ) -> Self {
         Self {
             me,
@@ -97,6 +103,7 @@ impl Validator {
             commits: VecDeque::new(),
             fetch_sent: HashMap::new(),
             view: View(0),
+            stage,
         }
     }
 
@@ -174,6 +181,11 @@ impl Validator {
             PeerMessage::BatchAck(ack) => self.on_ack(from, ack),
             PeerMessage::BatchRequest(request) => self.on_batch_request(from, &request),
             PeerMessage::BatchCertificate(certificate) => self.on_certificate(from, certificate),
+            PeerMessage::Decryption(message) => {
+                let from = u16::try_from(from).unwrap_or(u16::MAX);
+                self.stage.send(DecryptEvent::Peer { from, message });
+                Ok(())
+            }
         }
     }
 
@@ -249,13 +261,15 @@ impl Validator {
                 Output::Deadline { .. } => {}
                 Output::Committed { height, block } => {
                     self.flush_consensus(&mut dirty)?;
+                    self.stage.committed(height.0);
                     self.commits.push_back((height, block));
                 }
                 Output::ReleaseDecryptionShares { height, .. } => {
+                    // The release must not outlive a crash that forgets the commit behind it.
                     self.flush_consensus(&mut dirty)?;
-                    // The decryption stage (issue #5) acts on this; until then it is counted.
                     counter!("shroud_share_releases_total").increment(1);
                     gauge!("shroud_release_height").set(height.0 as f64);
+                    self.stage.release(height.0);
                 }
                 Output::SafetyViolation { detail } => {
                     counter!("shroud_safety_violations_total").increment(1);
@@ -529,7 +543,7 @@ impl Validator {
             }
             let mut fresh = std::collections::HashSet::new();
             let mut lookup_error = None;
-            let ids = committed_order(&batches, |id| match self.store.is_committed(&id) {
+            let located = committed_locations(&batches, |id| match self.store.is_committed(&id) {
                 Ok(true) => false,
                 Ok(false) => fresh.insert(id),
                 Err(error) => {
@@ -541,8 +555,19 @@ impl Validator {
                 return Err(error.into());
             }
             let digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
-            self.store.append_order(height.0, &ids, &digests)?;
+            let ordered: Vec<OrderedTx> = located
+                .iter()
+                .map(|(tx_id, batch_index, index)| OrderedTx {
+                    tx_id: *tx_id,
+                    batch: digests[*batch_index],
+                    index: u32::try_from(*index).unwrap_or(u32::MAX),
+                })
+                .collect();
+            let ids: Vec<TxId> = located.iter().map(|(id, _, _)| *id).collect();
+            self.store
+                .append_order(height.0, block.digest().0, &ordered, &digests)?;
             self.store.flush()?;
+            self.stage.wake();
             self.mempool.forget(&ids);
             for digest in &digests {
                 self.announced.remove(digest);
@@ -596,6 +621,9 @@ impl Validator {
                     ordered: self.store.order_len()?,
                     mempool: self.mempool.len(),
                     batches_waiting: self.payload.waiting(),
+                    output_height: self.store.output_height()?,
+                    certified_height: self.store.certified_height()?,
+                    outcomes: OutcomeSummary::from(self.store.outcome_counts()?),
                 });
             }
             Query::Order { from, limit, reply } => {

@@ -30,7 +30,7 @@ use crate::config::Loaded;
 use crate::mempool::Mempool;
 use crate::store::{NodeStore, StoreError};
 
-pub use net::{decode_peer, Event, PeerMessage};
+pub use net::{decode_peer, Event, Outbox, PeerMessage};
 
 /// A failure that stops the validator (storage, bind, configuration).
 #[derive(Debug, Error)]
@@ -59,6 +59,9 @@ pub enum NodeError {
     /// An invariant of our own broke.
     #[error("invariant: {0}")]
     Invariant(&'static str),
+    /// The decryption stage failed.
+    #[error("decryption stage: {0}")]
+    Stage(#[from] crate::decrypt::StageError),
 }
 
 /// A validator's state as the operator API reports it.
@@ -78,6 +81,34 @@ pub struct Status {
     pub mempool: usize,
     /// Certified batches not yet committed.
     pub batches_waiting: usize,
+    /// Highest height whose output is built (decrypted).
+    pub output_height: u64,
+    /// Every height up to this one has an output certificate.
+    pub certified_height: u64,
+    /// Outcomes over every output built.
+    pub outcomes: OutcomeSummary,
+}
+
+/// Outcome counts by label.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct OutcomeSummary {
+    /// Positions decrypted.
+    pub decrypted: u64,
+    /// Failed positions by reason label.
+    pub failed: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl From<crate::store::OutcomeCounts> for OutcomeSummary {
+    fn from(counts: crate::store::OutcomeCounts) -> Self {
+        Self {
+            decrypted: counts.decrypted,
+            failed: shroud_proofs::FailureReason::ALL
+                .iter()
+                .zip(counts.failed)
+                .map(|(reason, count)| (reason.label(), count))
+                .collect(),
+        }
+    }
 }
 
 /// An operator query to the validator loop.
@@ -106,7 +137,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         committee,
         signer,
         identity,
-        key_share: _,
+        key_share,
     } = loaded;
     let me = usize::from(config.index);
     let entry = committee.file.validators[me].clone();
@@ -169,17 +200,46 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         .map(|member| member.peer_address)
         .collect();
     let outbox = net::start_senders(peer_endpoint.clone(), addresses, me);
+    let params = crate::decrypt::Params {
+        me: config.index,
+        chain_id: committee.file.chain_id,
+        epoch: committee.file.epoch,
+        key_share,
+        public: committee.public_key_set.clone(),
+        keys: committee.committee.keys().clone(),
+        signer: signer.clone(),
+        ciphertext_bytes_max: config.mempool.mempool().ciphertext_bytes_max,
+        bundle_limits: shroud_proofs::BundleLimits::default(),
+        faults: crate::decrypt::Faults {
+            invalid_shares: config.faults.invalid_decryption_shares,
+        },
+    };
+    if params.faults.invalid_shares {
+        tracing::warn!("FAULT INJECTION: this validator sends invalid decryption shares");
+    }
+    let stage_state = crate::decrypt::DecryptionState::new(params, store.clone())?;
+    let (certified_sender, certified) = tokio::sync::watch::channel(stage_state.certified_height());
+    let (stage, stage_thread) = crate::decrypt::spawn(
+        stage_state,
+        consensus.committed_head().0 .0,
+        outbox.clone(),
+        limits.clone(),
+        certified_sender,
+    )?;
     let (events, mut inbox) = mpsc::channel(EVENT_QUEUE);
     tokio::spawn(net::accept_peers(
         peer_endpoint.clone(),
         events.clone(),
+        stage.clone(),
         limits.clone(),
     ));
-    tokio::spawn(net::accept_clients(
-        client_endpoint.clone(),
-        events.clone(),
-        limits.clone(),
-    ));
+    let clients = net::ClientContext {
+        events: events.clone(),
+        store: store.clone(),
+        certified,
+        limits: limits.clone(),
+    };
+    tokio::spawn(net::accept_clients(client_endpoint.clone(), clients));
     let http_listener = tokio::net::TcpListener::bind(entry.http_address).await?;
     tokio::spawn(http::serve(http_listener, events.clone(), prometheus));
 
@@ -194,6 +254,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         outbox,
         signer,
         limits,
+        stage.clone(),
     );
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
@@ -210,11 +271,21 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
             },
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => validator.tick()?,
         }
+        if stage_thread.is_finished() {
+            // Only a failure stops the stage early; the join below reports it.
+            break;
+        }
     }
     info!(index = me, "shutting down");
     client_endpoint.close();
     peer_endpoint.close();
+    stage.stop();
+    let stage_result = tokio::task::spawn_blocking(move || stage_thread.join())
+        .await
+        .map_err(|_| NodeError::Invariant("the decryption thread is joinable"))?
+        .map_err(|_| NodeError::Invariant("the decryption thread does not panic"))?;
     validator.flush_all()?;
+    stage_result?;
     Ok(())
 }
 

@@ -14,11 +14,16 @@ use shroud_network::{
     ClientConnection, ClientFacingEndpoint, FrameError, FrameKind, Limits, NetworkError,
     PeerEndpoint,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, warn};
 
+use shroud_proofs::output::HeightContext;
+use shroud_proofs::{build_output, NamespaceId, NamespaceOutput, OutputCertificate};
+
 use crate::batch::{Batch, BatchAck, BatchCertificate};
-use crate::wire::{BatchRequest, Receipt, SubmitRequest};
+use crate::decrypt::{DecryptEvent, DecryptMessage, StageHandle};
+use crate::store::NodeStore;
+use crate::wire::{BatchRequest, OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
 
 /// Invalid frames a connection may send before it is closed.
 const INVALID_FRAMES_MAX: u32 = 16;
@@ -40,6 +45,8 @@ pub enum PeerMessage {
     BatchRequest(BatchRequest),
     /// A batch certificate from the batch's author.
     BatchCertificate(BatchCertificate),
+    /// A message of the decryption stage.
+    Decryption(DecryptMessage),
 }
 
 /// What the validator loop receives.
@@ -74,6 +81,20 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
         FrameKind::BatchCertificate => parsed
             .decode(FrameKind::BatchCertificate)
             .map(PeerMessage::BatchCertificate),
+        FrameKind::DecryptionShares => parsed
+            .decode(FrameKind::DecryptionShares)
+            .map(|shares| PeerMessage::Decryption(DecryptMessage::Shares(shares))),
+        FrameKind::OutputVote => parsed
+            .decode(FrameKind::OutputVote)
+            .map(|vote| PeerMessage::Decryption(DecryptMessage::Vote(vote))),
+        FrameKind::OutputCertificate => parsed
+            .decode::<OutputCertificate>(FrameKind::OutputCertificate)
+            .map(|certificate| {
+                PeerMessage::Decryption(DecryptMessage::Certificate(Box::new(certificate)))
+            }),
+        FrameKind::DecryptionRequest => parsed
+            .decode(FrameKind::DecryptionRequest)
+            .map(|request| PeerMessage::Decryption(DecryptMessage::Request(request))),
         other => Err(FrameError::UnexpectedKind {
             expected: FrameKind::Consensus,
             got: other,
@@ -164,13 +185,19 @@ async fn sender_loop(
 pub async fn accept_peers(
     endpoint: Arc<PeerEndpoint>,
     events: mpsc::Sender<Event>,
+    stage: StageHandle,
     limits: Limits,
 ) {
     while let Some(incoming) = endpoint.accept().await {
         match incoming {
             Ok(connection) => {
                 gauge!("shroud_quic_connections", "direction" => "in").increment(1.0);
-                tokio::spawn(read_peer(connection, events.clone(), limits.clone()));
+                tokio::spawn(read_peer(
+                    connection,
+                    events.clone(),
+                    stage.clone(),
+                    limits.clone(),
+                ));
             }
             Err(error) => {
                 counter!("shroud_peer_handshakes_refused_total").increment(1);
@@ -183,6 +210,7 @@ pub async fn accept_peers(
 async fn read_peer(
     connection: shroud_network::PeerConnection,
     events: mpsc::Sender<Event>,
+    stage: StageHandle,
     limits: Limits,
 ) {
     let from = connection.peer();
@@ -202,6 +230,11 @@ async fn read_peer(
             Err(_) => break,
         };
         match decode_peer(&bytes, &limits) {
+            Ok(PeerMessage::Decryption(message)) => {
+                // The decryption stage runs on its own thread and never blocks this reader.
+                let from = u16::try_from(from).unwrap_or(u16::MAX);
+                stage.send(DecryptEvent::Peer { from, message });
+            }
             Ok(message) => {
                 if events.send(Event::Peer { from, message }).await.is_err() {
                     break;
@@ -228,15 +261,29 @@ fn reject_frame(error: &FrameError) {
     counter!("shroud_frames_rejected_total", "reason" => error.label()).increment(1);
 }
 
+/// What a client connection's handler needs.
+#[derive(Clone, Debug)]
+pub struct ClientContext {
+    /// The validator loop (submissions).
+    pub events: mpsc::Sender<Event>,
+    /// The store (outputs are read from it directly, off the validator loop).
+    pub store: NodeStore,
+    /// The highest contiguous certified height.
+    pub certified: watch::Receiver<u64>,
+    /// Frame limits.
+    pub limits: Limits,
+}
+
+/// Longest wait a client may ask for in an outputs request.
+const OUTPUTS_WAIT_MS_MAX: u32 = 10_000;
+/// Most heights one outputs answer scans.
+const OUTPUTS_HEIGHTS_MAX: u32 = 256;
+
 /// Accepts client connections and runs a handler for each.
-pub async fn accept_clients(
-    endpoint: Arc<ClientFacingEndpoint>,
-    events: mpsc::Sender<Event>,
-    limits: Limits,
-) {
+pub async fn accept_clients(endpoint: Arc<ClientFacingEndpoint>, context: ClientContext) {
     while let Some(incoming) = endpoint.accept().await {
         if let Ok(connection) = incoming {
-            tokio::spawn(serve_client(connection, events.clone(), limits.clone()));
+            tokio::spawn(serve_client(connection, context.clone()));
         }
     }
 }
@@ -248,7 +295,7 @@ fn rejected(label: &str, reason: String) -> Receipt {
     }
 }
 
-async fn serve_client(connection: ClientConnection, events: mpsc::Sender<Event>, limits: Limits) {
+async fn serve_client(connection: ClientConnection, mut context: ClientContext) {
     let mut invalid = 0u32;
     loop {
         let request = match connection.next_request().await {
@@ -264,30 +311,38 @@ async fn serve_client(connection: ClientConnection, events: mpsc::Sender<Event>,
             }
             Err(_) => return,
         };
-        let decoded = parse(&request.frame, &limits)
-            .and_then(|parsed| parsed.decode::<SubmitRequest>(FrameKind::Submit));
-        let receipt = match decoded {
-            Ok(submit) => {
-                let (reply, answer) = oneshot::channel();
-                let event = Event::Submit {
-                    ciphertext: submit.ciphertext,
-                    reply,
-                };
-                if events.send(event).await.is_err() {
-                    return;
-                }
-                match answer.await {
-                    Ok(receipt) => receipt,
-                    Err(_) => return,
+        let answer = match parse(&request.frame, &context.limits) {
+            Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
+                match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
+                    Ok(wanted) => outputs(&mut context, &wanted)
+                        .await
+                        .and_then(|response| {
+                            frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
+                        }),
+                    Err(error) => {
+                        reject_frame(&error);
+                        invalid += 1;
+                        None
+                    }
                 }
             }
-            Err(error) => {
-                reject_frame(&error);
-                invalid += 1;
-                rejected(error.label(), error.to_string())
+            parsed => {
+                let receipt = match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit)) {
+                    Ok(submit) => match submit_to_loop(&context.events, submit).await {
+                        Some(receipt) => receipt,
+                        None => return,
+                    },
+                    Err(error) => {
+                        reject_frame(&error);
+                        invalid += 1;
+                        rejected(error.label(), error.to_string())
+                    }
+                };
+                frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
             }
         };
-        let Ok(frame) = frame::encode(FrameKind::Receipt, &receipt, &limits) else {
+        let Some(frame) = answer else {
+            connection.close("cannot answer");
             return;
         };
         if request.answer(&frame).await.is_err() || invalid >= INVALID_FRAMES_MAX {
@@ -295,4 +350,87 @@ async fn serve_client(connection: ClientConnection, events: mpsc::Sender<Event>,
             return;
         }
     }
+}
+
+async fn submit_to_loop(events: &mpsc::Sender<Event>, submit: SubmitRequest) -> Option<Receipt> {
+    let (reply, answer) = oneshot::channel();
+    let event = Event::Submit {
+        ciphertext: submit.ciphertext,
+        reply,
+    };
+    events.send(event).await.ok()?;
+    answer.await.ok()
+}
+
+/// Answers an outputs request from the store, waiting (bounded) for a new certified height
+/// when none at or above `from_height` exists yet.
+async fn outputs(context: &mut ClientContext, wanted: &OutputsRequest) -> Option<OutputsResponse> {
+    let wait = std::time::Duration::from_millis(u64::from(wanted.wait_ms.min(OUTPUTS_WAIT_MS_MAX)));
+    if *context.certified.borrow() < wanted.from_height {
+        let reached = |height: &u64| *height >= wanted.from_height;
+        let _ = tokio::time::timeout(wait, context.certified.wait_for(reached)).await;
+    }
+    let certified = *context.certified.borrow();
+    let heights = u64::from(wanted.heights_max.clamp(1, OUTPUTS_HEIGHTS_MAX));
+    let from = wanted.from_height.max(1);
+    let until = certified.min(from.saturating_add(heights - 1));
+    let store = context.store.clone();
+    let namespace = wanted.namespace;
+    let limits = context.limits.frame_bytes_max;
+    // Reading and rebuilding trees is blocking work: keep it off the async workers.
+    tokio::task::spawn_blocking(move || {
+        namespace_outputs(&store, namespace, from, until, limits).map(|(outputs, next_height)| {
+            OutputsResponse {
+                outputs,
+                next_height,
+                certified_height: certified,
+            }
+        })
+    })
+    .await
+    .ok()?
+    .map_err(|error| warn!(%error, "reading outputs failed"))
+    .ok()
+}
+
+/// A namespace's certified outputs in `from..=until`, stopping before the answer would pass
+/// about half the frame limit.
+fn namespace_outputs(
+    store: &NodeStore,
+    namespace: NamespaceId,
+    from: u64,
+    until: u64,
+    bytes_max: usize,
+) -> Result<(Vec<NamespaceOutput>, u64), crate::store::StoreError> {
+    let mut outputs = Vec::new();
+    let mut size = 0usize;
+    for height in from..=until {
+        let (Some(record), Some(certificate)) = (store.output(height)?, store.output_certificate(height)?) else {
+            return Ok((outputs, height));
+        };
+        let context = HeightContext {
+            chain_id: record.header.chain_id,
+            epoch: record.header.epoch,
+            height,
+            block_digest: record.header.block_digest,
+            parent_output: record.header.parent_output,
+        };
+        let built = build_output(&context, &record.entries);
+        if built.header != certificate.header {
+            return Err(crate::store::StoreError::Corrupt("outputs"));
+        }
+        if let Some((items, proof)) = built.namespace(namespace) {
+            size += items.iter().map(|item| item.data.len() + 80).sum::<usize>() + 512;
+            if size > bytes_max / 2 && !outputs.is_empty() {
+                return Ok((outputs, height));
+            }
+            outputs.push(NamespaceOutput {
+                certificate,
+                namespace,
+                items,
+                proof,
+            });
+        }
+    }
+    Ok((outputs, until + 1))
 }

@@ -1,0 +1,207 @@
+//! The decryption stage's thread: it receives peer messages and wake-ups through a bounded
+//! channel, runs the state, flushes, then sends.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics::counter;
+use shroud_network::{frame, FrameKind, Limits};
+use shroud_proofs::OutputCertificate;
+use tokio::sync::watch;
+use tracing::error;
+
+use super::state::{DecryptionState, Outgoing, Send, StageError};
+use crate::runtime::Outbox;
+use crate::wire::{DecryptionRequest, OutputVote, SharesMessage};
+
+/// Events waiting for the stage at most; more are dropped and counted (the stage's requests
+/// recover anything lost).
+const QUEUE: usize = 4_096;
+/// The stage wakes up at least this often (timers).
+const TICK: Duration = Duration::from_millis(50);
+/// A peer's requests are answered at most this often.
+const ANSWER_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A decryption-stage message from a validator.
+#[derive(Debug)]
+pub enum DecryptMessage {
+    /// Its shares of a height.
+    Shares(SharesMessage),
+    /// Its signature over a header.
+    Vote(OutputVote),
+    /// A certificate.
+    Certificate(Box<OutputCertificate>),
+    /// A request for a height.
+    Request(DecryptionRequest),
+}
+
+/// What the stage receives.
+#[derive(Debug)]
+pub enum DecryptEvent {
+    /// A message from validator `from`.
+    Peer {
+        /// The sender.
+        from: u16,
+        /// The message.
+        message: DecryptMessage,
+    },
+    /// New heights may be ready.
+    Wake,
+}
+
+/// The validator loop's and the network's side of the stage.
+#[derive(Clone, Debug)]
+pub struct StageHandle {
+    sender: SyncSender<DecryptEvent>,
+    released: Arc<AtomicU64>,
+    committed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl StageHandle {
+    /// Hands an event to the stage; drops it (counted) if the stage is behind.
+    pub fn send(&self, event: DecryptEvent) {
+        if let Err(TrySendError::Full(_)) = self.sender.try_send(event) {
+            counter!("shroud_decryption_events_dropped_total").increment(1);
+        }
+    }
+
+    /// Consensus released height `height` (it committed, and the release is durable).
+    pub fn release(&self, height: u64) {
+        self.released.fetch_max(height, Ordering::SeqCst);
+        self.send(DecryptEvent::Wake);
+    }
+
+    /// Consensus committed height `height` (flushed).
+    pub fn committed(&self, height: u64) {
+        self.committed.fetch_max(height, Ordering::SeqCst);
+    }
+
+    /// The order of new heights was processed.
+    pub fn wake(&self) {
+        self.send(DecryptEvent::Wake);
+    }
+
+    /// Asks the thread to stop.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.send(DecryptEvent::Wake);
+    }
+}
+
+/// Starts the stage on its own thread. `committed` is the height consensus recovered as
+/// committed (all of it is released: a committed height's order is final).
+pub fn spawn(
+    state: DecryptionState,
+    committed: u64,
+    outbox: Outbox,
+    limits: Limits,
+    certified: watch::Sender<u64>,
+) -> std::io::Result<(StageHandle, std::thread::JoinHandle<Result<(), StageError>>)> {
+    let (sender, receiver) = sync_channel(QUEUE);
+    let handle = StageHandle {
+        sender,
+        released: Arc::new(AtomicU64::new(committed)),
+        committed: Arc::new(AtomicU64::new(committed)),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let thread_handle = handle.clone();
+    let join = std::thread::Builder::new()
+        .name("decryption".into())
+        .spawn(move || {
+            let result = run(state, &receiver, &thread_handle, &outbox, &limits, &certified);
+            if let Err(error) = &result {
+                error!(%error, "the decryption stage stopped");
+            }
+            result
+        })?;
+    Ok((handle, join))
+}
+
+fn run(
+    mut state: DecryptionState,
+    receiver: &Receiver<DecryptEvent>,
+    handle: &StageHandle,
+    outbox: &Outbox,
+    limits: &Limits,
+    certified: &watch::Sender<u64>,
+) -> Result<(), StageError> {
+    let mut answered: Vec<Option<Instant>> = Vec::new();
+    let mut last_timer = Instant::now();
+    while !handle.stop.load(Ordering::SeqCst) {
+        let event = match receiver.recv_timeout(TICK) {
+            Ok(event) => Some(event),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let committed = handle.committed.load(Ordering::SeqCst);
+        let released = handle.released.load(Ordering::SeqCst);
+        let mut sends = state.advance(released, committed)?;
+        if let Some(DecryptEvent::Peer { from, message }) = event {
+            sends.extend(match message {
+                DecryptMessage::Shares(shares) => state.on_shares(from, shares, committed)?,
+                DecryptMessage::Vote(vote) => state.on_vote(from, vote)?,
+                DecryptMessage::Certificate(certificate) => {
+                    state.on_certificate(*certificate)?;
+                    Vec::new()
+                }
+                DecryptMessage::Request(request) => {
+                    let slot = usize::from(from);
+                    if answered.len() <= slot {
+                        answered.resize(slot + 1, None);
+                    }
+                    if answered[slot].is_some_and(|at| at.elapsed() < ANSWER_INTERVAL) {
+                        counter!("shroud_decryption_requests_ignored_total").increment(1);
+                        Vec::new()
+                    } else {
+                        answered[slot] = Some(Instant::now());
+                        state.on_request(from, &request)?
+                    }
+                }
+            });
+        }
+        if last_timer.elapsed() >= TICK {
+            last_timer = Instant::now();
+            sends.extend(state.on_timer());
+        }
+        state.persist()?;
+        certified.send_if_modified(|height| {
+            let now = state.certified_height();
+            let changed = now != *height;
+            *height = now;
+            changed
+        });
+        for send in sends {
+            deliver(outbox, limits, send);
+        }
+    }
+    state.persist()
+}
+
+fn deliver(outbox: &Outbox, limits: &Limits, send: Send) {
+    let (target, outgoing) = match send {
+        Send::All(outgoing) => (None, outgoing),
+        Send::To(peer, outgoing) => (Some(usize::from(peer)), outgoing),
+    };
+    let encoded = match &outgoing {
+        Outgoing::Shares(message) => frame::encode(FrameKind::DecryptionShares, message, limits),
+        Outgoing::Vote(vote) => frame::encode(FrameKind::OutputVote, vote, limits),
+        Outgoing::Certificate(certificate) => {
+            frame::encode(FrameKind::OutputCertificate, certificate, limits)
+        }
+        Outgoing::Request(request) => frame::encode(FrameKind::DecryptionRequest, request, limits),
+    };
+    let bytes = match encoded {
+        Ok(bytes) => Arc::new(bytes),
+        Err(error) => {
+            error!(%error, "a decryption-stage message exceeds the frame limit");
+            return;
+        }
+    };
+    match target {
+        Some(peer) => outbox.send(peer, bytes),
+        None => outbox.broadcast(bytes),
+    }
+}

@@ -1,0 +1,35 @@
+//! The decryption stage: committed ciphertexts become certified per-namespace outputs.
+//!
+//! # Protocol
+//! 1. **Release.** Consensus emits `ReleaseDecryptionShares(h)` only after height `h` committed
+//!    (never earlier); the validator loop raises the released height, and the stage sets up
+//!    `h` once its order is also processed (every batch stored).
+//! 2. **Classify.** Each position of the height's order is parsed and checked (label, then all
+//!    validity proofs in one multi-scalar multiplication). A position fails at once with a
+//!    reason if its ciphertext is malformed or its proof fails (`invalid_ciphertext`), it is
+//!    labelled for another chain or epoch, or its encapsulation `u` was ordered before
+//!    (`duplicate`: the first position keeps it). The same order and the same checks give
+//!    every honest validator the same classification.
+//! 3. **Share.** This validator makes one share per remaining position, stores them, flushes,
+//!    and only then broadcasts them in one message per height.
+//! 4. **Combine.** With `t` senders in, each position is combined optimistically: the first `t`
+//!    shares interpolated and checked with one pairing equation; only if that fails are the
+//!    shares verified (in a batch) and a sender with a bad share is excluded for the height.
+//!    The true shared point either opens the payload (then the plaintext must be a bundle, or
+//!    the position fails as `malformed_bundle`) or it does not (`undecryptable`), the same on
+//!    every honest validator.
+//! 5. **Certify.** Outputs are built in height order (each header links its parent), signed,
+//!    stored with the signature, flushed, and the signature is broadcast; `2f+1` signatures
+//!    over the same header aggregate into the output certificate.
+//! 6. **Recover.** A height that waits too long asks peers for their shares, votes or
+//!    certificate; a restarted validator resumes from its store (own shares are reused, never
+//!    made twice for different points).
+//!
+//! The logic is in `state` (testable without threads); `actor` runs it on its own thread,
+//! since combining and proving are CPU work that must not stall consensus.
+
+mod actor;
+mod state;
+
+pub use actor::{spawn, DecryptEvent, DecryptMessage, StageHandle};
+pub use state::{DecryptionState, Faults, Outgoing, Params, Send, StageError};

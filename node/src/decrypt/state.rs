@@ -1,0 +1,754 @@
+//! The decryption stage's logic (no threads, no sockets): set up a committed height, make this
+//! validator's shares, combine peers' shares, build and sign the output, collect votes into a
+//! certificate. Every method returns the messages to send; the caller must call
+//! [`DecryptionState::persist`] (flush) before sending any of them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use metrics::{counter, gauge, histogram};
+use rand_core::OsRng;
+use shroud_crypto::tdh2::{
+    combine_optimistic, create_share, verify_ciphertexts, Ciphertext, Context, DecryptionShare,
+    KeyShare, PublicKeySet, VerifiedCiphertext,
+};
+use shroud_crypto::{
+    CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain, ThresholdError,
+};
+use shroud_proofs::output::HeightContext;
+use shroud_proofs::{
+    build_output, output_quorum, Bundle, BundleLimits, FailureReason, Outcome, OutputCertificate,
+    OutputHeader, PositionEntry, TxId,
+};
+use tracing::warn;
+
+use crate::batch::{Batch, BatchDigest};
+use crate::store::{DecryptionLog, NodeStore, OutputRecord, StoreError};
+use crate::wire::{DecryptionRequest, OutputVote, SharesMessage};
+
+/// Heights being decrypted at once.
+const ACTIVE_MAX: usize = 16;
+/// Messages for heights this far ahead of the next one to set up are kept until it is set up;
+/// further ones are dropped (the sender's requests and answers recover them).
+const EARLY_WINDOW: u64 = 64;
+/// A height still undecided (or uncertified) this long asks peers for what they have.
+const REQUEST_AFTER: Duration = Duration::from_millis(700);
+/// Heights asked about per timer round at most.
+const REQUESTS_PER_ROUND: usize = 8;
+
+/// Faults a test network injects into one validator. Never set on a real network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Send decryption shares made with a wrong key share (they fail their proofs).
+    pub invalid_shares: bool,
+}
+
+/// What the stage needs to know.
+#[derive(Debug)]
+pub struct Params {
+    /// This validator's index.
+    pub me: u16,
+    /// The chain.
+    pub chain_id: u64,
+    /// The epoch.
+    pub epoch: u64,
+    /// This validator's share of the decryption key.
+    pub key_share: KeyShare,
+    /// The threshold key set.
+    pub public: PublicKeySet,
+    /// The committee's BLS keys.
+    pub keys: CommitteeKeys,
+    /// This validator's BLS key.
+    pub signer: SecretKey,
+    /// Largest ciphertext payload decoded.
+    pub ciphertext_bytes_max: usize,
+    /// Bundle limits.
+    pub bundle_limits: BundleLimits,
+    /// Injected faults (tests only).
+    pub faults: Faults,
+}
+
+/// A message of the stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// Own shares of a height.
+    Shares(SharesMessage),
+    /// Own signature over a header.
+    Vote(OutputVote),
+    /// A certificate (answering a request).
+    Certificate(OutputCertificate),
+    /// A request for a height.
+    Request(DecryptionRequest),
+}
+
+/// Where a message goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Send {
+    /// To every other validator.
+    All(Outgoing),
+    /// To one validator.
+    To(u16, Outgoing),
+}
+
+enum Slot {
+    Waiting(Box<VerifiedCiphertext>),
+    Done(Outcome),
+}
+
+struct Decrypting {
+    block_digest: [u8; 32],
+    tx_ids: Vec<TxId>,
+    slots: Vec<Slot>,
+    /// Positions that get shares (valid, new ciphertexts), in order.
+    shareable: Vec<u32>,
+    waiting: usize,
+    /// Share sets by sender, in arrival order (own first).
+    shares: Vec<(u16, HashMap<u32, DecryptionShare>)>,
+    bad: BTreeSet<u16>,
+    attempted_with: usize,
+    log: DecryptionLog,
+    started: Instant,
+    asked: Instant,
+}
+
+struct Certifying {
+    header: OutputHeader,
+    builder: CertificateBuilder,
+    asked: Instant,
+}
+
+/// The decryption stage of one validator.
+pub struct DecryptionState {
+    params: Params,
+    store: NodeStore,
+    next_setup: u64,
+    built: u64,
+    certified: u64,
+    last_header_digest: [u8; 32],
+    decrypting: BTreeMap<u64, Decrypting>,
+    certifying: BTreeMap<u64, Certifying>,
+    early_shares: BTreeMap<u64, BTreeMap<u16, SharesMessage>>,
+    early_votes: BTreeMap<u64, BTreeMap<u16, OutputVote>>,
+    dirty: bool,
+}
+
+impl std::fmt::Debug for DecryptionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DecryptionState(validator {}, built {})",
+            self.params.me, self.built
+        )
+    }
+}
+
+/// A failure of the stage: the store (fatal) or an invariant of our own.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// An invariant broke.
+    #[error("invariant: {0}")]
+    Invariant(&'static str),
+}
+
+fn refuse(kind: &'static str, reason: &'static str) {
+    counter!("shroud_decryption_messages_rejected_total", "kind" => kind, "reason" => reason)
+        .increment(1);
+}
+
+impl DecryptionState {
+    /// Resumes from the store: heights whose output is built are done; uncertified ones
+    /// collect votes again; later ones are set up again when released (own shares are reused).
+    pub fn new(params: Params, store: NodeStore) -> Result<Self, StageError> {
+        let built = store.output_height()?;
+        let last_header_digest = match store.output(built)? {
+            Some(record) => record.header.digest(),
+            None => [0; 32],
+        };
+        let certified = store.certified_height()?;
+        let mut state = Self {
+            params,
+            store,
+            next_setup: built + 1,
+            built,
+            certified,
+            last_header_digest,
+            decrypting: BTreeMap::new(),
+            certifying: BTreeMap::new(),
+            early_shares: BTreeMap::new(),
+            early_votes: BTreeMap::new(),
+            dirty: false,
+        };
+        for height in state.store.certified_height()? + 1..=built {
+            if state.store.output_certificate(height)?.is_some() {
+                continue;
+            }
+            let record = state
+                .store
+                .output(height)?
+                .ok_or(StageError::Invariant("every height up to the built one has an output"))?;
+            state.start_certifying(&record)?;
+        }
+        Ok(state)
+    }
+
+    /// Whether writes wait for a flush.
+    pub fn needs_flush(&self) -> bool {
+        self.dirty
+    }
+
+    /// Flushes the store: call before sending anything the stage returned.
+    pub fn persist(&mut self) -> Result<(), StageError> {
+        if self.dirty {
+            self.store.flush()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// The highest height whose output is built.
+    pub fn built_height(&self) -> u64 {
+        self.built
+    }
+
+    /// Every height up to this one is certified.
+    pub fn certified_height(&self) -> u64 {
+        self.certified
+    }
+
+    /// Sets up every height that is both released by consensus (`released`: its order is
+    /// final) and processed into the order, then builds the outputs that are ready.
+    pub fn advance(&mut self, released: u64, committed: u64) -> Result<Vec<Send>, StageError> {
+        let available = released.min(self.store.processed_height()?);
+        let mut sends = Vec::new();
+        while self.decrypting.len() < ACTIVE_MAX && self.next_setup <= available {
+            let height = self.next_setup;
+            self.next_setup += 1;
+            sends.extend(self.setup(height, committed)?);
+        }
+        sends.extend(self.build_ready()?);
+        Ok(sends)
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            chain_id: self.params.chain_id,
+            epoch: self.params.epoch,
+        }
+    }
+
+    /// Classifies every position of a committed height and makes this validator's shares.
+    fn setup(&mut self, height: u64, committed: u64) -> Result<Vec<Send>, StageError> {
+        assert!(height <= committed, "shares only for committed heights");
+        let record = self
+            .store
+            .height(height)?
+            .ok_or(StageError::Invariant("a processed height has its order stored"))?;
+        let mut batches: HashMap<BatchDigest, Batch> = HashMap::new();
+        let mut slots = Vec::with_capacity(record.transactions.len());
+        let mut candidates = Vec::new();
+        let context = self.context();
+        for (position, transaction) in record.transactions.iter().enumerate() {
+            if !batches.contains_key(&transaction.batch) {
+                let batch = self
+                    .store
+                    .batch(&transaction.batch)?
+                    .ok_or(StageError::Invariant("a committed batch is stored"))?;
+                batches.insert(transaction.batch, batch);
+            }
+            let bytes = batches
+                .get(&transaction.batch)
+                .and_then(|batch| batch.transactions.get(transaction.index as usize))
+                .ok_or(StageError::Invariant("an ordered transaction is in its batch"))?;
+            match classify(bytes, self.params.ciphertext_bytes_max, &context) {
+                Ok(ciphertext) => {
+                    candidates.push((position, ciphertext));
+                    slots.push(Slot::Done(Outcome::Failed(FailureReason::InvalidCiphertext)));
+                }
+                Err(reason) => slots.push(Slot::Done(Outcome::Failed(reason))),
+            }
+        }
+        let (positions, ciphertexts): (Vec<usize>, Vec<Ciphertext>) = candidates.into_iter().unzip();
+        let checked = verify_ciphertexts(
+            ciphertexts,
+            self.params.public.encryption_key(),
+            &context,
+            &mut OsRng,
+        );
+        let mut shareable = Vec::new();
+        for (position, result) in positions.into_iter().zip(checked) {
+            let Ok(verified) = result else { continue };
+            let position32 = u32::try_from(position)
+                .map_err(|_| StageError::Invariant("a height has fewer than 2^32 positions"))?;
+            let u = verified.ciphertext().encapsulation_bytes();
+            let first = self.store.first_encapsulation(&u, height, position32)?;
+            self.dirty = true;
+            slots[position] = if first == (height, position32) {
+                shareable.push(position32);
+                Slot::Waiting(Box::new(verified))
+            } else {
+                Slot::Done(Outcome::Failed(FailureReason::Duplicate))
+            };
+        }
+        let waiting = shareable.len();
+        let now = Instant::now();
+        let mut decrypting = Decrypting {
+            block_digest: record.block_digest,
+            tx_ids: record.transactions.iter().map(|t| t.tx_id).collect(),
+            slots,
+            shareable,
+            waiting,
+            shares: Vec::new(),
+            bad: BTreeSet::new(),
+            attempted_with: 0,
+            log: self.store.decryption_log(height)?,
+            started: now,
+            asked: now,
+        };
+        let (own, sent) = self.own_shares(height, &mut decrypting, committed)?;
+        decrypting
+            .shares
+            .push((self.params.me, decode_own(&own)));
+        self.decrypting.insert(height, decrypting);
+        let mut sends = vec![Send::All(Outgoing::Shares(sent))];
+        for (from, message) in self.early_shares.remove(&height).unwrap_or_default() {
+            sends.extend(self.on_shares(from, message, committed)?);
+        }
+        sends.extend(self.try_decide(height)?);
+        Ok(sends)
+    }
+
+    /// This validator's shares of a height: from the store if made before a restart, else made
+    /// now and stored. Returns the true shares and the message to send (they differ only
+    /// under an injected fault).
+    fn own_shares(
+        &mut self,
+        height: u64,
+        decrypting: &mut Decrypting,
+        committed: u64,
+    ) -> Result<(SharesMessage, SharesMessage), StageError> {
+        if let Some(stored) = self.store.own_shares(height)? {
+            return Ok((stored.clone(), stored));
+        }
+        let mut shares = Vec::with_capacity(decrypting.shareable.len());
+        let mut wrong = Vec::new();
+        let wrong_key = self.params.faults.invalid_shares.then(|| {
+            let mut bytes = [0u8; 32];
+            bytes[16] = 1;
+            KeyShare::from_secret_bytes(self.params.key_share.index(), &bytes)
+        });
+        for position in &decrypting.shareable {
+            let Slot::Waiting(ciphertext) = &decrypting.slots[*position as usize] else {
+                return Err(StageError::Invariant("a shareable position is waiting"));
+            };
+            let share = create_share(&self.params.key_share, ciphertext, &mut OsRng);
+            shares.push((*position, share.to_bytes()));
+            if let Some(Ok(key)) = &wrong_key {
+                wrong.push((*position, create_share(key, ciphertext, &mut OsRng).to_bytes()));
+            }
+        }
+        let message = SharesMessage {
+            epoch: self.params.epoch,
+            height,
+            block_digest: decrypting.block_digest,
+            sender: self.params.me,
+            shares,
+        };
+        let sent = if wrong_key.is_some() {
+            SharesMessage {
+                shares: wrong,
+                ..message.clone()
+            }
+        } else {
+            message.clone()
+        };
+        self.store.put_own_shares(&sent)?;
+        decrypting.log.made_at_committed = committed;
+        self.store.put_decryption_log(height, &decrypting.log)?;
+        self.dirty = true;
+        counter!("shroud_decryption_shares_sent_total").increment(message.shares.len() as u64);
+        Ok((message, sent))
+    }
+
+    /// A peer's shares of a height.
+    pub fn on_shares(
+        &mut self,
+        from: u16,
+        message: SharesMessage,
+        committed: u64,
+    ) -> Result<Vec<Send>, StageError> {
+        if message.epoch != self.params.epoch || message.sender != from {
+            refuse("shares", "sender_or_epoch");
+            return Ok(Vec::new());
+        }
+        let height = message.height;
+        let Some(decrypting) = self.decrypting.get_mut(&height) else {
+            if height >= self.next_setup && height < self.next_setup + EARLY_WINDOW {
+                counter!("shroud_decryption_shares_early_total").increment(1);
+                self.early_shares
+                    .entry(height)
+                    .or_default()
+                    .entry(from)
+                    .or_insert(message);
+            }
+            return Ok(Vec::new());
+        };
+        if decrypting.bad.contains(&from) || decrypting.shares.iter().any(|(s, _)| *s == from) {
+            return Ok(Vec::new());
+        }
+        if message.block_digest != decrypting.block_digest {
+            refuse("shares", "other_block");
+            decrypting.bad.insert(from);
+            return Ok(Vec::new());
+        }
+        let positions: Vec<u32> = message.shares.iter().map(|(p, _)| *p).collect();
+        let expected_index = from.checked_add(1);
+        let decoded: Option<HashMap<u32, DecryptionShare>> = message
+            .shares
+            .iter()
+            .map(|(position, bytes)| {
+                DecryptionShare::from_bytes(bytes)
+                    .ok()
+                    .filter(|share| Some(share.index()) == expected_index)
+                    .map(|share| (*position, share))
+            })
+            .collect();
+        let (true, Some(decoded)) = (positions == decrypting.shareable, decoded) else {
+            refuse("shares", "malformed");
+            decrypting.bad.insert(from);
+            return Ok(Vec::new());
+        };
+        counter!("shroud_decryption_shares_received_total").increment(decoded.len() as u64);
+        decrypting.shares.push((from, decoded));
+        decrypting.log.accepted.push((from, committed));
+        self.store.put_decryption_log(height, &decrypting.log)?;
+        self.try_decide(height)
+    }
+
+    /// Combines shares for every undecided position once `t` senders are in (again whenever
+    /// a new sender arrives).
+    fn try_decide(&mut self, height: u64) -> Result<Vec<Send>, StageError> {
+        let threshold = self.params.public.threshold();
+        let Some(decrypting) = self.decrypting.get_mut(&height) else {
+            return Ok(Vec::new());
+        };
+        let good = decrypting
+            .shares
+            .iter()
+            .filter(|(sender, _)| !decrypting.bad.contains(sender))
+            .count();
+        if decrypting.waiting > 0 && good >= threshold && good > decrypting.attempted_with {
+            decrypting.attempted_with = good;
+            decide_positions(&self.params, decrypting);
+        }
+        if decrypting.waiting == 0 {
+            return self.build_ready();
+        }
+        Ok(Vec::new())
+    }
+
+    /// Builds, signs and stores the outputs of decided heights, in height order.
+    fn build_ready(&mut self) -> Result<Vec<Send>, StageError> {
+        let mut sends = Vec::new();
+        while self
+            .decrypting
+            .get(&(self.built + 1))
+            .is_some_and(|decrypting| decrypting.waiting == 0)
+        {
+            let height = self.built + 1;
+            let decrypting = self
+                .decrypting
+                .remove(&height)
+                .ok_or(StageError::Invariant("checked present"))?;
+            sends.extend(self.build(height, decrypting)?);
+        }
+        Ok(sends)
+    }
+
+    fn build(&mut self, height: u64, decrypting: Decrypting) -> Result<Vec<Send>, StageError> {
+        let mut entries = Vec::with_capacity(decrypting.slots.len());
+        for (tx_id, slot) in decrypting.tx_ids.iter().zip(decrypting.slots) {
+            let Slot::Done(outcome) = slot else {
+                return Err(StageError::Invariant("a built height has no waiting position"));
+            };
+            if let Outcome::Failed(reason) = &outcome {
+                counter!("shroud_decryption_failures_total", "reason" => reason.label()).increment(1);
+            }
+            entries.push(PositionEntry {
+                tx_id: *tx_id,
+                outcome,
+            });
+        }
+        let context = HeightContext {
+            chain_id: self.params.chain_id,
+            epoch: self.params.epoch,
+            height,
+            block_digest: decrypting.block_digest,
+            parent_output: self.last_header_digest,
+        };
+        let header = build_output(&context, &entries).header;
+        let signature = self
+            .params
+            .signer
+            .sign(SigningDomain::OutputHeader, &header.encoding())
+            .to_bytes();
+        let decrypted = entries
+            .iter()
+            .filter(|entry| matches!(entry.outcome, Outcome::Decrypted(_)))
+            .count();
+        let record = OutputRecord {
+            header,
+            entries,
+            signature,
+        };
+        self.store.put_output(&record)?;
+        self.dirty = true;
+        self.built = height;
+        self.last_header_digest = header.digest();
+        histogram!("shroud_decryption_latency_seconds")
+            .record(decrypting.started.elapsed().as_secs_f64());
+        counter!("shroud_transactions_decrypted_total").increment(decrypted as u64);
+        gauge!("shroud_output_height").set(height as f64);
+        self.start_certifying(&record)?;
+        let mut sends = vec![Send::All(Outgoing::Vote(OutputVote {
+            epoch: self.params.epoch,
+            height,
+            header_digest: header.digest(),
+            signer: self.params.me,
+            signature,
+        }))];
+        for (from, vote) in self.early_votes.remove(&height).unwrap_or_default() {
+            sends.extend(self.on_vote(from, vote)?);
+        }
+        Ok(sends)
+    }
+
+    fn start_certifying(&mut self, record: &OutputRecord) -> Result<(), StageError> {
+        let header = record.header;
+        let mut builder = CertificateBuilder::new(
+            &self.params.keys,
+            SigningDomain::OutputHeader,
+            &header.encoding(),
+        )
+        .map_err(|_| StageError::Invariant("the committee is within size limits"))?;
+        let signature = Signature::from_bytes(&record.signature)
+            .map_err(|_| StageError::Invariant("an own stored signature decodes"))?;
+        builder
+            .add(usize::from(self.params.me), &signature)
+            .map_err(|_| StageError::Invariant("an own signature verifies"))?;
+        self.certifying.insert(
+            header.height,
+            Certifying {
+                header,
+                builder,
+                asked: Instant::now(),
+            },
+        );
+        self.try_certify(header.height)
+    }
+
+    /// A peer's signature over its header of a height.
+    pub fn on_vote(&mut self, from: u16, vote: OutputVote) -> Result<Vec<Send>, StageError> {
+        if vote.epoch != self.params.epoch || vote.signer != from {
+            refuse("vote", "sender_or_epoch");
+            return Ok(Vec::new());
+        }
+        let height = vote.height;
+        let Some(certifying) = self.certifying.get_mut(&height) else {
+            if height > self.built && height < self.built + EARLY_WINDOW {
+                self.early_votes
+                    .entry(height)
+                    .or_default()
+                    .entry(from)
+                    .or_insert(vote);
+            }
+            return Ok(Vec::new());
+        };
+        if vote.header_digest != certifying.header.digest() {
+            // An honest validator builds the same header: this one is faulty or Byzantine.
+            refuse("vote", "other_header");
+            warn!(peer = from, height, "a validator signed a different output header");
+            return Ok(Vec::new());
+        }
+        let added = Signature::from_bytes(&vote.signature)
+            .map_err(|_| ())
+            .and_then(|signature| {
+                certifying
+                    .builder
+                    .add(usize::from(from), &signature)
+                    .map_err(|_| ())
+            });
+        if added.is_err() {
+            refuse("vote", "bad_signature");
+            return Ok(Vec::new());
+        }
+        self.try_certify(height)?;
+        Ok(Vec::new())
+    }
+
+    fn try_certify(&mut self, height: u64) -> Result<(), StageError> {
+        let quorum = output_quorum(self.params.keys.len());
+        let Some(certifying) = self.certifying.get(&height) else {
+            return Ok(());
+        };
+        if certifying.builder.count() < quorum {
+            return Ok(());
+        }
+        let certificate = certifying
+            .builder
+            .finish(quorum)
+            .map_err(|_| StageError::Invariant("a quorum of verified signatures aggregates"))?;
+        let certificate = OutputCertificate {
+            header: certifying.header,
+            signers: certificate.signers().as_bytes().to_vec(),
+            signature: certificate.signature().to_bytes(),
+        };
+        self.store_certificate(&certificate)
+    }
+
+    fn store_certificate(&mut self, certificate: &OutputCertificate) -> Result<(), StageError> {
+        let certified = self.store.put_output_certificate(certificate)?;
+        self.certified = certified;
+        self.dirty = true;
+        self.certifying.remove(&certificate.header.height);
+        counter!("shroud_outputs_certified_total").increment(1);
+        gauge!("shroud_certified_height").set(certified as f64);
+        Ok(())
+    }
+
+    /// A certificate from a peer (answering our request): taken if it certifies our header.
+    pub fn on_certificate(&mut self, certificate: OutputCertificate) -> Result<(), StageError> {
+        let height = certificate.header.height;
+        let Some(certifying) = self.certifying.get(&height) else {
+            return Ok(());
+        };
+        if certificate.header != certifying.header {
+            refuse("certificate", "other_header");
+            return Ok(());
+        }
+        if certificate
+            .verify(&self.params.keys, self.params.chain_id, self.params.epoch)
+            .is_err()
+        {
+            refuse("certificate", "invalid");
+            return Ok(());
+        }
+        self.store_certificate(&certificate)
+    }
+
+    /// A peer asks for a height: our shares (only ever made after commit), our vote, and the
+    /// certificate, whichever we have.
+    pub fn on_request(&self, from: u16, request: &DecryptionRequest) -> Result<Vec<Send>, StageError> {
+        if request.epoch != self.params.epoch {
+            refuse("request", "epoch");
+            return Ok(Vec::new());
+        }
+        let height = request.height;
+        let mut sends = Vec::new();
+        if let Some(shares) = self.store.own_shares(height)? {
+            sends.push(Send::To(from, Outgoing::Shares(shares)));
+        }
+        if let Some(certificate) = self.store.output_certificate(height)? {
+            sends.push(Send::To(from, Outgoing::Certificate(certificate)));
+        } else if let Some(record) = self.store.output(height)? {
+            sends.push(Send::To(
+                from,
+                Outgoing::Vote(OutputVote {
+                    epoch: self.params.epoch,
+                    height,
+                    header_digest: record.header.digest(),
+                    signer: self.params.me,
+                    signature: record.signature,
+                }),
+            ));
+        }
+        Ok(sends)
+    }
+
+    /// Asks peers about heights that have waited too long for shares or votes.
+    pub fn on_timer(&mut self) -> Vec<Send> {
+        let now = Instant::now();
+        let epoch = self.params.epoch;
+        let mut heights = Vec::new();
+        for (height, decrypting) in &mut self.decrypting {
+            if heights.len() < REQUESTS_PER_ROUND && now.duration_since(decrypting.asked) >= REQUEST_AFTER {
+                decrypting.asked = now;
+                heights.push(*height);
+            }
+        }
+        for (height, certifying) in &mut self.certifying {
+            if heights.len() < 2 * REQUESTS_PER_ROUND && now.duration_since(certifying.asked) >= REQUEST_AFTER {
+                certifying.asked = now;
+                heights.push(*height);
+            }
+        }
+        heights
+            .into_iter()
+            .map(|height| Send::All(Outgoing::Request(DecryptionRequest { epoch, height })))
+            .collect()
+    }
+}
+
+/// Parses a ciphertext and checks its label; the validity proofs are checked in one batch
+/// afterwards.
+fn classify(bytes: &[u8], payload_bytes_max: usize, context: &Context) -> Result<Ciphertext, FailureReason> {
+    let ciphertext = Ciphertext::from_bytes(bytes, payload_bytes_max)
+        .map_err(|_| FailureReason::InvalidCiphertext)?;
+    if ciphertext.label().chain_id != context.chain_id {
+        return Err(FailureReason::WrongChain);
+    }
+    if ciphertext.label().epoch != context.epoch {
+        return Err(FailureReason::WrongEpoch);
+    }
+    Ok(ciphertext)
+}
+
+fn decode_own(message: &SharesMessage) -> HashMap<u32, DecryptionShare> {
+    message
+        .shares
+        .iter()
+        .filter_map(|(position, bytes)| {
+            DecryptionShare::from_bytes(bytes)
+                .ok()
+                .map(|share| (*position, share))
+        })
+        .collect()
+}
+
+/// Tries every waiting position with the shares of senders not known bad; a sender whose
+/// share fails its proof is marked bad for the height (its other shares are not used).
+fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
+    for position in decrypting.shareable.clone() {
+        let index = position as usize;
+        let Slot::Waiting(ciphertext) = &decrypting.slots[index] else {
+            continue;
+        };
+        let shares: Vec<DecryptionShare> = decrypting
+            .shares
+            .iter()
+            .filter(|(sender, _)| !decrypting.bad.contains(sender))
+            .filter_map(|(_, set)| set.get(&position).cloned())
+            .collect();
+        match combine_optimistic(&params.public, ciphertext, shares, &mut OsRng) {
+            Ok(decryption) => {
+                for share_index in decryption.invalid_shares {
+                    counter!("shroud_decryption_shares_invalid_total").increment(1);
+                    decrypting.bad.insert(share_index.saturating_sub(1));
+                }
+                let outcome = match decryption.outcome {
+                    Ok(plaintext) => match Bundle::decode(&plaintext, &params.bundle_limits) {
+                        Ok(bundle) => Outcome::Decrypted(bundle),
+                        Err(_) => Outcome::Failed(FailureReason::MalformedBundle),
+                    },
+                    Err(_) => Outcome::Failed(FailureReason::Undecryptable),
+                };
+                decrypting.slots[index] = Slot::Done(outcome);
+                decrypting.waiting -= 1;
+            }
+            Err(ThresholdError::NotEnoughShares { .. }) => {}
+            Err(error) => warn!(%error, position, "combining shares failed"),
+        }
+    }
+}
