@@ -14,6 +14,7 @@
 pub mod batch;
 pub mod config;
 pub mod decrypt;
+pub mod demo;
 pub mod mempool;
 pub mod runtime;
 pub mod store;

@@ -1,4 +1,4 @@
-//! The `shroud` command: `keygen`, `testnet`, `run`.
+//! The `shroud` command: `demo`, `keygen`, `testnet`, `run`.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a 4-validator network on 127.0.0.1 and drive encrypted traffic for two rollups
+    /// through it (data in a temporary folder, removed at the end).
+    Demo {
+        /// Transactions to send (a cross-rollup bundle counts once).
+        #[arg(long, default_value_t = 2_400)]
+        transactions: usize,
+        /// Percent of them that are cross-rollup bundles.
+        #[arg(long, default_value_t = 10)]
+        bundle_percent: u32,
+        /// Concurrent client connections.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+    },
     /// Make a validator's keys (BLS and TLS) and print its committee entry.
     Keygen {
         /// Folder for the key files.
@@ -62,6 +75,16 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Demo {
+            transactions,
+            bundle_percent,
+            clients,
+        } => shroud_node::demo::run(shroud_node::demo::DemoOptions {
+            transactions,
+            bundle_percent,
+            clients,
+            ..shroud_node::demo::DemoOptions::default()
+        }),
         Command::Keygen { dir } => keygen(dir),
         Command::Testnet {
             validators,

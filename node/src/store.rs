@@ -401,13 +401,15 @@ impl NodeStore {
         let mut value = [0u8; 12];
         value[..8].copy_from_slice(&height.to_be_bytes());
         value[8..].copy_from_slice(&position.to_be_bytes());
-        let previous = self
-            .encapsulations
-            .compare_and_swap(u, None as Option<&[u8]>, Some(&value[..]))?;
+        let previous =
+            self.encapsulations
+                .compare_and_swap(u, None as Option<&[u8]>, Some(&value[..]))?;
         match previous {
             Ok(()) => Ok((height, position)),
             Err(existing) => {
-                let bytes = existing.current.ok_or(StoreError::Corrupt("encapsulations"))?;
+                let bytes = existing
+                    .current
+                    .ok_or(StoreError::Corrupt("encapsulations"))?;
                 if bytes.len() != 12 {
                     return Err(StoreError::Corrupt("encapsulations"));
                 }
@@ -501,7 +503,10 @@ impl NodeStore {
 
     /// Records a height's output certificate, and advances the certified height while the
     /// following heights are certified too.
-    pub fn put_output_certificate(&self, certificate: &OutputCertificate) -> Result<u64, StoreError> {
+    pub fn put_output_certificate(
+        &self,
+        certificate: &OutputCertificate,
+    ) -> Result<u64, StoreError> {
         let height = certificate.header.height;
         let bytes = encode(certificate, "output_certificates")?;
         self.output_certificates
@@ -513,7 +518,8 @@ impl NodeStore {
         {
             certified += 1;
         }
-        self.meta.insert(CERTIFIED_HEIGHT, &certified.to_be_bytes())?;
+        self.meta
+            .insert(CERTIFIED_HEIGHT, &certified.to_be_bytes())?;
         Ok(certified)
     }
 
@@ -626,8 +632,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = NodeStore::open(dir.path()).expect("open");
         assert_eq!(store.first_encapsulation(b"u1", 3, 4).expect("new"), (3, 4));
-        assert_eq!(store.first_encapsulation(b"u1", 3, 4).expect("replay"), (3, 4));
-        assert_eq!(store.first_encapsulation(b"u1", 5, 0).expect("later"), (3, 4));
-        assert_eq!(store.first_encapsulation(b"u2", 5, 0).expect("other"), (5, 0));
+        assert_eq!(
+            store.first_encapsulation(b"u1", 3, 4).expect("replay"),
+            (3, 4)
+        );
+        assert_eq!(
+            store.first_encapsulation(b"u1", 5, 0).expect("later"),
+            (3, 4)
+        );
+        assert_eq!(
+            store.first_encapsulation(b"u2", 5, 0).expect("other"),
+            (5, 0)
+        );
     }
 }

@@ -1,2 +1,88 @@
-//! `shroud-sdk`: the client library for wallets and rollups: fetch and verify the epoch key,
-//! encrypt, submit, follow receipts, read and verify namespace outputs. Built in issue #6.
+//! `shroud-sdk`: the client library for wallets and rollups: load the committee, encrypt a
+//! bundle to the epoch key, submit it to one or more validators, and read certified namespace
+//! outputs, each verified (output certificate and namespace proof) before it is returned.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), shroud_sdk::SdkError> {
+//! use shroud_sdk::{Bundle, Client, Committee, NamespaceId};
+//! let committee = Committee::load(std::path::Path::new("committee.toml"))?;
+//! let client = Client::connect(committee, &[0, 1]).await?;
+//! let bundle = Bundle::single(NamespaceId(1), b"transfer 5 to bob".to_vec());
+//! let submitted = client.submit_bundle(&bundle).await?;
+//! let found = client
+//!     .wait_for(submitted.tx_id, &[NamespaceId(1)], 1, std::time::Duration::from_secs(30))
+//!     .await?;
+//! println!("certified at height {}", found.height);
+//! # Ok(()) }
+//! ```
+//!
+//! Trust: the committee file is the root of trust (its keys proved possession). Every output
+//! is checked against it; a validator can withhold outputs but cannot forge one. Fetching the
+//! epoch key with a committee certificate, receipts with evidence at every step, and absence
+//! proofs come with issue #6.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
+
+mod client;
+mod committee;
+
+pub use client::{Client, Found, OutputsPage, Submitted, Subscription};
+pub use committee::Committee;
+pub use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
+
+use thiserror::Error;
+
+/// What went wrong for a client.
+#[derive(Debug, Error)]
+pub enum SdkError {
+    /// The committee file is unusable.
+    #[error("committee: {0}")]
+    Committee(String),
+    /// The network failed.
+    #[error("network: {0}")]
+    Network(#[from] shroud_network::NetworkError),
+    /// A validator's answer does not decode.
+    #[error("bad answer from validator {validator}: {error}")]
+    BadAnswer {
+        /// The validator.
+        validator: usize,
+        /// Why.
+        error: shroud_network::FrameError,
+    },
+    /// Every validator refused the transaction.
+    #[error("rejected ({label}): {reason}")]
+    Rejected {
+        /// The stable label (`wrong_epoch`, `full`, ...).
+        label: String,
+        /// The human-readable reason.
+        reason: String,
+    },
+    /// No validator could be reached.
+    #[error("no validator reachable")]
+    Unreachable,
+    /// A validator served an output that does not verify.
+    #[error("validator {validator} served an invalid output at height {height}: {error}")]
+    InvalidOutput {
+        /// The validator.
+        validator: usize,
+        /// The height.
+        height: u64,
+        /// Why it failed.
+        error: shroud_proofs::ProofError,
+    },
+    /// A validator's answer skipped or repeated heights.
+    #[error(
+        "validator {validator} answered out of order: expected heights from {expected}, got {got}"
+    )]
+    Gap {
+        /// The validator.
+        validator: usize,
+        /// First height expected.
+        expected: u64,
+        /// Height received.
+        got: u64,
+    },
+    /// The wait ended first.
+    #[error("timed out")]
+    Timeout,
+}

@@ -111,7 +111,14 @@ pub fn spawn(
     let join = std::thread::Builder::new()
         .name("decryption".into())
         .spawn(move || {
-            let result = run(state, &receiver, &thread_handle, &outbox, &limits, &certified);
+            let result = run(
+                state,
+                &receiver,
+                &thread_handle,
+                &outbox,
+                &limits,
+                &certified,
+            );
             if let Err(error) = &result {
                 error!(%error, "the decryption stage stopped");
             }

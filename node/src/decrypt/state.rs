@@ -185,10 +185,9 @@ impl DecryptionState {
             if state.store.output_certificate(height)?.is_some() {
                 continue;
             }
-            let record = state
-                .store
-                .output(height)?
-                .ok_or(StageError::Invariant("every height up to the built one has an output"))?;
+            let record = state.store.output(height)?.ok_or(StageError::Invariant(
+                "every height up to the built one has an output",
+            ))?;
             state.start_certifying(&record)?;
         }
         Ok(state)
@@ -242,10 +241,9 @@ impl DecryptionState {
     /// Classifies every position of a committed height and makes this validator's shares.
     fn setup(&mut self, height: u64, committed: u64) -> Result<Vec<Send>, StageError> {
         assert!(height <= committed, "shares only for committed heights");
-        let record = self
-            .store
-            .height(height)?
-            .ok_or(StageError::Invariant("a processed height has its order stored"))?;
+        let record = self.store.height(height)?.ok_or(StageError::Invariant(
+            "a processed height has its order stored",
+        ))?;
         let mut batches: HashMap<BatchDigest, Batch> = HashMap::new();
         let mut slots = Vec::with_capacity(record.transactions.len());
         let mut candidates = Vec::new();
@@ -261,16 +259,21 @@ impl DecryptionState {
             let bytes = batches
                 .get(&transaction.batch)
                 .and_then(|batch| batch.transactions.get(transaction.index as usize))
-                .ok_or(StageError::Invariant("an ordered transaction is in its batch"))?;
+                .ok_or(StageError::Invariant(
+                    "an ordered transaction is in its batch",
+                ))?;
             match classify(bytes, self.params.ciphertext_bytes_max, &context) {
                 Ok(ciphertext) => {
                     candidates.push((position, ciphertext));
-                    slots.push(Slot::Done(Outcome::Failed(FailureReason::InvalidCiphertext)));
+                    slots.push(Slot::Done(Outcome::Failed(
+                        FailureReason::InvalidCiphertext,
+                    )));
                 }
                 Err(reason) => slots.push(Slot::Done(Outcome::Failed(reason))),
             }
         }
-        let (positions, ciphertexts): (Vec<usize>, Vec<Ciphertext>) = candidates.into_iter().unzip();
+        let (positions, ciphertexts): (Vec<usize>, Vec<Ciphertext>) =
+            candidates.into_iter().unzip();
         let checked = verify_ciphertexts(
             ciphertexts,
             self.params.public.encryption_key(),
@@ -308,9 +311,7 @@ impl DecryptionState {
             asked: now,
         };
         let (own, sent) = self.own_shares(height, &mut decrypting, committed)?;
-        decrypting
-            .shares
-            .push((self.params.me, decode_own(&own)));
+        decrypting.shares.push((self.params.me, decode_own(&own)));
         self.decrypting.insert(height, decrypting);
         let mut sends = vec![Send::All(Outgoing::Shares(sent))];
         for (from, message) in self.early_shares.remove(&height).unwrap_or_default() {
@@ -346,7 +347,10 @@ impl DecryptionState {
             let share = create_share(&self.params.key_share, ciphertext, &mut OsRng);
             shares.push((*position, share.to_bytes()));
             if let Some(Ok(key)) = &wrong_key {
-                wrong.push((*position, create_share(key, ciphertext, &mut OsRng).to_bytes()));
+                wrong.push((
+                    *position,
+                    create_share(key, ciphertext, &mut OsRng).to_bytes(),
+                ));
             }
         }
         let message = SharesMessage {
@@ -471,10 +475,13 @@ impl DecryptionState {
         let mut entries = Vec::with_capacity(decrypting.slots.len());
         for (tx_id, slot) in decrypting.tx_ids.iter().zip(decrypting.slots) {
             let Slot::Done(outcome) = slot else {
-                return Err(StageError::Invariant("a built height has no waiting position"));
+                return Err(StageError::Invariant(
+                    "a built height has no waiting position",
+                ));
             };
             if let Outcome::Failed(reason) = &outcome {
-                counter!("shroud_decryption_failures_total", "reason" => reason.label()).increment(1);
+                counter!("shroud_decryption_failures_total", "reason" => reason.label())
+                    .increment(1);
             }
             entries.push(PositionEntry {
                 tx_id: *tx_id,
@@ -569,7 +576,10 @@ impl DecryptionState {
         if vote.header_digest != certifying.header.digest() {
             // An honest validator builds the same header: this one is faulty or Byzantine.
             refuse("vote", "other_header");
-            warn!(peer = from, height, "a validator signed a different output header");
+            warn!(
+                peer = from,
+                height, "a validator signed a different output header"
+            );
             return Ok(Vec::new());
         }
         let added = Signature::from_bytes(&vote.signature)
@@ -640,7 +650,11 @@ impl DecryptionState {
 
     /// A peer asks for a height: our shares (only ever made after commit), our vote, and the
     /// certificate, whichever we have.
-    pub fn on_request(&self, from: u16, request: &DecryptionRequest) -> Result<Vec<Send>, StageError> {
+    pub fn on_request(
+        &self,
+        from: u16,
+        request: &DecryptionRequest,
+    ) -> Result<Vec<Send>, StageError> {
         if request.epoch != self.params.epoch {
             refuse("request", "epoch");
             return Ok(Vec::new());
@@ -673,13 +687,17 @@ impl DecryptionState {
         let epoch = self.params.epoch;
         let mut heights = Vec::new();
         for (height, decrypting) in &mut self.decrypting {
-            if heights.len() < REQUESTS_PER_ROUND && now.duration_since(decrypting.asked) >= REQUEST_AFTER {
+            if heights.len() < REQUESTS_PER_ROUND
+                && now.duration_since(decrypting.asked) >= REQUEST_AFTER
+            {
                 decrypting.asked = now;
                 heights.push(*height);
             }
         }
         for (height, certifying) in &mut self.certifying {
-            if heights.len() < 2 * REQUESTS_PER_ROUND && now.duration_since(certifying.asked) >= REQUEST_AFTER {
+            if heights.len() < 2 * REQUESTS_PER_ROUND
+                && now.duration_since(certifying.asked) >= REQUEST_AFTER
+            {
                 certifying.asked = now;
                 heights.push(*height);
             }
@@ -693,7 +711,11 @@ impl DecryptionState {
 
 /// Parses a ciphertext and checks its label; the validity proofs are checked in one batch
 /// afterwards.
-fn classify(bytes: &[u8], payload_bytes_max: usize, context: &Context) -> Result<Ciphertext, FailureReason> {
+fn classify(
+    bytes: &[u8],
+    payload_bytes_max: usize,
+    context: &Context,
+) -> Result<Ciphertext, FailureReason> {
     let ciphertext = Ciphertext::from_bytes(bytes, payload_bytes_max)
         .map_err(|_| FailureReason::InvalidCiphertext)?;
     if ciphertext.label().chain_id != context.chain_id {

@@ -26,8 +26,8 @@ use crate::batch::{
 };
 use crate::decrypt::{DecryptEvent, StageHandle};
 use crate::mempool::{committed_locations, Mempool};
-use crate::store::OrderedTx;
 use crate::store::NodeStore;
+use crate::store::OrderedTx;
 use crate::wire::{BatchRequest, Receipt};
 
 /// An own batch is re-sent to every peer this often until it is certified.

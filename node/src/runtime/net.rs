@@ -314,11 +314,9 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
         let answer = match parse(&request.frame, &context.limits) {
             Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
                 match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
-                    Ok(wanted) => outputs(&mut context, &wanted)
-                        .await
-                        .and_then(|response| {
-                            frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
-                        }),
+                    Ok(wanted) => outputs(&mut context, &wanted).await.and_then(|response| {
+                        frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
+                    }),
                     Err(error) => {
                         reject_frame(&error);
                         invalid += 1;
@@ -327,17 +325,18 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
                 }
             }
             parsed => {
-                let receipt = match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit)) {
-                    Ok(submit) => match submit_to_loop(&context.events, submit).await {
-                        Some(receipt) => receipt,
-                        None => return,
-                    },
-                    Err(error) => {
-                        reject_frame(&error);
-                        invalid += 1;
-                        rejected(error.label(), error.to_string())
-                    }
-                };
+                let receipt =
+                    match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit)) {
+                        Ok(submit) => match submit_to_loop(&context.events, submit).await {
+                            Some(receipt) => receipt,
+                            None => return,
+                        },
+                        Err(error) => {
+                            reject_frame(&error);
+                            invalid += 1;
+                            rejected(error.label(), error.to_string())
+                        }
+                    };
                 frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
             }
         };
@@ -405,7 +404,9 @@ fn namespace_outputs(
     let mut outputs = Vec::new();
     let mut size = 0usize;
     for height in from..=until {
-        let (Some(record), Some(certificate)) = (store.output(height)?, store.output_certificate(height)?) else {
+        let (Some(record), Some(certificate)) =
+            (store.output(height)?, store.output_certificate(height)?)
+        else {
             return Ok((outputs, height));
         };
         let context = HeightContext {

@@ -1,0 +1,327 @@
+//! Sessions with validators: submit, read outputs, wait for a transaction.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand_core::{OsRng, RngCore};
+use shroud_crypto::tdh2::{encrypt, Label};
+use shroud_network::client::{OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
+use shroud_network::frame::{self, parse};
+use shroud_network::{ClientSession, FrameKind, Limits};
+use shroud_proofs::{Bundle, NamespaceId, NamespaceOutput, TxId};
+
+use crate::committee::Committee;
+use crate::SdkError;
+
+/// Heights asked for per outputs request.
+const HEIGHTS_PER_REQUEST: u32 = 128;
+
+/// A connection to some validators of a committee.
+#[derive(Debug)]
+pub struct Client {
+    committee: Committee,
+    sessions: Vec<(usize, ClientSession)>,
+    limits: Limits,
+}
+
+/// A submission's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The transaction id (hash of the ciphertext).
+    pub tx_id: TxId,
+    /// Validators that accepted it (durably stored).
+    pub accepted_by: Vec<usize>,
+    /// Validators that refused it, with the label.
+    pub rejected_by: Vec<(usize, String)>,
+}
+
+/// One page of a namespace's certified outputs, every one verified.
+#[derive(Clone, Debug)]
+pub struct OutputsPage {
+    /// Outputs with items in the namespace, in height order.
+    pub outputs: Vec<NamespaceOutput>,
+    /// Every height below this was covered.
+    pub next_height: u64,
+    /// The validator's certified height.
+    pub certified_height: u64,
+}
+
+/// Where a transaction's items were found.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The height.
+    pub height: u64,
+    /// The outputs (one per namespace the transaction touched) that hold its items.
+    pub outputs: Vec<NamespaceOutput>,
+}
+
+fn local_for(address: &SocketAddr) -> SocketAddr {
+    if address.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    }
+}
+
+impl Client {
+    /// Connects to the given validators (by index); at least one must answer.
+    pub async fn connect(committee: Committee, validators: &[usize]) -> Result<Self, SdkError> {
+        let limits = Limits::default();
+        let mut sessions = Vec::new();
+        for &index in validators {
+            let Some((address, pin)) = committee.client_endpoint(index) else {
+                return Err(SdkError::Committee(format!("no validator {index}")));
+            };
+            if let Ok(session) =
+                ClientSession::connect(local_for(&address), address, pin, limits.clone()).await
+            {
+                sessions.push((index, session));
+            }
+        }
+        if sessions.is_empty() {
+            return Err(SdkError::Unreachable);
+        }
+        Ok(Self {
+            committee,
+            sessions,
+            limits,
+        })
+    }
+
+    /// The committee.
+    pub fn committee(&self) -> &Committee {
+        &self.committee
+    }
+
+    /// Encrypts a bundle to the epoch key, labelled with the chain, the epoch and a fresh
+    /// random nonce.
+    pub fn encrypt(&self, bundle: &Bundle) -> Vec<u8> {
+        encrypt_bundle(&self.committee, bundle)
+    }
+
+    /// Encrypts and submits a bundle.
+    pub async fn submit_bundle(&self, bundle: &Bundle) -> Result<Submitted, SdkError> {
+        self.submit(&self.encrypt(bundle)).await
+    }
+
+    /// Submits ciphertext bytes to every connected validator (the same bytes, so they count
+    /// once in the order). Succeeds if at least one accepted.
+    pub async fn submit(&self, ciphertext: &[u8]) -> Result<Submitted, SdkError> {
+        let request = SubmitRequest {
+            ciphertext: ciphertext.to_vec(),
+        };
+        let bytes = frame::encode(FrameKind::Submit, &request, &self.limits).map_err(|error| {
+            SdkError::BadAnswer {
+                validator: usize::MAX,
+                error,
+            }
+        })?;
+        let mut submitted = Submitted {
+            tx_id: TxId::of(ciphertext),
+            accepted_by: Vec::new(),
+            rejected_by: Vec::new(),
+        };
+        let mut last_rejection = None;
+        for (index, session) in &self.sessions {
+            let Ok(answer) = session.request(&bytes).await else {
+                continue;
+            };
+            let receipt = parse(&answer, &self.limits)
+                .and_then(|parsed| parsed.decode::<Receipt>(FrameKind::Receipt))
+                .map_err(|error| SdkError::BadAnswer {
+                    validator: *index,
+                    error,
+                })?;
+            match receipt {
+                Receipt::Accepted { .. } => submitted.accepted_by.push(*index),
+                Receipt::Rejected { label, reason } => {
+                    submitted.rejected_by.push((*index, label.clone()));
+                    last_rejection = Some((label, reason));
+                }
+            }
+        }
+        if !submitted.accepted_by.is_empty() {
+            return Ok(submitted);
+        }
+        match last_rejection {
+            Some((label, reason)) => Err(SdkError::Rejected { label, reason }),
+            None => Err(SdkError::Unreachable),
+        }
+    }
+
+    /// One page of certified outputs of `namespace` from `from_height`, from the first
+    /// connected validator that answers; waits up to `wait` for a new height. Every output is
+    /// verified; a bad one or a height out of order is an error naming the validator.
+    pub async fn outputs(
+        &self,
+        namespace: NamespaceId,
+        from_height: u64,
+        wait: Duration,
+    ) -> Result<OutputsPage, SdkError> {
+        let request = OutputsRequest {
+            namespace,
+            from_height,
+            heights_max: HEIGHTS_PER_REQUEST,
+            wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
+        };
+        let bytes =
+            frame::encode(FrameKind::OutputsRequest, &request, &self.limits).map_err(|error| {
+                SdkError::BadAnswer {
+                    validator: usize::MAX,
+                    error,
+                }
+            })?;
+        for (index, session) in &self.sessions {
+            let Ok(answer) = session.request(&bytes).await else {
+                continue;
+            };
+            let response = parse(&answer, &self.limits)
+                .and_then(|parsed| parsed.decode::<OutputsResponse>(FrameKind::Outputs))
+                .map_err(|error| SdkError::BadAnswer {
+                    validator: *index,
+                    error,
+                })?;
+            return self.check_page(*index, namespace, from_height, response);
+        }
+        Err(SdkError::Unreachable)
+    }
+
+    fn check_page(
+        &self,
+        validator: usize,
+        namespace: NamespaceId,
+        from_height: u64,
+        response: OutputsResponse,
+    ) -> Result<OutputsPage, SdkError> {
+        let mut expected = from_height;
+        for output in &response.outputs {
+            let height = output.certificate.header.height;
+            if height < expected || height >= response.next_height || output.namespace != namespace
+            {
+                return Err(SdkError::Gap {
+                    validator,
+                    expected,
+                    got: height,
+                });
+            }
+            output
+                .verify(
+                    self.committee.keys(),
+                    self.committee.chain_id(),
+                    self.committee.epoch(),
+                )
+                .map_err(|error| SdkError::InvalidOutput {
+                    validator,
+                    height,
+                    error,
+                })?;
+            expected = height + 1;
+        }
+        if response.next_height < from_height {
+            return Err(SdkError::Gap {
+                validator,
+                expected: from_height,
+                got: response.next_height,
+            });
+        }
+        Ok(OutputsPage {
+            outputs: response.outputs,
+            next_height: response.next_height,
+            certified_height: response.certified_height,
+        })
+    }
+
+    /// Follows a namespace from a height.
+    pub fn subscribe(&self, namespace: NamespaceId, from_height: u64) -> Subscription<'_> {
+        Subscription {
+            client: self,
+            namespace,
+            next_height: from_height.max(1),
+        }
+    }
+
+    /// Waits until a transaction's items appear, certified, in the given namespaces (scanning
+    /// from `from_height`), or the timeout passes.
+    pub async fn wait_for(
+        &self,
+        tx_id: TxId,
+        namespaces: &[NamespaceId],
+        from_height: u64,
+        timeout: Duration,
+    ) -> Result<Found, SdkError> {
+        let deadline = Instant::now() + timeout;
+        let mut found: Option<Found> = None;
+        for namespace in namespaces {
+            let mut subscription = self.subscribe(*namespace, from_height);
+            'search: loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SdkError::Timeout);
+                }
+                for output in subscription.next(left.min(Duration::from_secs(2))).await? {
+                    if output.items.iter().any(|item| item.tx_id == tx_id) {
+                        let height = output.certificate.header.height;
+                        let entry = found.get_or_insert(Found {
+                            height,
+                            outputs: Vec::new(),
+                        });
+                        entry.outputs.push(output);
+                        break 'search;
+                    }
+                }
+            }
+        }
+        found.ok_or(SdkError::Timeout)
+    }
+
+    /// Closes every session.
+    pub fn close(&self) {
+        for (_, session) in &self.sessions {
+            session.close();
+        }
+    }
+}
+
+/// Encrypts a bundle to a committee's epoch key with a fresh random nonce.
+pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle) -> Vec<u8> {
+    let mut nonce = [0u8; 32];
+    OsRng.fill_bytes(&mut nonce);
+    let label = Label {
+        chain_id: committee.chain_id(),
+        epoch: committee.epoch(),
+        nonce,
+    };
+    encrypt(
+        committee.encryption_key(),
+        label,
+        &bundle.encode(),
+        &mut OsRng,
+    )
+    .to_bytes()
+}
+
+/// A namespace followed height by height: each call returns the next verified outputs, with
+/// no height skipped.
+#[derive(Debug)]
+pub struct Subscription<'a> {
+    client: &'a Client,
+    namespace: NamespaceId,
+    next_height: u64,
+}
+
+impl Subscription<'_> {
+    /// The next outputs (possibly none, if `wait` passed with no new certified height).
+    pub async fn next(&mut self, wait: Duration) -> Result<Vec<NamespaceOutput>, SdkError> {
+        let page = self
+            .client
+            .outputs(self.namespace, self.next_height, wait)
+            .await?;
+        self.next_height = page.next_height.max(self.next_height);
+        Ok(page.outputs)
+    }
+
+    /// The first height not yet covered.
+    pub fn next_height(&self) -> u64 {
+        self.next_height
+    }
+}
