@@ -207,6 +207,9 @@ pub struct NodeConfig {
 pub struct FaultsSection {
     /// Send decryption shares made with a wrong key share.
     pub invalid_decryption_shares: bool,
+    /// Admit ciphertexts without checking them (a Byzantine batch author: garbage gets
+    /// ordered, and every validator must reach the same failure outcome for it).
+    pub admit_unchecked_ciphertexts: bool,
 }
 
 /// Everything a validator needs, loaded and cross-checked.

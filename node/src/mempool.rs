@@ -155,6 +155,26 @@ impl Mempool {
         Ok(id)
     }
 
+    /// Admits bytes after the size, duplicate and capacity checks only. A fault injected in
+    /// test networks (a Byzantine validator batching garbage); never used otherwise.
+    pub fn admit_unchecked(&mut self, bytes: &[u8], now_ms: u64) -> Result<TxId, Rejection> {
+        if bytes.len() > self.config.ciphertext_bytes_max {
+            return Err(Rejection::TooLarge {
+                max: self.config.ciphertext_bytes_max,
+                got: bytes.len(),
+            });
+        }
+        let id = TxId::of(bytes);
+        if self.known.contains(&id) {
+            return Err(Rejection::Duplicate);
+        }
+        if self.pending.len() >= self.config.pending_max {
+            return Err(Rejection::Full);
+        }
+        self.insert(id, bytes.to_vec(), now_ms);
+        Ok(id)
+    }
+
     fn check(&self, bytes: &[u8]) -> Result<(), Rejection> {
         if bytes.len() > self.config.ciphertext_bytes_max {
             return Err(Rejection::TooLarge {

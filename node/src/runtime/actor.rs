@@ -62,6 +62,7 @@ pub struct Validator {
     fetch_sent: HashMap<BatchDigest, (u64, usize)>,
     view: View,
     stage: StageHandle,
+    admit_unchecked: bool,
 }
 
 impl std::fmt::Debug for Validator {
@@ -104,7 +105,13 @@ impl Validator {
             fetch_sent: HashMap::new(),
             view: View(0),
             stage,
+            admit_unchecked: false,
         }
+    }
+
+    /// Injects the fault of admitting ciphertexts unchecked (test networks only).
+    pub fn admit_unchecked_ciphertexts(&mut self) {
+        self.admit_unchecked = true;
     }
 
     /// Milliseconds since start: the clock of consensus and batching.
@@ -306,7 +313,13 @@ impl Validator {
         let receipt = if self.store.is_committed(&id)? {
             self.refuse(crate::mempool::Rejection::Duplicate)
         } else {
-            match self.mempool.admit(ciphertext, self.now_ms()) {
+            let now = self.now_ms();
+            let admitted = if self.admit_unchecked {
+                self.mempool.admit_unchecked(ciphertext, now)
+            } else {
+                self.mempool.admit(ciphertext, now)
+            };
+            match admitted {
                 Ok(id) => {
                     self.store.put_pending(id, ciphertext)?;
                     self.store.flush()?;

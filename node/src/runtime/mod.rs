@@ -256,6 +256,10 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         limits,
         stage.clone(),
     );
+    if config.faults.admit_unchecked_ciphertexts {
+        tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
+        validator.admit_unchecked_ciphertexts();
+    }
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
 

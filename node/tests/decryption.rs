@@ -1,0 +1,349 @@
+//! The decryption stage over real processes: four `shroud run` validators decrypt what they
+//! ordered, certify per-namespace outputs, and agree byte for byte; garbage that a Byzantine
+//! batch author gets ordered fails the same way everywhere; a validator that sends invalid
+//! shares does not stop the others. Each node's own records are read back from its store.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use common::{metric, Cluster};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use shroud_crypto::tdh2::{encrypt, Label};
+use shroud_node::config::NodeConfig;
+use shroud_node::store::NodeStore;
+use shroud_proofs::{Bundle, FailureReason, Item, NamespaceId, Outcome, TxId};
+use shroud_sdk::{Client, Committee};
+
+const ROLLUP_A: NamespaceId = NamespaceId(1);
+const ROLLUP_B: NamespaceId = NamespaceId(2);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn sdk_committee(cluster: &Cluster) -> Committee {
+    Committee::load(&cluster.dir.path().join("committee.toml")).expect("committee")
+}
+
+async fn connect(committee: &Committee, validators: &[usize]) -> Client {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Client::connect(committee.clone(), validators).await {
+            Ok(client) => return client,
+            Err(error) => {
+                assert!(Instant::now() < until, "validators unreachable: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Bundles sent: single-rollup transactions and every fifth a cross-rollup bundle.
+fn bundles(count: usize, tag: &str) -> Vec<Bundle> {
+    (0..count)
+        .map(|i| {
+            let mut items = vec![Item {
+                namespace: if i % 2 == 0 { ROLLUP_A } else { ROLLUP_B },
+                data: format!("{tag} {i}").into_bytes(),
+            }];
+            if i % 5 == 0 {
+                items.push(Item {
+                    namespace: if i % 2 == 0 { ROLLUP_B } else { ROLLUP_A },
+                    data: format!("{tag} {i} second leg").into_bytes(),
+                });
+            }
+            Bundle { items }
+        })
+        .collect()
+}
+
+async fn submit_all(client: &Client, bundles: &[Bundle]) -> HashMap<TxId, Bundle> {
+    let mut sent = HashMap::new();
+    for bundle in bundles {
+        let submitted = client.submit_bundle(bundle).await.expect("accepted");
+        sent.insert(submitted.tx_id, bundle.clone());
+    }
+    sent
+}
+
+fn status_u64(cluster: &Cluster, index: usize, field: &str) -> Option<u64> {
+    cluster.get(index, "/status")?.get(field)?.as_u64()
+}
+
+fn outcomes_total(cluster: &Cluster, index: usize) -> Option<u64> {
+    let status = cluster.get(index, "/status")?;
+    let outcomes = status.get("outcomes")?;
+    let failed: u64 = outcomes
+        .get("failed")?
+        .as_object()?
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    Some(outcomes.get("decrypted")?.as_u64()? + failed)
+}
+
+/// Waits until every listed validator has an outcome for at least `count` positions and has
+/// certified every height it built.
+fn wait_certified(cluster: &Cluster, validators: &[usize], count: u64, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let done: Vec<Option<u64>> = validators
+            .iter()
+            .map(|index| outcomes_total(cluster, *index))
+            .collect();
+        if done.iter().all(|d| d.is_some_and(|d| d >= count)) {
+            let target = validators
+                .iter()
+                .filter_map(|index| status_u64(cluster, *index, "output_height"))
+                .max()
+                .unwrap_or(0);
+            let certified_all = validators.iter().all(|index| {
+                status_u64(cluster, *index, "certified_height").is_some_and(|h| h >= target)
+            });
+            if certified_all {
+                return target;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "validators {validators:?} decided {done:?} positions, expected {count}; logs in {}",
+            cluster.logs.display()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Stops a validator with SIGTERM (it flushes) and opens its node store.
+fn stop_and_open(cluster: &mut Cluster, index: usize) -> NodeStore {
+    let child = cluster.children[index].take().expect("running");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    let output = child.wait_with_output().expect("exit");
+    assert!(
+        output.status.success(),
+        "validator {index} exited with {:?}",
+        output.status
+    );
+    let text = std::fs::read_to_string(&cluster.configs[index]).expect("node file");
+    let config: NodeConfig = toml::from_str(&text).expect("node file parses");
+    NodeStore::open(&config.data_dir.join("node")).expect("node store")
+}
+
+#[test]
+fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
+    // Validator 3 is a Byzantine batch author: it admits bytes without checking them.
+    let mut cluster = Cluster::start_with(4, |index, text| {
+        if index == 3 {
+            *text = text.replace(
+                "admit_unchecked_ciphertexts = false",
+                "admit_unchecked_ciphertexts = true",
+            );
+        }
+    });
+    let committee = sdk_committee(&cluster);
+    let runtime = runtime();
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let key = *committee.encryption_key();
+    let label = |epoch: u64, nonce: u8| Label {
+        chain_id: committee.chain_id(),
+        epoch,
+        nonce: [nonce; 32],
+    };
+    let mut mauled = encrypt(&key, label(committee.epoch(), 1), b"x", &mut rng).to_bytes();
+    let last = mauled.len() - 1;
+    mauled[last] ^= 0x40;
+    let wrong_epoch = encrypt(&key, label(committee.epoch() + 1, 2), b"y", &mut rng).to_bytes();
+    let not_a_bundle = encrypt(&key, label(committee.epoch(), 3), b"no", &mut rng).to_bytes();
+    let garbage = b"definitely not a ciphertext".to_vec();
+    let expected_failures: Vec<(TxId, FailureReason)> = vec![
+        (TxId::of(&mauled), FailureReason::InvalidCiphertext),
+        (TxId::of(&wrong_epoch), FailureReason::WrongEpoch),
+        (TxId::of(&not_a_bundle), FailureReason::MalformedBundle),
+        (TxId::of(&garbage), FailureReason::InvalidCiphertext),
+    ];
+
+    let (sent, streams) = runtime.block_on(async {
+        let mut sent = HashMap::new();
+        for validator in 0..3 {
+            let client = connect(&committee, &[validator]).await;
+            sent.extend(submit_all(&client, &bundles(60, &format!("v{validator}"))).await);
+            client.close();
+        }
+        let byzantine = connect(&committee, &[3]).await;
+        for bytes in [&mauled, &wrong_epoch, &not_a_bundle, &garbage] {
+            byzantine.submit(bytes).await.expect("admitted unchecked");
+        }
+        byzantine.close();
+        // A rollup follower reads both namespaces, verifying every output.
+        let follower = connect(&committee, &[1]).await;
+        let deadline = Instant::now() + Duration::from_secs(150);
+        let mut streams: BTreeMap<NamespaceId, HashMap<TxId, u64>> = BTreeMap::new();
+        for namespace in [ROLLUP_A, ROLLUP_B] {
+            let mut subscription = follower.subscribe(namespace, 1);
+            let wanted = sent
+                .values()
+                .filter(|b: &&Bundle| b.items.iter().any(|i| i.namespace == namespace))
+                .count();
+            let seen = streams.entry(namespace).or_default();
+            while seen.len() < wanted {
+                assert!(
+                    Instant::now() < deadline,
+                    "{namespace} saw {} of {wanted}",
+                    seen.len()
+                );
+                for output in subscription
+                    .next(Duration::from_secs(2))
+                    .await
+                    .expect("verified")
+                {
+                    for item in &output.items {
+                        seen.insert(item.tx_id, output.certificate.header.height);
+                    }
+                }
+            }
+        }
+        follower.close();
+        (sent, streams)
+    });
+    // Every bundle's items were served, verified, at one height in both namespaces.
+    for (tx_id, bundle) in &sent {
+        let heights: Vec<u64> = bundle
+            .items
+            .iter()
+            .map(|item| streams[&item.namespace][tx_id])
+            .collect();
+        assert!(
+            heights.windows(2).all(|pair| pair[0] == pair[1]),
+            "bundle split: {heights:?}"
+        );
+    }
+
+    let total = (sent.len() + expected_failures.len()) as u64;
+    let top = wait_certified(&cluster, &[0, 1, 2, 3], total, Duration::from_secs(120));
+    let stores: Vec<NodeStore> = (0..4)
+        .map(|index| stop_and_open(&mut cluster, index))
+        .collect();
+    check_records(&stores, top, &sent, &expected_failures);
+}
+
+/// What each validator recorded: identical certified headers per height, every transaction
+/// exactly once at its ciphertext's position, the same failures, and no share made or
+/// accepted for a height before that validator had committed it.
+fn check_records(
+    stores: &[NodeStore],
+    top: u64,
+    sent: &HashMap<TxId, Bundle>,
+    failures: &[(TxId, FailureReason)],
+) {
+    let mut found: HashMap<TxId, Vec<(u64, usize, Outcome)>> = HashMap::new();
+    for height in 1..=top {
+        let reference = stores[0].output(height).expect("read").expect("output");
+        for (index, store) in stores.iter().enumerate() {
+            let record = store.output(height).expect("read").expect("output");
+            assert_eq!(
+                record.header.encoding(),
+                reference.header.encoding(),
+                "validator {index}, height {height}"
+            );
+            assert_eq!(
+                record.entries, reference.entries,
+                "validator {index}, height {height}"
+            );
+            let certificate = store
+                .output_certificate(height)
+                .expect("read")
+                .expect("certified");
+            assert_eq!(certificate.header, reference.header);
+            let log = store.decryption_log(height).expect("log");
+            if store.own_shares(height).expect("read").is_some() {
+                assert!(
+                    log.made_at_committed >= height,
+                    "validator {index} made shares of {height} at commit {}",
+                    log.made_at_committed
+                );
+            }
+            for (sender, committed) in &log.accepted {
+                assert!(*committed >= height, "validator {index} accepted shares of {height} from {sender} at commit {committed}");
+            }
+        }
+        let order = stores[0].height(height).expect("read").expect("order");
+        assert_eq!(order.transactions.len(), reference.entries.len());
+        for (position, entry) in reference.entries.iter().enumerate() {
+            assert_eq!(
+                order.transactions[position].tx_id, entry.tx_id,
+                "position {position} of {height}"
+            );
+            let global = stores[0]
+                .position_of(&entry.tx_id)
+                .expect("read")
+                .expect("ordered");
+            assert_eq!(global, order.first_position + position as u64);
+            found
+                .entry(entry.tx_id)
+                .or_default()
+                .push((height, position, entry.outcome.clone()));
+        }
+    }
+    for (tx_id, bundle) in sent {
+        let places = found
+            .get(tx_id)
+            .expect("every accepted transaction is in the output");
+        assert_eq!(places.len(), 1, "{tx_id:?} appears {} times", places.len());
+        assert_eq!(places[0].2, Outcome::Decrypted(bundle.clone()));
+    }
+    for (tx_id, reason) in failures {
+        let places = found.get(tx_id).expect("a garbage transaction was ordered");
+        assert_eq!(places.len(), 1);
+        assert_eq!(places[0].2, Outcome::Failed(*reason));
+    }
+}
+
+#[test]
+fn a_validator_sending_invalid_shares_does_not_stop_decryption() {
+    let mut cluster = Cluster::start_with(4, |index, text| {
+        if index == 0 {
+            *text = text.replace(
+                "invalid_decryption_shares = false",
+                "invalid_decryption_shares = true",
+            );
+        }
+    });
+    let committee = sdk_committee(&cluster);
+    let runtime = runtime();
+    let sent = runtime.block_on(async {
+        let mut sent = HashMap::new();
+        for validator in 1..4 {
+            let client = connect(&committee, &[validator]).await;
+            sent.extend(submit_all(&client, &bundles(40, &format!("b{validator}"))).await);
+            client.close();
+        }
+        sent
+    });
+    let honest = [1, 2, 3];
+    let top = wait_certified(
+        &cluster,
+        &honest,
+        sent.len() as u64,
+        Duration::from_secs(150),
+    );
+    let invalid: f64 = honest
+        .iter()
+        .map(|index| metric(&cluster, *index, "shroud_decryption_shares_invalid_total"))
+        .sum();
+    assert!(invalid >= 1.0, "no invalid share was detected");
+    cluster.kill(0);
+    let stores: Vec<NodeStore> = honest
+        .iter()
+        .map(|index| stop_and_open(&mut cluster, *index))
+        .collect();
+    check_records(&stores, top, &sent, &[]);
+}
