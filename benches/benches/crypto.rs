@@ -13,9 +13,9 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::bls::{verify_batch, BatchItem};
 use shroud_crypto::tdh2::{
-    combine, create_share, encrypt, trusted_dealer_for_local_testnet, verify_ciphertexts,
-    verify_share, verify_shares, Context, DecryptionShare, KeyShare, Label, PublicKeySet,
-    VerifiedCiphertext, VerifiedShare,
+    combine, combine_many_optimistic, combine_optimistic, create_share, encrypt,
+    trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Context,
+    DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, VerifiedShare,
 };
 use shroud_crypto::{
     CertificateBuilder, CommitteeKeys, ProofOfPossession, PublicKey, SecretKey, Signature,
@@ -244,6 +244,36 @@ fn threshold_encryption(c: &mut Criterion) {
             b.iter(|| combine(&setup.public, &ciphertext, black_box(&shares)).expect("decrypts"))
         });
     }
+    group.finish();
+
+    // The decryption stage's path: unverified shares, optimistic combine with the pairing
+    // check, for a 100-ciphertext block at t = 2 of 4: one by one, and as one batch.
+    let block = verified(&four, 100, &mut rng);
+    let block_shares: Vec<Vec<DecryptionShare>> = block
+        .iter()
+        .map(|ciphertext| {
+            four.key_shares[..2]
+                .iter()
+                .map(|key_share| create_share(key_share, ciphertext, &mut rng))
+                .collect()
+        })
+        .collect();
+    let mut group = c.benchmark_group("tdh2::combine_optimistic");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::from_parameter("each/ciphertexts=100"), |b| {
+        b.iter(|| {
+            for (ciphertext, shares) in block.iter().zip(&block_shares) {
+                combine_optimistic(&four.public, ciphertext, shares.clone(), &mut rng)
+                    .expect("decided");
+            }
+        })
+    });
+    group.bench_function(BenchmarkId::from_parameter("block/ciphertexts=100"), |b| {
+        b.iter(|| {
+            let items = block.iter().zip(block_shares.iter().cloned()).collect();
+            combine_many_optimistic(&four.public, items, &mut rng)
+        })
+    });
     group.finish();
 }
 

@@ -11,7 +11,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::shamir::{interpolate_at_zero, SecretPolynomial};
 use shroud_crypto::tdh2::{
-    combine, combine_optimistic, create_share, encrypt, interpolate,
+    combine, combine_many_optimistic, combine_optimistic, create_share, encrypt, interpolate,
     trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Ciphertext,
     Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, HEADER_BYTES,
     SHARE_BYTES,
@@ -579,4 +579,63 @@ fn key_material_round_trips_through_its_encodings() {
         .expect("canonical scalar");
     assert_eq!(restored.verification_key(), share.verification_key());
     assert!(KeyShare::from_secret_bytes(1, &[0xff; 32]).is_err());
+}
+
+#[test]
+fn combining_a_block_at_once_decides_exactly_as_one_by_one() {
+    let mut rng = rng(21);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let plaintexts: Vec<Vec<u8>> = (0..6u8).map(|i| vec![i; 20 + usize::from(i)]).collect();
+    let ciphertexts: Vec<VerifiedCiphertext> = plaintexts
+        .iter()
+        .map(|plaintext| encrypt_verified(&public, plaintext, &mut rng))
+        .collect();
+    let honest = |ciphertext: &VerifiedCiphertext, rng: &mut ChaCha20Rng| -> Vec<DecryptionShare> {
+        key_shares
+            .iter()
+            .map(|key_share| create_share(key_share, ciphertext, rng))
+            .collect()
+    };
+
+    // All shares honest: the batched check passes and every item opens.
+    let items: Vec<_> = ciphertexts
+        .iter()
+        .map(|ciphertext| (ciphertext, honest(ciphertext, &mut rng)))
+        .collect();
+    let results = combine_many_optimistic(&public, items, &mut rng);
+    for (result, plaintext) in results.iter().zip(&plaintexts) {
+        let decryption = result.as_ref().expect("decided");
+        assert_eq!(decryption.outcome.as_ref(), Ok(plaintext));
+        assert!(decryption.invalid_shares.is_empty());
+    }
+
+    // Item 3's first share belongs to item 4 (a wrong point): the batch fails, every item is
+    // then decided alone, with the same results as `combine_optimistic`, and the bad share is
+    // named; item 5 has too few shares and stays undecided.
+    let mut items: Vec<_> = ciphertexts
+        .iter()
+        .map(|ciphertext| (ciphertext, honest(ciphertext, &mut rng)))
+        .collect();
+    items[3].1[0] = items[4].1[0].clone();
+    items[5].1.truncate(1);
+    let expected: Vec<_> = items
+        .iter()
+        .map(|(ciphertext, shares)| {
+            combine_optimistic(&public, ciphertext, shares.clone(), &mut rng)
+        })
+        .collect();
+    let results = combine_many_optimistic(&public, items, &mut rng);
+    assert_eq!(results, expected);
+    assert_eq!(
+        results[3].as_ref().expect("3 good shares").invalid_shares,
+        vec![1]
+    );
+    assert_eq!(
+        results[3].as_ref().expect("decided").outcome.as_ref(),
+        Ok(&plaintexts[3])
+    );
+    assert!(matches!(
+        results[5],
+        Err(ThresholdError::NotEnoughShares { .. })
+    ));
 }

@@ -143,6 +143,37 @@ impl PublicKeySet {
         same_discrete_log(shared, u, &self.encryption_key_g2)
     }
 
+    /// [`Self::is_shared_point`] for many `(u, shared)` pairs at the cost of one: with random
+    /// 128-bit weights `ρ_k`, `e(Σ ρ_k·shared_k, g₂) = e(Σ ρ_k·u_k, x·g₂)`. If any pair is
+    /// wrong the check fails except with probability about 2⁻¹²⁸ (points are in the prime-order
+    /// subgroup, checked when decoded).
+    pub fn are_shared_points<R: RngCore + CryptoRng>(
+        &self,
+        pairs: &[(G1Affine, G1Affine)],
+        rng: &mut R,
+    ) -> bool {
+        if let [(u, shared)] = pairs {
+            return self.is_shared_point(u, shared);
+        }
+        let weights: Vec<Fr> = pairs
+            .iter()
+            .map(|_| super::hash::batch_weight(rng))
+            .collect();
+        let us: Vec<G1Affine> = pairs.iter().map(|(u, _)| *u).collect();
+        let shared: Vec<G1Affine> = pairs.iter().map(|(_, shared)| *shared).collect();
+        let (Ok(u_sum), Ok(shared_sum)) = (
+            G1Projective::msm(&us, &weights),
+            G1Projective::msm(&shared, &weights),
+        ) else {
+            return false;
+        };
+        same_discrete_log(
+            &shared_sum.into_affine(),
+            &u_sum.into_affine(),
+            &self.encryption_key_g2,
+        )
+    }
+
     /// The encoding of the public key set: `t (u16 BE) || n (u16 BE) || h (48) || x·g₂ (96) ||
     /// h_1..h_n (48 each)`, points compressed.
     pub fn to_bytes(&self) -> Vec<u8> {

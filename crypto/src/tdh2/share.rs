@@ -328,6 +328,48 @@ pub fn combine_optimistic<R: RngCore + CryptoRng>(
     })
 }
 
+/// [`combine_optimistic`] for many ciphertexts at once (typically a block's): each one's first
+/// `t` distinct shares are interpolated and all combined points are checked with one batched
+/// pairing equation ([`PublicKeySet::are_shared_points`]); only if that fails (or for items
+/// that cannot be interpolated) does each item go through [`combine_optimistic`] alone. The
+/// results are in input order and are exactly what [`combine_optimistic`] would decide.
+pub fn combine_many_optimistic<R: RngCore + CryptoRng>(
+    public: &PublicKeySet,
+    items: Vec<(&VerifiedCiphertext, Vec<DecryptionShare>)>,
+    rng: &mut R,
+) -> Vec<Result<Decryption, ThresholdError>> {
+    let candidates: Vec<Option<G1Affine>> = items
+        .iter()
+        .map(|(ciphertext, shares)| {
+            if ciphertext.key() != public.encryption_key() {
+                return None;
+            }
+            first_distinct(shares.iter(), public.threshold())
+                .and_then(|chosen| interpolate(&chosen))
+                .ok()
+        })
+        .collect();
+    let pairs: Vec<(G1Affine, G1Affine)> = items
+        .iter()
+        .zip(&candidates)
+        .filter_map(|((ciphertext, _), candidate)| {
+            candidate.map(|shared| (*ciphertext.ciphertext().u(), shared))
+        })
+        .collect();
+    let batch_holds = !pairs.is_empty() && public.are_shared_points(&pairs, rng);
+    items
+        .into_iter()
+        .zip(candidates)
+        .map(|((ciphertext, shares), candidate)| match candidate {
+            Some(shared) if batch_holds => Ok(Decryption {
+                outcome: ciphertext.open(&shared),
+                invalid_shares: Vec::new(),
+            }),
+            _ => combine_optimistic(public, ciphertext, shares, rng),
+        })
+        .collect()
+}
+
 /// The first `threshold` shares with distinct indices.
 fn first_distinct<'a>(
     shares: impl Iterator<Item = &'a DecryptionShare>,

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use rand_core::OsRng;
 use shroud_crypto::tdh2::{
-    combine_optimistic, create_share, verify_ciphertexts, Ciphertext, Context, DecryptionShare,
-    KeyShare, PublicKeySet, VerifiedCiphertext,
+    combine_many_optimistic, create_share, verify_ciphertexts, Ciphertext, Context,
+    DecryptionShare, KeyShare, PublicKeySet, VerifiedCiphertext,
 };
 use shroud_crypto::{
     CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain, ThresholdError,
@@ -739,21 +739,28 @@ fn decode_own(message: &SharesMessage) -> HashMap<u32, DecryptionShare> {
         .collect()
 }
 
-/// Tries every waiting position with the shares of senders not known bad; a sender whose
-/// share fails its proof is marked bad for the height (its other shares are not used).
+/// Tries every waiting position with the shares of senders not known bad, all in one batch
+/// (one pairing check for the block when every share is good); a sender whose share fails
+/// its proof is marked bad for the height (its other shares are not used again).
 fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
-    for position in decrypting.shareable.clone() {
-        let index = position as usize;
-        let Slot::Waiting(ciphertext) = &decrypting.slots[index] else {
+    let mut positions = Vec::new();
+    let mut items = Vec::new();
+    for position in &decrypting.shareable {
+        let Slot::Waiting(ciphertext) = &decrypting.slots[*position as usize] else {
             continue;
         };
         let shares: Vec<DecryptionShare> = decrypting
             .shares
             .iter()
             .filter(|(sender, _)| !decrypting.bad.contains(sender))
-            .filter_map(|(_, set)| set.get(&position).cloned())
+            .filter_map(|(_, set)| set.get(position).cloned())
             .collect();
-        match combine_optimistic(&params.public, ciphertext, shares, &mut OsRng) {
+        positions.push(*position as usize);
+        items.push((&**ciphertext, shares));
+    }
+    let results = combine_many_optimistic(&params.public, items, &mut OsRng);
+    for (index, result) in positions.into_iter().zip(results) {
+        match result {
             Ok(decryption) => {
                 for share_index in decryption.invalid_shares {
                     counter!("shroud_decryption_shares_invalid_total").increment(1);
@@ -770,7 +777,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
                 decrypting.waiting -= 1;
             }
             Err(ThresholdError::NotEnoughShares { .. }) => {}
-            Err(error) => warn!(%error, position, "combining shares failed"),
+            Err(error) => warn!(%error, position = index, "combining shares failed"),
         }
     }
 }
