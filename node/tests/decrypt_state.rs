@@ -1,0 +1,297 @@
+//! The decryption stage's logic, four instances in one thread with real crypto and real sled
+//! stores, messages routed in memory: they agree on every outcome and header and certify it;
+//! nothing is sent before it is persisted; a restarted instance reuses its stored shares; a
+//! sender of invalid shares is excluded and the others still decide.
+
+use std::collections::VecDeque;
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use shroud_crypto::tdh2::{
+    encrypt, trusted_dealer_for_local_testnet, KeyShare, Label, PublicKeySet,
+};
+use shroud_crypto::{CommitteeKeys, SecretKey};
+use shroud_node::batch::Batch;
+use shroud_node::decrypt::{DecryptionState, Faults, Outgoing, Params, Send};
+use shroud_node::store::{NodeStore, OrderedTx};
+use shroud_proofs::{Bundle, BundleLimits, FailureReason, Item, NamespaceId, Outcome, TxId};
+
+const CHAIN: u64 = 11;
+const EPOCH: u64 = 4;
+
+struct Net {
+    _dirs: Vec<tempfile::TempDir>,
+    stores: Vec<NodeStore>,
+    states: Vec<Option<DecryptionState>>,
+    public: PublicKeySet,
+    key_shares: Vec<Vec<u8>>,
+    signers: Vec<SecretKey>,
+    keys: CommitteeKeys,
+}
+
+fn params(net: &Net, index: usize, faults: Faults) -> Params {
+    let share_index = u16::try_from(index + 1).expect("small");
+    Params {
+        me: u16::try_from(index).expect("small"),
+        chain_id: CHAIN,
+        epoch: EPOCH,
+        key_share: KeyShare::from_secret_bytes(share_index, &net.key_shares[index]).expect("share"),
+        public: net.public.clone(),
+        keys: net.keys.clone(),
+        signer: SecretKey::from_bytes(net.signers[index].to_bytes().as_ref()).expect("key"),
+        ciphertext_bytes_max: 64 * 1024,
+        bundle_limits: BundleLimits::default(),
+        faults,
+    }
+}
+
+/// The ciphertexts of height 1: bundles, a plaintext that is not a bundle, a mauled one, one
+/// for another epoch. Height 2 is empty.
+fn transactions(public: &PublicKeySet, rng: &mut ChaCha20Rng) -> (Vec<Vec<u8>>, Vec<Outcome>) {
+    let key = public.encryption_key();
+    let label = |epoch: u64, nonce: u8| Label {
+        chain_id: CHAIN,
+        epoch,
+        nonce: [nonce; 32],
+    };
+    let mut bytes = Vec::new();
+    let mut outcomes = Vec::new();
+    for i in 0..5u8 {
+        let bundle = Bundle {
+            items: vec![
+                Item {
+                    namespace: NamespaceId(1),
+                    data: vec![i; 10],
+                },
+                Item {
+                    namespace: NamespaceId(u64::from(i % 2) + 2),
+                    data: vec![i; 3],
+                },
+            ],
+        };
+        bytes.push(encrypt(key, label(EPOCH, i), &bundle.encode(), rng).to_bytes());
+        outcomes.push(Outcome::Decrypted(bundle));
+    }
+    bytes.push(encrypt(key, label(EPOCH, 50), b"not a bundle", rng).to_bytes());
+    outcomes.push(Outcome::Failed(FailureReason::MalformedBundle));
+    let mut mauled = encrypt(key, label(EPOCH, 51), b"x", rng).to_bytes();
+    let last = mauled.len() - 1;
+    mauled[last] ^= 1;
+    bytes.push(mauled);
+    outcomes.push(Outcome::Failed(FailureReason::InvalidCiphertext));
+    bytes.push(encrypt(key, label(EPOCH + 1, 52), b"y", rng).to_bytes());
+    outcomes.push(Outcome::Failed(FailureReason::WrongEpoch));
+    (bytes, outcomes)
+}
+
+fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let (public, shares) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let signers: Vec<SecretKey> = (0..4u8)
+        .map(|i| SecretKey::from_seed(&[i + 9; 32]).expect("seed"))
+        .collect();
+    let members: Vec<_> = signers
+        .iter()
+        .map(|s| (s.public_key(), s.prove_possession()))
+        .collect();
+    let keys = CommitteeKeys::new(&members).expect("committee");
+    let (transactions, outcomes) = transactions(&public, &mut rng);
+    let batch = Batch {
+        epoch: EPOCH,
+        author: 0,
+        sequence: 0,
+        transactions,
+    };
+    let digest = batch.digest();
+    let ordered: Vec<OrderedTx> = batch
+        .transactions
+        .iter()
+        .zip(0u32..)
+        .map(|(bytes, index)| OrderedTx {
+            tx_id: TxId::of(bytes),
+            batch: digest,
+            index,
+        })
+        .collect();
+    let mut dirs = Vec::new();
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = NodeStore::open(dir.path()).expect("store");
+        store.put_batch(&batch, false).expect("batch");
+        store
+            .append_order(1, [1; 32], &ordered, &[digest])
+            .expect("order");
+        store.append_order(2, [2; 32], &[], &[]).expect("order");
+        dirs.push(dir);
+        stores.push(store);
+    }
+    let mut net = Net {
+        _dirs: dirs,
+        stores,
+        states: Vec::new(),
+        public,
+        key_shares: shares.iter().map(|s| s.secret_bytes().to_vec()).collect(),
+        signers,
+        keys,
+    };
+    for (index, fault) in faults.iter().enumerate() {
+        let state = DecryptionState::new(params(&net, index, *fault), net.stores[index].clone())
+            .expect("state");
+        net.states.push(Some(state));
+    }
+    (net, outcomes)
+}
+
+fn persisted_then_sent(
+    state: &mut DecryptionState,
+    sends: Vec<Send>,
+    from: usize,
+    queue: &mut VecDeque<(usize, Send)>,
+) {
+    let speaks = sends.iter().any(|send| {
+        matches!(
+            send,
+            Send::All(Outgoing::Shares(_) | Outgoing::Vote(_))
+                | Send::To(_, Outgoing::Shares(_) | Outgoing::Vote(_))
+        )
+    });
+    if speaks {
+        // Persist before you speak: a fresh share or vote is always behind unflushed writes
+        // that the caller must flush first (replayed answers come from the store already).
+        state.persist().expect("flush");
+        assert!(!state.needs_flush());
+    }
+    queue.extend(sends.into_iter().map(|send| (from, send)));
+}
+
+/// Runs every instance until no message is left.
+fn run(net: &mut Net) {
+    let mut queue = VecDeque::new();
+    for index in 0..net.states.len() {
+        if let Some(state) = net.states[index].as_mut() {
+            let sends = state.advance(2, 2).expect("advance");
+            persisted_then_sent(state, sends, index, &mut queue);
+        }
+    }
+    let mut steps = 0;
+    while let Some((from, send)) = queue.pop_front() {
+        steps += 1;
+        assert!(steps < 10_000, "the instances do not settle");
+        let (targets, outgoing): (Vec<usize>, Outgoing) = match send {
+            Send::All(outgoing) => ((0..4).filter(|i| *i != from).collect(), outgoing),
+            Send::To(peer, outgoing) => (vec![usize::from(peer)], outgoing),
+        };
+        for target in targets {
+            let Some(state) = net.states[target].as_mut() else {
+                continue;
+            };
+            let sender = u16::try_from(from).expect("small");
+            let sends = match outgoing.clone() {
+                Outgoing::Shares(message) => state.on_shares(sender, message, 2).expect("shares"),
+                Outgoing::Vote(vote) => state.on_vote(sender, vote).expect("vote"),
+                Outgoing::Certificate(certificate) => {
+                    state.on_certificate(certificate).expect("certificate");
+                    Vec::new()
+                }
+                Outgoing::Request(request) => state.on_request(sender, &request).expect("request"),
+            };
+            persisted_then_sent(state, sends, target, &mut queue);
+        }
+    }
+}
+
+fn check_agreement(net: &Net, members: &[usize], outcomes: &[Outcome]) {
+    let reference = net.stores[members[0]]
+        .output(1)
+        .expect("read")
+        .expect("output");
+    let outcomes_seen: Vec<Outcome> = reference
+        .entries
+        .iter()
+        .map(|e| e.outcome.clone())
+        .collect();
+    assert_eq!(outcomes_seen, outcomes);
+    for &index in members {
+        for height in 1..=2 {
+            let mine = net.stores[index]
+                .output(height)
+                .expect("read")
+                .expect("output");
+            let theirs = net.stores[members[0]]
+                .output(height)
+                .expect("read")
+                .expect("output");
+            assert_eq!(
+                mine.header, theirs.header,
+                "validator {index}, height {height}"
+            );
+            let certificate = net.stores[index]
+                .output_certificate(height)
+                .expect("read")
+                .expect("certified");
+            certificate
+                .verify(&net.keys, CHAIN, EPOCH)
+                .expect("valid certificate");
+        }
+        assert_eq!(net.stores[index].certified_height().expect("read"), 2);
+    }
+    let second = net.stores[members[0]]
+        .output(2)
+        .expect("read")
+        .expect("output");
+    assert_eq!(second.header.parent_output, reference.header.digest());
+}
+
+#[test]
+fn four_instances_decide_the_same_outcomes_and_certify_them() {
+    let (mut net, outcomes) = network(&[Faults::default(); 4]);
+    run(&mut net);
+    check_agreement(&net, &[0, 1, 2, 3], &outcomes);
+}
+
+#[test]
+fn a_sender_of_invalid_shares_is_excluded_and_the_others_decide() {
+    let bad = Faults {
+        invalid_shares: true,
+    };
+    let (mut net, outcomes) =
+        network(&[bad, Faults::default(), Faults::default(), Faults::default()]);
+    run(&mut net);
+    check_agreement(&net, &[1, 2, 3], &outcomes);
+}
+
+#[test]
+fn a_restarted_instance_reuses_its_stored_shares_and_finishes() {
+    let (mut net, outcomes) = network(&[Faults::default(); 4]);
+    // Instance 2 sets up height 1 and 2 (its shares stored and flushed), then crashes before
+    // anything it sent arrives anywhere.
+    let mut crashed = net.states[2].take().expect("running");
+    let first = crashed.advance(2, 2).expect("advance");
+    crashed.persist().expect("flush");
+    drop(crashed);
+    let restarted = DecryptionState::new(params(&net, 2, Faults::default()), net.stores[2].clone())
+        .expect("restart");
+    net.states[2] = Some(restarted);
+    let again = net.states[2]
+        .as_mut()
+        .expect("running")
+        .advance(2, 2)
+        .expect("advance");
+    let shares = |sends: &[Send]| -> Vec<Outgoing> {
+        sends
+            .iter()
+            .filter_map(|send| match send {
+                Send::All(outgoing @ Outgoing::Shares(_)) => Some(outgoing.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        shares(&first),
+        shares(&again),
+        "shares were made anew after a restart"
+    );
+    run(&mut net);
+    check_agreement(&net, &[0, 1, 2, 3], &outcomes);
+}
