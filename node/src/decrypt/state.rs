@@ -249,19 +249,21 @@ impl DecryptionState {
         let mut candidates = Vec::new();
         let context = self.context();
         for (position, transaction) in record.transactions.iter().enumerate() {
-            if !batches.contains_key(&transaction.batch) {
-                let batch = self
-                    .store
-                    .batch(&transaction.batch)?
-                    .ok_or(StageError::Invariant("a committed batch is stored"))?;
-                batches.insert(transaction.batch, batch);
-            }
-            let bytes = batches
-                .get(&transaction.batch)
-                .and_then(|batch| batch.transactions.get(transaction.index as usize))
-                .ok_or(StageError::Invariant(
-                    "an ordered transaction is in its batch",
-                ))?;
+            let batch = match batches.entry(transaction.batch) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+                    self.store
+                        .batch(&transaction.batch)?
+                        .ok_or(StageError::Invariant("a committed batch is stored"))?,
+                ),
+            };
+            let bytes =
+                batch
+                    .transactions
+                    .get(transaction.index as usize)
+                    .ok_or(StageError::Invariant(
+                        "an ordered transaction is in its batch",
+                    ))?;
             match classify(bytes, self.params.ciphertext_bytes_max, &context) {
                 Ok(ciphertext) => {
                     candidates.push((position, ciphertext));
