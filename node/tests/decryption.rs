@@ -211,6 +211,25 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
                 }
             }
         }
+        // The SDK's wait for one cross-rollup bundle finds both legs at one height.
+        let (bundle_id, _) = sent
+            .iter()
+            .find(|(_, bundle)| bundle.items.len() == 2)
+            .expect("a cross-rollup bundle was sent");
+        let found = follower
+            .wait_for(
+                *bundle_id,
+                &[ROLLUP_A, ROLLUP_B],
+                1,
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("found");
+        assert_eq!(found.outputs.len(), 2);
+        assert!(found
+            .outputs
+            .iter()
+            .all(|output| output.certificate.header.height == found.height));
         follower.close();
         (sent, streams)
     });

@@ -47,6 +47,13 @@ pub enum DecryptEvent {
         /// The message.
         message: DecryptMessage,
     },
+    /// Consensus released a height at this moment.
+    Released {
+        /// The height.
+        height: u64,
+        /// When.
+        at: Instant,
+    },
     /// New heights may be ready.
     Wake,
 }
@@ -71,7 +78,10 @@ impl StageHandle {
     /// Consensus released height `height` (it committed, and the release is durable).
     pub fn release(&self, height: u64) {
         self.released.fetch_max(height, Ordering::SeqCst);
-        self.send(DecryptEvent::Wake);
+        self.send(DecryptEvent::Released {
+            height,
+            at: Instant::now(),
+        });
     }
 
     /// Consensus committed height `height` (flushed).
@@ -143,8 +153,13 @@ fn run(
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let committed = handle.committed.load(Ordering::SeqCst);
+        if let Some(DecryptEvent::Released { height, at }) = &event {
+            state.note_release(*height, *at);
+        }
+        // Released first: the loop raises `committed` before `released`, so reading in this
+        // order never sees a released height above the committed one.
         let released = handle.released.load(Ordering::SeqCst);
+        let committed = handle.committed.load(Ordering::SeqCst);
         let mut sends = state.advance(released, committed)?;
         if let Some(DecryptEvent::Peer { from, message }) = event {
             sends.extend(match message {

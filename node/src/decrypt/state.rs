@@ -33,6 +33,8 @@ const ACTIVE_MAX: usize = 16;
 const EARLY_WINDOW: u64 = 64;
 /// A height still undecided (or uncertified) this long asks peers for what they have.
 const REQUEST_AFTER: Duration = Duration::from_millis(700);
+/// Release times kept for heights not set up yet.
+const RELEASES_KEPT: usize = 4_096;
 /// Heights asked about per timer round at most.
 const REQUESTS_PER_ROUND: usize = 8;
 
@@ -129,6 +131,7 @@ pub struct DecryptionState {
     certifying: BTreeMap<u64, Certifying>,
     early_shares: BTreeMap<u64, BTreeMap<u16, SharesMessage>>,
     early_votes: BTreeMap<u64, BTreeMap<u16, OutputVote>>,
+    released_at: BTreeMap<u64, Instant>,
     dirty: bool,
 }
 
@@ -179,6 +182,7 @@ impl DecryptionState {
             certifying: BTreeMap::new(),
             early_shares: BTreeMap::new(),
             early_votes: BTreeMap::new(),
+            released_at: BTreeMap::new(),
             dirty: false,
         };
         for height in state.store.certified_height()? + 1..=built {
@@ -215,6 +219,14 @@ impl DecryptionState {
     /// Every height up to this one is certified.
     pub fn certified_height(&self) -> u64 {
         self.certified
+    }
+
+    /// When consensus released `height` (the start of its decryption latency). Kept for
+    /// heights not set up yet, a bounded number of them.
+    pub fn note_release(&mut self, height: u64, at: Instant) {
+        if height >= self.next_setup && self.released_at.len() < RELEASES_KEPT {
+            self.released_at.insert(height, at);
+        }
     }
 
     /// Sets up every height that is both released by consensus (`released`: its order is
@@ -309,13 +321,13 @@ impl DecryptionState {
             bad: BTreeSet::new(),
             attempted_with: 0,
             log: self.store.decryption_log(height)?,
-            started: now,
+            started: self.released_at.remove(&height).unwrap_or(now),
             asked: now,
         };
-        let (own, sent) = self.own_shares(height, &mut decrypting, committed)?;
+        let own = self.own_shares(height, &mut decrypting, committed)?;
         decrypting.shares.push((self.params.me, decode_own(&own)));
         self.decrypting.insert(height, decrypting);
-        let mut sends = vec![Send::All(Outgoing::Shares(sent))];
+        let mut sends = vec![Send::All(Outgoing::Shares(own))];
         for (from, message) in self.early_shares.remove(&height).unwrap_or_default() {
             sends.extend(self.on_shares(from, message, committed)?);
         }
@@ -331,29 +343,29 @@ impl DecryptionState {
         height: u64,
         decrypting: &mut Decrypting,
         committed: u64,
-    ) -> Result<(SharesMessage, SharesMessage), StageError> {
+    ) -> Result<SharesMessage, StageError> {
         if let Some(stored) = self.store.own_shares(height)? {
-            return Ok((stored.clone(), stored));
+            return Ok(stored);
         }
-        let mut shares = Vec::with_capacity(decrypting.shareable.len());
-        let mut wrong = Vec::new();
-        let wrong_key = self.params.faults.invalid_shares.then(|| {
+        // Under the injected fault the validator shares with a wrong key (and uses those
+        // shares itself, so it is exactly as fast as an honest one).
+        let wrong_key = if self.params.faults.invalid_shares {
             let mut bytes = [0u8; 32];
             bytes[16] = 1;
-            KeyShare::from_secret_bytes(self.params.key_share.index(), &bytes)
-        });
+            KeyShare::from_secret_bytes(self.params.key_share.index(), &bytes).ok()
+        } else {
+            None
+        };
+        let key = wrong_key.as_ref().unwrap_or(&self.params.key_share);
+        let mut shares = Vec::with_capacity(decrypting.shareable.len());
         for position in &decrypting.shareable {
             let Slot::Waiting(ciphertext) = &decrypting.slots[*position as usize] else {
                 return Err(StageError::Invariant("a shareable position is waiting"));
             };
-            let share = create_share(&self.params.key_share, ciphertext, &mut OsRng);
-            shares.push((*position, share.to_bytes()));
-            if let Some(Ok(key)) = &wrong_key {
-                wrong.push((
-                    *position,
-                    create_share(key, ciphertext, &mut OsRng).to_bytes(),
-                ));
-            }
+            shares.push((
+                *position,
+                create_share(key, ciphertext, &mut OsRng).to_bytes(),
+            ));
         }
         let message = SharesMessage {
             epoch: self.params.epoch,
@@ -362,20 +374,12 @@ impl DecryptionState {
             sender: self.params.me,
             shares,
         };
-        let sent = if wrong_key.is_some() {
-            SharesMessage {
-                shares: wrong,
-                ..message.clone()
-            }
-        } else {
-            message.clone()
-        };
-        self.store.put_own_shares(&sent)?;
+        self.store.put_own_shares(&message)?;
         decrypting.log.made_at_committed = committed;
         self.store.put_decryption_log(height, &decrypting.log)?;
         self.dirty = true;
         counter!("shroud_decryption_shares_sent_total").increment(message.shares.len() as u64);
-        Ok((message, sent))
+        Ok(message)
     }
 
     /// A peer's shares of a height.
