@@ -102,3 +102,7 @@ pub const MERKLE_EMPTY: &[u8] = b"SHROUD-V1-MERKLE-EMPTY";
 /// A tree's root together with its leaf count (what headers commit to, so that a proof's leaf
 /// count is authenticated, as absence proofs need).
 pub const MERKLE_SIZED_ROOT: &[u8] = b"SHROUD-V1-MERKLE-SIZED-ROOT";
+
+/// The hash of one bundle item's bytes, which bundle digests and item leaves commit to (so a
+/// rollup can check a sibling item knowing only its hash).
+pub const ITEM_DATA: &[u8] = b"SHROUD-V1-ITEM-DATA";

@@ -55,7 +55,8 @@ pub struct OutputsRequest {
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct OutputsResponse {
-    /// The namespace's outputs at the scanned heights where it has items, in height order.
+    /// The namespace's output at every scanned height, in height order (with an absence proof
+    /// where it has no items).
     pub outputs: Vec<NamespaceOutput>,
     /// Every height below this was scanned (continue from here).
     pub next_height: u64,

@@ -164,14 +164,40 @@ impl Bundle {
         Ok(Self { items })
     }
 
-    /// `SHA-256(tag || encoding)`: binds the items of one bundle together in every namespace
-    /// it touches.
-    pub fn digest(&self) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(domains::BUNDLE_DIGEST);
-        hasher.update(self.encode());
-        hasher.finalize().into()
+    /// Each item's namespace and data hash, in order: what the bundle digest commits to.
+    pub fn commitments(&self) -> Vec<(NamespaceId, [u8; 32])> {
+        self.items
+            .iter()
+            .map(|item| (item.namespace, item_data_hash(&item.data)))
+            .collect()
     }
+
+    /// The bundle digest ([`bundle_digest`] of [`Self::commitments`]): binds the items of one
+    /// bundle together in every namespace it touches.
+    pub fn digest(&self) -> [u8; 32] {
+        bundle_digest(&self.commitments())
+    }
+}
+
+/// `SHA-256(ITEM_DATA || bytes)`.
+pub fn item_data_hash(data: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(domains::ITEM_DATA);
+    hasher.update(data);
+    hasher.finalize().into()
+}
+
+/// `SHA-256(BUNDLE_DIGEST || count || (namespace || data hash)*)`: computable from the
+/// commitments alone, so a rollup holding one item can check the list of its siblings.
+pub fn bundle_digest(commitments: &[(NamespaceId, [u8; 32])]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(domains::BUNDLE_DIGEST);
+    hasher.update((commitments.len() as u64).to_be_bytes());
+    for (namespace, data_hash) in commitments {
+        hasher.update(namespace.0.to_be_bytes());
+        hasher.update(data_hash);
+    }
+    hasher.finalize().into()
 }
 
 #[cfg(test)]

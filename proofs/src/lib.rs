@@ -16,7 +16,10 @@
 //!
 //! 2f+1 validators sign the header (domain `OutputHeader`); the [`OutputCertificate`] is the
 //! header, a signer bitmap and one aggregate signature. A [`NamespaceOutput`] carries a
-//! namespace's items at one height with the proof that ties them to a certified header.
+//! namespace's items at one height with the proof that ties them to a certified header, or an
+//! absence proof when the namespace has none, plus, for items of cross-rollup bundles, proofs
+//! that every sibling item is in its own namespace in the same output ([`namespace`]). A
+//! [`PositionProof`] shows one position's transaction and outcome (what receipts carry).
 //!
 //! All trees use [`merkle`]: the RFC 9162 (Certificate Transparency v2) tree shape with
 //! Shroud's own domain tags for leaves, nodes and the empty tree.
@@ -26,12 +29,18 @@
 pub mod bundle;
 pub mod committee;
 pub mod merkle;
+pub mod namespace;
 pub mod output;
 
-pub use bundle::{Bundle, BundleError, BundleLimits, Item, NamespaceId, BUNDLE_VERSION};
+pub use bundle::{
+    bundle_digest, item_data_hash, Bundle, BundleError, BundleLimits, Item, NamespaceId,
+    BUNDLE_VERSION,
+};
 pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
+pub use namespace::{
+    BundleEvidence, NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf, SiblingProof,
+};
 pub use output::{
-    build_output, output_quorum, BuiltOutput, FailureReason, HeightContext, NamespaceItem,
-    NamespaceOutput, NamespaceProof, Outcome, OutputCertificate, OutputHeader, PositionEntry,
-    ProofError, TxId,
+    build_output, output_quorum, BuiltOutput, FailureReason, HeightContext, Outcome,
+    OutputCertificate, OutputHeader, PositionEntry, PositionProof, ProofError, TxId,
 };

@@ -1,5 +1,5 @@
-//! The certified output of a height: outcomes, the output header, the namespace tree, the
-//! output certificate, and a namespace's items with their proof.
+//! The certified output of a height: outcomes, the output header, the ciphertext tree and the
+//! output certificate. The namespace tree and its proofs are in [`crate::namespace`].
 
 use std::collections::BTreeMap;
 
@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::bundle::{Bundle, NamespaceId};
 use crate::merkle::{self, Hash};
+use crate::namespace::{namespace_leaf, NamespaceItem};
 
 /// A transaction's id: `SHA-256(TX_ID || ciphertext wire bytes)`.
 #[derive(Archive, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -176,98 +177,59 @@ impl OutputHeader {
     }
 }
 
-/// A decrypted item as its namespace receives it.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[rkyv(derive(Debug))]
-pub struct NamespaceItem {
-    /// The ciphertext it came from.
-    pub tx_id: TxId,
-    /// The ciphertext's position in the height's order.
-    pub position: u32,
-    /// Its index within its bundle.
-    pub item_index: u16,
-    /// Digest of the whole bundle (the same in every namespace the bundle touches).
-    pub bundle_digest: [u8; 32],
-    /// The rollup transaction.
-    pub data: Vec<u8>,
-}
-
-impl NamespaceItem {
-    /// The item's leaf in its namespace's tree.
-    pub fn leaf(&self) -> Hash {
-        let mut hasher = Sha256::new();
-        hasher.update(domains::MERKLE_ITEM_LEAF);
-        hasher.update(self.tx_id.0);
-        hasher.update(self.position.to_be_bytes());
-        hasher.update(self.item_index.to_be_bytes());
-        hasher.update(self.bundle_digest);
-        hasher.update((self.data.len() as u64).to_be_bytes());
-        hasher.update(&self.data);
-        hasher.finalize().into()
-    }
-}
-
-/// A namespace's leaf in the namespace tree.
-pub fn namespace_leaf(namespace: NamespaceId, items: &[NamespaceItem]) -> Hash {
-    let leaves: Vec<Hash> = items.iter().map(NamespaceItem::leaf).collect();
-    let mut hasher = Sha256::new();
-    hasher.update(domains::MERKLE_NAMESPACE_LEAF);
-    hasher.update(namespace.0.to_be_bytes());
-    hasher.update((items.len() as u64).to_be_bytes());
-    hasher.update(merkle::root(&leaves));
-    hasher.finalize().into()
-}
-
 /// A position's leaf in the ciphertext tree.
 pub fn ciphertext_leaf(position: u32, entry: &PositionEntry) -> Hash {
+    ciphertext_leaf_parts(position, &entry.tx_id, entry.outcome.code())
+}
+
+fn ciphertext_leaf_parts(position: u32, tx_id: &TxId, outcome_code: u8) -> Hash {
     let mut hasher = Sha256::new();
     hasher.update(domains::MERKLE_CIPHERTEXT_LEAF);
     hasher.update(position.to_be_bytes());
-    hasher.update(entry.tx_id.0);
-    hasher.update([entry.outcome.code()]);
+    hasher.update(tx_id.0);
+    hasher.update([outcome_code]);
     hasher.finalize().into()
 }
 
-/// Proof that a namespace's leaf is in the namespace tree.
+/// Proof that a position of a height holds a transaction with an outcome (against the
+/// certified `ciphertexts_root`): what a receipt shows for "ordered at (height, position)" and
+/// "decrypted" or "failed(reason)".
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
-pub struct NamespaceProof {
-    /// The leaf's index (namespaces are sorted by id).
-    pub leaf_index: u32,
-    /// Leaves in the tree (non-empty namespaces at this height).
-    pub leaf_count: u32,
+pub struct PositionProof {
+    /// The position.
+    pub position: u32,
+    /// Positions in the height.
+    pub position_count: u32,
+    /// The transaction.
+    pub tx_id: TxId,
+    /// Its outcome code (0 decrypted, else [`FailureReason::code`]).
+    pub outcome_code: u8,
     /// Sibling hashes from the leaf up.
-    pub siblings: Vec<[u8; 32]>,
+    pub siblings: Vec<Hash>,
 }
 
-/// A height's output as a validator builds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuiltOutput {
-    /// The header to sign.
-    pub header: OutputHeader,
-    /// Items of each non-empty namespace, in position order.
-    pub namespaces: BTreeMap<NamespaceId, Vec<NamespaceItem>>,
-    leaves: Vec<Hash>,
-}
+impl PositionProof {
+    /// Checks the proof against a header.
+    pub fn verify(&self, header: &OutputHeader) -> Result<(), ProofError> {
+        let leaf = ciphertext_leaf_parts(self.position, &self.tx_id, self.outcome_code);
+        let root = merkle::sized_root_from_path(
+            &leaf,
+            u64::from(self.position),
+            u64::from(self.position_count),
+            &self.siblings,
+        );
+        if root != Some(header.ciphertexts_root) {
+            return Err(ProofError::PositionProof);
+        }
+        Ok(())
+    }
 
-impl BuiltOutput {
-    /// A namespace's items and their proof, or `None` if the namespace is empty at this
-    /// height.
-    pub fn namespace(
-        &self,
-        namespace: NamespaceId,
-    ) -> Option<(Vec<NamespaceItem>, NamespaceProof)> {
-        let index = self.namespaces.keys().position(|id| *id == namespace)?;
-        let items = self.namespaces.get(&namespace)?.clone();
-        let siblings = merkle::proof(&self.leaves, index)?;
-        Some((
-            items,
-            NamespaceProof {
-                leaf_index: u32::try_from(index).ok()?,
-                leaf_count: u32::try_from(self.leaves.len()).ok()?,
-                siblings,
-            },
-        ))
+    /// The failure reason, if the outcome was a failure.
+    pub fn failure(&self) -> Option<FailureReason> {
+        FailureReason::ALL
+            .into_iter()
+            .find(|reason| reason.code() == self.outcome_code)
     }
 }
 
@@ -293,12 +255,19 @@ pub struct HeightContext {
 /// If a height has more than `u32::MAX` positions, which no block within limits has.
 pub fn build_output(context: &HeightContext, entries: &[PositionEntry]) -> BuiltOutput {
     let mut ciphertext_leaves = Vec::with_capacity(entries.len());
+    let mut positions = Vec::with_capacity(entries.len());
     let mut namespaces: BTreeMap<NamespaceId, Vec<NamespaceItem>> = BTreeMap::new();
+    let mut bundles = BTreeMap::new();
     for (position, entry) in entries.iter().enumerate() {
         let position = u32::try_from(position).expect("a height has fewer than 2^32 positions");
         ciphertext_leaves.push(ciphertext_leaf(position, entry));
+        positions.push((entry.tx_id, entry.outcome.code()));
         if let Outcome::Decrypted(bundle) = &entry.outcome {
-            let bundle_digest = bundle.digest();
+            let commitments = bundle.commitments();
+            let bundle_digest = crate::bundle::bundle_digest(&commitments);
+            if commitments.len() > 1 {
+                bundles.insert(position, commitments);
+            }
             for (item_index, item) in bundle.items.iter().enumerate() {
                 namespaces
                     .entry(item.namespace)
@@ -329,7 +298,49 @@ pub fn build_output(context: &HeightContext, entries: &[PositionEntry]) -> Built
     BuiltOutput {
         header,
         namespaces,
-        leaves,
+        namespace_leaves: leaves,
+        ciphertext_leaves,
+        positions,
+        bundles,
+    }
+}
+
+/// A height's output as a validator builds it: the header, and what it takes to serve any
+/// namespace's items with their proofs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuiltOutput {
+    /// The header to sign.
+    pub header: OutputHeader,
+    /// Items of each non-empty namespace, in position order.
+    pub namespaces: BTreeMap<NamespaceId, Vec<NamespaceItem>>,
+    /// Namespace-tree leaves, in namespace order.
+    pub(crate) namespace_leaves: Vec<Hash>,
+    /// Ciphertext-tree leaves, in position order.
+    pub(crate) ciphertext_leaves: Vec<Hash>,
+    /// Transaction and outcome code of each position.
+    pub(crate) positions: Vec<(TxId, u8)>,
+    /// Commitments of each multi-item bundle, by position.
+    pub(crate) bundles: BTreeMap<u32, Vec<(NamespaceId, Hash)>>,
+}
+
+impl BuiltOutput {
+    /// The proof of a position's transaction and outcome, or `None` if out of range.
+    pub fn position_proof(&self, position: u32) -> Option<PositionProof> {
+        let index = usize::try_from(position).ok()?;
+        let (tx_id, outcome_code) = *self.positions.get(index)?;
+        Some(PositionProof {
+            position,
+            position_count: u32::try_from(self.positions.len()).ok()?,
+            tx_id,
+            outcome_code,
+            siblings: merkle::proof(&self.ciphertext_leaves, index)?,
+        })
+    }
+
+    /// The position of a transaction, if it is in this height.
+    pub fn position_of(&self, tx_id: &TxId) -> Option<u32> {
+        let index = self.positions.iter().position(|(id, _)| id == tx_id)?;
+        u32::try_from(index).ok()
     }
 }
 
@@ -348,12 +359,32 @@ pub enum ProofError {
     /// The items and proof do not lead to the header's payload root.
     #[error("namespace proof does not match the payload root")]
     NamespaceProof,
-    /// A namespace output with no items (emptiness is not proved by this message).
+    /// An absence proof that does not show the namespace is empty (wrong neighbours, not
+    /// adjacent, or items present).
+    #[error("namespace absence proof does not hold")]
+    AbsenceProof,
+    /// An inclusion proof with no items.
     #[error("namespace output has no items")]
     NoItems,
     /// Items out of position order.
     #[error("namespace items are not in position order")]
     ItemOrder,
+    /// An item of a multi-item bundle without the evidence of its siblings, or evidence that
+    /// does not match the bundle digest.
+    #[error("bundle evidence for position {position} is missing or does not match")]
+    BundleEvidence {
+        /// The item's position.
+        position: u32,
+    },
+    /// A sibling item's proof does not lead to the payload root.
+    #[error("a sibling of the bundle at position {position} is not proved")]
+    SiblingProof {
+        /// The bundle's position.
+        position: u32,
+    },
+    /// A position proof that does not lead to the ciphertexts root.
+    #[error("position proof does not match the ciphertexts root")]
+    PositionProof,
 }
 
 /// 2f+1 of a committee of `n`: the signers an output certificate needs.
@@ -402,59 +433,6 @@ impl OutputCertificate {
             SigningDomain::OutputHeader,
             &self.header.encoding(),
         )?;
-        Ok(())
-    }
-}
-
-/// One namespace's items at one height, with the certificate and the proof that ties them
-/// together: what a rollup node consumes.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[rkyv(derive(Debug))]
-pub struct NamespaceOutput {
-    /// The certified header.
-    pub certificate: OutputCertificate,
-    /// The namespace.
-    pub namespace: NamespaceId,
-    /// Its items, in position order.
-    pub items: Vec<NamespaceItem>,
-    /// The namespace leaf's place in the namespace tree.
-    pub proof: NamespaceProof,
-}
-
-impl NamespaceOutput {
-    /// Checks everything: the certificate, then that the items, the namespace and the proof
-    /// lead to the certified payload root.
-    pub fn verify(
-        &self,
-        keys: &CommitteeKeys,
-        chain_id: u64,
-        epoch: u64,
-    ) -> Result<(), ProofError> {
-        self.certificate.verify(keys, chain_id, epoch)?;
-        self.verify_proof()
-    }
-
-    /// The proof alone (the certificate was checked elsewhere, e.g. on L1).
-    pub fn verify_proof(&self) -> Result<(), ProofError> {
-        if self.items.is_empty() {
-            return Err(ProofError::NoItems);
-        }
-        let ordered = self.items.windows(2).all(|pair| {
-            (pair[0].position, pair[0].item_index) < (pair[1].position, pair[1].item_index)
-        });
-        if !ordered {
-            return Err(ProofError::ItemOrder);
-        }
-        let leaf = namespace_leaf(self.namespace, &self.items);
-        let root = merkle::sized_root_from_path(
-            &leaf,
-            u64::from(self.proof.leaf_index),
-            u64::from(self.proof.leaf_count),
-            &self.proof.siblings,
-        );
-        if root != Some(self.certificate.header.payload_root) {
-            return Err(ProofError::NamespaceProof);
-        }
         Ok(())
     }
 }

@@ -9,7 +9,8 @@
 use sha2::{Digest, Sha256};
 use shroud_crypto::domains;
 use shroud_proofs::merkle;
-use shroud_proofs::output::{ciphertext_leaf, namespace_leaf, HeightContext};
+use shroud_proofs::namespace::namespace_leaf;
+use shroud_proofs::output::{ciphertext_leaf, HeightContext};
 use shroud_proofs::{
     build_output, Bundle, FailureReason, Item, NamespaceId, NamespaceItem, Outcome, OutputHeader,
     PositionEntry, TxId,
@@ -88,6 +89,7 @@ fn tags() -> Vec<u8> {
         domains::MERKLE_NODE,
         domains::MERKLE_EMPTY,
         domains::MERKLE_SIZED_ROOT,
+        domains::ITEM_DATA,
     ]
     .join(&b"|"[..])
 }
@@ -122,17 +124,17 @@ fn values() -> Vec<(&'static str, String)> {
 }
 
 const GOLDEN: &[(&str, &str)] = &[
-    ("tags", "41763dc95e1fd94714f858d7ee0c10add922da1a53d582170a6a895b8c83726c"),
+    ("tags", "aa70725a476a91cab34a0ee3bbf3ab0946c215aae82690a0ce0f96b1a036f226"),
     ("bundle encoding", "5b647675cb41af126c9cfd0c95e6574994a90af258e3cbe52d32f6b205d01c04"),
-    ("bundle digest", "285d267b43d997b208436e0b392266385d62aa2040301f133accde78a282ac99"),
+    ("bundle digest", "8e7931f19fa6288295211fd74f2a19de7ff9766c549319488da9fc56c84c381f"),
     ("header encoding", "63821a4d74f2f20aeb80f7551d712c525fe9a606b52c38ee3f121cd72b689c70"),
     ("header digest", "c6c081c42ed6d8d1630bee63e4864960603804eba242eab22057e1f3f465ffdc"),
-    ("item leaf", "45e95f982aac1fa74f9da41304245c4a01add887627bcbcbe831360ec697d70f"),
-    ("namespace leaf", "ce4285901f8aa7caf62e2734f78633b531aa7eae22d5455da256cfe65d22e021"),
+    ("item leaf", "cb9d9825ef23f43ae9cd6c2958f4c7dabbc1d12ff6051f30c85810007fb2464f"),
+    ("namespace leaf", "9d70cb5b0d94deaa68b1938167e4b86fc28dae9c8fab941c64b84a32dc1a6c3a"),
     ("ciphertext leaf", "5e7edcfd577a737c7db7ce6f280a59284958ea459751734bd5c886e8fd4ae5a2"),
     ("sized root of 5", "ada27206741c41a88d9ac6a2e08237956c9f3e9446a9953fcb63fc7df8465ca9"),
     ("empty root", "f131feda8f4cbfb6f9c4a88f7042a294f6e497d482e26594a28ad77884db2cf0"),
-    ("built header", "0000000000000001000000000000000100000000000000050707070707070707070707070707070707070707070707070707070707070707ac044bf47ca23f1aa766a905679f7c241d4937f99c240d34b994f6cb2b41228f8186f23d46268c988d31aa0ad32376a23e85f3afc9ca4d3dd5c08cc2d70bccb80808080808080808080808080808080808080808080808080808080808080808"),
+    ("built header", "0000000000000001000000000000000100000000000000050707070707070707070707070707070707070707070707070707070707070707ac044bf47ca23f1aa766a905679f7c241d4937f99c240d34b994f6cb2b41228f0afec2cfdef98f12fbd0b686857e0433105dcfafb7366979e49761947e4997b40808080808080808080808080808080808080808080808080808080808080808"),
 ];
 
 #[test]

@@ -5,11 +5,14 @@ use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, SigningDomain}
 use shroud_proofs::output::HeightContext;
 use shroud_proofs::{
     build_output, output_quorum, Bundle, FailureReason, Item, NamespaceId, NamespaceOutput,
-    Outcome, OutputCertificate, PositionEntry, ProofError, TxId,
+    NamespaceProof, Outcome, OutputCertificate, PositionEntry, ProofError, TxId,
 };
 
 const CHAIN: u64 = 7;
 const EPOCH: u64 = 3;
+
+/// Edits an inclusion proof's leaf index, leaf count and siblings.
+type InclusionEdit = dyn Fn(&mut u32, &mut u32, &mut Vec<[u8; 32]>);
 
 fn committee(n: usize) -> (Vec<SecretKey>, CommitteeKeys) {
     let secrets: Vec<SecretKey> = (0..n)
@@ -93,16 +96,10 @@ fn namespace_output(n: usize, namespace: u64) -> (CommitteeKeys, NamespaceOutput
     let (secrets, keys) = committee(n);
     let built = build_output(&context(5), &entries());
     let certificate = certify(&secrets, &keys, built.header, output_quorum(n));
-    let (items, proof) = built.namespace(NamespaceId(namespace)).expect("present");
-    (
-        keys,
-        NamespaceOutput {
-            certificate,
-            namespace: NamespaceId(namespace),
-            items,
-            proof,
-        },
-    )
+    let output = built
+        .namespace_output(NamespaceId(namespace), certificate)
+        .expect("served");
+    (keys, output)
 }
 
 #[test]
@@ -121,7 +118,6 @@ fn items_keep_their_positions_and_bundles_share_a_digest_across_namespaces() {
     assert_eq!(one[1].bundle_digest, two[0].bundle_digest);
     assert_eq!(one[1].tx_id, TxId::of(b"c"));
     assert!(!built.namespaces.contains_key(&NamespaceId(4)));
-    assert!(built.namespace(NamespaceId(4)).is_none());
 }
 
 #[test]
@@ -147,7 +143,7 @@ fn the_header_is_deterministic_and_binds_every_outcome() {
 #[test]
 fn every_namespace_output_verifies_at_several_committee_sizes() {
     for n in [1, 4, 7] {
-        for namespace in [1, 2, 9] {
+        for namespace in [0, 1, 2, 4, 9, 10] {
             let (keys, output) = namespace_output(n, namespace);
             output.verify(&keys, CHAIN, EPOCH).expect("valid output");
         }
@@ -192,17 +188,48 @@ fn each_tamper_is_refused() {
         refused(&|o| o.namespace = NamespaceId(2)),
         ProofError::NamespaceProof
     );
+    let with_inclusion = |o: &mut NamespaceOutput, edit: &InclusionEdit| {
+        if let NamespaceProof::Inclusion {
+            leaf_index,
+            leaf_count,
+            siblings,
+        } = &mut o.proof
+        {
+            edit(leaf_index, leaf_count, siblings);
+        }
+    };
     assert_eq!(
-        refused(&|o| o.proof.siblings[0][5] ^= 1),
+        refused(&|o| with_inclusion(o, &|_, _, siblings| siblings[0][5] ^= 1)),
         ProofError::NamespaceProof
     );
     assert_eq!(
-        refused(&|o| o.proof.leaf_count += 1),
+        refused(&|o| with_inclusion(o, &|_, count, _| *count += 1)),
         ProofError::NamespaceProof
     );
     assert_eq!(
-        refused(&|o| o.proof.leaf_index = 1),
+        refused(&|o| with_inclusion(o, &|index, _, _| *index = 1)),
         ProofError::NamespaceProof
+    );
+    // The cross-rollup bundle at position 2: its evidence must be there and exact.
+    assert_eq!(
+        refused(&|o| o.bundles.clear()),
+        ProofError::BundleEvidence { position: 2 }
+    );
+    assert_eq!(
+        refused(&|o| o.bundles[0].commitments[0].1[0] ^= 1),
+        ProofError::BundleEvidence { position: 2 }
+    );
+    assert_eq!(
+        refused(&|o| o.bundles[0].siblings[0].item_siblings.push([0; 32])),
+        ProofError::SiblingProof { position: 2 }
+    );
+    assert_eq!(
+        refused(&|o| o.bundles[0].siblings[0].namespace_siblings[0][0] ^= 1),
+        ProofError::SiblingProof { position: 2 }
+    );
+    assert_eq!(
+        refused(&|o| o.bundles[0].siblings.clear()),
+        ProofError::SiblingProof { position: 2 }
     );
     assert!(matches!(
         refused(&|o| o.certificate.header.payload_root[0] ^= 1),
@@ -251,4 +278,74 @@ fn a_certificate_below_two_thirds_is_refused() {
     assert_eq!(output_quorum(4), 3);
     assert_eq!(output_quorum(100), 67);
     assert_eq!(output_quorum(1), 1);
+}
+
+#[test]
+fn an_empty_namespace_is_proved_empty_and_a_forged_absence_is_refused() {
+    let (keys, output) = namespace_output(4, 4);
+    assert!(output.items.is_empty());
+    output
+        .verify(&keys, CHAIN, EPOCH)
+        .expect("absence between 2 and 9");
+    let (_, below_all) = namespace_output(4, 0);
+    below_all
+        .verify(&keys, CHAIN, EPOCH)
+        .expect("absence below every namespace");
+    let (_, above_all) = namespace_output(4, 10);
+    above_all
+        .verify(&keys, CHAIN, EPOCH)
+        .expect("absence above every namespace");
+
+    // Claiming that namespace 2 (which has items) is empty, with neighbours 1 and 9.
+    let (_, mut forged) = namespace_output(4, 4);
+    forged.namespace = NamespaceId(2);
+    assert_eq!(
+        forged.verify(&keys, CHAIN, EPOCH),
+        Err(ProofError::AbsenceProof)
+    );
+    // Dropping a neighbour, or claiming fewer leaves.
+    let (_, mut forged) = namespace_output(4, 4);
+    if let NamespaceProof::Absence { left, .. } = &mut forged.proof {
+        *left = None;
+    }
+    assert_eq!(
+        forged.verify(&keys, CHAIN, EPOCH),
+        Err(ProofError::AbsenceProof)
+    );
+    let (_, mut forged) = namespace_output(4, 10);
+    if let NamespaceProof::Absence { leaf_count, .. } = &mut forged.proof {
+        *leaf_count += 1;
+    }
+    assert_eq!(
+        forged.verify(&keys, CHAIN, EPOCH),
+        Err(ProofError::AbsenceProof)
+    );
+
+    // A height with no decrypted item at all.
+    let (secrets, keys) = committee(4);
+    let empty = build_output(&context(8), &[]);
+    let certificate = certify(&secrets, &keys, empty.header, 3);
+    let output = empty
+        .namespace_output(NamespaceId(1), certificate)
+        .expect("served");
+    output.verify(&keys, CHAIN, EPOCH).expect("empty tree");
+}
+
+#[test]
+fn position_proofs_show_the_transaction_and_outcome_of_a_position() {
+    let built = build_output(&context(5), &entries());
+    for position in 0..4u32 {
+        let proof = built.position_proof(position).expect("in range");
+        proof.verify(&built.header).expect("valid");
+        assert_eq!(built.position_of(&proof.tx_id), Some(position));
+    }
+    let failed = built.position_proof(1).expect("in range");
+    assert_eq!(failed.failure(), Some(FailureReason::MalformedBundle));
+    let mut forged = failed.clone();
+    forged.outcome_code = 0;
+    assert_eq!(forged.verify(&built.header), Err(ProofError::PositionProof));
+    let mut forged = failed;
+    forged.position = 2;
+    assert_eq!(forged.verify(&built.header), Err(ProofError::PositionProof));
+    assert!(built.position_proof(4).is_none());
 }

@@ -44,6 +44,8 @@ pub struct OutputsPage {
     pub next_height: u64,
     /// The validator's certified height.
     pub certified_height: u64,
+    /// Digest of the last header of the page (or the one below it when the page is empty).
+    pub last_digest: Option<[u8; 32]>,
 }
 
 /// Where a transaction's items were found.
@@ -149,13 +151,16 @@ impl Client {
         }
     }
 
-    /// One page of certified outputs of `namespace` from `from_height`, from the first
-    /// connected validator that answers; waits up to `wait` for a new height. Every output is
-    /// verified; a bad one or a height out of order is an error naming the validator.
+    /// One page of certified outputs of `namespace` from `from_height`, one per height, from
+    /// the first connected validator that answers; waits up to `wait` for a new height. Every
+    /// output is verified and linked to `previous` (the digest of the header below
+    /// `from_height`, if known); a bad one, a gap or a broken link is an error naming the
+    /// validator.
     pub async fn outputs(
         &self,
         namespace: NamespaceId,
         from_height: u64,
+        previous: Option<[u8; 32]>,
         wait: Duration,
     ) -> Result<OutputsPage, SdkError> {
         let request = OutputsRequest {
@@ -181,23 +186,28 @@ impl Client {
                     validator: *index,
                     error,
                 })?;
-            return self.check_page(*index, namespace, from_height, response);
+            return self.check_page(*index, namespace, from_height, previous, response);
         }
         Err(SdkError::Unreachable)
     }
 
+    /// Checks a page: one output per height from `from_height` on, no gap, each verified
+    /// (certificate, namespace proof or absence proof, bundle evidence), each header linked to
+    /// the previous one (`previous` is the digest of the header below `from_height`, if known).
     fn check_page(
         &self,
         validator: usize,
         namespace: NamespaceId,
         from_height: u64,
+        previous: Option<[u8; 32]>,
         response: OutputsResponse,
     ) -> Result<OutputsPage, SdkError> {
         let mut expected = from_height;
+        let mut parent = previous;
         for output in &response.outputs {
-            let height = output.certificate.header.height;
-            if height < expected || height >= response.next_height || output.namespace != namespace
-            {
+            let header = &output.certificate.header;
+            let height = header.height;
+            if height != expected || output.namespace != namespace {
                 return Err(SdkError::Gap {
                     validator,
                     expected,
@@ -215,12 +225,19 @@ impl Client {
                     height,
                     error,
                 })?;
+            let first = height == 1 && header.parent_output == [0; 32];
+            if parent.is_some_and(|digest| digest != header.parent_output)
+                || (height == 1 && !first)
+            {
+                return Err(SdkError::Fork { validator, height });
+            }
+            parent = Some(header.digest());
             expected = height + 1;
         }
-        if response.next_height < from_height {
+        if response.next_height != expected {
             return Err(SdkError::Gap {
                 validator,
-                expected: from_height,
+                expected,
                 got: response.next_height,
             });
         }
@@ -228,6 +245,7 @@ impl Client {
             outputs: response.outputs,
             next_height: response.next_height,
             certified_height: response.certified_height,
+            last_digest: parent,
         })
     }
 
@@ -237,6 +255,7 @@ impl Client {
             client: self,
             namespace,
             next_height: from_height.max(1),
+            last_digest: None,
         }
     }
 
@@ -301,22 +320,28 @@ pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle) -> Vec<u8> {
 }
 
 /// A namespace followed height by height: each call returns the next verified outputs, with
-/// no height skipped.
+/// no height skipped (an empty height comes with its absence proof) and every header linked
+/// to its parent.
 #[derive(Debug)]
 pub struct Subscription<'a> {
     client: &'a Client,
     namespace: NamespaceId,
     next_height: u64,
+    last_digest: Option<[u8; 32]>,
 }
 
 impl Subscription<'_> {
-    /// The next outputs (possibly none, if `wait` passed with no new certified height).
+    /// The next outputs, one per height (possibly none, if `wait` passed with no new
+    /// certified height), each verified and linked to the one before.
     pub async fn next(&mut self, wait: Duration) -> Result<Vec<NamespaceOutput>, SdkError> {
         let page = self
             .client
-            .outputs(self.namespace, self.next_height, wait)
+            .outputs(self.namespace, self.next_height, self.last_digest, wait)
             .await?;
-        self.next_height = page.next_height.max(self.next_height);
+        self.next_height = page.next_height;
+        if page.last_digest.is_some() {
+            self.last_digest = page.last_digest;
+        }
         Ok(page.outputs)
     }
 

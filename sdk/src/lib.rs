@@ -82,6 +82,14 @@ pub enum SdkError {
         /// Height received.
         got: u64,
     },
+    /// A header that does not link to the previous one (a different history).
+    #[error("validator {validator} served a header at height {height} that does not extend the previous one")]
+    Fork {
+        /// The validator.
+        validator: usize,
+        /// The height.
+        height: u64,
+    },
     /// The wait ended first.
     #[error("timed out")]
     Timeout,

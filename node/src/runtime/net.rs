@@ -392,8 +392,8 @@ async fn outputs(context: &mut ClientContext, wanted: &OutputsRequest) -> Option
     .ok()
 }
 
-/// A namespace's certified outputs in `from..=until`, stopping before the answer would pass
-/// about half the frame limit.
+/// A namespace's certified outputs at every height in `from..=until` (with an absence proof
+/// where it has no items), stopping before the answer would pass about half the frame limit.
 fn namespace_outputs(
     store: &NodeStore,
     namespace: NamespaceId,
@@ -420,18 +420,19 @@ fn namespace_outputs(
         if built.header != certificate.header {
             return Err(crate::store::StoreError::Corrupt("outputs"));
         }
-        if let Some((items, proof)) = built.namespace(namespace) {
-            size += items.iter().map(|item| item.data.len() + 80).sum::<usize>() + 512;
-            if size > bytes_max / 2 && !outputs.is_empty() {
-                return Ok((outputs, height));
-            }
-            outputs.push(NamespaceOutput {
-                certificate,
-                namespace,
-                items,
-                proof,
-            });
+        let output = built
+            .namespace_output(namespace, certificate)
+            .ok_or(crate::store::StoreError::Corrupt("outputs"))?;
+        size += output
+            .items
+            .iter()
+            .map(|item| item.data.len() + 80)
+            .sum::<usize>()
+            + 1_024;
+        if size > bytes_max / 2 && !outputs.is_empty() {
+            return Ok((outputs, height));
         }
+        outputs.push(output);
     }
     Ok((outputs, until + 1))
 }
