@@ -45,7 +45,9 @@ fn certify(secrets: &[SecretKey], keys: &CommitteeKeys, header: OutputHeader) ->
 }
 
 /// A position: `None` is a failure, else a bundle of (namespace, data) items.
-fn entries() -> impl Strategy<Value = Vec<Option<Vec<(u64, Vec<u8>)>>>> {
+type RawPosition = Option<Vec<(u64, Vec<u8>)>>;
+
+fn entries() -> impl Strategy<Value = Vec<RawPosition>> {
     prop::collection::vec(
         prop::option::weighted(
             0.85,
@@ -61,7 +63,7 @@ fn entries() -> impl Strategy<Value = Vec<Option<Vec<(u64, Vec<u8>)>>>> {
     )
 }
 
-fn to_entries(raw: &[Option<Vec<(u64, Vec<u8>)>>]) -> Vec<PositionEntry> {
+fn to_entries(raw: &[RawPosition]) -> Vec<PositionEntry> {
     raw.iter()
         .enumerate()
         .map(|(i, position)| PositionEntry {
