@@ -139,12 +139,7 @@ impl QuorumCertificate {
 
 /// The canonical encoding that a vote signs (and a QC's aggregate signature covers).
 pub fn vote_encoding(epoch: Epoch, view: View, block: &BlockDigest, height: Height) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + 8 + 32 + 8);
-    out.extend_from_slice(&epoch.0.to_be_bytes());
-    out.extend_from_slice(&view.0.to_be_bytes());
-    out.extend_from_slice(&block.0);
-    out.extend_from_slice(&height.0.to_be_bytes());
-    out
+    shroud_crypto::encodings::vote(epoch.0, view.0, &block.0, height.0)
 }
 
 /// The canonical encoding that a timeout signs: the epoch, the view that timed out, and the

@@ -29,17 +29,20 @@ pub enum SigningDomain {
     OutputHeader,
     /// A committee handing over to the next epoch's committee.
     CommitteeHandover,
+    /// A committee vouching for its epoch's threshold encryption key set.
+    EpochKey,
 }
 
 impl SigningDomain {
     /// All domains, for tests that check the tags are distinct.
-    pub const ALL: [SigningDomain; 6] = [
+    pub const ALL: [SigningDomain; 7] = [
         SigningDomain::Proposal,
         SigningDomain::Vote,
         SigningDomain::Timeout,
         SigningDomain::BatchAck,
         SigningDomain::OutputHeader,
         SigningDomain::CommitteeHandover,
+        SigningDomain::EpochKey,
     ];
 
     /// The tag bytes of this domain.
@@ -51,6 +54,7 @@ impl SigningDomain {
             SigningDomain::BatchAck => b"SHROUD-V1-SIG-BATCH-ACK",
             SigningDomain::OutputHeader => b"SHROUD-V1-SIG-OUTPUT-HEADER",
             SigningDomain::CommitteeHandover => b"SHROUD-V1-SIG-COMMITTEE-HANDOVER",
+            SigningDomain::EpochKey => b"SHROUD-V1-SIG-EPOCH-KEY",
         }
     }
 }

@@ -13,6 +13,7 @@
 //!   decryption shares with proofs, checked singly or in batches, combined optimistically.
 //! - [`shamir`]: polynomials over the scalar field and Lagrange coefficients at zero.
 //! - [`domains`]: every domain tag; changing one is a breaking change.
+//! - [`encodings`]: the canonical bytes that committee signatures cover.
 //!
 //! # Safety rules this crate enforces
 //! - Decoding checks structure (lengths, subgroup membership, canonical scalars, no identity,
@@ -32,6 +33,7 @@ pub mod bls;
 pub mod certificate;
 pub mod domains;
 pub mod eip2537;
+pub mod encodings;
 pub mod error;
 pub mod shamir;
 pub mod tdh2;

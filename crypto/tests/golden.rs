@@ -107,7 +107,7 @@ fn bls_signature_hex() -> String {
     )
 }
 
-const TAGS_DIGEST: &str = "49a56b9e1be40bc0f47a5d444804ce8da64f47dda3c0e5c9df8c7e507d13e9f5";
+const TAGS_DIGEST: &str = "e0be04a24c602072b8c1188b3896e6b9781cefccd9082aab2cbb209cddaed720";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
     "0100005348524f55440000000000000001ababababababababababababababababababababababababababab",

@@ -72,10 +72,7 @@ impl Batch {
 
 /// What an acknowledgement and a batch certificate sign: the epoch and the digest.
 pub fn ack_encoding(epoch: u64, digest: &BatchDigest) -> Vec<u8> {
-    let mut out = Vec::with_capacity(40);
-    out.extend_from_slice(&epoch.to_be_bytes());
-    out.extend_from_slice(&digest.0);
-    out
+    shroud_crypto::encodings::batch_ack(epoch, &digest.0)
 }
 
 /// A validator's signed statement that it durably stored a batch.
