@@ -5,9 +5,14 @@
 //! |---|---|---|
 //! | [`SubmitRequest`] | `Submit` | [`Receipt`] (`Receipt`) |
 //! | [`OutputsRequest`] | `OutputsRequest` | [`OutputsResponse`] (`Outputs`) |
+//! | [`TxStatusRequest`] | `TxStatusRequest` | [`TxStatus`] (`TxStatus`) |
+//! | [`EpochKeyRequest`] | `EpochKeyRequest` | [`EpochKeyResponse`] (`EpochKey`) |
 
 use rkyv::{Archive, Deserialize, Serialize};
-use shroud_proofs::{NamespaceId, NamespaceOutput};
+use shroud_proofs::{
+    AvailabilityCertificate, BlockCertificate, EpochKeyCertificate, FailureReason, NamespaceId,
+    NamespaceOutput, OutputCertificate, PositionProof,
+};
 
 /// A client's submission: one ciphertext's wire bytes.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -62,4 +67,83 @@ pub struct OutputsResponse {
     pub next_height: u64,
     /// The validator's highest certified height (all below it are certified too).
     pub certified_height: u64,
+}
+
+/// Asks where a transaction stands.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct TxStatusRequest {
+    /// The transaction.
+    pub tx_id: [u8; 32],
+}
+
+/// A transaction in a batch.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct Batched {
+    /// The batch.
+    pub digest: [u8; 32],
+    /// Its availability certificate, once this validator has it.
+    pub certificate: Option<AvailabilityCertificate>,
+}
+
+/// A transaction in the committed order.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct Ordered {
+    /// The height.
+    pub height: u64,
+    /// The position in the height.
+    pub position: u32,
+    /// The committed block.
+    pub block_digest: [u8; 32],
+    /// The block's quorum certificate, once the next block committed.
+    pub block_certificate: Option<BlockCertificate>,
+}
+
+/// A certified outcome.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct Certified {
+    /// The output certificate of the height.
+    pub certificate: OutputCertificate,
+    /// The position's transaction and outcome against the certified ciphertexts root.
+    pub position: PositionProof,
+    /// For a decrypted bundle: the output of each namespace it touches, with its proofs.
+    pub namespaces: Vec<NamespaceOutput>,
+}
+
+/// The answer to a [`TxStatusRequest`]: every step this validator can vouch for, each with
+/// its evidence. Later steps are present only if earlier ones are.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct TxStatus {
+    /// The transaction.
+    pub tx_id: [u8; 32],
+    /// This validator holds it (accepted here, or in a batch it stored).
+    pub known: bool,
+    /// In a batch.
+    pub batched: Option<Batched>,
+    /// In the committed order.
+    pub ordered: Option<Ordered>,
+    /// Decided: `None` inside means decrypted, else the failure.
+    pub outcome: Option<Option<FailureReason>>,
+    /// Certified.
+    pub certified: Option<Certified>,
+}
+
+/// Asks for the committee's certificate of the epoch key.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct EpochKeyRequest {
+    /// The epoch wanted.
+    pub epoch: u64,
+}
+
+/// The answer to an [`EpochKeyRequest`].
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct EpochKeyResponse {
+    /// The certificate, once the committee formed it.
+    pub certificate: Option<EpochKeyCertificate>,
 }

@@ -51,6 +51,8 @@ pub enum FrameKind {
     OutputCertificate = 8,
     /// A request for a height's shares, vote and certificate.
     DecryptionRequest = 9,
+    /// A validator's signature over the epoch key set.
+    EpochKeyVote = 10,
     /// A client's ciphertext submission.
     Submit = 16,
     /// The answer to a submission.
@@ -59,11 +61,19 @@ pub enum FrameKind {
     OutputsRequest = 18,
     /// The answer to it.
     Outputs = 19,
+    /// A client's question about a transaction.
+    TxStatusRequest = 20,
+    /// The answer to it.
+    TxStatus = 21,
+    /// A client's request for the epoch key certificate.
+    EpochKeyRequest = 22,
+    /// The answer to it.
+    EpochKey = 23,
 }
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 13] = [
+    pub const ALL: [FrameKind; 18] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
@@ -73,10 +83,15 @@ impl FrameKind {
         FrameKind::OutputVote,
         FrameKind::OutputCertificate,
         FrameKind::DecryptionRequest,
+        FrameKind::EpochKeyVote,
         FrameKind::Submit,
         FrameKind::Receipt,
         FrameKind::OutputsRequest,
         FrameKind::Outputs,
+        FrameKind::TxStatusRequest,
+        FrameKind::TxStatus,
+        FrameKind::EpochKeyRequest,
+        FrameKind::EpochKey,
     ];
 
     fn from_byte(byte: u8) -> Result<Self, FrameError> {

@@ -8,6 +8,7 @@
 //! - [`config`]: node and committee files, key files, the test-network generator.
 //! - [`decrypt`]: the decryption stage: shares after commit, combining, certified outputs.
 //! - [`runtime`]: network tasks, the validator loop, the client and operator APIs.
+//! - [`status`]: receipts (a transaction's status with evidence), read from the store.
 //! - [`wire`]: messages between validators and with clients.
 //! - [`demo`]: `shroud demo`, a local network driven through the SDK.
 
@@ -17,5 +18,6 @@ pub mod decrypt;
 pub mod demo;
 pub mod mempool;
 pub mod runtime;
+pub mod status;
 pub mod store;
 pub mod wire;

@@ -145,6 +145,9 @@ pub struct NodeStore {
     outputs: sled::Tree,
     output_certificates: sled::Tree,
     decryption_log: sled::Tree,
+    tx_batches: sled::Tree,
+    batch_certificates: sled::Tree,
+    block_certificates: sled::Tree,
 }
 
 const PROCESSED_HEIGHT: &[u8] = b"processed_height";
@@ -154,6 +157,7 @@ const ORDER_LEN: &[u8] = b"order_len";
 const OUTPUT_HEIGHT: &[u8] = b"output_height";
 const CERTIFIED_HEIGHT: &[u8] = b"certified_height";
 const OUTCOME_COUNTS: &[u8] = b"outcome_counts";
+const EPOCH_KEY_CERTIFICATE: &[u8] = b"epoch_key_certificate";
 
 fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
     let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
@@ -189,6 +193,9 @@ impl NodeStore {
             outputs: db.open_tree("outputs")?,
             output_certificates: db.open_tree("output_certificates")?,
             decryption_log: db.open_tree("decryption_log")?,
+            tx_batches: db.open_tree("tx_batches")?,
+            batch_certificates: db.open_tree("batch_certificates")?,
+            block_certificates: db.open_tree("block_certificates")?,
             db,
         })
     }
@@ -223,23 +230,33 @@ impl NodeStore {
         let digest = batch.digest();
         let bytes =
             rkyv::to_bytes::<rancor::Error>(batch).map_err(|_| StoreError::Corrupt("batches"))?;
+        let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
         if !own {
-            self.batches.insert(digest.0, bytes.as_slice())?;
+            (&self.batches, &self.tx_batches).transaction(
+                |(batches, tx_batches)| -> TxResult {
+                    batches.insert(&digest.0, bytes.as_slice())?;
+                    for id in &ids {
+                        tx_batches.insert(&id.0, &digest.0)?;
+                    }
+                    Ok(())
+                },
+            )?;
             return Ok(digest);
         }
-        let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
         let next = (batch.sequence + 1).to_be_bytes();
         (
             &self.batches,
             &self.pending,
             &self.own_uncertified,
             &self.meta,
+            &self.tx_batches,
         )
-            .transaction(|(batches, pending, own_uncertified, meta)| -> TxResult {
+            .transaction(|(batches, pending, own_uncertified, meta, tx_batches)| -> TxResult {
                 batches.insert(&digest.0, bytes.as_slice())?;
                 own_uncertified.insert(&digest.0, &[])?;
                 for id in &ids {
                     pending.remove(&id.0)?;
+                    tx_batches.insert(&id.0, &digest.0)?;
                 }
                 meta.insert(NEXT_SEQUENCE, &next)?;
                 Ok(())
@@ -357,7 +374,10 @@ impl NodeStore {
                 |(order, committed, meta, certificates, heights)| -> TxResult {
                     for (position, transaction) in (start..).zip(transactions) {
                         order.insert(&position.to_be_bytes(), &transaction.tx_id.0)?;
-                        committed.insert(&transaction.tx_id.0, &position.to_be_bytes())?;
+                        let mut value = [0u8; 16];
+                        value[..8].copy_from_slice(&position.to_be_bytes());
+                        value[8..].copy_from_slice(&height.to_be_bytes());
+                        committed.insert(&transaction.tx_id.0, &value)?;
                     }
                     for digest in batches {
                         certificates.remove(&digest.0)?;
@@ -381,9 +401,100 @@ impl NodeStore {
 
     /// The global position of a committed transaction.
     pub fn position_of(&self, id: &TxId) -> Result<Option<u64>, StoreError> {
-        self.committed
-            .get(id.0)?
-            .map(|bytes| u64_value(&bytes, "committed"))
+        Ok(self.committed_at(id)?.map(|(position, _)| position))
+    }
+
+    /// The global position and the height of a committed transaction.
+    pub fn committed_at(&self, id: &TxId) -> Result<Option<(u64, u64)>, StoreError> {
+        let Some(bytes) = self.committed.get(id.0)? else {
+            return Ok(None);
+        };
+        if bytes.len() != 16 {
+            return Err(StoreError::Corrupt("committed"));
+        }
+        Ok(Some((
+            u64_value(&bytes[..8], "committed")?,
+            u64_value(&bytes[8..], "committed")?,
+        )))
+    }
+
+    /// Whether a transaction is accepted and waiting for a batch here.
+    pub fn is_pending(&self, id: &TxId) -> Result<bool, StoreError> {
+        Ok(self.pending.contains_key(id.0)?)
+    }
+
+    /// The batch that holds a transaction, if a batch holding it is stored here.
+    pub fn batch_of(&self, id: &TxId) -> Result<Option<BatchDigest>, StoreError> {
+        let Some(bytes) = self.tx_batches.get(id.0)? else {
+            return Ok(None);
+        };
+        let array: [u8; 32] = bytes
+            .as_ref()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("tx_batches"))?;
+        Ok(Some(BatchDigest(array)))
+    }
+
+    /// Records a verified batch certificate (any author's), for receipts.
+    pub fn put_batch_certificate(&self, certificate: &BatchCertificate) -> Result<(), StoreError> {
+        let bytes = encode(certificate, "batch_certificates")?;
+        self.batch_certificates
+            .insert(certificate.digest.0, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// A batch's certificate, if known here.
+    pub fn batch_certificate(
+        &self,
+        digest: &BatchDigest,
+    ) -> Result<Option<BatchCertificate>, StoreError> {
+        self.batch_certificates
+            .get(digest.0)?
+            .map(|bytes| decode(&bytes, "batch_certificates"))
+            .transpose()
+    }
+
+    /// Records the quorum certificate of the committed block at `height`.
+    pub fn put_block_certificate(
+        &self,
+        height: u64,
+        certificate: &shroud_proofs::BlockCertificate,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(certificate, "block_certificates")?;
+        self.block_certificates
+            .insert(height.to_be_bytes(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// The quorum certificate of the committed block at `height`, once known (it arrives
+    /// with the next committed block).
+    pub fn block_certificate(
+        &self,
+        height: u64,
+    ) -> Result<Option<shroud_proofs::BlockCertificate>, StoreError> {
+        self.block_certificates
+            .get(height.to_be_bytes())?
+            .map(|bytes| decode(&bytes, "block_certificates"))
+            .transpose()
+    }
+
+    /// Records the committee's certificate of the epoch key.
+    pub fn put_epoch_key_certificate(
+        &self,
+        certificate: &shroud_proofs::EpochKeyCertificate,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(certificate, "meta")?;
+        self.meta.insert(EPOCH_KEY_CERTIFICATE, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// The committee's certificate of the epoch key, once formed.
+    pub fn epoch_key_certificate(
+        &self,
+    ) -> Result<Option<shroud_proofs::EpochKeyCertificate>, StoreError> {
+        self.meta
+            .get(EPOCH_KEY_CERTIFICATE)?
+            .map(|bytes| decode(&bytes, "meta"))
             .transpose()
     }
 

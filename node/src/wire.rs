@@ -60,3 +60,19 @@ pub struct DecryptionRequest {
     /// The height.
     pub height: u64,
 }
+
+/// A validator's signature vouching for the epoch's key set (domain `EpochKey`, over
+/// `shroud_crypto::encodings::epoch_key`); 2f+1 form the certificate clients check.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct EpochKeyVote {
+    /// The epoch.
+    pub epoch: u64,
+    /// The signer.
+    pub signer: u16,
+    /// The signature.
+    pub signature: [u8; 96],
+    /// Sent in answer to another's vote by a validator that is certified already (never
+    /// answered in turn).
+    pub answer: bool,
+}

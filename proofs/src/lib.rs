@@ -28,6 +28,7 @@
 
 pub mod bundle;
 pub mod committee;
+pub mod evidence;
 pub mod merkle;
 pub mod namespace;
 pub mod output;
@@ -37,6 +38,7 @@ pub use bundle::{
     BUNDLE_VERSION,
 };
 pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
+pub use evidence::{AvailabilityCertificate, BlockCertificate, EpochKeyCertificate};
 pub use namespace::{
     BundleEvidence, NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf, SiblingProof,
 };

@@ -11,7 +11,7 @@ use shroud_consensus::{
     verify_message, Block, Consensus, Height, Input, Limits as ConsensusLimits, Message, Output,
     ValidatorIndex, View,
 };
-use shroud_crypto::SecretKey;
+use shroud_crypto::{CertificateBuilder, SecretKey, SigningDomain};
 use shroud_network::frame;
 use shroud_network::{FrameKind, Limits};
 use shroud_storage::{ConsensusStore, SledStore};
@@ -28,7 +28,7 @@ use crate::decrypt::{DecryptEvent, StageHandle};
 use crate::mempool::{committed_locations, Mempool};
 use crate::store::NodeStore;
 use crate::store::OrderedTx;
-use crate::wire::{BatchRequest, Receipt};
+use crate::wire::{BatchRequest, EpochKeyVote, Receipt};
 
 /// An own batch is re-sent to every peer this often until it is certified.
 const REBROADCAST_MS: u64 = 1_000;
@@ -63,6 +63,16 @@ pub struct Validator {
     view: View,
     stage: StageHandle,
     admit_unchecked: bool,
+    epoch_key: Option<EpochKeyCollector>,
+}
+
+/// Collects signatures over the epoch key set until 2f+1 certify it.
+struct EpochKeyCollector {
+    chain_id: u64,
+    key_set: Vec<u8>,
+    builder: CertificateBuilder,
+    own: EpochKeyVote,
+    sent_ms: u64,
 }
 
 impl std::fmt::Debug for Validator {
@@ -106,7 +116,128 @@ impl Validator {
             view: View(0),
             stage,
             admit_unchecked: false,
+            epoch_key: None,
         }
+    }
+
+    /// Starts certifying the epoch key set (unless the store holds its certificate already):
+    /// signs it and sends the signature to every peer until 2f+1 agree.
+    pub fn certify_epoch_key(&mut self, chain_id: u64, key_set: Vec<u8>) -> Result<(), NodeError> {
+        if self.store.epoch_key_certificate()?.is_some() {
+            return Ok(());
+        }
+        let encoding = shroud_crypto::encodings::epoch_key(chain_id, self.epoch, &key_set);
+        let mut builder =
+            CertificateBuilder::new(self.committee.keys(), SigningDomain::EpochKey, &encoding)
+                .map_err(|_| NodeError::Invariant("the committee is within size limits"))?;
+        let signature = self.signer.sign(SigningDomain::EpochKey, &encoding);
+        let me = u16::try_from(self.me).unwrap_or(u16::MAX);
+        builder
+            .add(self.me, &signature)
+            .map_err(|_| NodeError::Invariant("an own signature verifies"))?;
+        let own = EpochKeyVote {
+            epoch: self.epoch,
+            signer: me,
+            signature: signature.to_bytes(),
+            answer: false,
+        };
+        self.epoch_key = Some(EpochKeyCollector {
+            chain_id,
+            key_set,
+            builder,
+            own,
+            sent_ms: 0,
+        });
+        self.send_epoch_key_vote(None);
+        self.try_epoch_key_certificate()
+    }
+
+    fn send_epoch_key_vote(&mut self, to: Option<usize>) {
+        let now = self.now_ms();
+        let vote = match &mut self.epoch_key {
+            Some(collector) => {
+                collector.sent_ms = now;
+                collector.own.clone()
+            }
+            None => return,
+        };
+        if let Ok(bytes) = frame::encode(FrameKind::EpochKeyVote, &vote, &self.limits) {
+            match to {
+                Some(peer) => self.outbox.send(peer, Arc::new(bytes)),
+                None => self.outbox.broadcast(Arc::new(bytes)),
+            }
+        }
+    }
+
+    fn on_epoch_key_vote(&mut self, from: usize, vote: &EpochKeyVote) -> Result<(), NodeError> {
+        if usize::from(vote.signer) != from || vote.epoch != self.epoch {
+            counter!("shroud_epoch_key_votes_rejected_total").increment(1);
+            return Ok(());
+        }
+        let Some(collector) = &mut self.epoch_key else {
+            // Certified already: a peer still collecting gets our signature back (answers are
+            // never answered, so two certified validators do not echo each other).
+            if !vote.answer {
+                self.answer_epoch_key_vote(from)?;
+            }
+            return Ok(());
+        };
+        let added = shroud_crypto::Signature::from_bytes(&vote.signature)
+            .map_err(|_| ())
+            .and_then(|signature| collector.builder.add(from, &signature).map_err(|_| ()));
+        if added.is_err() {
+            counter!("shroud_epoch_key_votes_rejected_total").increment(1);
+            return Ok(());
+        }
+        self.try_epoch_key_certificate()
+    }
+
+    /// Re-signs for a peer that missed the round (signing is deterministic).
+    fn answer_epoch_key_vote(&mut self, to: usize) -> Result<(), NodeError> {
+        let Some(certificate) = self.store.epoch_key_certificate()? else {
+            return Ok(());
+        };
+        let encoding = shroud_crypto::encodings::epoch_key(
+            certificate.chain_id,
+            certificate.epoch,
+            &certificate.key_set,
+        );
+        let vote = EpochKeyVote {
+            epoch: self.epoch,
+            signer: u16::try_from(self.me).unwrap_or(u16::MAX),
+            signature: self.signer.sign(SigningDomain::EpochKey, &encoding).to_bytes(),
+            answer: true,
+        };
+        if let Ok(bytes) = frame::encode(FrameKind::EpochKeyVote, &vote, &self.limits) {
+            self.outbox.send(to, Arc::new(bytes));
+        }
+        Ok(())
+    }
+
+    fn try_epoch_key_certificate(&mut self) -> Result<(), NodeError> {
+        let quorum = shroud_proofs::output_quorum(self.committee.size());
+        let Some(collector) = &self.epoch_key else {
+            return Ok(());
+        };
+        if collector.builder.count() < quorum {
+            return Ok(());
+        }
+        let certificate = collector
+            .builder
+            .finish(quorum)
+            .map_err(|_| NodeError::Invariant("a quorum of verified signatures aggregates"))?;
+        let certificate = shroud_proofs::EpochKeyCertificate {
+            chain_id: collector.chain_id,
+            epoch: self.epoch,
+            key_set: collector.key_set.clone(),
+            signers: certificate.signers().as_bytes().to_vec(),
+            signature: certificate.signature().to_bytes(),
+        };
+        self.store.put_epoch_key_certificate(&certificate)?;
+        self.store.flush()?;
+        info!(index = self.me, "the epoch key is certified");
+        self.epoch_key = None;
+        Ok(())
     }
 
     /// Injects the fault of admitting ciphertexts unchecked (test networks only).
@@ -164,6 +295,13 @@ impl Validator {
         }
         self.cut_batches()?;
         self.rebroadcast(now)?;
+        if self
+            .epoch_key
+            .as_ref()
+            .is_some_and(|collector| now.saturating_sub(collector.sent_ms) >= REBROADCAST_MS)
+        {
+            self.send_epoch_key_vote(None);
+        }
         self.process_commits()?;
         self.report();
         Ok(())
@@ -188,6 +326,7 @@ impl Validator {
             PeerMessage::BatchAck(ack) => self.on_ack(from, ack),
             PeerMessage::BatchRequest(request) => self.on_batch_request(from, &request),
             PeerMessage::BatchCertificate(certificate) => self.on_certificate(from, certificate),
+            PeerMessage::EpochKeyVote(vote) => self.on_epoch_key_vote(from, &vote),
             PeerMessage::Decryption(message) => {
                 let from = u16::try_from(from).unwrap_or(u16::MAX);
                 self.stage.send(DecryptEvent::Peer { from, message });
@@ -476,6 +615,7 @@ impl Validator {
     /// certificate (a leader whose successor is down never gets its own blocks certified).
     fn certified(&mut self, certificate: BatchCertificate) -> Result<(), NodeError> {
         self.store.put_certificate(&certificate)?;
+        self.store.put_batch_certificate(&certificate)?;
         counter!("shroud_batch_certificates_total").increment(1);
         self.announce(certificate, self.now_ms());
         Ok(())
@@ -511,6 +651,7 @@ impl Validator {
             warn!(peer = from, %error, "refused a batch certificate");
             return Ok(());
         }
+        self.store.put_batch_certificate(&certificate)?;
         self.payload.add(certificate);
         Ok(())
     }
@@ -577,6 +718,23 @@ impl Validator {
                 })
                 .collect();
             let ids: Vec<TxId> = located.iter().map(|(id, _, _)| *id).collect();
+            for certificate in &payload.batches {
+                self.store.put_batch_certificate(certificate)?;
+            }
+            let justify = &block.justify;
+            if justify.height.0 >= 1 {
+                self.store.put_block_certificate(
+                    justify.height.0,
+                    &shroud_proofs::BlockCertificate {
+                        epoch: justify.epoch.0,
+                        view: justify.view.0,
+                        block: justify.block.0,
+                        height: justify.height.0,
+                        signers: justify.signers.clone(),
+                        signature: justify.signature,
+                    },
+                )?;
+            }
             self.store
                 .append_order(height.0, block.digest().0, &ordered, &digests)?;
             self.store.flush()?;

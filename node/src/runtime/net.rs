@@ -23,7 +23,9 @@ use shroud_proofs::{build_output, NamespaceId, NamespaceOutput, OutputCertificat
 use crate::batch::{Batch, BatchAck, BatchCertificate};
 use crate::decrypt::{DecryptEvent, DecryptMessage, StageHandle};
 use crate::store::NodeStore;
-use crate::wire::{BatchRequest, OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
+use crate::wire::{BatchRequest, EpochKeyVote, OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
+use shroud_network::client::{EpochKeyRequest, EpochKeyResponse, TxStatusRequest};
+use shroud_proofs::TxId;
 
 /// Invalid frames a connection may send before it is closed.
 const INVALID_FRAMES_MAX: u32 = 16;
@@ -47,6 +49,8 @@ pub enum PeerMessage {
     BatchCertificate(BatchCertificate),
     /// A message of the decryption stage.
     Decryption(DecryptMessage),
+    /// A signature over the epoch key set.
+    EpochKeyVote(EpochKeyVote),
 }
 
 /// What the validator loop receives.
@@ -92,6 +96,9 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
             .map(|certificate| {
                 PeerMessage::Decryption(DecryptMessage::Certificate(Box::new(certificate)))
             }),
+        FrameKind::EpochKeyVote => parsed
+            .decode(FrameKind::EpochKeyVote)
+            .map(PeerMessage::EpochKeyVote),
         FrameKind::DecryptionRequest => parsed
             .decode(FrameKind::DecryptionRequest)
             .map(|request| PeerMessage::Decryption(DecryptMessage::Request(request))),
@@ -314,9 +321,50 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
         let answer = match parse(&request.frame, &context.limits) {
             Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
                 match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
-                    Ok(wanted) => outputs(&mut context, &wanted).await.and_then(|response| {
-                        frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
-                    }),
+                    Ok(wanted) => outputs(&mut context, &wanted)
+                        .await
+                        .and_then(|response| {
+                            frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
+                        }),
+                    Err(error) => {
+                        reject_frame(&error);
+                        invalid += 1;
+                        None
+                    }
+                }
+            }
+            Ok(parsed) if parsed.kind == FrameKind::TxStatusRequest => {
+                match parsed.decode::<TxStatusRequest>(FrameKind::TxStatusRequest) {
+                    Ok(wanted) => {
+                        let store = context.store.clone();
+                        let status = tokio::task::spawn_blocking(move || {
+                            crate::status::tx_status(&store, TxId(wanted.tx_id))
+                        })
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
+                        status.and_then(|status| {
+                            frame::encode(FrameKind::TxStatus, &status, &context.limits).ok()
+                        })
+                    }
+                    Err(error) => {
+                        reject_frame(&error);
+                        invalid += 1;
+                        None
+                    }
+                }
+            }
+            Ok(parsed) if parsed.kind == FrameKind::EpochKeyRequest => {
+                match parsed.decode::<EpochKeyRequest>(FrameKind::EpochKeyRequest) {
+                    Ok(_) => {
+                        let certificate = context.store.epoch_key_certificate().ok().flatten();
+                        frame::encode(
+                            FrameKind::EpochKey,
+                            &EpochKeyResponse { certificate },
+                            &context.limits,
+                        )
+                        .ok()
+                    }
                     Err(error) => {
                         reject_frame(&error);
                         invalid += 1;
@@ -325,18 +373,18 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
                 }
             }
             parsed => {
-                let receipt =
-                    match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit)) {
-                        Ok(submit) => match submit_to_loop(&context.events, submit).await {
-                            Some(receipt) => receipt,
-                            None => return,
-                        },
-                        Err(error) => {
-                            reject_frame(&error);
-                            invalid += 1;
-                            rejected(error.label(), error.to_string())
-                        }
-                    };
+                let receipt = match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit))
+                {
+                    Ok(submit) => match submit_to_loop(&context.events, submit).await {
+                        Some(receipt) => receipt,
+                        None => return,
+                    },
+                    Err(error) => {
+                        reject_frame(&error);
+                        invalid += 1;
+                        rejected(error.label(), error.to_string())
+                    }
+                };
                 frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
             }
         };

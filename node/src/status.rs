@@ -1,0 +1,110 @@
+//! What a validator can say about a transaction, with evidence (receipts), and the pieces of
+//! certified outputs that clients read. Everything here reads the store only, so the client
+//! and HTTP APIs call it off the validator loop.
+
+use shroud_network::client::{Batched, Certified, Ordered, TxStatus};
+use shroud_proofs::output::HeightContext;
+use shroud_proofs::{build_output, AvailabilityCertificate, BuiltOutput, Outcome, TxId};
+
+use crate::batch::BatchCertificate;
+use crate::store::{NodeStore, OutputRecord, StoreError};
+
+impl From<&BatchCertificate> for AvailabilityCertificate {
+    fn from(certificate: &BatchCertificate) -> Self {
+        Self {
+            epoch: certificate.epoch,
+            digest: certificate.digest.0,
+            author: certificate.author,
+            signers: certificate.signers.clone(),
+            signature: certificate.signature,
+        }
+    }
+}
+
+/// Rebuilds a stored output's trees (to serve proofs).
+pub fn rebuild(record: &OutputRecord) -> BuiltOutput {
+    let context = HeightContext {
+        chain_id: record.header.chain_id,
+        epoch: record.header.epoch,
+        height: record.header.height,
+        block_digest: record.header.block_digest,
+        parent_output: record.header.parent_output,
+    };
+    build_output(&context, &record.entries)
+}
+
+/// Where a transaction stands here.
+pub fn tx_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError> {
+    let mut status = TxStatus {
+        tx_id: tx_id.0,
+        known: store.is_pending(&tx_id)?,
+        batched: None,
+        ordered: None,
+        outcome: None,
+        certified: None,
+    };
+    if let Some(digest) = store.batch_of(&tx_id)? {
+        status.known = true;
+        status.batched = Some(Batched {
+            digest: digest.0,
+            certificate: store
+                .batch_certificate(&digest)?
+                .as_ref()
+                .map(AvailabilityCertificate::from),
+        });
+    }
+    let Some((global, height)) = store.committed_at(&tx_id)? else {
+        return Ok(status);
+    };
+    let record = store
+        .height(height)?
+        .ok_or(StoreError::Corrupt("heights"))?;
+    let position = u32::try_from(global - record.first_position)
+        .map_err(|_| StoreError::Corrupt("committed"))?;
+    status.known = true;
+    status.ordered = Some(Ordered {
+        height,
+        position,
+        block_digest: record.block_digest,
+        block_certificate: store.block_certificate(height)?,
+    });
+    let Some(output) = store.output(height)? else {
+        return Ok(status);
+    };
+    let entry = output
+        .entries
+        .get(position as usize)
+        .ok_or(StoreError::Corrupt("outputs"))?;
+    status.outcome = Some(match &entry.outcome {
+        Outcome::Decrypted(_) => None,
+        Outcome::Failed(reason) => Some(*reason),
+    });
+    let Some(certificate) = store.output_certificate(height)? else {
+        return Ok(status);
+    };
+    let built = rebuild(&output);
+    let position_proof = built
+        .position_proof(position)
+        .ok_or(StoreError::Corrupt("outputs"))?;
+    let mut namespaces = Vec::new();
+    if let Outcome::Decrypted(bundle) = &entry.outcome {
+        let mut seen = Vec::new();
+        for item in &bundle.items {
+            if seen.contains(&item.namespace) {
+                continue;
+            }
+            seen.push(item.namespace);
+            namespaces.push(
+                built
+                    .namespace_output(item.namespace, certificate.clone())
+                    .ok_or(StoreError::Corrupt("outputs"))?,
+            );
+        }
+    }
+    status.certified = Some(Certified {
+        certificate,
+        position: position_proof,
+        namespaces,
+    });
+    Ok(status)
+}
