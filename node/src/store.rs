@@ -232,15 +232,13 @@ impl NodeStore {
             rkyv::to_bytes::<rancor::Error>(batch).map_err(|_| StoreError::Corrupt("batches"))?;
         let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
         if !own {
-            (&self.batches, &self.tx_batches).transaction(
-                |(batches, tx_batches)| -> TxResult {
-                    batches.insert(&digest.0, bytes.as_slice())?;
-                    for id in &ids {
-                        tx_batches.insert(&id.0, &digest.0)?;
-                    }
-                    Ok(())
-                },
-            )?;
+            (&self.batches, &self.tx_batches).transaction(|(batches, tx_batches)| -> TxResult {
+                batches.insert(&digest.0, bytes.as_slice())?;
+                for id in &ids {
+                    tx_batches.insert(&id.0, &digest.0)?;
+                }
+                Ok(())
+            })?;
             return Ok(digest);
         }
         let next = (batch.sequence + 1).to_be_bytes();
@@ -251,16 +249,18 @@ impl NodeStore {
             &self.meta,
             &self.tx_batches,
         )
-            .transaction(|(batches, pending, own_uncertified, meta, tx_batches)| -> TxResult {
-                batches.insert(&digest.0, bytes.as_slice())?;
-                own_uncertified.insert(&digest.0, &[])?;
-                for id in &ids {
-                    pending.remove(&id.0)?;
-                    tx_batches.insert(&id.0, &digest.0)?;
-                }
-                meta.insert(NEXT_SEQUENCE, &next)?;
-                Ok(())
-            })?;
+            .transaction(
+                |(batches, pending, own_uncertified, meta, tx_batches)| -> TxResult {
+                    batches.insert(&digest.0, bytes.as_slice())?;
+                    own_uncertified.insert(&digest.0, &[])?;
+                    for id in &ids {
+                        pending.remove(&id.0)?;
+                        tx_batches.insert(&id.0, &digest.0)?;
+                    }
+                    meta.insert(NEXT_SEQUENCE, &next)?;
+                    Ok(())
+                },
+            )?;
         Ok(digest)
     }
 

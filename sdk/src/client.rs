@@ -5,12 +5,17 @@ use std::time::{Duration, Instant};
 
 use rand_core::{OsRng, RngCore};
 use shroud_crypto::tdh2::{encrypt, Label};
-use shroud_network::client::{OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
+use shroud_network::client::{
+    EpochKeyRequest, EpochKeyResponse, OutputsRequest, OutputsResponse, Receipt, SubmitRequest,
+    TxStatus, TxStatusRequest,
+};
 use shroud_network::frame::{self, parse};
 use shroud_network::{ClientSession, FrameKind, Limits};
+use shroud_proofs::EpochKeyCertificate;
 use shroud_proofs::{Bundle, NamespaceId, NamespaceOutput, TxId};
 
 use crate::committee::Committee;
+use crate::receipts::{verify_status, Receipts};
 use crate::SdkError;
 
 /// Heights asked for per outputs request.
@@ -107,7 +112,9 @@ impl Client {
     }
 
     /// Submits ciphertext bytes to every connected validator (the same bytes, so they count
-    /// once in the order). Succeeds if at least one accepted.
+    /// once in the order). A validator that is full or unreachable is tried again (three
+    /// times, with back-off); one that already holds the transaction (`duplicate`) counts as
+    /// accepting it, so resubmitting is safe. Succeeds if at least one accepted.
     pub async fn submit(&self, ciphertext: &[u8]) -> Result<Submitted, SdkError> {
         let request = SubmitRequest {
             ciphertext: ciphertext.to_vec(),
@@ -125,21 +132,33 @@ impl Client {
         };
         let mut last_rejection = None;
         for (index, session) in &self.sessions {
-            let Ok(answer) = session.request(&bytes).await else {
-                continue;
-            };
-            let receipt = parse(&answer, &self.limits)
-                .and_then(|parsed| parsed.decode::<Receipt>(FrameKind::Receipt))
-                .map_err(|error| SdkError::BadAnswer {
-                    validator: *index,
-                    error,
-                })?;
-            match receipt {
-                Receipt::Accepted { .. } => submitted.accepted_by.push(*index),
-                Receipt::Rejected { label, reason } => {
-                    submitted.rejected_by.push((*index, label.clone()));
-                    last_rejection = Some((label, reason));
+            let mut backoff = Duration::from_millis(50);
+            for attempt in 0..3 {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 4;
                 }
+                let Ok(answer) = session.request(&bytes).await else {
+                    continue;
+                };
+                let receipt = parse(&answer, &self.limits)
+                    .and_then(|parsed| parsed.decode::<Receipt>(FrameKind::Receipt))
+                    .map_err(|error| SdkError::BadAnswer {
+                        validator: *index,
+                        error,
+                    })?;
+                match receipt {
+                    Receipt::Accepted { .. } => submitted.accepted_by.push(*index),
+                    Receipt::Rejected { label, .. } if label == "duplicate" => {
+                        submitted.accepted_by.push(*index)
+                    }
+                    Receipt::Rejected { label, .. } if label == "full" && attempt < 2 => continue,
+                    Receipt::Rejected { label, reason } => {
+                        submitted.rejected_by.push((*index, label.clone()));
+                        last_rejection = Some((label, reason));
+                    }
+                }
+                break;
             }
         }
         if !submitted.accepted_by.is_empty() {
@@ -149,6 +168,96 @@ impl Client {
             Some((label, reason)) => Err(SdkError::Rejected { label, reason }),
             None => Err(SdkError::Unreachable),
         }
+    }
+
+    /// Where a transaction stands, from the connected validator that knows the most; its
+    /// evidence is verified.
+    pub async fn status(&self, tx_id: TxId) -> Result<TxStatus, SdkError> {
+        let request = TxStatusRequest { tx_id: tx_id.0 };
+        let bytes =
+            frame::encode(FrameKind::TxStatusRequest, &request, &self.limits).map_err(|error| {
+                SdkError::BadAnswer {
+                    validator: usize::MAX,
+                    error,
+                }
+            })?;
+        let mut best: Option<TxStatus> = None;
+        for (index, session) in &self.sessions {
+            let Ok(answer) = session.request(&bytes).await else {
+                continue;
+            };
+            let status = parse(&answer, &self.limits)
+                .and_then(|parsed| parsed.decode::<TxStatus>(FrameKind::TxStatus))
+                .map_err(|error| SdkError::BadAnswer {
+                    validator: *index,
+                    error,
+                })?;
+            if status.tx_id != tx_id.0 {
+                return Err(SdkError::BadEvidence {
+                    validator: *index,
+                    what: "status of another transaction",
+                });
+            }
+            verify_status(self, *index, &status)?;
+            if best
+                .as_ref()
+                .is_none_or(|b| progress(&status) > progress(b))
+            {
+                best = Some(status);
+            }
+        }
+        best.ok_or(SdkError::Unreachable)
+    }
+
+    /// Follows a transaction's receipt, step by step.
+    pub fn receipts(&self, tx_id: TxId) -> Receipts<'_> {
+        Receipts::new(self, tx_id)
+    }
+
+    /// Fetches the committee's certificate of the epoch key set and checks it against the
+    /// committee's BLS keys and the committee file's key set: a wallet encrypts only to a key
+    /// that 2f+1 validators vouch for, never one server's word.
+    pub async fn fetch_epoch_key(&self) -> Result<EpochKeyCertificate, SdkError> {
+        let request = EpochKeyRequest {
+            epoch: self.committee.epoch(),
+        };
+        let bytes =
+            frame::encode(FrameKind::EpochKeyRequest, &request, &self.limits).map_err(|error| {
+                SdkError::BadAnswer {
+                    validator: usize::MAX,
+                    error,
+                }
+            })?;
+        for (index, session) in &self.sessions {
+            let Ok(answer) = session.request(&bytes).await else {
+                continue;
+            };
+            let response = parse(&answer, &self.limits)
+                .and_then(|parsed| parsed.decode::<EpochKeyResponse>(FrameKind::EpochKey))
+                .map_err(|error| SdkError::BadAnswer {
+                    validator: *index,
+                    error,
+                })?;
+            let Some(certificate) = response.certificate else {
+                continue;
+            };
+            certificate
+                .verify(
+                    self.committee.keys(),
+                    self.committee.chain_id(),
+                    self.committee.epoch(),
+                )
+                .map_err(|error| SdkError::InvalidOutput {
+                    validator: *index,
+                    height: 0,
+                    error,
+                })?;
+            if certificate.key_set != self.committee.key_set_bytes() {
+                return Err(SdkError::KeyMismatch);
+            }
+            return Ok(certificate);
+        }
+        Err(SdkError::KeyNotCertified)
     }
 
     /// One page of certified outputs of `namespace` from `from_height`, one per height, from
@@ -348,5 +457,20 @@ impl Subscription<'_> {
     /// The first height not yet covered.
     pub fn next_height(&self) -> u64 {
         self.next_height
+    }
+}
+
+/// How far a status goes (to pick the most advanced answer).
+fn progress(status: &TxStatus) -> u8 {
+    if status.certified.is_some() {
+        5
+    } else if status.outcome.is_some() {
+        4
+    } else if status.ordered.is_some() {
+        3
+    } else if status.batched.is_some() {
+        2
+    } else {
+        u8::from(status.known)
     }
 }

@@ -69,6 +69,11 @@ impl Committee {
         self.checked.public_key_set.encryption_key()
     }
 
+    /// The threshold key set's encoding (what the committee's epoch-key certificate signs).
+    pub fn key_set_bytes(&self) -> Vec<u8> {
+        self.checked.public_key_set.to_bytes()
+    }
+
     /// The validators' BLS keys (they certify outputs).
     pub fn keys(&self) -> &CommitteeKeys {
         &self.checked.keys

@@ -16,18 +16,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Trust: the committee file is the root of trust (its keys proved possession). Every output
-//! is checked against it; a validator can withhold outputs but cannot forge one. Fetching the
-//! epoch key with a committee certificate, receipts with evidence at every step, and absence
-//! proofs come with issue #6.
+//! Trust: the committee file is the root of trust (its keys proved possession). Every output,
+//! receipt step and the epoch key certificate is checked against it: a validator can withhold
+//! but cannot forge. A namespace is followed height by height with absence proofs for empty
+//! heights and parent links between headers, so a gap or a different history is an error,
+//! never a silent skip.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::panic))]
 
 mod client;
 mod committee;
+mod receipts;
 
 pub use client::{Client, Found, OutputsPage, Submitted, Subscription};
 pub use committee::Committee;
+pub use receipts::{Receipts, Step};
 pub use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
 
 use thiserror::Error;
@@ -90,6 +93,20 @@ pub enum SdkError {
         /// The height.
         height: u64,
     },
+    /// A validator's evidence that does not fit together.
+    #[error("validator {validator} sent inconsistent evidence: {what}")]
+    BadEvidence {
+        /// The validator.
+        validator: usize,
+        /// What was wrong.
+        what: &'static str,
+    },
+    /// The committee's key certificate names another key set than the committee file.
+    #[error("the certified epoch key differs from the committee file's")]
+    KeyMismatch,
+    /// No validator has a certificate for the epoch key yet.
+    #[error("the epoch key is not certified yet")]
+    KeyNotCertified,
     /// The wait ended first.
     #[error("timed out")]
     Timeout,

@@ -205,7 +205,10 @@ impl Validator {
         let vote = EpochKeyVote {
             epoch: self.epoch,
             signer: u16::try_from(self.me).unwrap_or(u16::MAX),
-            signature: self.signer.sign(SigningDomain::EpochKey, &encoding).to_bytes(),
+            signature: self
+                .signer
+                .sign(SigningDomain::EpochKey, &encoding)
+                .to_bytes(),
             answer: true,
         };
         if let Ok(bytes) = frame::encode(FrameKind::EpochKeyVote, &vote, &self.limits) {

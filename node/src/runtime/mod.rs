@@ -260,10 +260,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
         validator.admit_unchecked_ciphertexts();
     }
-    validator.certify_epoch_key(
-        committee.file.chain_id,
-        committee.public_key_set.to_bytes(),
-    )?;
+    validator.certify_epoch_key(committee.file.chain_id, committee.public_key_set.to_bytes())?;
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
 

@@ -23,7 +23,9 @@ use shroud_proofs::{build_output, NamespaceId, NamespaceOutput, OutputCertificat
 use crate::batch::{Batch, BatchAck, BatchCertificate};
 use crate::decrypt::{DecryptEvent, DecryptMessage, StageHandle};
 use crate::store::NodeStore;
-use crate::wire::{BatchRequest, EpochKeyVote, OutputsRequest, OutputsResponse, Receipt, SubmitRequest};
+use crate::wire::{
+    BatchRequest, EpochKeyVote, OutputsRequest, OutputsResponse, Receipt, SubmitRequest,
+};
 use shroud_network::client::{EpochKeyRequest, EpochKeyResponse, TxStatusRequest};
 use shroud_proofs::TxId;
 
@@ -321,11 +323,9 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
         let answer = match parse(&request.frame, &context.limits) {
             Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
                 match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
-                    Ok(wanted) => outputs(&mut context, &wanted)
-                        .await
-                        .and_then(|response| {
-                            frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
-                        }),
+                    Ok(wanted) => outputs(&mut context, &wanted).await.and_then(|response| {
+                        frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
+                    }),
                     Err(error) => {
                         reject_frame(&error);
                         invalid += 1;
@@ -373,18 +373,18 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
                 }
             }
             parsed => {
-                let receipt = match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit))
-                {
-                    Ok(submit) => match submit_to_loop(&context.events, submit).await {
-                        Some(receipt) => receipt,
-                        None => return,
-                    },
-                    Err(error) => {
-                        reject_frame(&error);
-                        invalid += 1;
-                        rejected(error.label(), error.to_string())
-                    }
-                };
+                let receipt =
+                    match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit)) {
+                        Ok(submit) => match submit_to_loop(&context.events, submit).await {
+                            Some(receipt) => receipt,
+                            None => return,
+                        },
+                        Err(error) => {
+                            reject_frame(&error);
+                            invalid += 1;
+                            rejected(error.label(), error.to_string())
+                        }
+                    };
                 frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
             }
         };
