@@ -89,6 +89,25 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every label, for mapping a label back to its static form.
+    pub const LABELS: [&'static str; 7] = [
+        "too_large",
+        "malformed",
+        "wrong_chain",
+        "wrong_epoch",
+        "invalid_ciphertext",
+        "duplicate",
+        "full",
+    ];
+
+    /// The static form of a rejection label (`rejected` for one that is not a rejection's).
+    pub fn static_label(label: &str) -> &'static str {
+        Self::LABELS
+            .into_iter()
+            .find(|known| *known == label)
+            .unwrap_or("rejected")
+    }
+
     /// A short, stable label for metrics.
     pub fn label(&self) -> &'static str {
         match self {

@@ -1,20 +1,60 @@
-//! The operator HTTP API: `/healthz`, `/metrics` (Prometheus), `/status` and `/order` (JSON).
+//! The HTTP/JSON API for operators, explorers and rollup nodes (`/v1/...`), plus `/healthz`,
+//! `/metrics` (Prometheus) and the older `/status` and `/order`.
+//!
+//! Conventions: bytes are `0x`-prefixed lower-case hex strings; numbers are JSON numbers;
+//! errors are `{"error": {"code": "<stable code>", "message": "<text>"}}` with a fitting HTTP
+//! status; request bodies are limited to [`BODY_BYTES_MAX`]. The routes are listed in
+//! [`ROUTES`], and `docs/openapi.json` describes each (a test compares the two). Reads go to
+//! the store directly (off the validator loop); submissions and the status go through it.
 
-use axum::extract::{Query as UrlQuery, State};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use metrics::counter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
+use serde_json::{json, Value};
+use shroud_network::client::TxStatus;
+use shroud_proofs::{
+    AvailabilityCertificate, BlockCertificate, BundleEvidence, CommitteeFile, NamespaceId,
+    NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf, Outcome, OutputCertificate,
+    OutputHeader, PositionProof, TxId,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::net::Event;
 use super::{Query, Status};
+use crate::store::NodeStore;
+use crate::wire::Receipt;
+
+/// Largest request body (a ciphertext in hex is twice its size, plus the JSON around it).
+pub const BODY_BYTES_MAX: usize = 160 * 1024;
+
+/// Every route: (method, path) in OpenAPI path syntax.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/status"),
+    ("get", "/order"),
+    ("get", "/v1/status"),
+    ("get", "/v1/committee"),
+    ("get", "/v1/encryption-key"),
+    ("get", "/v1/outputs/{height}"),
+    ("get", "/v1/namespaces/{namespace}/outputs/{height}"),
+    ("get", "/v1/tx/{id}"),
+    ("post", "/v1/tx"),
+];
 
 #[derive(Clone)]
 struct Api {
     events: mpsc::Sender<Event>,
     prometheus: PrometheusHandle,
+    store: NodeStore,
+    committee: CommitteeFile,
 }
 
 /// Serves the API on `listener` until the process ends.
@@ -22,32 +62,137 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     events: mpsc::Sender<Event>,
     prometheus: PrometheusHandle,
+    store: NodeStore,
+    committee: CommitteeFile,
 ) {
+    let api = Api {
+        events,
+        prometheus,
+        store,
+        committee,
+    };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/order", get(order))
-        .with_state(Api { events, prometheus });
+        .route("/v1/status", get(status))
+        .route("/v1/committee", get(committee_info))
+        .route("/v1/encryption-key", get(encryption_key))
+        .route("/v1/outputs/{height}", get(output))
+        .route(
+            "/v1/namespaces/{namespace}/outputs/{height}",
+            get(namespace_output),
+        )
+        .route("/v1/tx/{id}", get(tx_status))
+        .route("/v1/tx", axum::routing::post(submit))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .with_state(api);
     if let Err(error) = axum::serve(listener, app).await {
         tracing::error!(%error, "http server stopped");
     }
+}
+
+/// An error answer: a status and a JSON body with a stable code.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the validator is shutting down",
+        )
+    }
+
+    fn store(error: crate::store::StoreError) -> Self {
+        tracing::error!(%error, "store read failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "store read failed",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        counter!("shroud_http_errors_total", "code" => self.code).increment(1);
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+fn hex(bytes: &[u8]) -> String {
+    format!("0x{}", ::hex::encode(bytes))
+}
+
+fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>, ApiError> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    ::hex::decode(digits).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_hex",
+            format!("{what} is not hex"),
+        )
+    })
+}
+
+fn parse_height(text: &str) -> Result<u64, ApiError> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|height| *height >= 1)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_height",
+                "a height is a positive integer",
+            )
+        })
+}
+
+/// A namespace id: decimal, or `0x` hex, up to 64 bits.
+fn parse_namespace(text: &str) -> Result<NamespaceId, ApiError> {
+    let parsed = match text.strip_prefix("0x") {
+        Some(digits) => u64::from_str_radix(digits, 16).ok(),
+        None => text.parse::<u64>().ok(),
+    };
+    parsed.map(NamespaceId).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_namespace",
+            "a namespace is a 64-bit id, decimal or 0x hex",
+        )
+    })
 }
 
 async fn metrics(State(api): State<Api>) -> String {
     api.prometheus.render()
 }
 
-async fn status(State(api): State<Api>) -> Result<Json<Status>, StatusCode> {
+async fn status(State(api): State<Api>) -> Result<Json<Status>, ApiError> {
     let (reply, answer) = oneshot::channel();
     api.events
         .send(Event::Query(Query::Status(reply)))
         .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-    answer
-        .await
-        .map(Json)
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
+        .map_err(|_| ApiError::unavailable())?;
+    answer.await.map(Json).map_err(|_| ApiError::unavailable())
 }
 
 #[derive(Deserialize)]
@@ -65,7 +210,7 @@ fn default_limit() -> usize {
 async fn order(
     State(api): State<Api>,
     UrlQuery(params): UrlQuery<OrderParams>,
-) -> Result<Json<Vec<String>>, StatusCode> {
+) -> Result<Json<Vec<String>>, ApiError> {
     let (reply, answer) = oneshot::channel();
     let query = Query::Order {
         from: params.from,
@@ -75,9 +220,388 @@ async fn order(
     api.events
         .send(Event::Query(query))
         .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-    answer
+        .map_err(|_| ApiError::unavailable())?;
+    answer.await.map(Json).map_err(|_| ApiError::unavailable())
+}
+
+async fn committee_info(State(api): State<Api>) -> ApiResult {
+    let file = &api.committee;
+    let validators: Vec<Value> = file
+        .validators
+        .iter()
+        .enumerate()
+        .map(|(index, member)| {
+            json!({
+                "index": index,
+                "bls_public_key": format!("0x{}", member.bls_public_key),
+                "proof_of_possession": format!("0x{}", member.proof_of_possession),
+                "tls_pin": format!("0x{}", member.tls_pin),
+                "peer_address": member.peer_address.to_string(),
+                "client_address": member.client_address.to_string(),
+                "http_address": member.http_address.to_string(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "chain_id": file.chain_id,
+        "epoch": file.epoch,
+        "public_key_set": format!("0x{}", file.public_key_set),
+        "validators": validators,
+    })))
+}
+
+async fn encryption_key(State(api): State<Api>) -> ApiResult {
+    let certificate = api
+        .store
+        .epoch_key_certificate()
+        .map_err(ApiError::store)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_certified",
+                "the committee has not certified the epoch key yet",
+            )
+        })?;
+    let key_set = shroud_crypto::tdh2::PublicKeySet::from_bytes(&certificate.key_set)
+        .map_err(|_| ApiError::store(crate::store::StoreError::Corrupt("meta")))?;
+    Ok(Json(json!({
+        "chain_id": certificate.chain_id,
+        "epoch": certificate.epoch,
+        "encryption_key": hex(&key_set.encryption_key().to_bytes()),
+        "threshold": key_set.threshold(),
+        "key_set": hex(&certificate.key_set),
+        "certificate": { "signers": hex(&certificate.signers), "signature": hex(&certificate.signature) },
+    })))
+}
+
+fn certified_output(
+    store: &NodeStore,
+    height: u64,
+) -> Result<(crate::store::OutputRecord, OutputCertificate), ApiError> {
+    let unknown = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_height",
+            format!("no certified output at height {height}"),
+        )
+    };
+    let certificate = store
+        .output_certificate(height)
+        .map_err(ApiError::store)?
+        .ok_or_else(unknown)?;
+    let record = store
+        .output(height)
+        .map_err(ApiError::store)?
+        .ok_or_else(unknown)?;
+    Ok((record, certificate))
+}
+
+async fn output(State(api): State<Api>, Path(height): Path<String>) -> ApiResult {
+    let height = parse_height(&height)?;
+    let (record, certificate) = certified_output(&api.store, height)?;
+    let positions: Vec<Value> = record
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(position, entry)| {
+            let outcome = match &entry.outcome {
+                Outcome::Decrypted(bundle) => json!({
+                    "decrypted": true,
+                    "items": bundle.items.iter().map(|item| json!({
+                        "namespace": item.namespace.0,
+                        "data": hex(&item.data),
+                    })).collect::<Vec<_>>(),
+                }),
+                Outcome::Failed(reason) => json!({ "decrypted": false, "reason": reason.label() }),
+            };
+            json!({ "position": position, "tx_id": hex(&entry.tx_id.0), "outcome": outcome })
+        })
+        .collect();
+    let built = crate::status::rebuild(&record);
+    let namespaces: Vec<Value> = built
+        .namespaces
+        .iter()
+        .map(|(namespace, items)| json!({ "namespace": namespace.0, "items": items.len() }))
+        .collect();
+    Ok(Json(json!({
+        "header": header_json(&record.header),
+        "certificate": certificate_json(&certificate),
+        "positions": positions,
+        "namespaces": namespaces,
+    })))
+}
+
+async fn namespace_output(
+    State(api): State<Api>,
+    Path((namespace, height)): Path<(String, String)>,
+) -> ApiResult {
+    let namespace = parse_namespace(&namespace)?;
+    let height = parse_height(&height)?;
+    let (record, certificate) = certified_output(&api.store, height)?;
+    let output = crate::status::rebuild(&record)
+        .namespace_output(namespace, certificate)
+        .ok_or_else(|| ApiError::store(crate::store::StoreError::Corrupt("outputs")))?;
+    Ok(Json(namespace_output_json(&output)))
+}
+
+async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> ApiResult {
+    let bytes = parse_hex(&id, "the transaction id")?;
+    let id: [u8; 32] = bytes.try_into().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_tx_id",
+            "a transaction id is 32 bytes",
+        )
+    })?;
+    let store = api.store.clone();
+    let status = tokio::task::spawn_blocking(move || crate::status::tx_status(&store, TxId(id)))
         .await
-        .map(Json)
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)
+        .map_err(|_| ApiError::unavailable())?
+        .map_err(ApiError::store)?;
+    if !status.known {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tx",
+            "this validator does not know the transaction",
+        ));
+    }
+    Ok(Json(tx_status_json(&status)))
+}
+
+#[derive(Deserialize)]
+struct SubmitBody {
+    ciphertext: String,
+}
+
+async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body exceeds {BODY_BYTES_MAX} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", rejection.body_text())
+        }
+    })?;
+    let parsed: SubmitBody = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("expected {{\"ciphertext\": \"0x...\"}}: {error}"),
+        )
+    })?;
+    let ciphertext = parse_hex(&parsed.ciphertext, "ciphertext")?;
+    let (reply, answer) = oneshot::channel();
+    api.events
+        .send(Event::Submit { ciphertext, reply })
+        .await
+        .map_err(|_| ApiError::unavailable())?;
+    match answer.await.map_err(|_| ApiError::unavailable())? {
+        Receipt::Accepted { tx_id } => {
+            Ok(Json(json!({ "tx_id": hex(&tx_id), "status": "accepted" })))
+        }
+        Receipt::Rejected { label, reason } => {
+            let code: &'static str = crate::mempool::Rejection::static_label(&label);
+            let status = if code == "full" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            Err(ApiError::new(status, code, reason))
+        }
+    }
+}
+
+// ----- JSON shapes -----------------------------------------------------------------------
+
+fn header_json(header: &OutputHeader) -> Value {
+    json!({
+        "chain_id": header.chain_id,
+        "epoch": header.epoch,
+        "height": header.height,
+        "block_digest": hex(&header.block_digest),
+        "ciphertexts_root": hex(&header.ciphertexts_root),
+        "payload_root": hex(&header.payload_root),
+        "parent_output": hex(&header.parent_output),
+        "digest": hex(&header.digest()),
+        "encoding": hex(&header.encoding()),
+    })
+}
+
+fn certificate_json(certificate: &OutputCertificate) -> Value {
+    json!({ "signers": hex(&certificate.signers), "signature": hex(&certificate.signature) })
+}
+
+fn hashes(list: &[[u8; 32]]) -> Vec<String> {
+    list.iter().map(|hash| hex(hash)).collect()
+}
+
+fn item_json(item: &NamespaceItem) -> Value {
+    json!({
+        "tx_id": hex(&item.tx_id.0),
+        "position": item.position,
+        "item_index": item.item_index,
+        "bundle_digest": hex(&item.bundle_digest),
+        "data": hex(&item.data),
+    })
+}
+
+fn neighbour_json(leaf: &NeighbourLeaf) -> Value {
+    json!({
+        "leaf_index": leaf.leaf_index,
+        "namespace": leaf.namespace.0,
+        "item_count": leaf.item_count,
+        "items_root": hex(&leaf.items_root),
+        "siblings": hashes(&leaf.siblings),
+    })
+}
+
+fn bundle_json(bundle: &BundleEvidence) -> Value {
+    json!({
+        "position": bundle.position,
+        "commitments": bundle.commitments.iter().map(|(namespace, hash)| json!({
+            "namespace": namespace.0, "data_hash": hex(hash),
+        })).collect::<Vec<_>>(),
+        "siblings": bundle.siblings.iter().map(|sibling| json!({
+            "item_index": sibling.item_index,
+            "index_in_namespace": sibling.index_in_namespace,
+            "namespace_item_count": sibling.namespace_item_count,
+            "item_siblings": hashes(&sibling.item_siblings),
+            "namespace_leaf_index": sibling.namespace_leaf_index,
+            "namespace_leaf_count": sibling.namespace_leaf_count,
+            "namespace_siblings": hashes(&sibling.namespace_siblings),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn namespace_output_json(output: &NamespaceOutput) -> Value {
+    let proof = match &output.proof {
+        NamespaceProof::Inclusion {
+            leaf_index,
+            leaf_count,
+            siblings,
+        } => json!({
+            "kind": "inclusion",
+            "leaf_index": leaf_index,
+            "leaf_count": leaf_count,
+            "siblings": hashes(siblings),
+        }),
+        NamespaceProof::Absence {
+            leaf_count,
+            left,
+            right,
+        } => json!({
+            "kind": "absence",
+            "leaf_count": leaf_count,
+            "left": left.as_ref().map(neighbour_json),
+            "right": right.as_ref().map(neighbour_json),
+        }),
+    };
+    json!({
+        "namespace": output.namespace.0,
+        "header": header_json(&output.certificate.header),
+        "certificate": certificate_json(&output.certificate),
+        "items": output.items.iter().map(item_json).collect::<Vec<_>>(),
+        "proof": proof,
+        "bundles": output.bundles.iter().map(bundle_json).collect::<Vec<_>>(),
+    })
+}
+
+fn availability_json(certificate: &AvailabilityCertificate) -> Value {
+    json!({
+        "epoch": certificate.epoch,
+        "digest": hex(&certificate.digest),
+        "author": certificate.author,
+        "signers": hex(&certificate.signers),
+        "signature": hex(&certificate.signature),
+    })
+}
+
+fn block_certificate_json(certificate: &BlockCertificate) -> Value {
+    json!({
+        "epoch": certificate.epoch,
+        "view": certificate.view,
+        "block": hex(&certificate.block),
+        "height": certificate.height,
+        "signers": hex(&certificate.signers),
+        "signature": hex(&certificate.signature),
+    })
+}
+
+fn position_json(proof: &PositionProof) -> Value {
+    json!({
+        "position": proof.position,
+        "position_count": proof.position_count,
+        "tx_id": hex(&proof.tx_id.0),
+        "outcome_code": proof.outcome_code,
+        "siblings": hashes(&proof.siblings),
+    })
+}
+
+fn tx_status_json(status: &TxStatus) -> Value {
+    let stage = if status.certified.is_some() {
+        "certified"
+    } else if let Some(outcome) = status.outcome {
+        if outcome.is_some() {
+            "failed"
+        } else {
+            "decrypted"
+        }
+    } else if status.ordered.is_some() {
+        "ordered"
+    } else if status.batched.is_some() {
+        "batched"
+    } else {
+        "accepted"
+    };
+    json!({
+        "tx_id": hex(&status.tx_id),
+        "status": stage,
+        "batched": status.batched.as_ref().map(|batched| json!({
+            "digest": hex(&batched.digest),
+            "certificate": batched.certificate.as_ref().map(availability_json),
+        })),
+        "ordered": status.ordered.as_ref().map(|ordered| json!({
+            "height": ordered.height,
+            "position": ordered.position,
+            "block_digest": hex(&ordered.block_digest),
+            "block_certificate": ordered.block_certificate.as_ref().map(block_certificate_json),
+        })),
+        "outcome": status.outcome.map(|outcome| match outcome {
+            None => json!({ "decrypted": true }),
+            Some(reason) => json!({ "decrypted": false, "reason": reason.label() }),
+        }),
+        "certified": status.certified.as_ref().map(|certified| json!({
+            "header": header_json(&certified.certificate.header),
+            "certificate": certificate_json(&certified.certificate),
+            "position_proof": position_json(&certified.position),
+            "namespaces": certified.namespaces.iter().map(namespace_output_json).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ROUTES;
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/openapi.json")).expect("valid JSON");
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, operations) in document["paths"].as_object().expect("paths") {
+            for method in operations.as_object().expect("operations").keys() {
+                documented.push((method.clone(), path.clone()));
+            }
+        }
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(method, path)| (method.to_string(), path.to_string()))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+    }
 }

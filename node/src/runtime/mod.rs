@@ -6,7 +6,7 @@
 //! batches and both stores; it flushes before any dependent message or answer leaves.
 
 mod actor;
-mod http;
+pub mod http;
 mod net;
 mod payload;
 
@@ -241,7 +241,13 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     };
     tokio::spawn(net::accept_clients(client_endpoint.clone(), clients));
     let http_listener = tokio::net::TcpListener::bind(entry.http_address).await?;
-    tokio::spawn(http::serve(http_listener, events.clone(), prometheus));
+    tokio::spawn(http::serve(
+        http_listener,
+        events.clone(),
+        prometheus,
+        store.clone(),
+        committee.file.clone(),
+    ));
 
     let mut validator = actor::Validator::new(
         me,
