@@ -63,6 +63,9 @@ fn error_code(address: SocketAddr, method: &str, path: &str, body: Option<&[u8]>
     (status, code.to_string())
 }
 
+/// A bad request: method, path, body, and the status and error code expected.
+type BadInput = (&'static str, String, Option<Vec<u8>>, u16, &'static str);
+
 fn hex(bytes: &[u8]) -> String {
     format!("0x{}", ::hex::encode(bytes))
 }
@@ -210,7 +213,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     assert!(metrics.contains("shroud_outputs_certified_total"));
 
     // Bad input: each with its code.
-    let cases: Vec<(&str, String, Option<Vec<u8>>, u16, &str)> = vec![
+    let cases: Vec<BadInput> = vec![
         ("GET", "/v1/tx/0xzz".into(), None, 400, "bad_hex"),
         ("GET", "/v1/tx/0x1234".into(), None, 400, "bad_tx_id"),
         (
