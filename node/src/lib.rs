@@ -11,8 +11,10 @@
 //! - [`status`]: receipts (a transaction's status with evidence), read from the store.
 //! - [`wire`]: messages between validators and with clients.
 //! - [`demo`]: `shroud demo`, a local network driven through the SDK.
+//! - [`cli`]: the client commands (`tx submit`, `tx watch`, `tail`).
 
 pub mod batch;
+pub mod cli;
 pub mod config;
 pub mod decrypt;
 pub mod demo;

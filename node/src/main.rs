@@ -1,4 +1,5 @@
-//! The `shroud` command: `demo`, `keygen`, `testnet`, `run`.
+//! The `shroud` command: `demo`, `keygen`, `testnet`, `run`, and the client commands `tx
+//! submit`, `tx watch` and `tail`.
 
 use std::path::PathBuf;
 
@@ -64,6 +65,74 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Submit and follow transactions against a running network.
+    Tx {
+        #[command(subcommand)]
+        command: TxCommand,
+    },
+    /// Follow a namespace: print each certified item, verified, from a height on.
+    Tail {
+        /// The committee file.
+        #[arg(long)]
+        committee: PathBuf,
+        /// The namespace (decimal or 0x hex).
+        #[arg(long)]
+        namespace: String,
+        /// First height.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Stop after this many heights.
+        #[arg(long)]
+        heights: Option<u64>,
+        /// Validators to read from (indices; all by default).
+        #[arg(long, value_delimiter = ',')]
+        validators: Vec<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TxCommand {
+    /// Encrypt a bundle (one item per --namespace, bytes from the matching --file, or stdin
+    /// for a single item), submit it, print its id, and follow its receipt to certified.
+    Submit {
+        /// The committee file.
+        #[arg(long)]
+        committee: PathBuf,
+        /// A namespace (decimal or 0x hex); repeat for a cross-rollup bundle.
+        #[arg(long, required = true)]
+        namespace: Vec<String>,
+        /// The item's bytes, one file per namespace.
+        #[arg(long)]
+        file: Vec<PathBuf>,
+        /// Validators to submit to (indices; all by default).
+        #[arg(long, value_delimiter = ',')]
+        validators: Vec<usize>,
+        /// Print the id and stop.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Follow a transaction's receipt until it is certified.
+    Watch {
+        /// The transaction id (hex).
+        id: String,
+        /// The committee file.
+        #[arg(long)]
+        committee: PathBuf,
+        /// Validators to ask (indices; all by default).
+        #[arg(long, value_delimiter = ',')]
+        validators: Vec<usize>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout_s: u64,
+    },
+}
+
+fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the runtime")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -106,6 +175,54 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", path.display());
             }
             Ok(())
+        }
+        Command::Tx { command } => match command {
+            TxCommand::Submit {
+                committee,
+                namespace,
+                file,
+                validators,
+                no_wait,
+            } => {
+                let namespaces = namespace
+                    .iter()
+                    .map(|text| shroud_node::cli::parse_namespace(text))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                client_runtime()?.block_on(shroud_node::cli::submit(
+                    &committee,
+                    &validators,
+                    &namespaces,
+                    &file,
+                    no_wait,
+                ))
+            }
+            TxCommand::Watch {
+                id,
+                committee,
+                validators,
+                timeout_s,
+            } => client_runtime()?.block_on(shroud_node::cli::watch(
+                &committee,
+                &validators,
+                &id,
+                std::time::Duration::from_secs(timeout_s),
+            )),
+        },
+        Command::Tail {
+            committee,
+            namespace,
+            from,
+            heights,
+            validators,
+        } => {
+            let namespace = shroud_node::cli::parse_namespace(&namespace)?;
+            client_runtime()?.block_on(shroud_node::cli::tail(
+                &committee,
+                &validators,
+                namespace,
+                from,
+                heights,
+            ))
         }
         Command::Run { config } => {
             let loaded = NodeConfig::load(&config)

@@ -83,3 +83,117 @@ fn the_wallet_and_two_rollup_followers_see_one_bundle_at_one_height() {
         assert!(follower.contains("siblings proved"), "{follower}");
     }
 }
+
+fn shroud(args: &[&str], stdin: Option<&[u8]>) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shroud"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run shroud");
+    if let Some(bytes) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(bytes)
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "shroud {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn the_cli_submits_watches_and_tails() {
+    let cluster = Cluster::start(4);
+    let committee = cluster.dir.path().join("committee.toml");
+    let committee = committee.to_str().expect("utf-8 path");
+    // The committee needs a moment to certify its key; `tx submit` refuses until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while cluster
+        .get(0, "/v1/encryption-key")
+        .is_none_or(|v| v.get("certificate").is_none())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the epoch key was never certified"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    let submitted = shroud(
+        &[
+            "tx",
+            "submit",
+            "--committee",
+            committee,
+            "--namespace",
+            "0x2a",
+        ],
+        Some(b"mint 1 to carol"),
+    );
+    let mut lines = submitted.lines();
+    let id = lines.next().expect("the id line").to_string();
+    assert_eq!(id.len(), 64, "{submitted}");
+    assert!(submitted.contains("ordered at height"), "{submitted}");
+    let certified = submitted
+        .lines()
+        .find(|line| line.starts_with("certified at height"))
+        .unwrap_or_else(|| panic!("not certified:\n{submitted}"));
+    let height: u64 = certified
+        .split_whitespace()
+        .nth(3)
+        .expect("height")
+        .parse()
+        .expect("number");
+
+    let watched = shroud(
+        &[
+            "tx",
+            "watch",
+            &id,
+            "--committee",
+            committee,
+            "--validators",
+            "2,3",
+        ],
+        None,
+    );
+    assert!(
+        watched
+            .lines()
+            .last()
+            .expect("a line")
+            .starts_with(&format!("certified at height {height}")),
+        "{watched}"
+    );
+
+    let tailed = shroud(
+        &[
+            "tail",
+            "--committee",
+            committee,
+            "--namespace",
+            "42",
+            "--from",
+            &height.to_string(),
+            "--heights",
+            "1",
+        ],
+        None,
+    );
+    assert!(
+        tailed.contains(&id) && tailed.contains("mint 1 to carol"),
+        "{tailed}"
+    );
+}

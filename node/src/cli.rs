@@ -1,0 +1,180 @@
+//! The client commands of `shroud`: `tx submit`, `tx watch` and `tail`, through the SDK
+//! against a running network (every answer verified against the committee file).
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use shroud_proofs::{Bundle, Item, NamespaceId, TxId};
+use shroud_sdk::{Client, Committee, Step};
+
+/// Parses a namespace: decimal or `0x` hex.
+pub fn parse_namespace(text: &str) -> anyhow::Result<NamespaceId> {
+    let value = match text.strip_prefix("0x") {
+        Some(digits) => u64::from_str_radix(digits, 16)?,
+        None => text.parse()?,
+    };
+    Ok(NamespaceId(value))
+}
+
+async fn connect(committee: &Path, validators: &[usize]) -> anyhow::Result<Client> {
+    let committee = Committee::load(committee)?;
+    let validators: Vec<usize> = if validators.is_empty() {
+        (0..committee.size()).collect()
+    } else {
+        validators.to_vec()
+    };
+    Ok(Client::connect(committee, &validators).await?)
+}
+
+/// `shroud tx submit`: one item per `--namespace`, each with the bytes of the matching
+/// `--file` (or stdin for a single item); prints the transaction id, then follows the receipt
+/// unless `no_wait`.
+pub async fn submit(
+    committee: &Path,
+    validators: &[usize],
+    namespaces: &[NamespaceId],
+    files: &[PathBuf],
+    no_wait: bool,
+) -> anyhow::Result<()> {
+    if namespaces.is_empty() {
+        bail!("give at least one --namespace");
+    }
+    let mut items = Vec::new();
+    for (index, namespace) in namespaces.iter().enumerate() {
+        let data = match files.get(index) {
+            Some(path) => {
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?
+            }
+            None if namespaces.len() == 1 && files.is_empty() => {
+                let mut data = Vec::new();
+                std::io::stdin().read_to_end(&mut data)?;
+                data
+            }
+            None => bail!("give one --file per --namespace (stdin serves a single item)"),
+        };
+        items.push(Item {
+            namespace: *namespace,
+            data,
+        });
+    }
+    let client = connect(committee, validators).await?;
+    let key = client.fetch_epoch_key().await?;
+    eprintln!(
+        "epoch key of epoch {} certified by the committee",
+        key.epoch
+    );
+    let submitted = client.submit_bundle(&Bundle { items }).await?;
+    println!("{}", submitted.tx_id.to_hex());
+    eprintln!("accepted by validators {:?}", submitted.accepted_by);
+    if !no_wait {
+        watch_receipt(&client, submitted.tx_id, Duration::from_secs(120)).await?;
+    }
+    client.close();
+    Ok(())
+}
+
+/// `shroud tx watch ID`: follows a receipt to `certified`.
+pub async fn watch(
+    committee: &Path,
+    validators: &[usize],
+    id: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let bytes = hex::decode(id.strip_prefix("0x").unwrap_or(id)).context("the id is not hex")?;
+    let id: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a transaction id is 32 bytes"))?;
+    let client = connect(committee, validators).await?;
+    watch_receipt(&client, TxId(id), timeout).await?;
+    client.close();
+    Ok(())
+}
+
+async fn watch_receipt(client: &Client, tx_id: TxId, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut receipts = client.receipts(tx_id);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let step = receipts.next(left).await?;
+        println!("{}", describe(&step));
+        if matches!(step, Step::Certified { .. }) {
+            return Ok(());
+        }
+    }
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Accepted => "accepted".into(),
+        Step::Batched {
+            digest,
+            certificate,
+        } => format!(
+            "batched in 0x{} ({})",
+            hex::encode(&digest[..8]),
+            if certificate.is_some() {
+                "availability certificate verified"
+            } else {
+                "availability certificate not seen yet"
+            }
+        ),
+        Step::Ordered {
+            height,
+            position,
+            certificate,
+        } => format!(
+            "ordered at height {height}, position {position} ({})",
+            if certificate.is_some() {
+                "block certificate verified"
+            } else {
+                "block certificate pending"
+            }
+        ),
+        Step::Decrypted => "decrypted".into(),
+        Step::Failed(reason) => format!("failed: {}", reason.label()),
+        Step::Certified {
+            height, namespaces, ..
+        } => {
+            let names: Vec<String> = namespaces.iter().map(|n| n.namespace.to_string()).collect();
+            format!(
+                "certified at height {height} (output certificate and proofs verified; namespaces {})",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// `shroud tail`: follows a namespace, printing verified items; stops after `heights` heights
+/// if given.
+pub async fn tail(
+    committee: &Path,
+    validators: &[usize],
+    namespace: NamespaceId,
+    from: u64,
+    heights: Option<u64>,
+) -> anyhow::Result<()> {
+    let client = connect(committee, validators).await?;
+    let mut subscription = client.subscribe(namespace, from);
+    let mut seen = 0u64;
+    loop {
+        for output in subscription.next(Duration::from_secs(5)).await? {
+            let height = output.certificate.header.height;
+            seen += 1;
+            for item in &output.items {
+                println!(
+                    "{height}\t{}.{}\t0x{}\t{}",
+                    item.position,
+                    item.item_index,
+                    item.tx_id.to_hex(),
+                    String::from_utf8_lossy(&item.data)
+                );
+            }
+            if heights.is_some_and(|limit| seen >= limit) {
+                client.close();
+                return Ok(());
+            }
+        }
+    }
+}
