@@ -198,7 +198,7 @@ impl Client {
                     what: "status of another transaction",
                 });
             }
-            verify_status(self, *index, &status)?;
+            verify_status(&self.committee, *index, &status)?;
             if best
                 .as_ref()
                 .is_none_or(|b| progress(&status) > progress(b))

@@ -11,6 +11,7 @@ use shroud_proofs::{
 };
 
 use crate::client::Client;
+use crate::committee::Committee;
 use crate::SdkError;
 
 /// One step of a transaction's life, with its evidence.
@@ -159,11 +160,10 @@ impl<'a> Receipts<'a> {
 /// Checks every piece of evidence in a status against the committee; a status whose evidence
 /// does not hold is refused as a whole.
 pub(crate) fn verify_status(
-    client: &Client,
+    committee: &Committee,
     validator: usize,
     status: &TxStatus,
 ) -> Result<(), SdkError> {
-    let committee = client.committee();
     let (keys, chain_id, epoch) = (committee.keys(), committee.chain_id(), committee.epoch());
     let bad = |height: u64, error| SdkError::InvalidOutput {
         validator,
@@ -247,4 +247,174 @@ pub(crate) fn verify_status(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! A status whose evidence does not fit together is refused as a whole.
+
+    use rand_core::OsRng;
+    use shroud_crypto::tdh2::trusted_dealer_for_local_testnet;
+    use shroud_crypto::{CertificateBuilder, SecretKey, SigningDomain};
+    use shroud_network::client::{Certified, Ordered, TxStatus};
+    use shroud_proofs::output::HeightContext;
+    use shroud_proofs::{
+        build_output, Bundle, CommitteeFile, Item, MemberEntry, NamespaceId, Outcome,
+        OutputCertificate, PositionEntry, TxId,
+    };
+
+    use super::verify_status;
+    use crate::{Committee, SdkError};
+
+    fn setup() -> (Committee, TxStatus) {
+        let secrets: Vec<SecretKey> = (0..4u8)
+            .map(|i| SecretKey::from_seed(&[i + 60; 32]).expect("seed"))
+            .collect();
+        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut OsRng).expect("dealer");
+        let address = "127.0.0.1:1".parse().expect("address");
+        let file = CommitteeFile {
+            chain_id: 9,
+            epoch: 2,
+            public_key_set: hex::encode(public.to_bytes()),
+            validators: secrets
+                .iter()
+                .enumerate()
+                .map(|(i, secret)| MemberEntry {
+                    bls_public_key: hex::encode(secret.public_key().to_bytes()),
+                    proof_of_possession: hex::encode(secret.prove_possession().to_bytes()),
+                    tls_pin: hex::encode([i as u8 + 1; 32]),
+                    peer_address: address,
+                    client_address: address,
+                    http_address: address,
+                })
+                .collect(),
+        };
+        let committee = Committee::from_file(file).expect("committee");
+        let bundle = Bundle {
+            items: vec![
+                Item {
+                    namespace: NamespaceId(1),
+                    data: b"a".to_vec(),
+                },
+                Item {
+                    namespace: NamespaceId(2),
+                    data: b"b".to_vec(),
+                },
+            ],
+        };
+        let tx_id = TxId::of(b"ciphertext");
+        let entries = vec![
+            PositionEntry {
+                tx_id: TxId::of(b"other"),
+                outcome: Outcome::Decrypted(Bundle::single(NamespaceId(1), b"x".to_vec())),
+            },
+            PositionEntry {
+                tx_id,
+                outcome: Outcome::Decrypted(bundle),
+            },
+        ];
+        let context = HeightContext {
+            chain_id: 9,
+            epoch: 2,
+            height: 4,
+            block_digest: [4; 32],
+            parent_output: [3; 32],
+        };
+        let built = build_output(&context, &entries);
+        let encoding = built.header.encoding();
+        let mut builder =
+            CertificateBuilder::new(committee.keys(), SigningDomain::OutputHeader, &encoding)
+                .expect("builder");
+        for (index, secret) in secrets.iter().enumerate().take(3) {
+            builder
+                .add(index, &secret.sign(SigningDomain::OutputHeader, &encoding))
+                .expect("signature");
+        }
+        let aggregate = builder.finish(3).expect("quorum");
+        let certificate = OutputCertificate {
+            header: built.header,
+            signers: aggregate.signers().as_bytes().to_vec(),
+            signature: aggregate.signature().to_bytes(),
+        };
+        let namespaces = [NamespaceId(1), NamespaceId(2)]
+            .into_iter()
+            .map(|ns| {
+                built
+                    .namespace_output(ns, certificate.clone())
+                    .expect("served")
+            })
+            .collect();
+        let status = TxStatus {
+            tx_id: tx_id.0,
+            known: true,
+            batched: None,
+            ordered: Some(Ordered {
+                height: 4,
+                position: 1,
+                block_digest: [4; 32],
+                block_certificate: None,
+            }),
+            outcome: Some(None),
+            certified: Some(Certified {
+                certificate,
+                position: built.position_proof(1).expect("position"),
+                namespaces,
+            }),
+        };
+        (committee, status)
+    }
+
+    fn certified(status: &mut TxStatus) -> &mut Certified {
+        status.certified.as_mut().expect("certified")
+    }
+
+    #[test]
+    fn consistent_evidence_is_accepted_and_each_inconsistency_refused() {
+        let (committee, status) = setup();
+        verify_status(&committee, 0, &status).expect("consistent");
+        let refused = |edit: &dyn Fn(&mut TxStatus)| {
+            let mut copy = status.clone();
+            edit(&mut copy);
+            verify_status(&committee, 0, &copy).expect_err("inconsistent evidence accepted")
+        };
+
+        assert!(matches!(
+            refused(&|s| s.tx_id = [1; 32]),
+            SdkError::BadEvidence { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| s.outcome = Some(Some(shroud_proofs::FailureReason::Undecryptable))),
+            SdkError::BadEvidence { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| s.ordered.as_mut().expect("ordered").position = 0),
+            SdkError::BadEvidence { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| s.ordered.as_mut().expect("ordered").height = 5),
+            SdkError::BadEvidence { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| certified(s).certificate.signature[3] ^= 1),
+            SdkError::InvalidOutput { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| certified(s).position.siblings[0][0] ^= 1),
+            SdkError::InvalidOutput { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| certified(s).namespaces[0].items[0].data.push(1)),
+            SdkError::InvalidOutput { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| {
+                certified(s).namespaces.clear();
+            }),
+            SdkError::BadEvidence { .. }
+        ));
+        assert!(matches!(
+            refused(&|s| certified(s).namespaces[1].bundles.clear()),
+            SdkError::InvalidOutput { .. }
+        ));
+    }
 }
