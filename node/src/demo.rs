@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use rand_core::{OsRng, RngCore};
-use shroud_crypto::tdh2::{encrypt, Label};
 use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
 use shroud_sdk::{Client, Committee};
 
@@ -345,20 +344,7 @@ async fn send_share(
 /// A valid ciphertext whose plaintext is not a bundle: ordered, decrypted, and then failed as
 /// `malformed_bundle` by every validator alike.
 fn malformed(committee: &Committee) -> Vec<u8> {
-    let mut nonce = [0u8; 32];
-    OsRng.fill_bytes(&mut nonce);
-    let label = Label {
-        chain_id: committee.chain_id(),
-        epoch: committee.epoch(),
-        nonce,
-    };
-    encrypt(
-        committee.encryption_key(),
-        label,
-        b"not a bundle",
-        &mut OsRng,
-    )
-    .to_bytes()
+    shroud_sdk::encrypt_bytes(committee, b"not a bundle")
 }
 
 async fn follow(

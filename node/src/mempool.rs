@@ -163,15 +163,7 @@ impl Mempool {
     /// answers `accepted`).
     pub fn admit(&mut self, bytes: &[u8], now_ms: u64) -> Result<TxId, Rejection> {
         self.check(bytes)?;
-        let id = TxId::of(bytes);
-        if self.known.contains(&id) {
-            return Err(Rejection::Duplicate);
-        }
-        if self.pending.len() >= self.config.pending_max {
-            return Err(Rejection::Full);
-        }
-        self.insert(id, bytes.to_vec(), now_ms);
-        Ok(id)
+        self.hold(bytes, now_ms)
     }
 
     /// Admits bytes after the size, duplicate and capacity checks only. A fault injected in
@@ -183,6 +175,11 @@ impl Mempool {
                 got: bytes.len(),
             });
         }
+        self.hold(bytes, now_ms)
+    }
+
+    /// The duplicate and capacity checks, then holds the bytes as pending.
+    fn hold(&mut self, bytes: &[u8], now_ms: u64) -> Result<TxId, Rejection> {
         let id = TxId::of(bytes);
         if self.known.contains(&id) {
             return Err(Rejection::Duplicate);

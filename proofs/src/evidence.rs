@@ -9,7 +9,8 @@ use shroud_crypto::{
 
 use crate::output::{output_quorum, ProofError};
 
-fn check(
+/// Checks an aggregate signature of at least `threshold` committee members over `encoding`.
+pub(crate) fn check(
     keys: &CommitteeKeys,
     threshold: usize,
     domain: SigningDomain,
@@ -29,6 +30,20 @@ fn check_epoch(expected: u64, got: u64) -> Result<(), ProofError> {
     } else {
         Err(ProofError::WrongEpoch { expected, got })
     }
+}
+
+/// Checks a certified object's chain id and epoch against the ones expected.
+pub(crate) fn check_context(
+    (chain_id, epoch): (u64, u64),
+    (got_chain_id, got_epoch): (u64, u64),
+) -> Result<(), ProofError> {
+    if chain_id != got_chain_id {
+        return Err(ProofError::WrongChain {
+            expected: chain_id,
+            got: got_chain_id,
+        });
+    }
+    check_epoch(epoch, got_epoch)
 }
 
 /// f+1 validators stored a batch (at least one honest one holds it).
@@ -120,13 +135,7 @@ impl EpochKeyCertificate {
         chain_id: u64,
         epoch: u64,
     ) -> Result<(), ProofError> {
-        if self.chain_id != chain_id {
-            return Err(ProofError::WrongChain {
-                expected: chain_id,
-                got: self.chain_id,
-            });
-        }
-        check_epoch(epoch, self.epoch)?;
+        check_context((chain_id, epoch), (self.chain_id, self.epoch))?;
         check(
             keys,
             output_quorum(keys.len()),

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use rkyv::{Archive, Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use shroud_crypto::{
-    domains, Certificate, CertificateError, CommitteeKeys, Signature, SignerBitmap, SigningDomain,
-};
+use shroud_crypto::{domains, CertificateError, CommitteeKeys, SigningDomain};
 use thiserror::Error;
 
 use crate::bundle::{Bundle, NamespaceId};
@@ -413,25 +411,17 @@ impl OutputCertificate {
         chain_id: u64,
         epoch: u64,
     ) -> Result<(), ProofError> {
-        if self.header.chain_id != chain_id {
-            return Err(ProofError::WrongChain {
-                expected: chain_id,
-                got: self.header.chain_id,
-            });
-        }
-        if self.header.epoch != epoch {
-            return Err(ProofError::WrongEpoch {
-                expected: epoch,
-                got: self.header.epoch,
-            });
-        }
-        let signers = SignerBitmap::from_bytes(keys.len(), &self.signers)?;
-        let signature = Signature::from_bytes(&self.signature).map_err(CertificateError::from)?;
-        Certificate::from_parts(signers, signature).verify(
+        crate::evidence::check_context(
+            (chain_id, epoch),
+            (self.header.chain_id, self.header.epoch),
+        )?;
+        crate::evidence::check(
             keys,
             output_quorum(keys.len()),
             SigningDomain::OutputHeader,
             &self.header.encoding(),
+            &self.signers,
+            &self.signature,
         )?;
         Ok(())
     }

@@ -95,6 +95,34 @@ impl Client {
         })
     }
 
+    fn encode<T>(&self, kind: FrameKind, body: &T) -> Result<Vec<u8>, SdkError>
+    where
+        T: for<'a> rkyv::Serialize<
+            rkyv::api::high::HighSerializer<
+                rkyv::util::AlignedVec,
+                rkyv::ser::allocator::ArenaHandle<'a>,
+                rkyv::rancor::Error,
+            >,
+        >,
+    {
+        frame::encode(kind, body, &self.limits).map_err(|error| SdkError::BadAnswer {
+            validator: usize::MAX,
+            error,
+        })
+    }
+
+    fn decode<T>(&self, validator: usize, answer: &[u8], kind: FrameKind) -> Result<T, SdkError>
+    where
+        T: rkyv::Archive,
+        T::Archived: for<'b> rkyv::bytecheck::CheckBytes<
+                rkyv::api::high::HighValidator<'b, rkyv::rancor::Error>,
+            > + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
+    {
+        parse(answer, &self.limits)
+            .and_then(|parsed| parsed.decode::<T>(kind))
+            .map_err(|error| SdkError::BadAnswer { validator, error })
+    }
+
     /// The committee.
     pub fn committee(&self) -> &Committee {
         &self.committee
@@ -119,12 +147,7 @@ impl Client {
         let request = SubmitRequest {
             ciphertext: ciphertext.to_vec(),
         };
-        let bytes = frame::encode(FrameKind::Submit, &request, &self.limits).map_err(|error| {
-            SdkError::BadAnswer {
-                validator: usize::MAX,
-                error,
-            }
-        })?;
+        let bytes = self.encode(FrameKind::Submit, &request)?;
         let mut submitted = Submitted {
             tx_id: TxId::of(ciphertext),
             accepted_by: Vec::new(),
@@ -141,12 +164,7 @@ impl Client {
                 let Ok(answer) = session.request(&bytes).await else {
                     continue;
                 };
-                let receipt = parse(&answer, &self.limits)
-                    .and_then(|parsed| parsed.decode::<Receipt>(FrameKind::Receipt))
-                    .map_err(|error| SdkError::BadAnswer {
-                        validator: *index,
-                        error,
-                    })?;
+                let receipt = self.decode::<Receipt>(*index, &answer, FrameKind::Receipt)?;
                 match receipt {
                     Receipt::Accepted { .. } => submitted.accepted_by.push(*index),
                     Receipt::Rejected { label, .. } if label == "duplicate" => {
@@ -174,24 +192,13 @@ impl Client {
     /// evidence is verified.
     pub async fn status(&self, tx_id: TxId) -> Result<TxStatus, SdkError> {
         let request = TxStatusRequest { tx_id: tx_id.0 };
-        let bytes =
-            frame::encode(FrameKind::TxStatusRequest, &request, &self.limits).map_err(|error| {
-                SdkError::BadAnswer {
-                    validator: usize::MAX,
-                    error,
-                }
-            })?;
+        let bytes = self.encode(FrameKind::TxStatusRequest, &request)?;
         let mut best: Option<TxStatus> = None;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
             };
-            let status = parse(&answer, &self.limits)
-                .and_then(|parsed| parsed.decode::<TxStatus>(FrameKind::TxStatus))
-                .map_err(|error| SdkError::BadAnswer {
-                    validator: *index,
-                    error,
-                })?;
+            let status = self.decode::<TxStatus>(*index, &answer, FrameKind::TxStatus)?;
             if status.tx_id != tx_id.0 {
                 return Err(SdkError::BadEvidence {
                     validator: *index,
@@ -221,23 +228,12 @@ impl Client {
         let request = EpochKeyRequest {
             epoch: self.committee.epoch(),
         };
-        let bytes =
-            frame::encode(FrameKind::EpochKeyRequest, &request, &self.limits).map_err(|error| {
-                SdkError::BadAnswer {
-                    validator: usize::MAX,
-                    error,
-                }
-            })?;
+        let bytes = self.encode(FrameKind::EpochKeyRequest, &request)?;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
             };
-            let response = parse(&answer, &self.limits)
-                .and_then(|parsed| parsed.decode::<EpochKeyResponse>(FrameKind::EpochKey))
-                .map_err(|error| SdkError::BadAnswer {
-                    validator: *index,
-                    error,
-                })?;
+            let response = self.decode::<EpochKeyResponse>(*index, &answer, FrameKind::EpochKey)?;
             let Some(certificate) = response.certificate else {
                 continue;
             };
@@ -278,23 +274,12 @@ impl Client {
             heights_max: HEIGHTS_PER_REQUEST,
             wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
         };
-        let bytes =
-            frame::encode(FrameKind::OutputsRequest, &request, &self.limits).map_err(|error| {
-                SdkError::BadAnswer {
-                    validator: usize::MAX,
-                    error,
-                }
-            })?;
+        let bytes = self.encode(FrameKind::OutputsRequest, &request)?;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
             };
-            let response = parse(&answer, &self.limits)
-                .and_then(|parsed| parsed.decode::<OutputsResponse>(FrameKind::Outputs))
-                .map_err(|error| SdkError::BadAnswer {
-                    validator: *index,
-                    error,
-                })?;
+            let response = self.decode::<OutputsResponse>(*index, &answer, FrameKind::Outputs)?;
             return self.check_page(*index, namespace, from_height, previous, response);
         }
         Err(SdkError::Unreachable)
@@ -412,6 +397,13 @@ impl Client {
 
 /// Encrypts a bundle to a committee's epoch key with a fresh random nonce.
 pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle) -> Vec<u8> {
+    encrypt_bytes(committee, &bundle.encode())
+}
+
+/// Encrypts raw plaintext bytes to a committee's epoch key with a fresh random nonce. Only a
+/// bundle's encoding decrypts to a usable outcome; anything else is ordered, decrypted, and
+/// fails as `malformed_bundle` (tests and demos use this to show it).
+pub fn encrypt_bytes(committee: &Committee, plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; 32];
     OsRng.fill_bytes(&mut nonce);
     let label = Label {
@@ -419,13 +411,7 @@ pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle) -> Vec<u8> {
         epoch: committee.epoch(),
         nonce,
     };
-    encrypt(
-        committee.encryption_key(),
-        label,
-        &bundle.encode(),
-        &mut OsRng,
-    )
-    .to_bytes()
+    encrypt(committee.encryption_key(), label, plaintext, &mut OsRng).to_bytes()
 }
 
 /// A namespace followed height by height: each call returns the next verified outputs, with

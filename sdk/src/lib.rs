@@ -28,7 +28,9 @@ mod client;
 mod committee;
 mod receipts;
 
-pub use client::{Client, Found, OutputsPage, Submitted, Subscription};
+pub use client::{
+    encrypt_bundle, encrypt_bytes, Client, Found, OutputsPage, Submitted, Subscription,
+};
 pub use committee::Committee;
 pub use receipts::{Receipts, Step};
 pub use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
