@@ -1,2 +1,4 @@
-//! `shroud-benches`: Criterion micro-benchmarks (under `benches/`) and, with issue #7, the
-//! cluster load generator.
+//! `shroud-benches`: Criterion micro-benchmarks (under `benches/`) and the cluster load
+//! generator ([`loadgen`], the `shroud-bench` binary).
+
+pub mod loadgen;

@@ -189,6 +189,10 @@ pub struct NodeConfig {
     pub tls_key_file: PathBuf,
     /// Threshold decryption key share (hex) file.
     pub key_share_file: PathBuf,
+    /// Order opaque payloads with the decryption stage off (for comparing with
+    /// ordering-only sequencers in benchmarks; no MEV protection, no outputs).
+    #[serde(default)]
+    pub ordering_only: bool,
     /// Consensus settings.
     #[serde(default)]
     pub consensus: ConsensusSection,
@@ -393,6 +397,7 @@ pub fn write_testnet(
             consensus: consensus.clone(),
             mempool: mempool.clone(),
             faults: FaultsSection::default(),
+            ordering_only: false,
         };
         let path = home.join("node.toml");
         let text =

@@ -63,6 +63,7 @@ pub struct Validator {
     view: View,
     stage: StageHandle,
     admit_unchecked: bool,
+    ordering_only: bool,
     epoch_key: Option<EpochKeyCollector>,
 }
 
@@ -116,6 +117,7 @@ impl Validator {
             view: View(0),
             stage,
             admit_unchecked: false,
+            ordering_only: false,
             epoch_key: None,
         }
     }
@@ -246,6 +248,13 @@ impl Validator {
     /// Injects the fault of admitting ciphertexts unchecked (test networks only).
     pub fn admit_unchecked_ciphertexts(&mut self) {
         self.admit_unchecked = true;
+    }
+
+    /// Orders opaque payloads: admission checks size and duplicates only, and the decryption
+    /// stage is never released any height (benchmarks of ordering alone).
+    pub fn ordering_only(&mut self) {
+        self.admit_unchecked = true;
+        self.ordering_only = true;
     }
 
     /// Milliseconds since start: the clock of consensus and batching.
@@ -418,7 +427,9 @@ impl Validator {
                     self.flush_consensus(&mut dirty)?;
                     counter!("shroud_share_releases_total").increment(1);
                     gauge!("shroud_release_height").set(height.0 as f64);
-                    self.stage.release(height.0);
+                    if !self.ordering_only {
+                        self.stage.release(height.0);
+                    }
                 }
                 Output::SafetyViolation { detail } => {
                     counter!("shroud_safety_violations_total").increment(1);

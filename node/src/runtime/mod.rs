@@ -266,6 +266,10 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
         validator.admit_unchecked_ciphertexts();
     }
+    if config.ordering_only {
+        tracing::warn!("ORDERING ONLY: opaque payloads, no decryption, no outputs (benchmarks)");
+        validator.ordering_only();
+    }
     validator.certify_epoch_key(committee.file.chain_id, committee.public_key_set.to_bytes())?;
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");

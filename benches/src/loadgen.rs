@@ -1,0 +1,921 @@
+//! The cluster load generator behind `shroud-bench`.
+//!
+//! A run: write a test network (trusted dealer, 127.0.0.1, sled in a temporary folder), start
+//! each validator as a child process (this same binary, `validator` subcommand), connect the
+//! clients, prepare every payload before the clock starts (encryption is the client's cost,
+//! not the network's), then submit on a fixed schedule from several connections. Two
+//! followers time each transaction: one reads validator 0's committed order over HTTP
+//! (submit → ordered), one follows the namespaces through the SDK, verifying every output
+//! (submit → certified). A sampler reads each validator's status and resident memory every
+//! second. After the load window the run waits (bounded) for what was accepted to finish,
+//! then reads CPU time and peak RSS from `/proc` and stops the validators.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use hdrhistogram::Histogram;
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use shroud_node::config::{
+    free_loopback_ports, write_testnet, ConsensusSection, MempoolSection, NodeConfig,
+};
+use shroud_proofs::{Bundle, Item, NamespaceId, TxId};
+use shroud_sdk::{Client, Committee};
+
+/// Namespaces the generator writes to.
+const NAMESPACES: [NamespaceId; 2] = [NamespaceId(1), NamespaceId(2)];
+/// How long a run waits after the load window for accepted transactions to finish.
+const DRAIN: Duration = Duration::from_secs(40);
+
+/// What one run does.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Validators.
+    pub validators: usize,
+    /// Offered rate in tx/s (0: as fast as accepted).
+    pub rate: u64,
+    /// Load window.
+    pub duration: Duration,
+    /// Payload bytes per transaction.
+    pub payload_bytes: usize,
+    /// Percent cross-rollup bundles (encrypted mode).
+    pub bundle_percent: u32,
+    /// Client connections.
+    pub clients: usize,
+    /// Opaque payloads, decryption off.
+    pub ordering_only: bool,
+    /// No progress line.
+    pub quiet: bool,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latency {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+}
+
+impl Latency {
+    fn of(histogram: &Histogram<u64>) -> Self {
+        let ms = |micros: u64| micros as f64 / 1_000.0;
+        Self {
+            count: histogram.len(),
+            p50_ms: ms(histogram.value_at_quantile(0.50)),
+            p90_ms: ms(histogram.value_at_quantile(0.90)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            max_ms: ms(histogram.max()),
+        }
+    }
+}
+
+/// One validator's resources.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Resources {
+    /// User + system CPU seconds.
+    pub cpu_seconds: f64,
+    /// Peak resident set, MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// One second of the run, as validator 0 and the processes saw it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Sample {
+    /// Seconds since the load started.
+    pub second: u64,
+    /// Validator 0's mempool.
+    pub mempool: u64,
+    /// Validator 0's committed-order length.
+    pub ordered: u64,
+    /// Largest resident set among the validators, MiB.
+    pub rss_mib_max: f64,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// `encrypted` or `ordering-only`.
+    pub mode: String,
+    /// Validators.
+    pub validators: usize,
+    /// Payload bytes.
+    pub payload_bytes: usize,
+    /// Client connections.
+    pub clients: usize,
+    /// Load window, seconds.
+    pub duration_s: f64,
+    /// Transactions offered per second (submitted / window).
+    pub offered_tps: f64,
+    /// Accepted per second.
+    pub accepted_tps: f64,
+    /// Ordered per second (accepted ones ordered, over the window plus the drain they needed).
+    pub ordered_tps: f64,
+    /// Decrypted and certified per second (encrypted mode).
+    pub certified_tps: f64,
+    /// Submit → ordered.
+    pub ordered_latency: Latency,
+    /// Submit → certified (encrypted mode).
+    pub certified_latency: Latency,
+    /// Accepted transactions that never got ordered (or certified) within the drain.
+    pub unfinished: u64,
+    /// Rejections by label.
+    pub rejects: BTreeMap<String, u64>,
+    /// Per validator.
+    pub resources: Vec<Resources>,
+    /// Per second.
+    pub samples: Vec<Sample>,
+}
+
+impl Report {
+    /// A human-readable table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, name: &str, value: String| {
+            out.push_str(&format!("{name:<28}{value}\n"));
+        };
+        line(
+            &mut out,
+            "mode",
+            format!(
+                "{} ({} validators, {} B payloads, {} clients)",
+                self.mode, self.validators, self.payload_bytes, self.clients
+            ),
+        );
+        line(
+            &mut out,
+            "offered",
+            format!("{:.1} tx/s over {:.0} s", self.offered_tps, self.duration_s),
+        );
+        line(
+            &mut out,
+            "accepted",
+            format!("{:.1} tx/s, rejects {:?}", self.accepted_tps, self.rejects),
+        );
+        line(&mut out, "ordered", format!("{:.1} tx/s", self.ordered_tps));
+        if self.mode == "encrypted" {
+            line(
+                &mut out,
+                "decrypted + certified",
+                format!("{:.1} tx/s", self.certified_tps),
+            );
+        }
+        let latency = |l: &Latency| {
+            format!(
+                "p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} samples)",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, l.count
+            )
+        };
+        line(&mut out, "submit → ordered", latency(&self.ordered_latency));
+        if self.mode == "encrypted" {
+            line(
+                &mut out,
+                "submit → certified",
+                latency(&self.certified_latency),
+            );
+        }
+        line(
+            &mut out,
+            "unfinished after drain",
+            self.unfinished.to_string(),
+        );
+        for (index, resources) in self.resources.iter().enumerate() {
+            line(
+                &mut out,
+                &format!("validator {index}"),
+                format!(
+                    "{:.1} CPU s, peak RSS {:.0} MiB",
+                    resources.cpu_seconds, resources.peak_rss_mib
+                ),
+            );
+        }
+        let mempool_max = self.samples.iter().map(|s| s.mempool).max().unwrap_or(0);
+        let rss: Vec<f64> = self.samples.iter().map(|s| s.rss_mib_max).collect();
+        line(
+            &mut out,
+            "mempool (validator 0)",
+            format!("max {mempool_max} over the run"),
+        );
+        if let (Some(first), Some(last)) = (rss.first(), rss.last()) {
+            let peak = rss.iter().cloned().fold(0.0, f64::max);
+            line(
+                &mut out,
+                "RSS (largest validator)",
+                format!("{first:.0} MiB at 1 s, {last:.0} MiB at the end, peak {peak:.0} MiB"),
+            );
+        }
+        out
+    }
+}
+
+/// Runs one validator in this process (the child side of a run).
+pub fn run_validator(config: &Path) -> anyhow::Result<()> {
+    let loaded =
+        NodeConfig::load(config).with_context(|| format!("loading {}", config.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let shutdown = async {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+                terminate.recv().await;
+            }
+        };
+        shroud_node::runtime::run(loaded, shutdown).await
+    })?;
+    Ok(())
+}
+
+/// Validator processes, stopped (SIGTERM, then SIGKILL) when dropped.
+struct Network {
+    children: Vec<Child>,
+    http: Vec<SocketAddr>,
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+        let until = Instant::now() + Duration::from_secs(10);
+        for child in &mut self.children {
+            while Instant::now() < until && !matches!(child.try_wait(), Ok(Some(_))) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network> {
+    let ports = free_loopback_ports(options.validators)?;
+    let mempool = MempoolSection {
+        batch_interval_ms: 20,
+        ..MempoolSection::default()
+    };
+    let configs = write_testnet(folder, &ports, 1, ConsensusSection::default(), mempool)?;
+    let exe = std::env::current_exe().context("locating shroud-bench")?;
+    let mut network = Network {
+        children: Vec::new(),
+        http: ports.iter().map(|p| p.http).collect(),
+    };
+    for (index, path) in configs.iter().enumerate() {
+        let mut config: NodeConfig = toml::from_str(&std::fs::read_to_string(path)?)?;
+        config.ordering_only = options.ordering_only;
+        std::fs::write(path, toml::to_string(&config)?)?;
+        let log = std::fs::File::create(folder.join(format!("validator-{index}.log")))?;
+        network.children.push(
+            Command::new(&exe)
+                .args(["validator", "--config"])
+                .arg(path)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("starting a validator")?,
+        );
+    }
+    Ok(network)
+}
+
+/// GET over plain HTTP; the JSON body.
+fn http_get(address: SocketAddr, path: &str) -> Option<serde_json::Value> {
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    serde_json::from_str(response.split("\r\n\r\n").nth(1)?).ok()
+}
+
+/// (utime + stime) seconds and peak RSS MiB of a process, from `/proc`.
+fn resources(pid: u32) -> Resources {
+    let ticks_per_second = 100.0; // Linux USER_HZ
+    let cpu_seconds = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name (which may hold spaces) start after the last ')'.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / ticks_per_second)
+        })
+        .unwrap_or(0.0);
+    let status_kib = |key: &str| -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|line| line.starts_with(key))?;
+                line.split_whitespace().nth(1)?.parse().ok()
+            })
+            .unwrap_or(0.0)
+    };
+    Resources {
+        cpu_seconds,
+        peak_rss_mib: status_kib("VmHWM:") / 1024.0,
+    }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+fn payloads(
+    committee: &Committee,
+    options: &RunOptions,
+    count: usize,
+) -> Vec<(Vec<u8>, Vec<NamespaceId>)> {
+    (0..count)
+        .map(|i| {
+            let mut data = vec![0u8; options.payload_bytes];
+            OsRng.fill_bytes(&mut data);
+            if options.ordering_only {
+                return (data, Vec::new());
+            }
+            let first = NAMESPACES[i % 2];
+            let mut items = vec![Item {
+                namespace: first,
+                data: data.clone(),
+            }];
+            if OsRng.next_u32() % 100 < options.bundle_percent {
+                items.push(Item {
+                    namespace: NAMESPACES[(i + 1) % 2],
+                    data: data[..data.len() / 2].to_vec(),
+                });
+            }
+            let namespaces = items.iter().map(|item| item.namespace).collect();
+            (
+                shroud_sdk::encrypt_bundle(committee, &Bundle { items }),
+                namespaces,
+            )
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Timings {
+    submitted: HashMap<TxId, Instant>,
+    needs: HashMap<TxId, usize>,
+    ordered: HashMap<TxId, Instant>,
+    certified: HashMap<TxId, (usize, Instant)>,
+    rejects: BTreeMap<String, u64>,
+    submitted_count: u64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One run.
+pub fn run(options: &RunOptions) -> anyhow::Result<Report> {
+    let folder = tempfile::Builder::new().prefix("shroud-bench-").tempdir()?;
+    let network = start_network(folder.path(), options)?;
+    let committee = Committee::load(&folder.path().join("committee.toml"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(drive(&committee, options, &network));
+    if result.is_err() {
+        for index in 0..options.validators {
+            if let Ok(text) =
+                std::fs::read_to_string(folder.path().join(format!("validator-{index}.log")))
+            {
+                eprintln!(
+                    "--- validator {index} ---\n{}",
+                    text.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+                );
+            }
+        }
+    }
+    result
+}
+
+async fn connect(committee: &Committee, validators: &[usize]) -> anyhow::Result<Client> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match Client::connect(committee.clone(), validators).await {
+            Ok(client) => return Ok(client),
+            Err(error) if Instant::now() >= deadline => bail!("validators unreachable: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+async fn drive(
+    committee: &Committee,
+    options: &RunOptions,
+    network: &Network,
+) -> anyhow::Result<Report> {
+    let rate = options.rate;
+    let planned = if rate == 0 {
+        200_000
+    } else {
+        (rate * options.duration.as_secs()).max(1) as usize
+    };
+    let prepared = tokio::task::spawn_blocking({
+        let (committee, options) = (committee.clone(), options.clone());
+        move || payloads(&committee, &options, planned.min(200_000))
+    })
+    .await?;
+    let mut clients = Vec::new();
+    for index in 0..options.clients.max(1) {
+        clients.push(Arc::new(
+            connect(committee, &[index % options.validators]).await?,
+        ));
+    }
+    let timings: Arc<Mutex<Timings>> = Arc::default();
+    let started = Instant::now();
+    let followers = start_followers(committee, options, network, timings.clone(), started).await?;
+
+    // Submit on schedule: transaction i leaves at start + i / rate.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(4_096));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (bytes, namespaces)) in prepared.into_iter().enumerate() {
+        if started.elapsed() >= options.duration {
+            break;
+        }
+        if rate > 0 {
+            let at = started + Duration::from_secs_f64(i as f64 / rate as f64);
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let permit = in_flight.clone().acquire_owned().await?;
+        let client = clients[i % clients.len()].clone();
+        let task_timings = timings.clone();
+        tasks.spawn(async move {
+            let at = Instant::now();
+            let result = client.submit(&bytes).await;
+            let mut timings = lock(&task_timings);
+            timings.submitted_count += 1;
+            match result {
+                Ok(submitted) => {
+                    timings.submitted.insert(submitted.tx_id, at);
+                    timings.needs.insert(submitted.tx_id, namespaces.len());
+                }
+                Err(shroud_sdk::SdkError::Rejected { label, .. }) => {
+                    *timings.rejects.entry(label).or_default() += 1;
+                }
+                Err(error) => {
+                    *timings
+                        .rejects
+                        .entry(format!("error: {error}"))
+                        .or_default() += 1;
+                }
+            }
+            drop(permit);
+        });
+        if !options.quiet && i % 500 == 0 {
+            progress(&timings, started, options);
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    let window = started
+        .elapsed()
+        .min(options.duration.max(Duration::from_millis(1)));
+    // Drain: wait for what was accepted to finish (bounded).
+    let drain_until = Instant::now() + DRAIN;
+    while Instant::now() < drain_until && !finished(&timings, options) {
+        if !options.quiet {
+            progress(&timings, started, options);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    if !options.quiet {
+        eprintln!();
+    }
+    let samples = followers.stop().await;
+    for client in &clients {
+        client.close();
+    }
+    Ok(report(options, network, &timings, window, samples))
+}
+
+fn finished(timings: &Mutex<Timings>, options: &RunOptions) -> bool {
+    let timings = lock(timings);
+    timings.submitted.keys().all(|id| {
+        if options.ordering_only {
+            timings.ordered.contains_key(id)
+        } else {
+            timings
+                .certified
+                .get(id)
+                .is_some_and(|(seen, _)| Some(seen) == timings.needs.get(id))
+        }
+    })
+}
+
+fn progress(timings: &Mutex<Timings>, started: Instant, options: &RunOptions) {
+    let timings = lock(timings);
+    let done = if options.ordering_only {
+        timings.ordered.len()
+    } else {
+        timings.certified.len()
+    };
+    eprint!(
+        "\r{:>5.1} s  submitted {:>7}  accepted {:>7}  {} {:>7}   ",
+        started.elapsed().as_secs_f64(),
+        timings.submitted_count,
+        timings.submitted.len(),
+        if options.ordering_only {
+            "ordered"
+        } else {
+            "certified"
+        },
+        done
+    );
+    let _ = std::io::stderr().flush();
+}
+
+struct Followers {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+    sampler: tokio::task::JoinHandle<Vec<Sample>>,
+}
+
+impl Followers {
+    async fn stop(self) -> Vec<Sample> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+        self.sampler.await.unwrap_or_default()
+    }
+}
+
+async fn start_followers(
+    committee: &Committee,
+    options: &RunOptions,
+    network: &Network,
+    timings: Arc<Mutex<Timings>>,
+    started: Instant,
+) -> anyhow::Result<Followers> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut handles = Vec::new();
+    // The committed order, from validator 0.
+    let (order_stop, order_timings, http) = (stop.clone(), timings.clone(), network.http[0]);
+    handles.push(tokio::spawn(async move {
+        let mut next = 0u64;
+        while !order_stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let path = format!("/order?from={next}&limit=10000");
+            let page = tokio::task::spawn_blocking(move || http_get(http, &path))
+                .await
+                .ok()
+                .flatten();
+            let ids: Vec<String> = page
+                .and_then(|value| value.as_array().cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|id| id.as_str().map(str::to_string))
+                .collect();
+            let now = Instant::now();
+            next += ids.len() as u64;
+            {
+                let mut timings = lock(&order_timings);
+                for id in ids {
+                    if let Ok(bytes) = hex_id(&id) {
+                        timings.ordered.entry(TxId(bytes)).or_insert(now);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }));
+    // The namespaces, through the SDK (every output verified).
+    if !options.ordering_only {
+        let client = Arc::new(connect(committee, &[1 % options.validators]).await?);
+        for namespace in NAMESPACES {
+            let (client, stop, timings) = (client.clone(), stop.clone(), timings.clone());
+            handles.push(tokio::spawn(async move {
+                let mut subscription = client.subscribe(namespace, 1);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let Ok(outputs) = subscription.next(Duration::from_millis(500)).await else {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    };
+                    let now = Instant::now();
+                    let mut timings = lock(&timings);
+                    for output in outputs {
+                        for item in &output.items {
+                            let entry = timings.certified.entry(item.tx_id).or_insert((0, now));
+                            entry.0 += 1;
+                            entry.1 = now;
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    // Once a second: validator 0's mempool and order, and every validator's RSS.
+    let pids: Vec<u32> = network.children.iter().map(Child::id).collect();
+    let (sampler_stop, http) = (stop.clone(), network.http[0]);
+    let sampler = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        let mut second = 1;
+        while !sampler_stop.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep_until((started + Duration::from_secs(second)).into()).await;
+            let status = tokio::task::spawn_blocking(move || http_get(http, "/v1/status"))
+                .await
+                .ok()
+                .flatten();
+            let field = |name: &str| {
+                status
+                    .as_ref()
+                    .and_then(|s| s.get(name)?.as_u64())
+                    .unwrap_or(0)
+            };
+            samples.push(Sample {
+                second,
+                mempool: field("mempool"),
+                ordered: field("ordered"),
+                rss_mib_max: pids.iter().map(|pid| rss_mib(*pid)).fold(0.0, f64::max),
+            });
+            second += 1;
+        }
+        samples
+    });
+    Ok(Followers {
+        stop,
+        handles,
+        sampler,
+    })
+}
+
+fn hex_id(text: &str) -> anyhow::Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if text.len() != 64 {
+        bail!("not a tx id");
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)?;
+    }
+    Ok(out)
+}
+
+fn report(
+    options: &RunOptions,
+    network: &Network,
+    timings: &Mutex<Timings>,
+    window: Duration,
+    samples: Vec<Sample>,
+) -> Report {
+    let timings = lock(timings);
+    let mut ordered_histogram = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+    let mut certified_histogram = Histogram::<u64>::new(3).expect("3 significant figures is valid");
+    let mut last_ordered = None::<Instant>;
+    let mut last_certified = None::<Instant>;
+    let first_submit = timings.submitted.values().min().copied();
+    let mut unfinished = 0;
+    for (id, at) in &timings.submitted {
+        match timings.ordered.get(id) {
+            Some(ordered) => {
+                let _ = ordered_histogram
+                    .record(ordered.saturating_duration_since(*at).as_micros() as u64);
+                last_ordered = last_ordered.max(Some(*ordered));
+            }
+            None => unfinished += 1,
+        }
+        if options.ordering_only {
+            continue;
+        }
+        match timings.certified.get(id) {
+            Some((seen, certified)) if Some(seen) == timings.needs.get(id) => {
+                let _ = certified_histogram
+                    .record(certified.saturating_duration_since(*at).as_micros() as u64);
+                last_certified = last_certified.max(Some(*certified));
+            }
+            _ => unfinished += 1,
+        }
+    }
+    let rate_until = |last: Option<Instant>, count: u64| -> f64 {
+        match (first_submit, last) {
+            (Some(first), Some(last)) => {
+                count as f64
+                    / last
+                        .duration_since(first)
+                        .as_secs_f64()
+                        .max(window.as_secs_f64())
+            }
+            _ => 0.0,
+        }
+    };
+    let seconds = window.as_secs_f64().max(1e-3);
+    Report {
+        mode: if options.ordering_only {
+            "ordering-only"
+        } else {
+            "encrypted"
+        }
+        .into(),
+        validators: options.validators,
+        payload_bytes: options.payload_bytes,
+        clients: options.clients,
+        duration_s: seconds,
+        offered_tps: timings.submitted_count as f64 / seconds,
+        accepted_tps: timings.submitted.len() as f64 / seconds,
+        ordered_tps: rate_until(last_ordered, ordered_histogram.len()),
+        certified_tps: rate_until(last_certified, certified_histogram.len()),
+        ordered_latency: Latency::of(&ordered_histogram),
+        certified_latency: Latency::of(&certified_histogram),
+        unfinished,
+        rejects: timings.rejects.clone(),
+        resources: network
+            .children
+            .iter()
+            .map(|child| resources(child.id()))
+            .collect(),
+        samples,
+    }
+}
+
+/// What a sweep does.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// Encrypted-mode rates.
+    pub encrypted_rates: Vec<u64>,
+    /// Ordering-only rates.
+    pub ordering_rates: Vec<u64>,
+    /// Runs per point.
+    pub repeats: usize,
+    /// Load window per run.
+    pub duration: Duration,
+    /// Output folder.
+    pub out: PathBuf,
+}
+
+/// One point of the curve: medians over the repeats.
+#[derive(Clone, Debug, Serialize)]
+pub struct Point {
+    /// Mode.
+    pub mode: String,
+    /// Offered rate asked for.
+    pub rate: u64,
+    /// Median offered tx/s.
+    pub offered_tps: f64,
+    /// Median of the mode's throughput (ordered, or certified).
+    pub throughput_tps: f64,
+    /// Median p50 latency of the mode (submit → ordered, or → certified), ms.
+    pub p50_ms: f64,
+    /// Median p99 latency, ms.
+    pub p99_ms: f64,
+    /// Every run's report.
+    pub runs: Vec<Report>,
+}
+
+/// A run's throughput, p50 and p99 in its mode (ordered, or certified).
+fn pick(report: &Report, ordering_only: bool) -> (f64, f64, f64) {
+    if ordering_only {
+        (
+            report.ordered_tps,
+            report.ordered_latency.p50_ms,
+            report.ordered_latency.p99_ms,
+        )
+    } else {
+        (
+            report.certified_tps,
+            report.certified_latency.p50_ms,
+            report.certified_latency.p99_ms,
+        )
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Runs the sweep and writes `sweep.json` and `curve.svg` into the output folder.
+pub fn sweep(options: &SweepOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&options.out)?;
+    let mut points = Vec::new();
+    for (ordering_only, rates) in [
+        (false, &options.encrypted_rates),
+        (true, &options.ordering_rates),
+    ] {
+        for rate in rates {
+            let mut runs = Vec::new();
+            for repeat in 0..options.repeats {
+                let run_options = RunOptions {
+                    validators: 4,
+                    rate: *rate,
+                    duration: options.duration,
+                    payload_bytes: 512,
+                    bundle_percent: 10,
+                    clients: 8,
+                    ordering_only,
+                    quiet: true,
+                };
+                let report = run(&run_options)?;
+                eprintln!(
+                    "{} rate {rate} run {}: offered {:.0}, ordered {:.0}, certified {:.0} tx/s",
+                    report.mode,
+                    repeat + 1,
+                    report.offered_tps,
+                    report.ordered_tps,
+                    report.certified_tps
+                );
+                runs.push(report);
+            }
+            points.push(Point {
+                mode: runs[0].mode.clone(),
+                rate: *rate,
+                offered_tps: median(runs.iter().map(|r| r.offered_tps).collect()),
+                throughput_tps: median(runs.iter().map(|r| pick(r, ordering_only).0).collect()),
+                p50_ms: median(runs.iter().map(|r| pick(r, ordering_only).1).collect()),
+                p99_ms: median(runs.iter().map(|r| pick(r, ordering_only).2).collect()),
+                runs,
+            });
+        }
+    }
+    std::fs::write(
+        options.out.join("sweep.json"),
+        serde_json::to_string_pretty(&points)?,
+    )?;
+    plot(&points, &options.out.join("curve.svg"))?;
+    println!("| mode | offered (tx/s) | throughput (tx/s) | p50 (ms) | p99 (ms) |");
+    println!("|---|---|---|---|---|");
+    for point in &points {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            point.mode, point.offered_tps, point.throughput_tps, point.p50_ms, point.p99_ms
+        );
+    }
+    Ok(())
+}
+
+fn plot(points: &[Point], path: &Path) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let x_max = points.iter().map(|p| p.throughput_tps).fold(10.0, f64::max) * 1.15;
+    let y_max = points.iter().map(|p| p.p50_ms).fold(10.0, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Shroud, 4 validators, 512-byte transactions: median latency vs throughput",
+            ("sans-serif", 18),
+        )
+        .margin(20)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..x_max, (1.0f64..y_max).log_scale())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("throughput (tx/s): certified (encrypted) or ordered (ordering-only)")
+        .y_desc("p50 latency from submit (ms, log scale)")
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for (mode, color) in [("encrypted", RED), ("ordering-only", BLUE)] {
+        let series: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.mode == mode)
+            .map(|p| (p.throughput_tps, p.p50_ms.max(1.0)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label(mode)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart
+            .draw_series(
+                series
+                    .into_iter()
+                    .map(|point| Circle::new(point, 4, color.filled())),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
