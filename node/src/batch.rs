@@ -103,7 +103,7 @@ impl BatchAck {
 }
 
 /// `f + 1` acknowledgements of one batch, aggregated.
-#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
 #[rkyv(derive(Debug))]
 pub struct BatchCertificate {
     /// The epoch.
@@ -256,6 +256,17 @@ impl BlockPayload {
         committee: &Committee,
         batches_max: usize,
     ) -> Result<Self, BatchError> {
+        Self::from_payload_skipping(payload, committee, batches_max, |_| false)
+    }
+
+    /// [`Self::from_payload`], skipping the check of certificates for which `verified` says
+    /// this exact certificate (same digest, signers and signature) was checked before.
+    pub fn from_payload_skipping(
+        payload: &Payload,
+        committee: &Committee,
+        batches_max: usize,
+        verified: impl Fn(&BatchCertificate) -> bool,
+    ) -> Result<Self, BatchError> {
         let decoded = Self::decode(payload)?;
         if decoded.batches.len() > batches_max {
             return Err(BatchError::TooManyBatches {
@@ -264,7 +275,9 @@ impl BlockPayload {
             });
         }
         for certificate in &decoded.batches {
-            certificate.verify(committee)?;
+            if !verified(certificate) {
+                certificate.verify(committee)?;
+            }
         }
         Ok(decoded)
     }

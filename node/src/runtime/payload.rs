@@ -22,8 +22,15 @@ struct State {
     ready: VecDeque<BatchCertificate>,
     in_flight: Vec<(BatchCertificate, u64)>,
     committed: HashSet<BatchDigest>,
+    /// Certificates this node checked (or made), so that a proposal listing them again is not
+    /// checked again: every certificate is one pairing check, and a block lists many.
+    verified: HashSet<BatchCertificate>,
     now_ms: u64,
 }
+
+/// Checked certificates remembered at most (the set is cleared when full; a forgotten one is
+/// simply checked again).
+const VERIFIED_MAX: usize = 100_000;
 
 /// Shared between the validator loop (which adds certificates and marks commits) and the
 /// consensus state machine (which proposes and checks payloads).
@@ -39,6 +46,7 @@ impl SharedPayload {
             ready: VecDeque::new(),
             in_flight: Vec::new(),
             committed: HashSet::new(),
+            verified: HashSet::new(),
             now_ms: 0,
         })))
     }
@@ -49,9 +57,14 @@ impl SharedPayload {
             .expect("the payload lock is never held across a panic")
     }
 
-    /// A certified batch to order (ignored if already known).
+    /// A certified batch to order (ignored if already known). The caller checked the
+    /// certificate (or made it).
     pub fn add(&self, certificate: BatchCertificate) {
         let mut state = self.state();
+        if state.verified.len() >= VERIFIED_MAX {
+            state.verified.clear();
+        }
+        state.verified.insert(certificate.clone());
         let digest = certificate.digest;
         let known = state.committed.contains(&digest)
             || state.ready.iter().any(|c| c.digest == digest)
@@ -114,8 +127,19 @@ impl PayloadSource for SharedPayload {
     /// gets ordered.
     fn verify(&mut self, payload: &Payload) -> Result<(), String> {
         let mut state = self.state();
-        let decoded = BlockPayload::from_payload(payload, &state.committee, state.batches_max)
-            .map_err(|error| error.to_string())?;
+        let decoded = BlockPayload::from_payload_skipping(
+            payload,
+            &state.committee,
+            state.batches_max,
+            |certificate| state.verified.contains(certificate),
+        )
+        .map_err(|error| error.to_string())?;
+        if state.verified.len() + decoded.batches.len() >= VERIFIED_MAX {
+            state.verified.clear();
+        }
+        for certificate in &decoded.batches {
+            state.verified.insert(certificate.clone());
+        }
         let now_ms = state.now_ms;
         for certificate in decoded.batches {
             let digest = certificate.digest;
