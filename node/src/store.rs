@@ -150,6 +150,8 @@ pub struct NodeStore {
     block_certificates: sled::Tree,
 }
 
+/// sled's page cache for the node's store.
+const CACHE_BYTES: u64 = 32 << 20;
 const PROCESSED_HEIGHT: &[u8] = b"processed_height";
 const NEXT_SEQUENCE: &[u8] = b"next_sequence";
 /// Kept beside the order because sled's `len` scans the whole tree.
@@ -178,7 +180,12 @@ fn tx_id(bytes: &[u8], tree: &'static str) -> Result<TxId, StoreError> {
 impl NodeStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::open(path)?;
+        // A bounded page cache keeps a validator's memory flat as its data grows (sled's
+        // default is 1 GiB); what is not cached is read from disk.
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()?;
         Ok(Self {
             pending: db.open_tree("pending")?,
             batches: db.open_tree("batches")?,

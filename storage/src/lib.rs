@@ -192,7 +192,11 @@ fn block_key(height: Height, digest: &BlockDigest) -> [u8; 40] {
 impl SledStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
-        let db = sled::open(path)?;
+        // A bounded page cache keeps memory flat as the chain grows (sled's default is 1 GiB).
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(16 << 20)
+            .open()?;
         Ok(Self {
             safety: db.open_tree("safety")?,
             blocks: db.open_tree("blocks")?,

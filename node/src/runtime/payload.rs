@@ -22,12 +22,18 @@ struct State {
     ready: VecDeque<BatchCertificate>,
     in_flight: Vec<(BatchCertificate, u64)>,
     committed: HashSet<BatchDigest>,
+    /// Committed digests in commit order, to forget the oldest (bounded memory).
+    committed_order: VecDeque<BatchDigest>,
     /// Certificates this node checked (or made), so that a proposal listing them again is not
     /// checked again: every certificate is one pairing check, and a block lists many.
     verified: HashSet<BatchCertificate>,
     now_ms: u64,
 }
 
+/// Committed batches remembered at most. A forgotten one proposed again would be ordered
+/// again, and its transactions dropped as duplicates by the order rule: harmless, so the
+/// bound only trades memory for a re-proposal long after the fact.
+const COMMITTED_KEPT: usize = 100_000;
 /// Checked certificates remembered at most (the set is cleared when full; a forgotten one is
 /// simply checked again).
 const VERIFIED_MAX: usize = 100_000;
@@ -46,6 +52,7 @@ impl SharedPayload {
             ready: VecDeque::new(),
             in_flight: Vec::new(),
             committed: HashSet::new(),
+            committed_order: VecDeque::new(),
             verified: HashSet::new(),
             now_ms: 0,
         })))
@@ -78,13 +85,19 @@ impl SharedPayload {
     pub fn mark_committed(&self, digests: &[BatchDigest]) {
         let mut state = self.state();
         for digest in digests {
-            state.committed.insert(*digest);
+            if state.committed.insert(*digest) {
+                state.committed_order.push_back(*digest);
+            }
         }
-        let committed = state.committed.clone();
-        state.ready.retain(|c| !committed.contains(&c.digest));
-        state
-            .in_flight
-            .retain(|(c, _)| !committed.contains(&c.digest));
+        while state.committed_order.len() > COMMITTED_KEPT {
+            if let Some(oldest) = state.committed_order.pop_front() {
+                state.committed.remove(&oldest);
+            }
+        }
+        // Only the digests committed now can still be queued (`add` refuses committed ones).
+        let fresh: HashSet<BatchDigest> = digests.iter().copied().collect();
+        state.ready.retain(|c| !fresh.contains(&c.digest));
+        state.in_flight.retain(|(c, _)| !fresh.contains(&c.digest));
     }
 
     /// The validator loop's clock.
