@@ -37,6 +37,11 @@ pub struct Config {
     /// Each consecutive view that ends in a timeout doubles the next view's timeout, up to
     /// `base_timeout_ms << backoff_exponent_max`.
     pub backoff_exponent_max: u32,
+    /// A leader whose block would be empty, extending an empty parent, waits up to this long
+    /// for content before proposing it anyway (0: never waits). Idle committees then spend
+    /// almost nothing, while a block with content is never delayed and the block that
+    /// commits it (its child) is proposed at once. Must be below `base_timeout_ms`.
+    pub empty_block_delay_ms: u64,
     /// Input limits.
     pub limits: Limits,
 }
@@ -46,6 +51,7 @@ impl Default for Config {
         Self {
             base_timeout_ms: 1_000,
             backoff_exponent_max: 6,
+            empty_block_delay_ms: 0,
             limits: Limits::default(),
         }
     }
@@ -61,6 +67,11 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.base_timeout_ms == 0 {
             return Err(ConfigError("base_timeout_ms must be positive"));
+        }
+        if self.empty_block_delay_ms >= self.base_timeout_ms {
+            return Err(ConfigError(
+                "empty_block_delay_ms must be below base_timeout_ms",
+            ));
         }
         if self.backoff_exponent_max > 16 {
             return Err(ConfigError("backoff_exponent_max must be at most 16"));

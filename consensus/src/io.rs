@@ -107,4 +107,10 @@ pub trait PayloadSource {
     /// Whether a proposed payload is acceptable: well formed, certificates valid. An `Err`
     /// explains the refusal; the node does not vote for the block.
     fn verify(&mut self, payload: &Payload) -> Result<(), String>;
+
+    /// Whether [`Self::propose`] would return content now (without taking it). Used only to
+    /// pace empty blocks (`Config::empty_block_delay_ms`); the default always says yes.
+    fn has_payload(&self) -> bool {
+        true
+    }
 }

@@ -40,6 +40,8 @@ pub struct Consensus<P: PayloadSource> {
     view: View,
     timeouts_in_row: u32,
     deadline_ms: u64,
+    /// A proposal of this view deferred for want of content, until this time.
+    propose_after: Option<(View, u64)>,
     now_ms: u64,
     loopback: VecDeque<Message>,
     votes: BTreeMap<View, ViewVotes>,
@@ -95,6 +97,7 @@ impl<P: PayloadSource> Consensus<P> {
             view: View(0),
             timeouts_in_row: 0,
             deadline_ms: 0,
+            propose_after: None,
             now_ms: 0,
             loopback: VecDeque::new(),
             votes: BTreeMap::new(),
@@ -136,7 +139,18 @@ impl<P: PayloadSource> Consensus<P> {
         if !self.loopback.is_empty() || !self.deferred_releases.is_empty() {
             return Some(self.now_ms);
         }
-        (self.view > View(0)).then_some(self.deadline_ms)
+        let waiting = self
+            .propose_after
+            .filter(|(view, _)| *view == self.view)
+            .map_or(u64::MAX, |(_, at)| at);
+        (self.view > View(0)).then_some(self.deadline_ms.min(waiting))
+    }
+
+    /// Whether this node, leading the current view, holds back an empty proposal waiting for
+    /// content (the driver ticks as soon as content arrives).
+    pub fn waiting_for_payload(&self) -> bool {
+        self.propose_after
+            .is_some_and(|(view, _)| view == self.view)
     }
 
     /// Processes one input at time `now_ms`; returns what the driver must do, in order. The
@@ -154,6 +168,8 @@ impl<P: PayloadSource> Consensus<P> {
             Input::Tick => {
                 if self.view > View(0) && self.now_ms >= self.deadline_ms {
                     self.local_timeout();
+                } else if self.waiting_for_payload() {
+                    self.try_propose();
                 }
             }
             Input::Message { from, message } => self.on_message(from, message),
@@ -277,6 +293,10 @@ impl<P: PayloadSource> Consensus<P> {
                 _ => return,
             }
         };
+        if self.hold_empty_proposal(&justify) {
+            return;
+        }
+        self.propose_after = None;
         self.safety.last_proposed_view = self.view;
         self.persist_safety();
         let height = justify.height.next();
@@ -300,6 +320,32 @@ impl<P: PayloadSource> Consensus<P> {
         self.outputs
             .push(Output::Broadcast(Message::Proposal(proposal.clone())));
         self.loopback.push_back(Message::Proposal(proposal));
+    }
+
+    /// Whether to hold back this view's proposal for a while: it would be empty and so is its
+    /// parent (a parent with content must be committed, which takes this block's QC, so it is
+    /// never held). Returns false once the wait is over or content arrived.
+    fn hold_empty_proposal(&mut self, justify: &QuorumCertificate) -> bool {
+        let delay = self.config.empty_block_delay_ms;
+        if delay == 0 || self.payload.has_payload() {
+            return false;
+        }
+        let parent_empty = self
+            .tree
+            .get(&justify.block)
+            .is_none_or(|parent| parent.payload.0.is_empty());
+        if !parent_empty {
+            return false;
+        }
+        match self.propose_after {
+            Some((view, at)) if view == self.view => self.now_ms < at,
+            _ => {
+                let at = self.now_ms.saturating_add(delay);
+                self.propose_after = Some((self.view, at));
+                self.outputs.push(Output::Deadline { at_ms: at });
+                true
+            }
+        }
     }
 
     fn on_proposal(&mut self, from: ValidatorIndex, proposal: Proposal) {

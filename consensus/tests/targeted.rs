@@ -391,3 +391,96 @@ fn a_tc_claiming_a_qc_nobody_holds_is_refused() {
     )
     .expect("an honest TC verifies");
 }
+
+/// A payload source whose content the test switches on and off.
+struct Switch(std::rc::Rc<std::cell::Cell<bool>>);
+
+impl PayloadSource for Switch {
+    fn propose(&mut self, height: Height) -> Payload {
+        if self.0.get() {
+            Payload(height.0.to_be_bytes().to_vec())
+        } else {
+            Payload(Vec::new())
+        }
+    }
+
+    fn verify(&mut self, _payload: &Payload) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn has_payload(&self) -> bool {
+        self.0.get()
+    }
+}
+
+/// Validator 1, which leads view 1 (extending the empty genesis), with an empty-block delay.
+fn paced_leader(
+    delay_ms: u64,
+    content: bool,
+) -> (Consensus<Switch>, std::rc::Rc<std::cell::Cell<bool>>) {
+    let chain = Chain::new(1);
+    let flag = std::rc::Rc::new(std::cell::Cell::new(content));
+    let config = Config {
+        empty_block_delay_ms: delay_ms,
+        ..Config::default()
+    };
+    let node = Consensus::new(
+        config,
+        chain.committee.clone(),
+        ValidatorIndex(1),
+        chain.keys[1].clone(),
+        Switch(flag.clone()),
+        None,
+    )
+    .expect("valid node");
+    (node, flag)
+}
+
+fn proposals(outputs: &[Output]) -> Vec<&Proposal> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Broadcast(Message::Proposal(proposal)) => Some(proposal),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_empty_block_on_an_empty_parent_waits_for_content_or_the_delay() {
+    // Without a delay, the empty block goes at once.
+    let (mut node, _) = paced_leader(0, false);
+    assert_eq!(proposals(&node.handle(0, Input::Start)).len(), 1);
+
+    // With a delay: held back, and the deadline says when to look again.
+    let (mut node, _) = paced_leader(100, false);
+    assert!(proposals(&node.handle(0, Input::Start)).is_empty());
+    assert!(node.waiting_for_payload());
+    assert_eq!(node.next_deadline(), Some(100));
+    assert!(proposals(&node.handle(60, Input::Tick)).is_empty());
+    let outputs = node.handle(100, Input::Tick);
+    let sent = proposals(&outputs);
+    assert_eq!(sent.len(), 1, "proposed at the end of the delay");
+    assert!(sent[0].block.payload.0.is_empty());
+    assert!(!node.waiting_for_payload());
+
+    // Content arriving during the wait is proposed at once.
+    let (mut node, flag) = paced_leader(100, false);
+    assert!(proposals(&node.handle(0, Input::Start)).is_empty());
+    flag.set(true);
+    let outputs = node.handle(20, Input::Tick);
+    let sent = proposals(&outputs);
+    assert_eq!(sent.len(), 1);
+    assert!(!sent[0].block.payload.0.is_empty());
+
+    // A block with content is never held.
+    let (mut node, _) = paced_leader(100, true);
+    assert_eq!(proposals(&node.handle(0, Input::Start)).len(), 1);
+
+    // The delay must stay below the view timeout.
+    let config = Config {
+        empty_block_delay_ms: 1_000,
+        ..Config::default()
+    };
+    assert!(config.validate().is_err());
+}

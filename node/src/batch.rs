@@ -245,6 +245,10 @@ pub struct BlockPayload {
 impl BlockPayload {
     /// The consensus payload bytes (rkyv).
     pub fn to_payload(&self) -> Payload {
+        // No batches is the empty payload (consensus paces empty blocks by it).
+        if self.batches.is_empty() {
+            return Payload(Vec::new());
+        }
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(self)
             .expect("a payload of certificates always encodes");
         Payload(bytes.to_vec())

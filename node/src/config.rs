@@ -116,6 +116,9 @@ pub struct ConsensusSection {
     pub base_timeout_ms: u64,
     /// Cap on the timeout doubling.
     pub backoff_exponent_max: u32,
+    /// How long a leader holds back an empty block that extends an empty one, waiting for
+    /// content (see `shroud_consensus::Config::empty_block_delay_ms`).
+    pub empty_block_delay_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -123,6 +126,7 @@ impl Default for ConsensusSection {
         Self {
             base_timeout_ms: 1_000,
             backoff_exponent_max: 4,
+            empty_block_delay_ms: 100,
         }
     }
 }

@@ -216,6 +216,7 @@ impl Simulation {
         let consensus_config = Config {
             base_timeout_ms: config.base_timeout_ms,
             backoff_exponent_max: 3,
+            empty_block_delay_ms: 0,
             limits: Limits::default(),
         };
         let mut simulation = Self {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use metrics::{counter, gauge};
 use shroud_consensus::{
     verify_message, Block, Consensus, Height, Input, Limits as ConsensusLimits, Message, Output,
-    ValidatorIndex, View,
+    PayloadSource as _, ValidatorIndex, View,
 };
 use shroud_crypto::{CertificateBuilder, SecretKey, SigningDomain};
 use shroud_network::frame;
@@ -326,6 +326,11 @@ impl Validator {
             Event::Peer { from, message } => self.on_peer(from, message)?,
             Event::Submit { ciphertext, reply } => self.on_submit(&ciphertext, reply)?,
             Event::Query(query) => self.on_query(query)?,
+        }
+        // A leader holding back an empty block proposes as soon as content arrives.
+        if self.consensus.waiting_for_payload() && self.payload.has_payload() {
+            let outputs = self.consensus.handle(self.now_ms(), Input::Tick);
+            self.apply(outputs)?;
         }
         self.process_commits()?;
         Ok(())

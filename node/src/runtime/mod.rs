@@ -157,6 +157,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let consensus_config = ConsensusConfig {
         base_timeout_ms: config.consensus.base_timeout_ms,
         backoff_exponent_max: config.consensus.backoff_exponent_max,
+        empty_block_delay_ms: config.consensus.empty_block_delay_ms,
         limits: ConsensusLimits::default(),
     };
     let consensus = Consensus::new(

@@ -134,6 +134,17 @@ impl PayloadSource for SharedPayload {
         BlockPayload { batches }.to_payload()
     }
 
+    /// Content is ready, or a proposed batch is due to be proposed again.
+    fn has_payload(&self) -> bool {
+        let state = self.state();
+        let now_ms = state.now_ms;
+        !state.ready.is_empty()
+            || state
+                .in_flight
+                .iter()
+                .any(|(_, at)| now_ms.saturating_sub(*at) >= REPROPOSE_AFTER_MS)
+    }
+
     /// Checks the payload and notes its batches as proposed by someone else: this node will
     /// not propose them again unless they stay uncommitted for a while (the block may be
     /// abandoned), which is also how a batch whose certificate reached only some leaders still

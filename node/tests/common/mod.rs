@@ -44,6 +44,7 @@ impl Cluster {
         let consensus = ConsensusSection {
             base_timeout_ms: 600,
             backoff_exponent_max: 3,
+            ..ConsensusSection::default()
         };
         let mempool = MempoolSection {
             batch_interval_ms: 20,
