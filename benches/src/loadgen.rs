@@ -267,11 +267,14 @@ impl Drop for Network {
 
 fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network> {
     let ports = free_loopback_ports(options.validators)?;
-    let mempool = MempoolSection {
-        batch_interval_ms: 20,
-        ..MempoolSection::default()
-    };
-    let configs = write_testnet(folder, &ports, 1, ConsensusSection::default(), mempool)?;
+    // The node's defaults: what an operator runs.
+    let configs = write_testnet(
+        folder,
+        &ports,
+        1,
+        ConsensusSection::default(),
+        MempoolSection::default(),
+    )?;
     let exe = std::env::current_exe().context("locating shroud-bench")?;
     let mut network = Network {
         children: Vec::new(),
