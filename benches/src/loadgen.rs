@@ -396,8 +396,22 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// One run.
+/// One run. A network whose validators cannot all start (a port taken between choosing it
+/// and binding it) is started again, twice at most.
 pub fn run(options: &RunOptions) -> anyhow::Result<Report> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match run_once(options) {
+            Err(error) if attempt < 3 && error.to_string().contains("unreachable") => {
+                eprintln!("a validator did not start ({error}); starting the network again");
+            }
+            result => return result,
+        }
+    }
+}
+
+fn run_once(options: &RunOptions) -> anyhow::Result<Report> {
     let folder = tempfile::Builder::new().prefix("shroud-bench-").tempdir()?;
     let network = start_network(folder.path(), options)?;
     let committee = Committee::load(&folder.path().join("committee.toml"))?;
@@ -408,13 +422,10 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Report> {
     let result = runtime.block_on(drive(&committee, options, &network));
     if result.is_err() {
         for index in 0..options.validators {
-            if let Ok(text) =
-                std::fs::read_to_string(folder.path().join(format!("validator-{index}.log")))
-            {
-                eprintln!(
-                    "--- validator {index} ---\n{}",
-                    text.lines().rev().take(5).collect::<Vec<_>>().join("\n")
-                );
+            let path = folder.path().join(format!("validator-{index}.log"));
+            if let Ok(text) = std::fs::read_to_string(path) {
+                let head: Vec<&str> = text.lines().take(3).collect();
+                eprintln!("--- validator {index} ---\n{}", head.join("\n"));
             }
         }
     }
