@@ -25,6 +25,7 @@ use serde::Serialize;
 use shroud_node::config::{
     free_loopback_ports, write_testnet, ConsensusSection, MempoolSection, NodeConfig,
 };
+use shroud_node::demo::Processes;
 use shroud_proofs::{Bundle, Item, NamespaceId, TxId};
 use shroud_sdk::{Client, Committee};
 
@@ -240,29 +241,10 @@ pub fn run_validator(config: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Validator processes, stopped (SIGTERM, then SIGKILL) when dropped.
+/// The run's validators and their HTTP addresses.
 struct Network {
-    children: Vec<Child>,
+    processes: Processes,
     http: Vec<SocketAddr>,
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
-        }
-        let until = Instant::now() + Duration::from_secs(10);
-        for child in &mut self.children {
-            while Instant::now() < until && !matches!(child.try_wait(), Ok(Some(_))) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network> {
@@ -277,7 +259,7 @@ fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network>
     )?;
     let exe = std::env::current_exe().context("locating shroud-bench")?;
     let mut network = Network {
-        children: Vec::new(),
+        processes: Processes::default(),
         http: ports.iter().map(|p| p.http).collect(),
     };
     for (index, path) in configs.iter().enumerate() {
@@ -285,7 +267,7 @@ fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network>
         config.ordering_only = options.ordering_only;
         std::fs::write(path, toml::to_string(&config)?)?;
         let log = std::fs::File::create(folder.join(format!("validator-{index}.log")))?;
-        network.children.push(
+        network.processes.children.push(
             Command::new(&exe)
                 .args(["validator", "--config"])
                 .arg(path)
@@ -647,7 +629,7 @@ async fn start_followers(
         }
     }
     // Once a second: validator 0's mempool and order, and every validator's RSS.
-    let pids: Vec<u32> = network.children.iter().map(Child::id).collect();
+    let pids: Vec<u32> = network.processes.children.iter().map(Child::id).collect();
     let (sampler_stop, http) = (stop.clone(), network.http[0]);
     let sampler = tokio::spawn(async move {
         let mut samples = Vec::new();
@@ -760,6 +742,7 @@ fn report(
         unfinished,
         rejects: timings.rejects.clone(),
         resources: network
+            .processes
             .children
             .iter()
             .map(|child| resources(child.id()))

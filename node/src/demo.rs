@@ -65,13 +65,16 @@ struct Seen {
     example: BTreeMap<NamespaceId, NamespaceOutput>,
 }
 
-/// Validator processes, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Network {
-    children: Vec<Child>,
-    logs: Vec<PathBuf>,
+/// Child processes (validators) that are stopped when dropped: SIGTERM to each (they flush
+/// and exit), then SIGKILL to any still running after 10 s. Shared by the demo and the load
+/// generator.
+#[derive(Debug, Default)]
+pub struct Processes {
+    /// The children, in validator order.
+    pub children: Vec<Child>,
 }
 
-impl Drop for Network {
+impl Drop for Processes {
     fn drop(&mut self) {
         for child in &mut self.children {
             let _ = Command::new("kill")
@@ -81,16 +84,19 @@ impl Drop for Network {
         }
         let until = Instant::now() + Duration::from_secs(10);
         for child in &mut self.children {
-            while Instant::now() < until {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
+            while Instant::now() < until && !matches!(child.try_wait(), Ok(Some(_))) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// The demo's validators and their log files.
+struct Network {
+    processes: Processes,
+    logs: Vec<PathBuf>,
 }
 
 /// Runs the demo; an error says what did not hold.
@@ -143,7 +149,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<()> {
 fn start(configs: &[PathBuf], folder: &Path) -> anyhow::Result<Network> {
     let exe = std::env::current_exe().context("locating the shroud binary")?;
     let mut network = Network {
-        children: Vec::new(),
+        processes: Processes::default(),
         logs: Vec::new(),
     };
     for (index, config) in configs.iter().enumerate() {
@@ -158,7 +164,7 @@ fn start(configs: &[PathBuf], folder: &Path) -> anyhow::Result<Network> {
             .stderr(file)
             .spawn()
             .context("starting a validator")?;
-        network.children.push(child);
+        network.processes.children.push(child);
         network.logs.push(log);
     }
     Ok(network)

@@ -187,10 +187,12 @@ pub async fn submit(
         let epoch = committee.file.epoch;
         tasks.push(tokio::spawn(async move {
             let local: SocketAddr = "127.0.0.1:0".parse().expect("address");
-            let session =
+            let connect = || async {
                 ClientSession::connect(local, member.client_address, pin, Limits::default())
                     .await
-                    .expect("client connection");
+                    .expect("client connection")
+            };
+            let mut session = connect().await;
             let mut rng = ChaCha20Rng::seed_from_u64(seed * 1_000 + connection as u64);
             let mut accepted = Vec::with_capacity(share);
             for _ in 0..share {
@@ -202,19 +204,37 @@ pub async fn submit(
                     nonce,
                 };
                 let ciphertext = encrypt(&key, label, b"swap on rollup A", &mut rng).to_bytes();
+                let id = hex::encode(shroud_proofs::TxId::of(&ciphertext).0);
                 let request = frame::encode(
                     FrameKind::Submit,
                     &SubmitRequest { ciphertext },
                     &Limits::default(),
                 )
                 .expect("encode");
-                let answer = session.request(&request).await.expect("receipt");
+                // A client whose connection is lost (a validator too busy to answer within the
+                // idle timeout on a loaded 2-core machine) reconnects and submits again, as
+                // the SDK does; a resubmission it already took is a duplicate, i.e. accepted.
+                let mut attempts = 0;
+                let answer = loop {
+                    match session.request(&request).await {
+                        Ok(answer) => break answer,
+                        Err(error) => {
+                            attempts += 1;
+                            assert!(attempts < 3, "receipt: {error:?}");
+                            session.close();
+                            session = connect().await;
+                        }
+                    }
+                };
                 let receipt: Receipt = parse(&answer, &Limits::default())
                     .expect("frame")
                     .decode(FrameKind::Receipt)
                     .expect("receipt body");
                 match receipt {
                     Receipt::Accepted { tx_id } => accepted.push(hex::encode(tx_id)),
+                    Receipt::Rejected { label, .. } if label == "duplicate" && attempts > 0 => {
+                        accepted.push(id)
+                    }
                     Receipt::Rejected { reason, .. } => {
                         panic!("a valid ciphertext was refused: {reason}")
                     }
