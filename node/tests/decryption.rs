@@ -89,31 +89,41 @@ fn outcomes_total(cluster: &Cluster, index: usize) -> Option<u64> {
     Some(outcomes.get("decrypted")?.as_u64()? + failed)
 }
 
-/// Waits until every listed validator has an outcome for at least `count` positions and has
-/// certified every height it built.
+/// Waits until every listed validator has an outcome for at least `count` positions, then
+/// until each has certified every height up to the highest output built at that moment (the
+/// heights holding the transactions; later, empty heights keep coming and are not awaited).
 fn wait_certified(cluster: &Cluster, validators: &[usize], count: u64, within: Duration) -> u64 {
     let deadline = Instant::now() + within;
-    loop {
+    let target = loop {
         let done: Vec<Option<u64>> = validators
             .iter()
             .map(|index| outcomes_total(cluster, *index))
             .collect();
         if done.iter().all(|d| d.is_some_and(|d| d >= count)) {
-            let target = validators
+            break validators
                 .iter()
                 .filter_map(|index| status_u64(cluster, *index, "output_height"))
                 .max()
                 .unwrap_or(0);
-            let certified_all = validators.iter().all(|index| {
-                status_u64(cluster, *index, "certified_height").is_some_and(|h| h >= target)
-            });
-            if certified_all {
-                return target;
-            }
         }
         assert!(
             Instant::now() < deadline,
             "validators {validators:?} decided {done:?} positions, expected {count}; logs in {}",
+            cluster.logs.display()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    loop {
+        let certified: Vec<Option<u64>> = validators
+            .iter()
+            .map(|index| status_u64(cluster, *index, "certified_height"))
+            .collect();
+        if certified.iter().all(|h| h.is_some_and(|h| h >= target)) {
+            return target;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "validators {validators:?} certified {certified:?}, expected {target}; logs in {}",
             cluster.logs.display()
         );
         std::thread::sleep(Duration::from_millis(250));
