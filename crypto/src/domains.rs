@@ -110,3 +110,8 @@ pub const MERKLE_SIZED_ROOT: &[u8] = b"SHROUD-V1-MERKLE-SIZED-ROOT";
 /// The hash of one bundle item's bytes, which bundle digests and item leaves commit to (so a
 /// rollup can check a sibling item knowing only its hash).
 pub const ITEM_DATA: &[u8] = b"SHROUD-V1-ITEM-DATA";
+
+/// The digest of a committee's public keys as a handover names them:
+/// `SHA-256(tag || member count (u16) || each key in EIP-2537 encoding)`. The EIP-2537 form is
+/// what the L1 contract holds, so it can recompute the digest without decompressing points.
+pub const COMMITTEE_KEYS: &[u8] = b"SHROUD-V1-COMMITTEE-KEYS";

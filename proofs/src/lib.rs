@@ -29,6 +29,7 @@
 pub mod bundle;
 pub mod committee;
 pub mod evidence;
+pub mod handover;
 pub mod merkle;
 pub mod namespace;
 pub mod output;
@@ -39,8 +40,10 @@ pub use bundle::{
 };
 pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
 pub use evidence::{AvailabilityCertificate, BlockCertificate, EpochKeyCertificate};
+pub use handover::{keys_digest, CommitteeHandover, HandoverCertificate};
 pub use namespace::{
-    BundleEvidence, NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf, SiblingProof,
+    items_root, BundleEvidence, NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf,
+    SiblingProof,
 };
 pub use output::{
     build_output, output_quorum, BuiltOutput, FailureReason, HeightContext, Outcome,

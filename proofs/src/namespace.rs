@@ -74,10 +74,17 @@ fn leaf_from_root(namespace: NamespaceId, item_count: u64, items_root: &Hash) ->
     hasher.finalize().into()
 }
 
+/// The root over a namespace's items at one height (in position order): what a rollup that
+/// holds the items computes, and what the L1 contract's `verifyNamespace` takes. The empty
+/// tree's root for no items.
+pub fn items_root(items: &[NamespaceItem]) -> Hash {
+    let leaves: Vec<Hash> = items.iter().map(NamespaceItem::leaf).collect();
+    merkle::root(&leaves)
+}
+
 /// A namespace's leaf in the namespace tree.
 pub fn namespace_leaf(namespace: NamespaceId, items: &[NamespaceItem]) -> Hash {
-    let leaves: Vec<Hash> = items.iter().map(NamespaceItem::leaf).collect();
-    leaf_from_root(namespace, items.len() as u64, &merkle::root(&leaves))
+    leaf_from_root(namespace, items.len() as u64, &items_root(items))
 }
 
 /// A neighbouring namespace's leaf, opened, with its path.
