@@ -508,10 +508,37 @@ fn keys_at_infinity_or_off_the_curve_are_refused_at_deployment() {
     let mut infinity = keys.clone();
     infinity[128..256].fill(0);
     assert_eq!(deploy_with(infinity), "KeyAtInfinity");
+    // A key and its negation: each is a fine point, their aggregate is infinity.
+    let mut cancelling = keys[..128].to_vec();
+    let mut negated = keys[..128].to_vec();
+    negate_y(&mut negated);
+    cancelling.extend_from_slice(&negated);
+    assert_eq!(deploy_with(cancelling), "AggregateKeyAtInfinity");
     keys[200] ^= 1;
     assert_eq!(deploy_with(keys.clone()), "BadKey");
     assert_eq!(deploy_with(keys[..100].to_vec()), "BadKeysLength");
     assert_eq!(deploy_with(Vec::new()), "BadKeysLength");
+}
+
+/// Replaces the y coordinate of an EIP-2537 G1 point by p - y.
+fn negate_y(point: &mut [u8]) {
+    const P: [u8; 48] = [
+        0x1a, 0x01, 0x11, 0xea, 0x39, 0x7f, 0xe6, 0x9a, 0x4b, 0x1b, 0xa7, 0xb6, 0x43, 0x4b, 0xac,
+        0xd7, 0x64, 0x77, 0x4b, 0x84, 0xf3, 0x85, 0x12, 0xbf, 0x67, 0x30, 0xd2, 0xa0, 0xf6, 0xb0,
+        0xf6, 0x24, 0x1e, 0xab, 0xff, 0xfe, 0xb1, 0x53, 0xff, 0xff, 0xb9, 0xfe, 0xff, 0xff, 0xff,
+        0xff, 0xaa, 0xab,
+    ];
+    let y = &mut point[64 + 16..128];
+    let mut borrow = 0i16;
+    for i in (0..48).rev() {
+        let mut digit = i16::from(P[i]) - i16::from(y[i]) - borrow;
+        borrow = i16::from(digit < 0);
+        if digit < 0 {
+            digit += 256;
+        }
+        y[i] = digit as u8;
+    }
+    assert_eq!(borrow, 0, "y < p");
 }
 
 /// Gas is deterministic, so the budget of issue #8 is asserted here: at n = 100 with every
