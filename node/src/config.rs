@@ -176,6 +176,27 @@ impl MempoolSection {
     }
 }
 
+/// Storage settings in the node file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct StorageSection {
+    /// sled's page cache for the node's store (batches, order, outputs), in MiB. sled counts
+    /// pages by their size on disk and keeps at least one page per cache shard, so the memory
+    /// it holds levels off at roughly 1.5–2× this (BENCHMARKS.md).
+    pub node_cache_mib: u64,
+    /// sled's page cache for the consensus store (safety state, blocks), in MiB.
+    pub consensus_cache_mib: u64,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            node_cache_mib: crate::store::CACHE_BYTES_DEFAULT >> 20,
+            consensus_cache_mib: shroud_storage::CACHE_BYTES_DEFAULT >> 20,
+        }
+    }
+}
+
 /// One validator's configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NodeConfig {
@@ -203,6 +224,9 @@ pub struct NodeConfig {
     /// Mempool settings.
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Storage settings.
+    #[serde(default)]
+    pub storage: StorageSection,
     /// Fault injection, for test networks only.
     #[serde(default)]
     pub faults: FaultsSection,
@@ -400,6 +424,7 @@ pub fn write_testnet(
             key_share_file: share_file,
             consensus: consensus.clone(),
             mempool: mempool.clone(),
+            storage: StorageSection::default(),
             faults: FaultsSection::default(),
             ordering_only: false,
         };

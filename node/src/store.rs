@@ -150,8 +150,8 @@ pub struct NodeStore {
     block_certificates: sled::Tree,
 }
 
-/// sled's page cache for the node's store.
-const CACHE_BYTES: u64 = 32 << 20;
+/// sled's page cache for the node's store when none is given (`[storage] node_cache_mib`).
+pub const CACHE_BYTES_DEFAULT: u64 = 8 << 20;
 const PROCESSED_HEIGHT: &[u8] = b"processed_height";
 const NEXT_SEQUENCE: &[u8] = b"next_sequence";
 /// Kept beside the order because sled's `len` scans the whole tree.
@@ -178,13 +178,18 @@ fn tx_id(bytes: &[u8], tree: &'static str) -> Result<TxId, StoreError> {
 }
 
 impl NodeStore {
-    /// Opens (or creates) the store in `path`.
+    /// Opens (or creates) the store in `path` with the default page cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, CACHE_BYTES_DEFAULT)
+    }
+
+    /// Opens (or creates) the store in `path` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
         // A bounded page cache keeps a validator's memory flat as its data grows (sled's
         // default is 1 GiB); what is not cached is read from disk.
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .open()?;
         Ok(Self {
             pending: db.open_tree("pending")?,

@@ -182,6 +182,9 @@ where
     })
 }
 
+/// sled's page cache for the consensus store when none is given.
+pub const CACHE_BYTES_DEFAULT: u64 = 4 << 20;
+
 fn block_key(height: Height, digest: &BlockDigest) -> [u8; 40] {
     let mut key = [0u8; 40];
     key[..8].copy_from_slice(&height.0.to_be_bytes());
@@ -190,12 +193,17 @@ fn block_key(height: Height, digest: &BlockDigest) -> [u8; 40] {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `path`.
+    /// Opens (or creates) the store in `path` with the default page cache.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_with_cache(path, CACHE_BYTES_DEFAULT)
+    }
+
+    /// Opens (or creates) the store in `path` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Self, StorageError> {
         // A bounded page cache keeps memory flat as the chain grows (sled's default is 1 GiB).
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(16 << 20)
+            .cache_capacity(cache_bytes)
             .open()?;
         Ok(Self {
             safety: db.open_tree("safety")?,

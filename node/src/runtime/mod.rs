@@ -146,8 +146,15 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         ..Limits::default()
     };
 
-    let consensus_store = SledStore::open(&config.data_dir.join("consensus"))?;
-    let store = NodeStore::open(&config.data_dir.join("node"))?;
+    let mib = 1u64 << 20;
+    let consensus_store = SledStore::open_with_cache(
+        &config.data_dir.join("consensus"),
+        config.storage.consensus_cache_mib.saturating_mul(mib),
+    )?;
+    let store = NodeStore::open_with_cache(
+        &config.data_dir.join("node"),
+        config.storage.node_cache_mib.saturating_mul(mib),
+    )?;
     let recovered = consensus_store.recover()?;
     let committed = committed_blocks(recovered.as_ref());
     let payload = payload::SharedPayload::new(

@@ -3,6 +3,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest as _, Sha256};
+
 use shroud_consensus::{Committee, Height, Payload, PayloadSource};
 
 use crate::batch::{BatchCertificate, BatchDigest, BlockPayload};
@@ -26,17 +28,64 @@ struct State {
     committed_order: VecDeque<BatchDigest>,
     /// Certificates this node checked (or made), so that a proposal listing them again is not
     /// checked again: every certificate is one pairing check, and a block lists many.
-    verified: HashSet<BatchCertificate>,
+    verified: VerifiedSet,
     now_ms: u64,
 }
 
-/// Committed batches remembered at most. A forgotten one proposed again would be ordered
-/// again, and its transactions dropped as duplicates by the order rule: harmless, so the
-/// bound only trades memory for a re-proposal long after the fact.
-const COMMITTED_KEPT: usize = 100_000;
-/// Checked certificates remembered at most (the set is cleared when full; a forgotten one is
+/// Committed batches remembered at most (about 9 minutes at 30 batches a second). A forgotten
+/// one proposed again would be ordered again, and its transactions dropped as duplicates by
+/// the order rule: harmless, so the bound only trades memory for a re-proposal long after the
+/// fact.
+const COMMITTED_KEPT: usize = 16_384;
+/// Checked certificates remembered at most (the oldest is forgotten first; a forgotten one is
 /// simply checked again).
-const VERIFIED_MAX: usize = 100_000;
+const VERIFIED_MAX: usize = 16_384;
+
+/// Tag of the in-memory fingerprint of a checked batch certificate (never leaves the node).
+const VERIFIED_TAG: &[u8] = b"SHROUD-V1-LOCAL-CHECKED-BATCH-CERTIFICATE";
+
+/// Fingerprints of checked certificates, first in, first out. A fingerprint covers every
+/// field, so a certificate with a known digest but another bitmap or signature is checked.
+#[derive(Debug, Default)]
+struct VerifiedSet {
+    set: HashSet<[u8; 32]>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl VerifiedSet {
+    fn fingerprint(certificate: &BatchCertificate) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(VERIFIED_TAG);
+        hasher.update(certificate.epoch.to_be_bytes());
+        hasher.update(certificate.digest.0);
+        hasher.update(certificate.author.to_be_bytes());
+        hasher.update((certificate.signers.len() as u64).to_be_bytes());
+        hasher.update(&certificate.signers);
+        hasher.update(certificate.signature);
+        hasher.finalize().into()
+    }
+
+    fn contains(&self, certificate: &BatchCertificate) -> bool {
+        self.set.contains(&Self::fingerprint(certificate))
+    }
+
+    fn insert(&mut self, certificate: &BatchCertificate) {
+        let fingerprint = Self::fingerprint(certificate);
+        if self.set.insert(fingerprint) {
+            self.order.push_back(fingerprint);
+        }
+        while self.order.len() > VERIFIED_MAX {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.set.len()
+    }
+}
 
 /// Shared between the validator loop (which adds certificates and marks commits) and the
 /// consensus state machine (which proposes and checks payloads).
@@ -53,7 +102,7 @@ impl SharedPayload {
             in_flight: Vec::new(),
             committed: HashSet::new(),
             committed_order: VecDeque::new(),
-            verified: HashSet::new(),
+            verified: VerifiedSet::default(),
             now_ms: 0,
         })))
     }
@@ -68,10 +117,7 @@ impl SharedPayload {
     /// certificate (or made it).
     pub fn add(&self, certificate: BatchCertificate) {
         let mut state = self.state();
-        if state.verified.len() >= VERIFIED_MAX {
-            state.verified.clear();
-        }
-        state.verified.insert(certificate.clone());
+        state.verified.insert(&certificate);
         let digest = certificate.digest;
         let known = state.committed.contains(&digest)
             || state.ready.iter().any(|c| c.digest == digest)
@@ -158,11 +204,8 @@ impl PayloadSource for SharedPayload {
             |certificate| state.verified.contains(certificate),
         )
         .map_err(|error| error.to_string())?;
-        if state.verified.len() + decoded.batches.len() >= VERIFIED_MAX {
-            state.verified.clear();
-        }
         for certificate in &decoded.batches {
-            state.verified.insert(certificate.clone());
+            state.verified.insert(certificate);
         }
         let now_ms = state.now_ms;
         for certificate in decoded.batches {
@@ -177,5 +220,43 @@ impl PayloadSource for SharedPayload {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(n: u64) -> BatchCertificate {
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&n.to_be_bytes());
+        BatchCertificate {
+            epoch: 1,
+            digest: BatchDigest(digest),
+            author: 0,
+            signers: vec![0b11],
+            signature: [7; 96],
+        }
+    }
+
+    #[test]
+    fn the_checked_set_forgets_the_oldest_and_tells_certificates_apart_by_every_field() {
+        let mut set = VerifiedSet::default();
+        for n in 0..(VERIFIED_MAX as u64 + 10) {
+            set.insert(&certificate(n));
+        }
+        assert_eq!(set.len(), VERIFIED_MAX);
+        assert!(!set.contains(&certificate(0)), "the oldest is forgotten");
+        assert!(set.contains(&certificate(VERIFIED_MAX as u64 + 9)));
+        let known = certificate(VERIFIED_MAX as u64 + 9);
+        let mut other_signature = known.clone();
+        other_signature.signature[5] ^= 1;
+        assert!(!set.contains(&other_signature));
+        let mut other_signers = known.clone();
+        other_signers.signers = vec![0b101];
+        assert!(!set.contains(&other_signers));
+        let mut other_author = known;
+        other_author.author = 1;
+        assert!(!set.contains(&other_author));
     }
 }
