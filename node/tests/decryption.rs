@@ -8,42 +8,17 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::{metric, Cluster};
+use common::{connect_sdk as connect, metric, runtime, sdk_committee, Cluster};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::tdh2::{encrypt, Label};
 use shroud_node::config::NodeConfig;
 use shroud_node::store::NodeStore;
 use shroud_proofs::{Bundle, FailureReason, Item, NamespaceId, Outcome, TxId};
-use shroud_sdk::{Client, Committee};
+use shroud_sdk::Client;
 
 const ROLLUP_A: NamespaceId = NamespaceId(1);
 const ROLLUP_B: NamespaceId = NamespaceId(2);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-fn sdk_committee(cluster: &Cluster) -> Committee {
-    Committee::load(&cluster.dir.path().join("committee.toml")).expect("committee")
-}
-
-async fn connect(committee: &Committee, validators: &[usize]) -> Client {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Client::connect(committee.clone(), validators).await {
-            Ok(client) => return client,
-            Err(error) => {
-                assert!(Instant::now() < until, "validators unreachable: {error}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-}
 
 /// Bundles sent: single-rollup transactions and every fifth a cross-rollup bundle.
 fn bundles(count: usize, tag: &str) -> Vec<Bundle> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::Cluster;
 use serde_json::Value;
 use shroud_node::runtime::http::{BODY_BYTES_MAX, ROUTES};
-use shroud_sdk::{Bundle, Client, Committee, Item, NamespaceId};
+use shroud_sdk::{Bundle, Item, NamespaceId};
 
 /// One HTTP/1.1 request; returns the status code and the body.
 fn request(address: SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> (u16, String) {
@@ -74,25 +74,12 @@ fn hex(bytes: &[u8]) -> String {
 fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     let cluster = Cluster::start(4);
     let address = cluster.committee.file.validators[0].http_address;
-    let committee = Committee::load(&cluster.dir.path().join("committee.toml")).expect("committee");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let committee = common::sdk_committee(&cluster);
+    let runtime = common::runtime();
 
     // A cross-rollup bundle through the SDK, and a single one through POST /v1/tx.
     let (client, bundle_id) = runtime.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = loop {
-            match Client::connect(committee.clone(), &[0]).await {
-                Ok(client) => break client,
-                Err(error) => {
-                    assert!(Instant::now() < deadline, "unreachable: {error}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        };
+        let client = common::connect_sdk(&committee, &[0]).await;
         let bundle = Bundle {
             items: vec![
                 Item {

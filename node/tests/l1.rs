@@ -9,37 +9,19 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::Cluster;
+use common::{connect_sdk as connect, runtime, sdk_committee, Cluster};
 use shroud_l1::calldata::{self, Anchor};
 use shroud_l1::evm::LightClient;
 use shroud_proofs::{items_root, Bundle, Item, NamespaceId, NamespaceOutput, TxId};
-use shroud_sdk::{Client, Committee};
 
 const ROLLUP: NamespaceId = NamespaceId(1);
 const OTHER: NamespaceId = NamespaceId(2);
 
-async fn connect(committee: &Committee, validators: &[usize]) -> Client {
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Client::connect(committee.clone(), validators).await {
-            Ok(client) => return client,
-            Err(error) => {
-                assert!(Instant::now() < until, "validators unreachable: {error}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-}
-
 #[test]
 fn certificates_from_a_running_network_verify_on_l1() {
     let cluster = Cluster::start(4);
-    let committee = Committee::load(&cluster.dir.path().join("committee.toml")).expect("committee");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let committee = sdk_committee(&cluster);
+    let runtime = runtime();
 
     let outputs: Vec<NamespaceOutput> = runtime.block_on(async {
         let client = connect(&committee, &[0, 1]).await;

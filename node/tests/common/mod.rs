@@ -266,3 +266,34 @@ pub fn metric(cluster: &Cluster, index: usize, name: &str) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// A two-thread tokio runtime for the SDK side of a test.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The cluster's committee file, as the SDK loads it.
+pub fn sdk_committee(cluster: &Cluster) -> shroud_sdk::Committee {
+    shroud_sdk::Committee::load(&cluster.dir.path().join("committee.toml")).expect("committee")
+}
+
+/// An SDK client of `validators`, retried for up to 30 s while the validators start.
+pub async fn connect_sdk(
+    committee: &shroud_sdk::Committee,
+    validators: &[usize],
+) -> shroud_sdk::Client {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        match shroud_sdk::Client::connect(committee.clone(), validators).await {
+            Ok(client) => return client,
+            Err(error) => {
+                assert!(Instant::now() < until, "validators unreachable: {error}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

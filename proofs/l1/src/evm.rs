@@ -57,11 +57,18 @@ impl Receipt {
     }
 }
 
-/// A one-account chain: a funded-enough caller (gas price zero) and its nonce.
-#[allow(missing_debug_implementations)]
+/// A one-account chain: a caller that pays nothing (gas price zero) and its nonce.
 pub struct Chain {
     evm: Evm,
     caller: Address,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Chain {
@@ -193,7 +200,7 @@ impl std::fmt::Display for Rejection {
 }
 
 /// The light client deployed on a [`Chain`].
-#[allow(missing_debug_implementations)]
+#[derive(Debug)]
 pub struct LightClient {
     /// The chain it runs on.
     pub chain: Chain,
