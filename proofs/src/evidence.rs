@@ -46,6 +46,28 @@ pub(crate) fn check_context(
     check_epoch(epoch, got_epoch)
 }
 
+/// Checks a certified object's chain id and epoch, then 2f+1 signatures of the committee over
+/// its `encoding` in `domain`: what every 2f+1 certificate of a chain and epoch checks.
+pub(crate) fn check_quorum(
+    keys: &CommitteeKeys,
+    expected: (u64, u64),
+    got: (u64, u64),
+    domain: SigningDomain,
+    encoding: &[u8],
+    signers: &[u8],
+    signature: &[u8; 96],
+) -> Result<(), ProofError> {
+    check_context(expected, got)?;
+    check(
+        keys,
+        output_quorum(keys.len()),
+        domain,
+        encoding,
+        signers,
+        signature,
+    )
+}
+
 /// f+1 validators stored a batch (at least one honest one holds it).
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
@@ -135,10 +157,10 @@ impl EpochKeyCertificate {
         chain_id: u64,
         epoch: u64,
     ) -> Result<(), ProofError> {
-        check_context((chain_id, epoch), (self.chain_id, self.epoch))?;
-        check(
+        check_quorum(
             keys,
-            output_quorum(keys.len()),
+            (chain_id, epoch),
+            (self.chain_id, self.epoch),
             SigningDomain::EpochKey,
             &encodings::epoch_key(self.chain_id, self.epoch, &self.key_set),
             &self.signers,

@@ -13,8 +13,8 @@
 use sha2::{Digest as _, Sha256};
 use shroud_crypto::{domains, CommitteeKeys, SigningDomain};
 
-use crate::evidence::{check, check_context};
-use crate::output::{output_quorum, ProofError};
+use crate::evidence::check_quorum;
+use crate::output::ProofError;
 
 /// What the outgoing committee signs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,17 +86,15 @@ impl HandoverCertificate {
         chain_id: u64,
         epoch: u64,
     ) -> Result<(), ProofError> {
-        check_context(
-            (chain_id, epoch),
-            (self.handover.chain_id, self.handover.epoch),
-        )?;
+        // An epoch of u64::MAX has no next epoch to hand over to.
         let encoding = self.handover.encoding().ok_or(ProofError::WrongEpoch {
             expected: epoch,
-            got: u64::MAX,
+            got: self.handover.epoch,
         })?;
-        check(
+        check_quorum(
             keys,
-            output_quorum(keys.len()),
+            (chain_id, epoch),
+            (self.handover.chain_id, self.handover.epoch),
             SigningDomain::CommitteeHandover,
             &encoding,
             &self.signers,

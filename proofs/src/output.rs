@@ -411,18 +411,14 @@ impl OutputCertificate {
         chain_id: u64,
         epoch: u64,
     ) -> Result<(), ProofError> {
-        crate::evidence::check_context(
+        crate::evidence::check_quorum(
+            keys,
             (chain_id, epoch),
             (self.header.chain_id, self.header.epoch),
-        )?;
-        crate::evidence::check(
-            keys,
-            output_quorum(keys.len()),
             SigningDomain::OutputHeader,
             &self.header.encoding(),
             &self.signers,
             &self.signature,
-        )?;
-        Ok(())
+        )
     }
 }
