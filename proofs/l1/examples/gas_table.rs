@@ -37,9 +37,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .submit_output(&committee.certify(&output, &committee.all()))?
                 .map_err(|e| e.to_string())?;
         }
+        let all_certificate = committee.certify(&outputs.next(), &committee.all());
         let all = client
-            .submit_output(&committee.certify(&outputs.next(), &committee.all()))?
+            .submit_output(&all_certificate)?
             .map_err(|e| e.to_string())?;
+        if size == 100 {
+            // Calldata gas (EIP-2028: 4 per zero byte, 16 per other byte).
+            let data = shroud_l1::calldata::submit_output(&client.artefact, &all_certificate)?;
+            let zeros = data.iter().filter(|byte| **byte == 0).count();
+            let calldata_gas = 4 * zeros + 16 * (data.len() - zeros);
+            other_rows.push(format!(
+                "| submitOutput calldata at n = 100: {} bytes, {zeros} zero | {calldata_gas} |",
+                data.len()
+            ));
+        }
         let quorum = committee.quorum();
         let output = outputs.next();
         let certificate = committee.certify(&output, &committee.first_quorum());
