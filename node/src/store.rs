@@ -148,6 +148,8 @@ pub struct NodeStore {
     tx_batches: sled::Tree,
     batch_certificates: sled::Tree,
     block_certificates: sled::Tree,
+    height_batches: sled::Tree,
+    committed_batches: sled::Tree,
 }
 
 /// sled's page cache for the node's store when none is given (`[storage] node_cache_mib`).
@@ -160,6 +162,10 @@ const OUTPUT_HEIGHT: &[u8] = b"output_height";
 const CERTIFIED_HEIGHT: &[u8] = b"certified_height";
 const OUTCOME_COUNTS: &[u8] = b"outcome_counts";
 const EPOCH_KEY_CERTIFICATE: &[u8] = b"epoch_key_certificate";
+/// Every height below this one is pruned (absent: nothing is).
+const KEPT_FROM_HEIGHT: &[u8] = b"kept_from_height";
+/// Every global position below this one is pruned from the order.
+const KEPT_FROM_POSITION: &[u8] = b"kept_from_position";
 
 fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
     let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
@@ -208,6 +214,8 @@ impl NodeStore {
             tx_batches: db.open_tree("tx_batches")?,
             batch_certificates: db.open_tree("batch_certificates")?,
             block_certificates: db.open_tree("block_certificates")?,
+            height_batches: db.open_tree("height_batches")?,
+            committed_batches: db.open_tree("committed_batches")?,
             db,
         })
     }
@@ -342,6 +350,13 @@ impl NodeStore {
             .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
     }
 
+    /// Whether a batch was committed at an earlier height (every transaction in it then took
+    /// its place or was a duplicate, so listing it again adds nothing). Kept for good, like
+    /// the committed transaction ids: ordering depends on it, so it is never pruned.
+    pub fn is_batch_committed(&self, digest: &BatchDigest) -> Result<bool, StoreError> {
+        Ok(self.committed_batches.contains_key(digest.0)?)
+    }
+
     /// Whether a transaction was committed before.
     pub fn is_committed(&self, id: &TxId) -> Result<bool, StoreError> {
         Ok(self.committed.contains_key(id.0)?)
@@ -375,15 +390,19 @@ impl NodeStore {
             },
             "heights",
         )?;
+        let batch_list: Vec<u8> = batches.iter().flat_map(|digest| digest.0).collect();
         (
             &self.order,
             &self.committed,
             &self.meta,
             &self.certificates,
             &self.heights,
+            &self.height_batches,
+            &self.committed_batches,
         )
             .transaction(
-                |(order, committed, meta, certificates, heights)| -> TxResult {
+                |(order, committed, meta, certificates, heights, height_batches, committed_batches)|
+                 -> TxResult {
                     for (position, transaction) in (start..).zip(transactions) {
                         order.insert(&position.to_be_bytes(), &transaction.tx_id.0)?;
                         let mut value = [0u8; 16];
@@ -393,8 +412,12 @@ impl NodeStore {
                     }
                     for digest in batches {
                         certificates.remove(&digest.0)?;
+                        if committed_batches.get(digest.0)?.is_none() {
+                            committed_batches.insert(&digest.0, &height.to_be_bytes())?;
+                        }
                     }
                     heights.insert(&height.to_be_bytes(), record.as_slice())?;
+                    height_batches.insert(&height.to_be_bytes(), batch_list.as_slice())?;
                     meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes())?;
                     meta.insert(ORDER_LEN, &end)?;
                     Ok(())
@@ -678,6 +701,132 @@ impl NodeStore {
                 tx_id(&value, "order")
             })
             .collect()
+    }
+
+    // ----- retention -----------------------------------------------------------------------
+
+    /// The lowest height whose records are kept: every height below it was pruned.
+    pub fn kept_from_height(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(KEPT_FROM_HEIGHT)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
+    }
+
+    /// The lowest global position still in the order.
+    pub fn kept_from_position(&self) -> Result<u64, StoreError> {
+        self.meta
+            .get(KEPT_FROM_POSITION)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
+    }
+
+    /// Prunes the records of heights below `below`, oldest first and at most `heights_max` of
+    /// them, and returns the new [`NodeStore::kept_from_height`]. Only certified heights are
+    /// ever pruned (`below` is clamped to the certified height), so nothing the decryption
+    /// stage still needs goes.
+    ///
+    /// Pruned: the height's order record and its slice of the global order, the batches it
+    /// committed with their certificates and transaction index, own shares, decryption log,
+    /// output, output certificate and block certificate. Kept: the committed transaction ids,
+    /// committed batch digests and encapsulations, because every validator's ordering and
+    /// duplicate outcomes depend on them.
+    pub fn prune_below(&self, below: u64, heights_max: u64) -> Result<u64, StoreError> {
+        let below = below.min(self.certified_height()?);
+        let mut kept_from = self.kept_from_height()?;
+        let stop = below.min(kept_from.saturating_add(heights_max));
+        while kept_from < stop {
+            self.prune_height(kept_from)?;
+            kept_from += 1;
+        }
+        Ok(kept_from)
+    }
+
+    /// Removes one height's records and moves the kept-from marks past it, in one transaction
+    /// (a crash leaves the height either whole or gone).
+    fn prune_height(&self, height: u64) -> Result<(), StoreError> {
+        let key = height.to_be_bytes();
+        let digests = self.height_batch_digests(height)?;
+        let mut indexed = Vec::new();
+        for digest in &digests {
+            if let Some(batch) = self.batch(digest)? {
+                indexed.extend(batch.transactions.iter().map(|t| (TxId::of(t), *digest)));
+            }
+        }
+        let mut kept_position = self.kept_from_position()?;
+        let mut positions = kept_position..kept_position;
+        if let Some(record) = self.height(height)? {
+            let end = record.first_position + record.transactions.len() as u64;
+            positions = record.first_position..end;
+            kept_position = kept_position.max(end);
+        }
+        let next = (height + 1).to_be_bytes();
+        let kept_position = kept_position.to_be_bytes();
+        let trees = (
+            &self.heights,
+            &self.height_batches,
+            &self.own_shares,
+            &self.decryption_log,
+            &self.outputs,
+            &self.output_certificates,
+            &self.block_certificates,
+            &self.order,
+            &self.batches,
+            &self.batch_certificates,
+            &self.tx_batches,
+            &self.meta,
+        );
+        trees.transaction(|trees| -> TxResult {
+            let (heights, height_batches, shares, log, outputs, output_certificates, blocks) =
+                (&trees.0, &trees.1, &trees.2, &trees.3, &trees.4, &trees.5, &trees.6);
+            let (order, batches, batch_certificates, tx_batches, meta) =
+                (&trees.7, &trees.8, &trees.9, &trees.10, &trees.11);
+            for tree in [
+                heights,
+                height_batches,
+                shares,
+                log,
+                outputs,
+                output_certificates,
+                blocks,
+            ] {
+                tree.remove(&key)?;
+            }
+            for position in positions.clone() {
+                order.remove(&position.to_be_bytes())?;
+            }
+            for digest in &digests {
+                batches.remove(&digest.0)?;
+                batch_certificates.remove(&digest.0)?;
+            }
+            for (id, digest) in &indexed {
+                // A transaction also carried by a later batch keeps that batch's entry.
+                if tx_batches.get(id.0)?.as_deref() == Some(&digest.0[..]) {
+                    tx_batches.remove(&id.0)?;
+                }
+            }
+            meta.insert(KEPT_FROM_HEIGHT, &next)?;
+            meta.insert(KEPT_FROM_POSITION, &kept_position)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The batches committed at a height (none recorded for heights committed before the
+    /// list was kept).
+    fn height_batch_digests(&self, height: u64) -> Result<Vec<BatchDigest>, StoreError> {
+        let Some(bytes) = self.height_batches.get(height.to_be_bytes())? else {
+            return Ok(Vec::new());
+        };
+        if bytes.len() % 32 != 0 {
+            return Err(StoreError::Corrupt("height_batches"));
+        }
+        Ok(bytes
+            .chunks_exact(32)
+            .map(|chunk| {
+                let mut digest = [0u8; 32];
+                digest.copy_from_slice(chunk);
+                BatchDigest(digest)
+            })
+            .collect())
     }
 }
 

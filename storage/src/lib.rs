@@ -214,6 +214,43 @@ impl SledStore {
     }
 }
 
+impl SledStore {
+    /// A handle that prunes old blocks from this store, for a background task.
+    pub fn pruner(&self) -> BlockPruner {
+        BlockPruner {
+            blocks: self.blocks.clone(),
+            committed: self.committed.clone(),
+        }
+    }
+}
+
+/// Removes blocks and committed digests below a height from a [`SledStore`]. Consensus keeps
+/// only a bounded window of committed blocks in memory and restarts from the committed head,
+/// so blocks far below it are never read again; without pruning the store (and what a restart
+/// scans) grows with the chain.
+#[derive(Clone, Debug)]
+pub struct BlockPruner {
+    blocks: sled::Tree,
+    committed: sled::Tree,
+}
+
+impl BlockPruner {
+    /// Removes every block and committed digest at a height below `below`; returns how many
+    /// records went. The caller keeps `below` well under the committed head (a restart needs
+    /// the committed head's block and everything above it).
+    pub fn prune_below(&self, below: Height) -> Result<u64, StorageError> {
+        let end = below.0.to_be_bytes();
+        let mut removed = 0;
+        for tree in [&self.blocks, &self.committed] {
+            for key in tree.range(..end.as_slice()).keys() {
+                tree.remove(key?)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
 impl ConsensusStore for SledStore {
     fn apply(&mut self, op: &PersistOp) -> Result<(), StorageError> {
         match op {

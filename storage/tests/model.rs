@@ -196,3 +196,43 @@ fn corrupt_records_are_typed_errors() {
         "{error}"
     );
 }
+
+#[test]
+fn pruning_removes_old_blocks_and_keeps_the_rest_recoverable() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut safety = SafetyState::genesis(EPOCH);
+    safety.record_voted(View(20));
+    {
+        let mut store = SledStore::open(dir.path()).expect("open");
+        store
+            .apply(&PersistOp::Safety(safety.clone()))
+            .expect("safety");
+        for height in 1..=20u8 {
+            store.apply(&PersistOp::Block(block(height))).expect("block");
+            store
+                .apply(&PersistOp::Committed {
+                    height: Height(u64::from(height)),
+                    block: block(height).digest(),
+                })
+                .expect("commit");
+        }
+        let removed = store
+            .pruner()
+            .prune_below(Height(15))
+            .expect("prune below 15");
+        assert_eq!(removed, 2 * 14, "14 blocks and 14 committed digests go");
+        store.flush().expect("flush");
+    }
+    let store = SledStore::open(dir.path()).expect("reopen");
+    let recovered = store.recover().expect("recover").expect("state");
+    assert_eq!(recovered.safety, safety);
+    let heights: Vec<u64> = recovered.blocks.iter().map(|b| b.height.0).collect();
+    assert_eq!(heights, (15..=20).collect::<Vec<_>>());
+    let committed: Vec<u64> = recovered.committed.iter().map(|(h, _)| h.0).collect();
+    assert_eq!(committed, (15..=20).collect::<Vec<_>>());
+    assert_eq!(
+        store.pruner().prune_below(Height(15)).expect("again"),
+        0,
+        "pruning is idempotent"
+    );
+}

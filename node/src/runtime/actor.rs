@@ -696,8 +696,19 @@ impl Validator {
                 continue;
             }
             let payload = BlockPayload::decode(&block.payload)?;
-            let mut missing = Vec::new();
+            let all_digests: Vec<BatchDigest> =
+                payload.batches.iter().map(|c| c.digest).collect();
+            // A batch committed at an earlier height adds nothing (each of its transactions
+            // already has its place), and its payload may be pruned here and at every peer:
+            // it is skipped rather than fetched.
+            let mut listed = Vec::with_capacity(payload.batches.len());
             for certificate in &payload.batches {
+                if !self.store.is_batch_committed(&certificate.digest)? {
+                    listed.push(certificate);
+                }
+            }
+            let mut missing = Vec::new();
+            for certificate in listed.iter().copied() {
                 if !self.store.has_batch(&certificate.digest)? {
                     missing.push(certificate.clone());
                 }
@@ -706,8 +717,8 @@ impl Validator {
                 self.request_batches(&missing);
                 return Ok(());
             }
-            let mut batches = Vec::with_capacity(payload.batches.len());
-            for certificate in &payload.batches {
+            let mut batches = Vec::with_capacity(listed.len());
+            for certificate in listed.iter().copied() {
                 batches.push(
                     self.store
                         .batch(&certificate.digest)?
@@ -727,7 +738,7 @@ impl Validator {
             if let Some(error) = lookup_error {
                 return Err(error.into());
             }
-            let digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
+            let digests: Vec<BatchDigest> = listed.iter().map(|c| c.digest).collect();
             let ordered: Vec<OrderedTx> = located
                 .iter()
                 .map(|(tx_id, batch_index, index)| OrderedTx {
@@ -737,7 +748,7 @@ impl Validator {
                 })
                 .collect();
             let ids: Vec<TxId> = located.iter().map(|(id, _, _)| *id).collect();
-            for certificate in &payload.batches {
+            for certificate in listed.iter().copied() {
                 self.store.put_batch_certificate(certificate)?;
             }
             let justify = &block.justify;
@@ -759,10 +770,10 @@ impl Validator {
             self.store.flush()?;
             self.stage.wake();
             self.mempool.forget(&ids);
-            for digest in &digests {
+            for digest in &all_digests {
                 self.announced.remove(digest);
             }
-            self.payload.mark_committed(&digests);
+            self.payload.mark_committed(&all_digests);
             counter!("shroud_transactions_committed_total").increment(ids.len() as u64);
             gauge!("shroud_committed_height").set(height.0 as f64);
             self.commits.pop_front();
