@@ -186,13 +186,28 @@ pub struct StorageSection {
     pub node_cache_mib: u64,
     /// sled's page cache for the consensus store (safety state, blocks), in MiB.
     pub consensus_cache_mib: u64,
+    /// Certified heights whose records (batches, outputs, shares, certificates, blocks) are
+    /// kept below the certified head; older ones are pruned, and readers asking for them are
+    /// told so. At least [`RETAIN_HEIGHTS_MIN`]; below [`RETAIN_HEIGHTS_RECOMMENDED`] a peer
+    /// that lags within consensus's catch-up window may no longer find the batches and shares
+    /// it needs here (the node warns at start-up).
+    pub retain_heights: u64,
 }
+
+/// The smallest `[storage] retain_heights` accepted.
+pub const RETAIN_HEIGHTS_MIN: u64 = 64;
+
+/// The smallest `[storage] retain_heights` that serves every peer consensus can still bring
+/// up to date: twice the committed blocks consensus keeps in memory (a peer lagging further
+/// cannot catch up through consensus anyway).
+pub const RETAIN_HEIGHTS_RECOMMENDED: u64 = 2 * 1_024;
 
 impl Default for StorageSection {
     fn default() -> Self {
         Self {
             node_cache_mib: crate::store::CACHE_BYTES_DEFAULT >> 20,
             consensus_cache_mib: shroud_storage::CACHE_BYTES_DEFAULT >> 20,
+            retain_heights: 100_000,
         }
     }
 }
@@ -344,6 +359,11 @@ impl NodeConfig {
             return Err(ConfigError::Invalid(
                 "consensus.backoff_exponent_max must be at most 16".into(),
             ));
+        }
+        if self.storage.retain_heights < RETAIN_HEIGHTS_MIN {
+            return Err(ConfigError::Invalid(format!(
+                "storage.retain_heights must be at least {RETAIN_HEIGHTS_MIN}"
+            )));
         }
         Ok(())
     }
@@ -508,6 +528,13 @@ mod tests {
             .expect_err("zero batch size")
             .to_string()
             .contains("batch_count_max"));
+        config.mempool.batch_count_max = MempoolSection::default().batch_count_max;
+        config.storage.retain_heights = RETAIN_HEIGHTS_MIN - 1;
+        assert!(config
+            .validate()
+            .expect_err("retention under the floor")
+            .to_string()
+            .contains("storage.retain_heights"));
         // A secret key file is private to its owner.
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(dir.path().join("validator-0/bls.key"))
@@ -515,5 +542,12 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn the_recommended_retention_covers_consensus_catch_up() {
+        let kept = shroud_consensus::Limits::default().committed_blocks_kept as u64;
+        assert!(RETAIN_HEIGHTS_RECOMMENDED >= 2 * kept);
+        assert!(StorageSection::default().retain_heights >= RETAIN_HEIGHTS_RECOMMENDED);
     }
 }

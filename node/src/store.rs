@@ -401,7 +401,15 @@ impl NodeStore {
             &self.committed_batches,
         )
             .transaction(
-                |(order, committed, meta, certificates, heights, height_batches, committed_batches)|
+                |(
+                    order,
+                    committed,
+                    meta,
+                    certificates,
+                    heights,
+                    height_batches,
+                    committed_batches,
+                )|
                  -> TxResult {
                     for (position, transaction) in (start..).zip(transactions) {
                         order.insert(&position.to_be_bytes(), &transaction.tx_id.0)?;
@@ -775,8 +783,9 @@ impl NodeStore {
             &self.meta,
         );
         trees.transaction(|trees| -> TxResult {
-            let (heights, height_batches, shares, log, outputs, output_certificates, blocks) =
-                (&trees.0, &trees.1, &trees.2, &trees.3, &trees.4, &trees.5, &trees.6);
+            let (heights, height_batches, shares, log, outputs, output_certificates, blocks) = (
+                &trees.0, &trees.1, &trees.2, &trees.3, &trees.4, &trees.5, &trees.6,
+            );
             let (order, batches, batch_certificates, tx_batches, meta) =
                 (&trees.7, &trees.8, &trees.9, &trees.10, &trees.11);
             for tree in [
@@ -916,5 +925,142 @@ mod tests {
             store.first_encapsulation(b"u2", 5, 0).expect("other"),
             (5, 0)
         );
+    }
+    /// Commits `heights` heights of one two-transaction batch each, with an output, a
+    /// certificate, shares, a log and a block certificate per height.
+    fn filled_store(heights: u64) -> (tempfile::TempDir, NodeStore, Vec<Vec<TxId>>) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = NodeStore::open(dir.path()).expect("open");
+        let mut ids = Vec::new();
+        for height in 1..=heights {
+            let transactions = vec![
+                format!("a{height}").into_bytes(),
+                format!("b{height}").into_bytes(),
+            ];
+            let batch = Batch {
+                epoch: 1,
+                author: 1,
+                sequence: height,
+                transactions: transactions.clone(),
+            };
+            let digest = store.put_batch(&batch, false).expect("batch");
+            store
+                .put_batch_certificate(&BatchCertificate {
+                    epoch: 1,
+                    digest,
+                    author: 1,
+                    signers: vec![0b111],
+                    signature: [1; 96],
+                })
+                .expect("batch certificate");
+            let height_ids: Vec<TxId> = transactions.iter().map(|t| TxId::of(t)).collect();
+            let ordered: Vec<OrderedTx> = height_ids
+                .iter()
+                .zip(0u32..)
+                .map(|(tx_id, index)| OrderedTx {
+                    tx_id: *tx_id,
+                    batch: digest,
+                    index,
+                })
+                .collect();
+            store
+                .append_order(height, [height as u8; 32], &ordered, &[digest])
+                .expect("order");
+            let header = OutputHeader {
+                chain_id: 1,
+                epoch: 1,
+                height,
+                block_digest: [height as u8; 32],
+                ciphertexts_root: [0; 32],
+                payload_root: [0; 32],
+                parent_output: [0; 32],
+            };
+            store
+                .put_output(&OutputRecord {
+                    header: header.clone(),
+                    entries: Vec::new(),
+                    signature: [2; 96],
+                })
+                .expect("output");
+            store
+                .put_output_certificate(&OutputCertificate {
+                    header,
+                    signers: vec![0b111],
+                    signature: [3; 96],
+                })
+                .expect("output certificate");
+            store
+                .put_own_shares(&SharesMessage {
+                    epoch: 1,
+                    height,
+                    block_digest: [height as u8; 32],
+                    sender: 0,
+                    shares: Vec::new(),
+                })
+                .expect("shares");
+            store
+                .put_decryption_log(height, &DecryptionLog::default())
+                .expect("log");
+            store
+                .put_block_certificate(
+                    height,
+                    &shroud_proofs::BlockCertificate {
+                        epoch: 1,
+                        view: height,
+                        block: [height as u8; 32],
+                        height,
+                        signers: vec![0b111],
+                        signature: [4; 96],
+                    },
+                )
+                .expect("block certificate");
+            ids.push(height_ids);
+        }
+        (dir, store, ids)
+    }
+
+    #[test]
+    fn pruning_drops_old_heights_whole_and_keeps_the_ordering_indexes() {
+        let (dir, store, ids) = filled_store(6);
+        let digest_of = |height: u64| {
+            store
+                .height(height)
+                .expect("read")
+                .map(|r| r.transactions[0].batch)
+        };
+        let old_batch = digest_of(2).expect("height 2 recorded");
+        assert_eq!(store.prune_below(3, 100).expect("prune"), 3);
+        assert_eq!(store.kept_from_height().expect("kept"), 3);
+        assert_eq!(store.kept_from_position().expect("kept"), 4);
+        for height in 1..3 {
+            assert_eq!(store.height(height).expect("read"), None);
+            assert_eq!(store.output(height).expect("read"), None);
+            assert_eq!(store.output_certificate(height).expect("read"), None);
+            assert_eq!(store.own_shares(height).expect("read"), None);
+            assert_eq!(store.block_certificate(height).expect("read"), None);
+        }
+        assert_eq!(store.batch(&old_batch).expect("read"), None);
+        assert_eq!(store.batch_certificate(&old_batch).expect("read"), None);
+        assert_eq!(store.batch_of(&ids[1][0]).expect("read"), None);
+        // The ordering indexes stay: a pruned transaction is still committed, where it was.
+        assert!(store.is_committed(&ids[1][0]).expect("read"));
+        assert_eq!(store.committed_at(&ids[1][1]).expect("read"), Some((3, 2)));
+        assert!(store.is_batch_committed(&old_batch).expect("read"));
+        // The kept heights are whole.
+        assert!(store.output(3).expect("read").is_some());
+        assert!(store.block_certificate(3).expect("read").is_some());
+        let kept_batch = digest_of(3).expect("height 3 kept");
+        assert!(store.batch(&kept_batch).expect("read").is_some());
+        assert_eq!(store.batch_of(&ids[2][0]).expect("read"), Some(kept_batch));
+        assert_eq!(store.order_range(0, 100).expect("range"), ids[2..].concat());
+        // Never past the certified height, and a bounded step at a time.
+        assert_eq!(store.prune_below(u64::MAX, 1).expect("one step"), 4);
+        assert_eq!(store.prune_below(u64::MAX, 100).expect("prune"), 6);
+        assert!(store.output(6).expect("read").is_some());
+        store.flush().expect("flush");
+        drop(store);
+        let store = NodeStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.kept_from_height().expect("kept"), 6);
+        assert_eq!(store.kept_from_position().expect("kept"), 10);
     }
 }

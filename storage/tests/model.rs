@@ -208,7 +208,9 @@ fn pruning_removes_old_blocks_and_keeps_the_rest_recoverable() {
             .apply(&PersistOp::Safety(safety.clone()))
             .expect("safety");
         for height in 1..=20u8 {
-            store.apply(&PersistOp::Block(block(height))).expect("block");
+            store
+                .apply(&PersistOp::Block(block(height)))
+                .expect("block");
             store
                 .apply(&PersistOp::Committed {
                     height: Height(u64::from(height)),

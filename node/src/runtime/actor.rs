@@ -696,8 +696,7 @@ impl Validator {
                 continue;
             }
             let payload = BlockPayload::decode(&block.payload)?;
-            let all_digests: Vec<BatchDigest> =
-                payload.batches.iter().map(|c| c.digest).collect();
+            let all_digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
             // A batch committed at an earlier height adds nothing (each of its transactions
             // already has its place), and its payload may be pruned here and at every peer:
             // it is skipped rather than fetched.

@@ -9,6 +9,7 @@ mod actor;
 pub mod http;
 mod net;
 mod payload;
+mod prune;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -227,6 +228,19 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let stage_state = crate::decrypt::DecryptionState::new(params, store.clone())?;
     let (certified_sender, certified) = tokio::sync::watch::channel(stage_state.certified_height());
+    if config.storage.retain_heights < crate::config::RETAIN_HEIGHTS_RECOMMENDED {
+        tracing::warn!(
+            retain_heights = config.storage.retain_heights,
+            recommended = crate::config::RETAIN_HEIGHTS_RECOMMENDED,
+            "short retention: a peer lagging more than retain_heights cannot catch up from here"
+        );
+    }
+    let pruner = tokio::spawn(prune::run(
+        store.clone(),
+        consensus_store.pruner(),
+        config.storage.retain_heights,
+        certified.clone(),
+    ));
     let (stage, stage_thread) = crate::decrypt::spawn(
         stage_state,
         consensus.committed_head().0 .0,
@@ -283,6 +297,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
 
     tokio::pin!(shutdown);
+    tokio::pin!(pruner);
     loop {
         let wake = validator.next_wake_ms();
         let sleep_ms = wake.saturating_sub(validator.now_ms());
@@ -293,6 +308,11 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
                 None => break,
             },
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => validator.tick()?,
+            pruned = &mut pruner => {
+                // The pruner only ends early on a store failure: stop the node with it.
+                pruned.map_err(|_| NodeError::Invariant("the pruning task does not panic"))??;
+                return Err(NodeError::Invariant("the pruning task ends only with the node"));
+            }
         }
         if stage_thread.is_finished() {
             // Only a failure stops the stage early; the join below reports it.

@@ -1,0 +1,68 @@
+//! Retention: a background task that drops the records of heights far below the certified
+//! head, so a validator's disk and sled's in-memory page bookkeeping stay bounded under
+//! sustained traffic.
+//!
+//! A height becomes prunable once it is `retain_heights` below the certified height. Pruning
+//! never touches what a validator's own progress depends on: the decryption stage works only
+//! above the certified height, consensus keeps `committed_blocks_kept` committed blocks in
+//! memory (a lagging peer can catch up only within that window, which `retain_heights` must
+//! exceed, see `StorageSection::validate`), and the ordering indexes (committed transaction
+//! ids, committed batch digests, encapsulations) are never pruned because every validator's
+//! order and duplicate outcomes depend on them. Readers of a pruned height get an explicit
+//! "pruned" answer, never a silent gap.
+
+use metrics::{counter, gauge};
+use shroud_consensus::Height;
+use shroud_storage::BlockPruner;
+use tokio::sync::watch;
+use tracing::debug;
+
+use super::NodeError;
+use crate::store::NodeStore;
+
+/// Heights pruned in one blocking step (the loop yields between steps).
+const HEIGHTS_PER_STEP: u64 = 256;
+
+/// Prunes as the certified height advances, until the certified-height channel closes.
+pub async fn run(
+    store: NodeStore,
+    blocks: BlockPruner,
+    retain_heights: u64,
+    mut certified: watch::Receiver<u64>,
+) -> Result<(), NodeError> {
+    loop {
+        let below = certified.borrow_and_update().saturating_sub(retain_heights);
+        loop {
+            let store = store.clone();
+            let blocks = blocks.clone();
+            let (before, after) = tokio::task::spawn_blocking(move || step(&store, &blocks, below))
+                .await
+                .map_err(|_| NodeError::Invariant("the pruning step does not panic"))??;
+            if after >= below || after == before {
+                break;
+            }
+        }
+        if certified.changed().await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// One bounded step: returns the kept-from height before and after.
+fn step(store: &NodeStore, blocks: &BlockPruner, below: u64) -> Result<(u64, u64), NodeError> {
+    let before = store.kept_from_height()?;
+    if below <= before {
+        return Ok((before, before));
+    }
+    let after = store.prune_below(below, HEIGHTS_PER_STEP)?;
+    let removed = blocks.prune_below(Height(after))?;
+    counter!("shroud_storage_pruned_heights_total").increment(after - before);
+    gauge!("shroud_storage_kept_from_height").set(after as f64);
+    debug!(
+        from = before,
+        to = after,
+        blocks = removed,
+        "pruned heights"
+    );
+    Ok((before, after))
+}
