@@ -67,6 +67,10 @@ pub struct OutputsResponse {
     pub next_height: u64,
     /// The validator's highest certified height (all below it are certified too).
     pub certified_height: u64,
+    /// The lowest height this validator still keeps. Asked for a lower one, it answers no
+    /// outputs and leaves `next_height` at the requested height: those heights were pruned
+    /// here (ask a validator or an archive that keeps them).
+    pub kept_from_height: u64,
 }
 
 /// Asks where a transaction stands.
@@ -130,6 +134,9 @@ pub struct TxStatus {
     pub outcome: Option<Option<FailureReason>>,
     /// Certified.
     pub certified: Option<Certified>,
+    /// Committed at this height, whose records (and so the evidence of every step) this
+    /// validator has pruned; the steps above are then absent.
+    pub pruned_at: Option<u64>,
 }
 
 /// Asks for the committee's certificate of the epoch key.

@@ -42,6 +42,7 @@ pub fn tx_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError>
         ordered: None,
         outcome: None,
         certified: None,
+        pruned_at: None,
     };
     if let Some(digest) = store.batch_of(&tx_id)? {
         status.known = true;
@@ -56,12 +57,19 @@ pub fn tx_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError>
     let Some((global, height)) = store.committed_at(&tx_id)? else {
         return Ok(status);
     };
-    let record = store
-        .height(height)?
-        .ok_or(StoreError::Corrupt("heights"))?;
+    status.known = true;
+    let Some(record) = store.height(height)? else {
+        // The committed index outlives the height's records, which the pruner drops (possibly
+        // between the two reads above); a missing record of an unpruned height is corruption.
+        if height < store.kept_from_height()? {
+            status.batched = None;
+            status.pruned_at = Some(height);
+            return Ok(status);
+        }
+        return Err(StoreError::Corrupt("heights"));
+    };
     let position = u32::try_from(global - record.first_position)
         .map_err(|_| StoreError::Corrupt("committed"))?;
-    status.known = true;
     status.ordered = Some(Ordered {
         height,
         position,

@@ -194,6 +194,7 @@ impl Client {
         let request = TxStatusRequest { tx_id: tx_id.0 };
         let bytes = self.encode(FrameKind::TxStatusRequest, &request)?;
         let mut best: Option<TxStatus> = None;
+        let mut pruned_at = None;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
@@ -206,6 +207,7 @@ impl Client {
                 });
             }
             verify_status(&self.committee, *index, &status)?;
+            pruned_at = pruned_at.or(status.pruned_at);
             if best
                 .as_ref()
                 .is_none_or(|b| progress(&status) > progress(b))
@@ -213,7 +215,14 @@ impl Client {
                 best = Some(status);
             }
         }
-        best.ok_or(SdkError::Unreachable)
+        match (best, pruned_at) {
+            // No validator asked still keeps the evidence of its order.
+            (Some(best), Some(height)) if best.ordered.is_none() => Err(SdkError::Pruned {
+                height,
+                kept_from: height + 1,
+            }),
+            (best, _) => best.ok_or(SdkError::Unreachable),
+        }
     }
 
     /// Follows a transaction's receipt, step by step.
@@ -275,14 +284,28 @@ impl Client {
             wait_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX),
         };
         let bytes = self.encode(FrameKind::OutputsRequest, &request)?;
+        let mut pruned: Option<u64> = None;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
             };
             let response = self.decode::<OutputsResponse>(*index, &answer, FrameKind::Outputs)?;
+            if response.kept_from_height > from_height {
+                // Pruned there: another validator may keep a longer history.
+                pruned = Some(pruned.map_or(response.kept_from_height, |kept| {
+                    kept.min(response.kept_from_height)
+                }));
+                continue;
+            }
             return self.check_page(*index, namespace, from_height, previous, response);
         }
-        Err(SdkError::Unreachable)
+        match pruned {
+            Some(kept_from) => Err(SdkError::Pruned {
+                height: from_height,
+                kept_from,
+            }),
+            None => Err(SdkError::Unreachable),
+        }
     }
 
     /// Checks a page: one output per height from `from_height` on, no gap, each verified

@@ -112,4 +112,12 @@ pub enum SdkError {
     /// The wait ended first.
     #[error("timed out")]
     Timeout,
+    /// Every validator asked has pruned the height wanted (it is older than they retain).
+    #[error("height {height} is pruned at every validator asked (the lowest kept is {kept_from})")]
+    Pruned {
+        /// The height wanted.
+        height: u64,
+        /// The lowest height a validator asked still keeps.
+        kept_from: u64,
+    },
 }

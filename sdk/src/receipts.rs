@@ -360,6 +360,7 @@ mod tests {
                 position: built.position_proof(1).expect("position"),
                 namespaces,
             }),
+            pruned_at: None,
         };
         (committee, status)
     }

@@ -111,6 +111,11 @@ impl ApiError {
         }
     }
 
+    /// Asked for records older than this validator retains (`[storage] retain_heights`).
+    fn pruned(message: String) -> Self {
+        Self::new(StatusCode::GONE, "pruned", message)
+    }
+
     fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -211,6 +216,12 @@ async fn order(
     State(api): State<Api>,
     UrlQuery(params): UrlQuery<OrderParams>,
 ) -> Result<Json<Vec<String>>, ApiError> {
+    let kept_from = api.store.kept_from_position().map_err(ApiError::store)?;
+    if params.from < kept_from {
+        return Err(ApiError::pruned(format!(
+            "positions below {kept_from} are pruned here"
+        )));
+    }
     let (reply, answer) = oneshot::channel();
     let query = Query::Order {
         from: params.from,
@@ -278,6 +289,12 @@ fn certified_output(
     store: &NodeStore,
     height: u64,
 ) -> Result<(crate::store::OutputRecord, OutputCertificate), ApiError> {
+    let kept_from = store.kept_from_height().map_err(ApiError::store)?;
+    if height < kept_from {
+        return Err(ApiError::pruned(format!(
+            "height {height} is pruned here (the lowest height kept is {kept_from})"
+        )));
+    }
     let unknown = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -541,7 +558,9 @@ fn position_json(proof: &PositionProof) -> Value {
 }
 
 fn tx_status_json(status: &TxStatus) -> Value {
-    let stage = if status.certified.is_some() {
+    let stage = if status.pruned_at.is_some() {
+        "pruned"
+    } else if status.certified.is_some() {
         "certified"
     } else if let Some(outcome) = status.outcome {
         if outcome.is_some() {
@@ -559,6 +578,7 @@ fn tx_status_json(status: &TxStatus) -> Value {
     json!({
         "tx_id": hex(&status.tx_id),
         "status": stage,
+        "pruned_at": status.pruned_at,
         "batched": status.batched.as_ref().map(|batched| json!({
             "digest": hex(&batched.digest),
             "certificate": batched.certificate.as_ref().map(availability_json),

@@ -418,6 +418,19 @@ async fn outputs(context: &mut ClientContext, wanted: &OutputsRequest) -> Option
         let _ = tokio::time::timeout(wait, context.certified.wait_for(reached)).await;
     }
     let certified = *context.certified.borrow();
+    let kept_from_height = context
+        .store
+        .kept_from_height()
+        .map_err(|error| warn!(%error, "reading the retention mark failed"))
+        .ok()?;
+    if wanted.from_height.max(1) < kept_from_height {
+        return Some(OutputsResponse {
+            outputs: Vec::new(),
+            next_height: wanted.from_height,
+            certified_height: certified,
+            kept_from_height,
+        });
+    }
     let heights = u64::from(wanted.heights_max.clamp(1, OUTPUTS_HEIGHTS_MAX));
     let from = wanted.from_height.max(1);
     let until = certified.min(from.saturating_add(heights - 1));
@@ -431,6 +444,7 @@ async fn outputs(context: &mut ClientContext, wanted: &OutputsRequest) -> Option
                 outputs,
                 next_height,
                 certified_height: certified,
+                kept_from_height,
             }
         })
     })
