@@ -195,7 +195,7 @@ pub struct StorageSection {
 }
 
 /// The smallest `[storage] retain_heights` accepted.
-pub const RETAIN_HEIGHTS_MIN: u64 = 64;
+pub const RETAIN_HEIGHTS_MIN: u64 = 256;
 
 /// The smallest `[storage] retain_heights` that serves every peer consensus can still bring
 /// up to date: twice the committed blocks consensus keeps in memory (a peer lagging further

@@ -823,6 +823,7 @@ impl Validator {
                     batches_waiting: self.payload.waiting(),
                     output_height: self.store.output_height()?,
                     certified_height: self.store.certified_height()?,
+                    kept_from_height: self.store.kept_from_height()?,
                     outcomes: OutcomeSummary::from(self.store.outcome_counts()?),
                 });
             }

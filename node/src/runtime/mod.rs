@@ -86,6 +86,8 @@ pub struct Status {
     pub output_height: u64,
     /// Every height up to this one has an output certificate.
     pub certified_height: u64,
+    /// The lowest height whose records are kept (older ones are pruned).
+    pub kept_from_height: u64,
     /// Outcomes over every output built.
     pub outcomes: OutcomeSummary,
 }

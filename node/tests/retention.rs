@@ -1,0 +1,148 @@
+//! Retention on a running 4-validator network with `[storage] retain_heights = 256`: heights
+//! far below the certified head are pruned at every validator; a reader asking for them is
+//! told so (HTTP 410 `pruned`, a `pruned` receipt, `SdkError::Pruned`) while the kept heights
+//! still serve verified outputs; and a validator restarted after pruning (its consensus store
+//! pruned too) resumes and keeps certifying.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Cluster;
+use serde_json::Value;
+use shroud_sdk::{NamespaceId, SdkError};
+
+const RETAIN: u64 = 256;
+
+fn status(cluster: &Cluster, index: usize) -> Value {
+    cluster.get(index, "/status").expect("status")
+}
+
+fn field(value: &Value, name: &str) -> u64 {
+    value[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name} in {value}"))
+}
+
+/// Waits until `check` holds for the validator's status.
+fn wait_status(cluster: &Cluster, index: usize, within: Duration, check: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = cluster.get(index, "/status") {
+            if check(&value) {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "validator {index} never got there: {:?}; logs in {}",
+            cluster.get(index, "/status"),
+            cluster.logs.display()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
+    let mut cluster = Cluster::start_with(4, |_, text| {
+        *text = text.replace(
+            "retain_heights = 100000",
+            &format!("retain_heights = {RETAIN}"),
+        );
+        assert!(
+            text.contains(&format!("retain_heights = {RETAIN}")),
+            "{text}"
+        );
+    });
+    let runtime = common::runtime();
+    let early = runtime.block_on(common::submit(&cluster.committee, &[0, 1, 2, 3], 8, 1));
+    cluster.wait_ordered(&[0, 1, 2, 3], 8, Duration::from_secs(60));
+    let tx = &early[0];
+    let ordered_at = cluster.get(0, &format!("/v1/tx/0x{tx}")).expect("status")["ordered"]
+        ["height"]
+        .as_u64()
+        .expect("ordered height");
+
+    // Every validator prunes once it is RETAIN heights past the transaction's height.
+    for index in 0..4 {
+        wait_status(&cluster, index, Duration::from_secs(120), |value| {
+            field(value, "kept_from_height") > ordered_at
+        });
+        let kept_from = field(&status(&cluster, index), "kept_from_height");
+        let certified = field(&status(&cluster, index), "certified_height");
+        assert!(
+            certified.saturating_sub(kept_from) >= RETAIN - 1,
+            "validator {index} pruned too far: kept from {kept_from}, certified {certified}"
+        );
+        let receipt = cluster
+            .get(index, &format!("/v1/tx/0x{tx}"))
+            .expect("receipt");
+        assert_eq!(receipt["status"], "pruned", "{receipt}");
+        assert_eq!(receipt["pruned_at"], ordered_at, "{receipt}");
+        let refused = cluster
+            .get(index, &format!("/v1/outputs/{ordered_at}"))
+            .expect("answer");
+        assert_eq!(refused["error"]["code"], "pruned", "{refused}");
+        let refused = cluster
+            .get(index, &format!("/v1/namespaces/1/outputs/{ordered_at}"))
+            .expect("answer");
+        assert_eq!(refused["error"]["code"], "pruned", "{refused}");
+        let refused = cluster.get(index, "/order?from=0").expect("answer");
+        assert_eq!(refused["error"]["code"], "pruned", "{refused}");
+        let kept = cluster
+            .get(index, &format!("/v1/outputs/{}", kept_from + 1))
+            .expect("kept output");
+        assert!(kept["header"].is_object(), "{kept}");
+        assert!(common::metric(&cluster, index, "shroud_storage_pruned_heights_total") > 0.0);
+    }
+
+    // The SDK says the history is pruned everywhere, and reads the kept heights verified.
+    let committee = common::sdk_committee(&cluster);
+    runtime.block_on(async {
+        let client = common::connect_sdk(&committee, &[0, 1, 2, 3]).await;
+        let mut old = client.subscribe(NamespaceId(1), 1);
+        match old.next(Duration::from_millis(100)).await {
+            Err(SdkError::Pruned { height, kept_from }) => {
+                assert_eq!(height, 1);
+                assert!(kept_from > ordered_at);
+            }
+            other => panic!("expected a pruned answer, got {other:?}"),
+        }
+        match client.status(shroud_sdk::TxId(hex_id(tx))).await {
+            Err(SdkError::Pruned { height, .. }) => assert_eq!(height, ordered_at),
+            other => panic!("expected a pruned status, got {other:?}"),
+        }
+        let kept_from = (0..4)
+            .map(|index| field(&status(&cluster, index), "kept_from_height"))
+            .max()
+            .expect("four validators");
+        let mut recent = client.subscribe(NamespaceId(1), kept_from + RETAIN / 2);
+        let outputs = recent
+            .next(Duration::from_secs(5))
+            .await
+            .expect("kept heights verify");
+        assert!(!outputs.is_empty());
+        client.close();
+    });
+
+    // A validator restarted after pruning recovers from its pruned stores and catches up.
+    cluster.kill(2);
+    let before = field(&status(&cluster, 0), "certified_height");
+    cluster.launch(2);
+    wait_status(&cluster, 2, Duration::from_secs(120), |value| {
+        field(value, "certified_height") >= before + RETAIN
+    });
+    let late = runtime.block_on(common::submit(&cluster.committee, &[2], 4, 2));
+    assert_eq!(late.len(), 4);
+    cluster.wait_ordered(&[0, 1, 2, 3], 12, Duration::from_secs(60));
+    let order = cluster
+        .get(2, &format!("/v1/tx/0x{}", late[0]))
+        .expect("receipt");
+    assert_ne!(order["status"], "accepted", "{order}");
+}
+
+fn hex_id(text: &str) -> [u8; 32] {
+    let bytes = hex::decode(text).expect("hex");
+    bytes.try_into().expect("32 bytes")
+}
