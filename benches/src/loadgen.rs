@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub clients: usize,
     /// Opaque payloads, decryption off.
     pub ordering_only: bool,
+    /// `[storage] retain_heights` of every validator (`None`: the node's default). A short
+    /// window shows a long run's memory with pruning in its steady state.
+    pub retain_heights: Option<u64>,
     /// No progress line.
     pub quiet: bool,
 }
@@ -103,6 +106,10 @@ pub struct Sample {
     pub ordered: u64,
     /// Largest resident set among the validators, MiB.
     pub rss_mib_max: f64,
+    /// Validator 0's certified height.
+    pub certified_height: u64,
+    /// Validator 0's lowest kept height (above 0 once it prunes).
+    pub kept_from_height: u64,
 }
 
 /// What a run measured.
@@ -116,6 +123,8 @@ pub struct Report {
     pub payload_bytes: usize,
     /// Client connections.
     pub clients: usize,
+    /// `[storage] retain_heights` if set for the run (else the node's default).
+    pub retain_heights: Option<u64>,
     /// Load window, seconds.
     pub duration_s: f64,
     /// Transactions offered per second (submitted / window).
@@ -265,6 +274,9 @@ fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network>
     for (index, path) in configs.iter().enumerate() {
         let mut config: NodeConfig = toml::from_str(&std::fs::read_to_string(path)?)?;
         config.ordering_only = options.ordering_only;
+        if let Some(retain_heights) = options.retain_heights {
+            config.storage.retain_heights = retain_heights;
+        }
         std::fs::write(path, toml::to_string(&config)?)?;
         let log = std::fs::File::create(folder.join(format!("validator-{index}.log")))?;
         network.processes.children.push(
@@ -651,6 +663,8 @@ async fn start_followers(
                 mempool: field("mempool"),
                 ordered: field("ordered"),
                 rss_mib_max: pids.iter().map(|pid| rss_mib(*pid)).fold(0.0, f64::max),
+                certified_height: field("certified_height"),
+                kept_from_height: field("kept_from_height"),
             });
             second += 1;
         }
@@ -732,6 +746,7 @@ fn report(
         validators: options.validators,
         payload_bytes: options.payload_bytes,
         clients: options.clients,
+        retain_heights: options.retain_heights,
         duration_s: seconds,
         offered_tps: timings.submitted_count as f64 / seconds,
         accepted_tps: timings.submitted.len() as f64 / seconds,
@@ -826,6 +841,7 @@ pub fn sweep(options: &SweepOptions) -> anyhow::Result<()> {
                     bundle_percent: 10,
                     clients: 8,
                     ordering_only,
+                    retain_heights: None,
                     quiet: true,
                 };
                 let report = run(&run_options)?;

@@ -83,6 +83,9 @@ struct Options {
     /// Order opaque payloads with decryption off.
     #[arg(long)]
     ordering_only: bool,
+    /// Heights each validator retains before pruning (default: the node's).
+    #[arg(long)]
+    retain_heights: Option<u64>,
 }
 
 impl From<Options> for RunOptions {
@@ -95,6 +98,7 @@ impl From<Options> for RunOptions {
             bundle_percent: options.bundle_percent,
             clients: options.clients,
             ordering_only: options.ordering_only,
+            retain_heights: options.retain_heights,
             quiet: false,
         }
     }
