@@ -977,7 +977,7 @@ mod tests {
             };
             store
                 .put_output(&OutputRecord {
-                    header: header.clone(),
+                    header,
                     entries: Vec::new(),
                     signature: [2; 96],
                 })
