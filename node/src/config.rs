@@ -207,7 +207,7 @@ impl Default for StorageSection {
         Self {
             node_cache_mib: crate::store::CACHE_BYTES_DEFAULT >> 20,
             consensus_cache_mib: shroud_storage::CACHE_BYTES_DEFAULT >> 20,
-            retain_heights: 100_000,
+            retain_heights: 1_000_000,
         }
     }
 }

@@ -35,6 +35,32 @@ pub fn rebuild(record: &OutputRecord) -> BuiltOutput {
 
 /// Where a transaction stands here.
 pub fn tx_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError> {
+    let status = read_status(store, tx_id)?;
+    // The reads above are not one snapshot: a height pruned while they ran gives a partial
+    // answer, which must say "pruned" rather than stop at an earlier step.
+    let Some(height) = status.ordered.as_ref().map(|ordered| ordered.height) else {
+        return Ok(status);
+    };
+    if height < store.kept_from_height()? {
+        return Ok(pruned(tx_id, height));
+    }
+    Ok(status)
+}
+
+/// A transaction committed at a pruned height.
+fn pruned(tx_id: TxId, height: u64) -> TxStatus {
+    TxStatus {
+        tx_id: tx_id.0,
+        known: true,
+        batched: None,
+        ordered: None,
+        outcome: None,
+        certified: None,
+        pruned_at: Some(height),
+    }
+}
+
+fn read_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError> {
     let mut status = TxStatus {
         tx_id: tx_id.0,
         known: store.is_pending(&tx_id)?,
@@ -62,9 +88,7 @@ pub fn tx_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError>
         // The committed index outlives the height's records, which the pruner drops (possibly
         // between the two reads above); a missing record of an unpruned height is corruption.
         if height < store.kept_from_height()? {
-            status.batched = None;
-            status.pruned_at = Some(height);
-            return Ok(status);
+            return Ok(pruned(tx_id, height));
         }
         return Err(StoreError::Corrupt("heights"));
     };

@@ -313,6 +313,16 @@ impl NodeStore {
         Ok(())
     }
 
+    /// Forgets own batches that turn out to be committed already (their certificate, or their
+    /// wait for one).
+    pub fn forget_own(&self, digests: &[BatchDigest]) -> Result<(), StoreError> {
+        for digest in digests {
+            self.certificates.remove(digest.0)?;
+            self.own_uncertified.remove(digest.0)?;
+        }
+        Ok(())
+    }
+
     /// This validator's certified batches not yet committed.
     pub fn certificates(&self) -> Result<Vec<BatchCertificate>, StoreError> {
         self.certificates

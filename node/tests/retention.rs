@@ -47,7 +47,7 @@ fn wait_status(cluster: &Cluster, index: usize, within: Duration, check: impl Fn
 fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
     let mut cluster = Cluster::start_with(4, |_, text| {
         *text = text.replace(
-            "retain_heights = 100000",
+            "retain_heights = 1000000",
             &format!("retain_heights = {RETAIN}"),
         );
         assert!(
@@ -105,7 +105,7 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
         match old.next(Duration::from_millis(100)).await {
             Err(SdkError::Pruned { height, kept_from }) => {
                 assert_eq!(height, 1);
-                assert!(kept_from > ordered_at);
+                assert!(kept_from.is_some_and(|kept| kept > ordered_at));
             }
             other => panic!("expected a pruned answer, got {other:?}"),
         }

@@ -219,7 +219,7 @@ impl Client {
             // No validator asked still keeps the evidence of its order.
             (Some(best), Some(height)) if best.ordered.is_none() => Err(SdkError::Pruned {
                 height,
-                kept_from: height + 1,
+                kept_from: None,
             }),
             (best, _) => best.ok_or(SdkError::Unreachable),
         }
@@ -290,7 +290,7 @@ impl Client {
                 continue;
             };
             let response = self.decode::<OutputsResponse>(*index, &answer, FrameKind::Outputs)?;
-            if response.kept_from_height > from_height {
+            if response.kept_from_height > from_height.max(1) {
                 // Pruned there: another validator may keep a longer history.
                 pruned = Some(pruned.map_or(response.kept_from_height, |kept| {
                     kept.min(response.kept_from_height)
@@ -302,7 +302,7 @@ impl Client {
         match pruned {
             Some(kept_from) => Err(SdkError::Pruned {
                 height: from_height,
-                kept_from,
+                kept_from: Some(kept_from),
             }),
             None => Err(SdkError::Unreachable),
         }

@@ -113,11 +113,12 @@ pub enum SdkError {
     #[error("timed out")]
     Timeout,
     /// Every validator asked has pruned the height wanted (it is older than they retain).
-    #[error("height {height} is pruned at every validator asked (the lowest kept is {kept_from})")]
+    #[error("height {height} is pruned at every validator asked")]
     Pruned {
         /// The height wanted.
         height: u64,
-        /// The lowest height a validator asked still keeps.
-        kept_from: u64,
+        /// The lowest height a validator asked still keeps, when it said (outputs do; a
+        /// receipt names only the pruned height).
+        kept_from: Option<u64>,
     },
 }

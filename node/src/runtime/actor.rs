@@ -592,7 +592,9 @@ impl Validator {
             counter!("shroud_batches_rejected_total").increment(1);
             return Ok(());
         }
-        if !self.store.has_batch(&digest)? {
+        // A batch committed before is acknowledged (its author stops re-sending) but not
+        // stored again: its transactions are all placed, and its height may be pruned.
+        if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
             self.store.put_batch(&batch, false)?;
             self.store.flush()?;
         }
@@ -670,6 +672,10 @@ impl Validator {
             warn!(peer = from, %error, "refused a batch certificate");
             return Ok(());
         }
+        if self.store.is_batch_committed(&certificate.digest)? {
+            // Already ordered: listing it again adds nothing, and its records may be pruned.
+            return Ok(());
+        }
         self.store.put_batch_certificate(&certificate)?;
         self.payload.add(certificate);
         Ok(())
@@ -701,11 +707,17 @@ impl Validator {
             // already has its place), and its payload may be pruned here and at every peer:
             // it is skipped rather than fetched.
             let mut listed = Vec::with_capacity(payload.batches.len());
+            let mut settled = Vec::new();
             for certificate in &payload.batches {
-                if !self.store.is_batch_committed(&certificate.digest)? {
+                if self.store.is_batch_committed(&certificate.digest)? {
+                    settled.push(certificate.digest);
+                } else {
                     listed.push(certificate);
                 }
             }
+            // An own batch certified again after a crash (its first certificate was not yet
+            // durable) and committed before is done: forget it as the first commit did.
+            self.store.forget_own(&settled)?;
             let mut missing = Vec::new();
             for certificate in listed.iter().copied() {
                 if !self.store.has_batch(&certificate.digest)? {

@@ -216,12 +216,16 @@ async fn order(
     State(api): State<Api>,
     UrlQuery(params): UrlQuery<OrderParams>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let kept_from = api.store.kept_from_position().map_err(ApiError::store)?;
-    if params.from < kept_from {
-        return Err(ApiError::pruned(format!(
-            "positions below {kept_from} are pruned here"
-        )));
-    }
+    let pruned = |store: &NodeStore| -> Result<(), ApiError> {
+        let kept_from = store.kept_from_position().map_err(ApiError::store)?;
+        if params.from < kept_from {
+            return Err(ApiError::pruned(format!(
+                "positions below {kept_from} are pruned here"
+            )));
+        }
+        Ok(())
+    };
+    pruned(&api.store)?;
     let (reply, answer) = oneshot::channel();
     let query = Query::Order {
         from: params.from,
@@ -232,7 +236,11 @@ async fn order(
         .send(Event::Query(query))
         .await
         .map_err(|_| ApiError::unavailable())?;
-    answer.await.map(Json).map_err(|_| ApiError::unavailable())
+    let ids = answer.await.map_err(|_| ApiError::unavailable())?;
+    // The mark only rises: if `from` is still kept after the scan, no position the scan read
+    // from was pruned under it (a range scan is not a snapshot).
+    pruned(&api.store)?;
+    Ok(Json(ids))
 }
 
 async fn committee_info(State(api): State<Api>) -> ApiResult {
@@ -302,15 +310,16 @@ fn certified_output(
             format!("no certified output at height {height}"),
         )
     };
-    let certificate = store
-        .output_certificate(height)
-        .map_err(ApiError::store)?
-        .ok_or_else(unknown)?;
-    let record = store
-        .output(height)
-        .map_err(ApiError::store)?
-        .ok_or_else(unknown)?;
-    Ok((record, certificate))
+    let certificate = store.output_certificate(height).map_err(ApiError::store)?;
+    let record = store.output(height).map_err(ApiError::store)?;
+    match (record, certificate) {
+        (Some(record), Some(certificate)) => Ok((record, certificate)),
+        // Pruned between the mark's read and these.
+        _ if height < store.kept_from_height().map_err(ApiError::store)? => {
+            Err(ApiError::pruned(format!("height {height} is pruned here")))
+        }
+        _ => Err(unknown()),
+    }
 }
 
 async fn output(State(api): State<Api>, Path(height): Path<String>) -> ApiResult {

@@ -300,6 +300,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
 
     tokio::pin!(shutdown);
     tokio::pin!(pruner);
+    let mut pruner_running = true;
     loop {
         let wake = validator.next_wake_ms();
         let sleep_ms = wake.saturating_sub(validator.now_ms());
@@ -310,10 +311,12 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
                 None => break,
             },
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => validator.tick()?,
-            pruned = &mut pruner => {
-                // The pruner only ends early on a store failure: stop the node with it.
+            pruned = &mut pruner, if pruner_running => {
+                // The pruner ends on a store failure (stop the node with it), or when the
+                // decryption stage stopped and closed the certified height (the stage's join
+                // below reports why).
+                pruner_running = false;
                 pruned.map_err(|_| NodeError::Invariant("the pruning task does not panic"))??;
-                return Err(NodeError::Invariant("the pruning task ends only with the node"));
             }
         }
         if stage_thread.is_finished() {

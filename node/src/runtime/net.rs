@@ -423,13 +423,15 @@ async fn outputs(context: &mut ClientContext, wanted: &OutputsRequest) -> Option
         .kept_from_height()
         .map_err(|error| warn!(%error, "reading the retention mark failed"))
         .ok()?;
+    let requested = wanted.from_height;
+    let pruned = move |kept_from_height: u64| OutputsResponse {
+        outputs: Vec::new(),
+        next_height: requested,
+        certified_height: certified,
+        kept_from_height,
+    };
     if wanted.from_height.max(1) < kept_from_height {
-        return Some(OutputsResponse {
-            outputs: Vec::new(),
-            next_height: wanted.from_height,
-            certified_height: certified,
-            kept_from_height,
-        });
+        return Some(pruned(kept_from_height));
     }
     let heights = u64::from(wanted.heights_max.clamp(1, OUTPUTS_HEIGHTS_MAX));
     let from = wanted.from_height.max(1);
@@ -438,16 +440,23 @@ async fn outputs(context: &mut ClientContext, wanted: &OutputsRequest) -> Option
     let namespace = wanted.namespace;
     let limits = context.limits.frame_bytes_max;
     // Reading and rebuilding trees is blocking work: keep it off the async workers.
-    tokio::task::spawn_blocking(move || {
-        namespace_outputs(&store, namespace, from, until, limits).map(|(outputs, next_height)| {
-            OutputsResponse {
+    tokio::task::spawn_blocking(
+        move || -> Result<OutputsResponse, crate::store::StoreError> {
+            let (outputs, next_height) = namespace_outputs(&store, namespace, from, until, limits)?;
+            // The scan is not a snapshot: if `from` was pruned while it ran, the page may stop
+            // short, so say "pruned" instead.
+            let kept_now = store.kept_from_height()?;
+            if from < kept_now {
+                return Ok(pruned(kept_now));
+            }
+            Ok(OutputsResponse {
                 outputs,
                 next_height,
                 certified_height: certified,
                 kept_from_height,
-            }
-        })
-    })
+            })
+        },
+    )
     .await
     .ok()?
     .map_err(|error| warn!(%error, "reading outputs failed"))

@@ -1,12 +1,12 @@
 //! Retention: a background task that drops the records of heights far below the certified
-//! head, so a validator's disk and sled's in-memory page bookkeeping stay bounded under
-//! sustained traffic.
+//! head, so that what a validator keeps per height (on disk, and in sled's in-memory page
+//! bookkeeping) is bounded under sustained traffic. The ordering state is not (ADR 0007).
 //!
 //! A height becomes prunable once it is `retain_heights` below the certified height. Pruning
 //! never touches what a validator's own progress depends on: the decryption stage works only
 //! above the certified height, consensus keeps `committed_blocks_kept` committed blocks in
-//! memory (a lagging peer can catch up only within that window, which `retain_heights` must
-//! exceed, see `StorageSection::validate`), and the ordering indexes (committed transaction
+//! memory (a lagging peer can catch up only within that window; the node warns when
+//! `retain_heights` is under twice it), and the ordering indexes (committed transaction
 //! ids, committed batch digests, encapsulations) are never pruned because every validator's
 //! order and duplicate outcomes depend on them. Readers of a pruned height get an explicit
 //! "pruned" answer, never a silent gap.
