@@ -34,6 +34,12 @@ const NAMESPACES: [NamespaceId; 2] = [NamespaceId(1), NamespaceId(2)];
 /// How long a run waits after the load window for accepted transactions to finish.
 const DRAIN: Duration = Duration::from_secs(40);
 
+/// Seconds of a run's start that [`Stability`] does not judge when none is given.
+pub const WARMUP_DEFAULT: Duration = Duration::from_secs(30);
+/// A validator's resident-set bound when none is given, MiB: about twice what a validator
+/// with the node's default caches was measured to settle at (BENCHMARKS.md).
+pub const RSS_BOUND_MIB_DEFAULT: f64 = 96.0;
+
 /// What one run does.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -54,8 +60,21 @@ pub struct RunOptions {
     /// `[storage] retain_heights` of every validator (`None`: the node's default). A short
     /// window shows a long run's memory with pruning in its steady state.
     pub retain_heights: Option<u64>,
+    /// Seconds at the start of the load window not judged by [`Stability`] (caches filling).
+    pub warmup: Duration,
+    /// Validator 0's mempool bound (`None`: two seconds of the offered rate, at least 64).
+    pub mempool_bound: Option<u64>,
+    /// Every validator's resident-set bound, MiB.
+    pub rss_bound_mib: f64,
     /// No progress line.
     pub quiet: bool,
+}
+
+impl RunOptions {
+    /// The mempool bound the run is judged against.
+    pub fn mempool_bound(&self) -> u64 {
+        self.mempool_bound.unwrap_or((2 * self.rate).max(64))
+    }
 }
 
 /// Latency percentiles, milliseconds.
@@ -110,6 +129,99 @@ pub struct Sample {
     pub certified_height: u64,
     /// Validator 0's lowest kept height (above 0 once it prunes).
     pub kept_from_height: u64,
+    /// Every validator's resident set, MiB, in validator order.
+    pub rss_mib: Vec<f64>,
+    /// Every validator's certified height, in validator order (0 when it did not answer).
+    pub certified_heights: Vec<u64>,
+}
+
+/// The bounds a run's mempool and memory are held to, and what the samples showed. It is
+/// judged on the load window after a warm-up (sled's caches and the node's capped sets fill
+/// in the first minutes, which is growth toward a bound, not past it).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stability {
+    /// First sampled second judged.
+    pub from_second: u64,
+    /// Last sampled second judged (the end of the load window).
+    pub to_second: u64,
+    /// Validator 0's mempool may not exceed this.
+    pub mempool_bound: u64,
+    /// Validator 0's largest mempool in the judged seconds.
+    pub mempool_max: u64,
+    /// No validator's resident set may exceed this, MiB.
+    pub rss_bound_mib: f64,
+    /// The largest resident set in the judged seconds, MiB.
+    pub rss_mib_max: f64,
+    /// Least-squares slope of the largest resident set over the last half of the judged
+    /// seconds, MiB per minute: what growth, if any, is left once caches are full.
+    pub rss_slope_mib_per_min: f64,
+    /// Largest gap between the most and the least advanced validator's certified height.
+    pub certified_lag_max: u64,
+    /// Every bound held.
+    pub held: bool,
+}
+
+impl Stability {
+    /// Judges `samples` (seconds `from_second..=to_second`) against the bounds.
+    pub fn judge(
+        samples: &[Sample],
+        from_second: u64,
+        to_second: u64,
+        mempool_bound: u64,
+        rss_bound_mib: f64,
+    ) -> Self {
+        let judged: Vec<&Sample> = samples
+            .iter()
+            .filter(|s| (from_second..=to_second).contains(&s.second))
+            .collect();
+        let mempool_max = judged.iter().map(|s| s.mempool).max().unwrap_or(0);
+        let rss_mib_max = judged.iter().map(|s| s.rss_mib_max).fold(0.0, f64::max);
+        let half = from_second + (to_second.saturating_sub(from_second)) / 2;
+        let tail: Vec<(f64, f64)> = judged
+            .iter()
+            .filter(|s| s.second >= half)
+            .map(|s| (s.second as f64 / 60.0, s.rss_mib_max))
+            .collect();
+        let certified_lag_max = judged
+            .iter()
+            .map(|s| {
+                let max = s.certified_heights.iter().max().copied().unwrap_or(0);
+                let min = s.certified_heights.iter().min().copied().unwrap_or(0);
+                max - min
+            })
+            .max()
+            .unwrap_or(0);
+        Self {
+            from_second,
+            to_second,
+            mempool_bound,
+            mempool_max,
+            rss_bound_mib,
+            rss_mib_max,
+            rss_slope_mib_per_min: slope(&tail),
+            certified_lag_max,
+            held: !judged.is_empty()
+                && mempool_max <= mempool_bound
+                && rss_mib_max <= rss_bound_mib,
+        }
+    }
+}
+
+/// The least-squares slope of `points` (0 for fewer than two distinct x).
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let count = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / count;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / count;
+    let covariance: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let variance: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    if variance == 0.0 {
+        0.0
+    } else {
+        covariance / variance
+    }
 }
 
 /// What a run measured.
@@ -145,6 +257,8 @@ pub struct Report {
     pub rejects: BTreeMap<String, u64>,
     /// Per validator.
     pub resources: Vec<Resources>,
+    /// The mempool and memory bounds, and whether they held.
+    pub stability: Stability,
     /// Per second.
     pub samples: Vec<Sample>,
 }
@@ -226,6 +340,24 @@ impl Report {
                 format!("{first:.0} MiB at 1 s, {last:.0} MiB at the end, peak {peak:.0} MiB"),
             );
         }
+        let stability = &self.stability;
+        line(
+            &mut out,
+            "bounds",
+            format!(
+                "{} over s {}..={}: mempool max {} (bound {}), RSS max {:.0} MiB (bound {:.0}), \
+                 RSS slope {:+.2} MiB/min over the last half, certified lag max {} heights",
+                if stability.held { "held" } else { "NOT held" },
+                stability.from_second,
+                stability.to_second,
+                stability.mempool_max,
+                stability.mempool_bound,
+                stability.rss_mib_max,
+                stability.rss_bound_mib,
+                stability.rss_slope_mib_per_min,
+                stability.certified_lag_max,
+            ),
+        );
         out
     }
 }
@@ -640,31 +772,43 @@ async fn start_followers(
             }));
         }
     }
-    // Once a second: validator 0's mempool and order, and every validator's RSS.
+    // Once a second: validator 0's mempool and order, and every validator's RSS and certified
+    // height (a validator falling behind its peers shows as lag before it shows as latency).
     let pids: Vec<u32> = network.processes.children.iter().map(Child::id).collect();
-    let (sampler_stop, http) = (stop.clone(), network.http[0]);
+    let (sampler_stop, addresses) = (stop.clone(), network.http.clone());
     let sampler = tokio::spawn(async move {
         let mut samples = Vec::new();
         let mut second = 1;
         while !sampler_stop.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep_until((started + Duration::from_secs(second)).into()).await;
-            let status = tokio::task::spawn_blocking(move || http_get(http, "/v1/status"))
-                .await
-                .ok()
-                .flatten();
-            let field = |name: &str| {
-                status
-                    .as_ref()
+            let polled = addresses.clone();
+            let statuses = tokio::task::spawn_blocking(move || {
+                polled
+                    .iter()
+                    .map(|address| http_get(*address, "/v1/status"))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            let field = |index: usize, name: &str| {
+                statuses
+                    .get(index)
+                    .and_then(Option::as_ref)
                     .and_then(|s| s.get(name)?.as_u64())
                     .unwrap_or(0)
             };
+            let rss: Vec<f64> = pids.iter().map(|pid| rss_mib(*pid)).collect();
             samples.push(Sample {
                 second,
-                mempool: field("mempool"),
-                ordered: field("ordered"),
-                rss_mib_max: pids.iter().map(|pid| rss_mib(*pid)).fold(0.0, f64::max),
-                certified_height: field("certified_height"),
-                kept_from_height: field("kept_from_height"),
+                mempool: field(0, "mempool"),
+                ordered: field(0, "ordered"),
+                rss_mib_max: rss.iter().cloned().fold(0.0, f64::max),
+                certified_height: field(0, "certified_height"),
+                kept_from_height: field(0, "kept_from_height"),
+                certified_heights: (0..statuses.len())
+                    .map(|index| field(index, "certified_height"))
+                    .collect(),
+                rss_mib: rss,
             });
             second += 1;
         }
@@ -736,6 +880,13 @@ fn report(
         }
     };
     let seconds = window.as_secs_f64().max(1e-3);
+    let stability = Stability::judge(
+        &samples,
+        options.warmup.min(window / 2).as_secs() + 1,
+        window.as_secs(),
+        options.mempool_bound(),
+        options.rss_bound_mib,
+    );
     Report {
         mode: if options.ordering_only {
             "ordering-only"
@@ -762,6 +913,7 @@ fn report(
             .iter()
             .map(|child| resources(child.id()))
             .collect(),
+        stability,
         samples,
     }
 }
@@ -842,6 +994,9 @@ pub fn sweep(options: &SweepOptions) -> anyhow::Result<()> {
                     clients: 8,
                     ordering_only,
                     retain_heights: None,
+                    warmup: WARMUP_DEFAULT,
+                    mempool_bound: None,
+                    rss_bound_mib: RSS_BOUND_MIB_DEFAULT,
                     quiet: true,
                 };
                 let report = run(&run_options)?;
@@ -931,4 +1086,56 @@ fn plot(points: &[Point], path: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(second: u64, mempool: u64, rss: f64, certified: &[u64]) -> Sample {
+        Sample {
+            second,
+            mempool,
+            rss_mib_max: rss,
+            rss_mib: vec![rss],
+            certified_heights: certified.to_vec(),
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn a_slope_is_the_least_squares_fit() {
+        assert_eq!(slope(&[]), 0.0);
+        assert_eq!(slope(&[(1.0, 5.0)]), 0.0);
+        assert_eq!(slope(&[(2.0, 1.0), (2.0, 3.0)]), 0.0);
+        let line: Vec<(f64, f64)> = (0..10).map(|x| (x as f64, 3.0 + 0.5 * x as f64)).collect();
+        assert!((slope(&line) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn stability_judges_only_the_window_after_warm_up() {
+        // A warm-up spike (second 1) and the drain (second 20) are outside the judged seconds.
+        let mut samples = vec![sample(1, 500, 200.0, &[1, 1])];
+        samples.extend((2..=10).map(|second| sample(second, 3, 40.0, &[second, second - 2])));
+        samples.push(sample(20, 900, 300.0, &[50, 10]));
+        let stability = Stability::judge(&samples, 2, 10, 64, 96.0);
+        assert!(stability.held);
+        assert_eq!(stability.mempool_max, 3);
+        assert_eq!(stability.rss_mib_max, 40.0);
+        assert_eq!(stability.rss_slope_mib_per_min, 0.0);
+        assert_eq!(stability.certified_lag_max, 2);
+    }
+
+    #[test]
+    fn stability_fails_on_either_bound_and_on_no_samples() {
+        let growing: Vec<Sample> = (1..=120)
+            .map(|second| sample(second, second, 30.0 + second as f64 / 60.0, &[]))
+            .collect();
+        let judged = Stability::judge(&growing, 1, 120, 100, 96.0);
+        assert!(!judged.held, "the mempool passes its bound");
+        assert!((judged.rss_slope_mib_per_min - 1.0).abs() < 1e-9);
+        assert!(!Stability::judge(&growing, 1, 120, 200, 31.0).held);
+        assert!(Stability::judge(&growing, 1, 120, 200, 96.0).held);
+        assert!(!Stability::judge(&growing, 200, 300, 200, 96.0).held);
+    }
 }

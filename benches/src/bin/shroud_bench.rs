@@ -86,6 +86,15 @@ struct Options {
     /// Heights each validator retains before pruning (default: the node's).
     #[arg(long)]
     retain_heights: Option<u64>,
+    /// Seconds at the start not judged against the bounds (caches filling).
+    #[arg(long, default_value_t = loadgen::WARMUP_DEFAULT.as_secs())]
+    warmup_s: u64,
+    /// Validator 0's mempool bound (default: two seconds of the offered rate, at least 64).
+    #[arg(long)]
+    mempool_bound: Option<u64>,
+    /// Every validator's resident-set bound, MiB.
+    #[arg(long, default_value_t = loadgen::RSS_BOUND_MIB_DEFAULT)]
+    rss_bound_mib: f64,
 }
 
 impl From<Options> for RunOptions {
@@ -99,6 +108,9 @@ impl From<Options> for RunOptions {
             clients: options.clients,
             ordering_only: options.ordering_only,
             retain_heights: options.retain_heights,
+            warmup: Duration::from_secs(options.warmup_s),
+            mempool_bound: options.mempool_bound,
+            rss_bound_mib: options.rss_bound_mib,
             quiet: false,
         }
     }
