@@ -35,6 +35,7 @@ fn label(i: u64) -> Label {
     Label {
         chain_id: 1,
         epoch: 1,
+        valid_through: 1_000,
         nonce: [(i % 251) as u8; 32],
     }
 }

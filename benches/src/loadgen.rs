@@ -474,11 +474,11 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-fn payloads(
-    committee: &Committee,
-    options: &RunOptions,
-    count: usize,
-) -> Vec<(Vec<u8>, Vec<NamespaceId>)> {
+/// One planned transaction: its plaintext (a bundle's encoding, or opaque bytes in
+/// ordering-only mode) and the namespaces it touches.
+type Planned = (Vec<u8>, Vec<NamespaceId>);
+
+fn payloads(options: &RunOptions, count: usize) -> Vec<Planned> {
     (0..count)
         .map(|i| {
             let mut data = vec![0u8; options.payload_bytes];
@@ -498,12 +498,38 @@ fn payloads(
                 });
             }
             let namespaces = items.iter().map(|item| item.namespace).collect();
-            (
-                shroud_sdk::encrypt_bundle(committee, &Bundle { items }),
-                namespaces,
-            )
+            (Bundle { items }.encode(), namespaces)
         })
         .collect()
+}
+
+/// Encrypts the planned bundles in submission order on a thread of its own, a little ahead of
+/// the schedule (the channel holds `ahead` of them), each valid through half the chain's
+/// validity window above the latest certified height the sampler saw: a ciphertext made at
+/// the start of a long run would have expired by the time its turn came.
+fn encrypt_ahead(
+    committee: Committee,
+    planned: Vec<Planned>,
+    ordering_only: bool,
+    height: Arc<std::sync::atomic::AtomicU64>,
+    ahead: usize,
+) -> tokio::sync::mpsc::Receiver<Planned> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(ahead.max(1));
+    std::thread::spawn(move || {
+        let half_window = committee.validity_heights() / 2;
+        for (plaintext, namespaces) in planned {
+            let bytes = if ordering_only {
+                plaintext
+            } else {
+                let anchor = height.load(std::sync::atomic::Ordering::Relaxed);
+                shroud_sdk::encrypt_bytes(&committee, &plaintext, anchor + half_window)
+            };
+            if sender.blocking_send((bytes, namespaces)).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
 }
 
 #[derive(Default)]
@@ -581,8 +607,8 @@ async fn drive(
         (rate * options.duration.as_secs()).max(1) as usize
     };
     let prepared = tokio::task::spawn_blocking({
-        let (committee, options) = (committee.clone(), options.clone());
-        move || payloads(&committee, &options, planned.min(200_000))
+        let options = options.clone();
+        move || payloads(&options, planned.min(200_000))
     })
     .await?;
     let mut clients = Vec::new();
@@ -591,19 +617,36 @@ async fn drive(
             connect(committee, &[index % options.validators]).await?,
         ));
     }
+    let height = Arc::new(std::sync::atomic::AtomicU64::new(clients[0].learned_height()));
+    // Two seconds of the schedule (at least 256) are encrypted ahead of it.
+    let ahead = usize::try_from(rate.saturating_mul(2)).unwrap_or(usize::MAX).max(256);
+    let mut prepared = encrypt_ahead(
+        committee.clone(),
+        prepared,
+        options.ordering_only,
+        height.clone(),
+        ahead,
+    );
+    // Fill the channel before the clock starts, as the payloads were prepared before it.
+    while prepared.len() < ahead.min(planned) && !prepared.is_closed() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let timings: Arc<Mutex<Timings>> = Arc::default();
     let started = Instant::now();
-    let followers = start_followers(committee, options, network, timings.clone(), started).await?;
+    let followers =
+        start_followers(committee, options, network, timings.clone(), started, height).await?;
 
     // Submit on schedule: transaction i leaves at start + i / rate.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(4_096));
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, (bytes, namespaces)) in prepared.into_iter().enumerate() {
+    let mut i = 0usize;
+    while let Some((bytes, namespaces)) = prepared.recv().await {
+        i += 1;
         if started.elapsed() >= options.duration {
             break;
         }
         if rate > 0 {
-            let at = started + Duration::from_secs_f64(i as f64 / rate as f64);
+            let at = started + Duration::from_secs_f64((i - 1) as f64 / rate as f64);
             tokio::time::sleep_until(at.into()).await;
         }
         let permit = in_flight.clone().acquire_owned().await?;
@@ -715,6 +758,7 @@ async fn start_followers(
     network: &Network,
     timings: Arc<Mutex<Timings>>,
     started: Instant,
+    height: Arc<std::sync::atomic::AtomicU64>,
 ) -> anyhow::Result<Followers> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut handles = Vec::new();
@@ -798,6 +842,11 @@ async fn start_followers(
                     .unwrap_or(0)
             };
             let rss: Vec<f64> = pids.iter().map(|pid| rss_mib(*pid)).collect();
+            let certified = (0..statuses.len())
+                .map(|index| field(index, "certified_height"))
+                .max()
+                .unwrap_or(0);
+            height.fetch_max(certified, std::sync::atomic::Ordering::Relaxed);
             samples.push(Sample {
                 second,
                 mempool: field(0, "mempool"),

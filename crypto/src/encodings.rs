@@ -12,10 +12,13 @@ pub fn vote(epoch: u64, view: u64, block: &[u8; 32], height: u64) -> Vec<u8> {
     out
 }
 
-/// What a batch acknowledgement signs (domain `BatchAck`): epoch and batch digest.
-pub fn batch_ack(epoch: u64, digest: &[u8; 32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(40);
+/// What a batch acknowledgement signs (domain `BatchAck`): epoch, the last height at which
+/// the batch may be ordered (so a block listing it later is skipped without its payload), and
+/// the batch digest.
+pub fn batch_ack(epoch: u64, valid_through: u64, digest: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
     out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(&valid_through.to_be_bytes());
     out.extend_from_slice(digest);
     out
 }

@@ -43,6 +43,7 @@ fn fixed_label() -> Label {
     Label {
         chain_id: 0x5348_524f_5544,
         epoch: 1,
+        valid_through: 4_096,
         nonce: [0xab; 32],
     }
 }
@@ -53,6 +54,7 @@ const CONTEXT: Context = Context {
 };
 
 const PLAINTEXT: &[u8] = b"golden plaintext for ciphertext format v1";
+// Version 2 (ADR 0008) added `valid_through` to the label; the plaintext stays as it was.
 
 fn fixed_ciphertext() -> Ciphertext {
     let (public, _) = fixed_key();
@@ -110,15 +112,15 @@ fn bls_signature_hex() -> String {
 const TAGS_DIGEST: &str = "e0be04a24c602072b8c1188b3896e6b9781cefccd9082aab2cbb209cddaed720";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
-    "0100005348524f55440000000000000001ababababababababababababababababababababababababababab",
-    "abababababaa99b66241d8ceee0b57657a495f98c87015d0c8d90e8649a9d371d7bad13f9033e37bacbc793f",
-    "941a3d9d30d7b9b5dab51972caf10dcd6a0f86a31d407ca798e01279d88f6245edc0b1a5996d2d0ffa7725cd",
-    "a13a2c5f429ccfadf323d1f1b4a68d60e2bded575166c850e54261e0d19f5bbf441ca09eb61f6440ab3f016e",
-    "264f5230a9a159d4a746199701b68e9d30b2c3c003151a165f2365bc663c61b213b25bc9392a95a20bcef7ad",
-    "b1199755d0f65a3fb7cccd8d41468a0db705f56c6d029e3ea7a03a29b94b8d42cfd6fb7a27c278012cf81116",
-    "55a75daa0698b1c918162f9b7545de07c076444ca9ffdbdaafde62ef8dec8e59e3e8a4e0052de85f78000000",
-    "394434dc9fd31e7851bc7899d1e41e3765d5a723a1503d21d299a0f377537bcaf3b9768d0259175278eaa3aa",
-    "ab9333f950dcb01b315cdada5bac",
+    "0200005348524f554400000000000000010000000000001000ababababababababababababababababababab",
+    "abababababababababababababaa99b66241d8ceee0b57657a495f98c87015d0c8d90e8649a9d371d7bad13f",
+    "9033e37bacbc793f941a3d9d30d7b9b5dab51972caf10dcd6a0f86a31d407ca798e01279d88f6245edc0b1a5",
+    "996d2d0ffa7725cda13a2c5f429ccfadf323d1f1b4a68d60e2bded575166c850e54261e0d19f5bbf441ca09e",
+    "b61f6440ab3f016e264f5230a9a159d4a746199701b68e9d30b2c3c003151a165f2365bc663c61b213b25bc9",
+    "392a95a20bcef7adb1199755d0f65a3fb7cccd8d41468a0db705f56c6d352639817cdefa84dd2510a9918528",
+    "841767207a9ca4fe16c86d9d668f96c7897b27fb1413e5ef171a708304a6d143da9bae22ebf4e4b635aab827",
+    "2893ef222200000039725550b67babfaa2df3ed61e4abee661ef87e010747692e871e0452301ed70af9e25bb",
+    "057e45218b9a05b2b2a5878c1050bf32ea1d65cc724d",
 );
 const SHARES_DIGEST: &str = "a6c71280c6e8c408d2563361fb5760abaabba137fdec0b44be0e3877f526a44e";
 
@@ -163,7 +165,7 @@ fn share_encoding_is_frozen() {
     assert_eq!(digest(&shares), SHARES_DIGEST);
 }
 
-/// A version-1 ciphertext written by an earlier build still decodes, verifies and decrypts.
+/// A version-2 ciphertext written by an earlier build still decodes, verifies and decrypts.
 #[test]
 fn frozen_ciphertext_still_decrypts() {
     let (public, key_shares) = fixed_key();

@@ -33,6 +33,7 @@ fn label(nonce_byte: u8) -> Label {
     Label {
         chain_id: 7,
         epoch: 3,
+        valid_through: 1_000,
         nonce: [nonce_byte; 32],
     }
 }
@@ -254,7 +255,7 @@ fn every_field_change_is_rejected_before_any_share() {
     }
     // Valid points and scalars in the wrong place (not just broken encodings).
     let mut swapped = bytes.clone();
-    swapped.copy_within(49..97, 97);
+    swapped.copy_within(57..105, 105);
     let decoded = Ciphertext::from_bytes(&swapped, PAYLOAD_MAX).expect("points still decode");
     assert_eq!(
         decoded.verify(public.encryption_key(), &CONTEXT),
@@ -294,10 +295,14 @@ fn label_changes_are_rejected() {
             nonce: [5; 32],
             ..original
         },
+        Label {
+            valid_through: original.valid_through + 1,
+            ..original
+        },
     ];
     for changed in changes {
         let mut bytes = ciphertext.to_bytes();
-        bytes[1..49].copy_from_slice(&changed.to_bytes());
+        bytes[1..57].copy_from_slice(&changed.to_bytes());
         let decoded = Ciphertext::from_bytes(&bytes, PAYLOAD_MAX).expect("decodes");
         assert_eq!(decoded.label(), &changed);
         // Against this node's context, a foreign chain or epoch is refused by the label check.
@@ -384,15 +389,15 @@ fn ciphertext_decoding_enforces_limits() {
         Err(ThresholdError::WrongLength { .. })
     ));
     let mut version = bytes.clone();
-    version[0] = 2;
+    version[0] = 3;
     assert_eq!(
         Ciphertext::from_bytes(&version, PAYLOAD_MAX),
-        Err(ThresholdError::UnknownVersion(2))
+        Err(ThresholdError::UnknownVersion(3))
     );
     // f set to the group order itself: not canonical.
     let mut scalar = bytes.clone();
     let order = Fr::MODULUS.to_bytes_be();
-    scalar[241..273].copy_from_slice(&order);
+    scalar[249..281].copy_from_slice(&order);
     assert_eq!(
         Ciphertext::from_bytes(&scalar, PAYLOAD_MAX),
         Err(ThresholdError::BadScalar { field: "f" })
@@ -403,7 +408,7 @@ fn ciphertext_decoding_enforces_limits() {
     G1Affine::zero()
         .serialize_compressed(&mut zero)
         .expect("serialize");
-    identity[49..97].copy_from_slice(&zero);
+    identity[57..105].copy_from_slice(&zero);
     assert_eq!(
         Ciphertext::from_bytes(&identity, PAYLOAD_MAX),
         Err(ThresholdError::BadPoint { field: "u" })
@@ -638,4 +643,28 @@ fn combining_a_block_at_once_decides_exactly_as_one_by_one() {
         results[5],
         Err(ThresholdError::NotEnoughShares { .. })
     ));
+}
+
+#[test]
+fn the_label_and_encapsulation_read_from_the_wire_are_the_decoded_ones() {
+    let mut rng = rng(41);
+    let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let ciphertext = encrypt(public.encryption_key(), label(9), b"peek", &mut rng);
+    let bytes = ciphertext.to_bytes();
+    assert_eq!(Label::peek(&bytes), Some(label(9)));
+    assert_eq!(
+        Ciphertext::peek_encapsulation(&bytes),
+        Some(ciphertext.encapsulation_bytes())
+    );
+    // Too short, or another version: nothing is read.
+    assert_eq!(Label::peek(&bytes[..20]), None);
+    assert_eq!(Ciphertext::peek_encapsulation(&bytes[..80]), None);
+    let mut other_version = bytes.clone();
+    other_version[0] = 1;
+    assert_eq!(Label::peek(&other_version), None);
+    assert_eq!(Ciphertext::peek_encapsulation(&other_version), None);
+    assert_eq!(
+        Ciphertext::from_bytes(&other_version, PAYLOAD_MAX),
+        Err(ThresholdError::UnknownVersion(1))
+    );
 }

@@ -44,18 +44,24 @@ pub struct Batch {
     pub author: u16,
     /// The author's batch counter (makes equal contents at different times distinct).
     pub sequence: u64,
+    /// The last height at which the batch may be ordered: the latest expiry among its
+    /// transactions. A block at a later height (or one too far below it) skips the batch
+    /// without fetching it, so validators need remember a committed batch only that long.
+    pub valid_through: u64,
     /// Ciphertext wire bytes.
     pub transactions: Vec<Vec<u8>>,
 }
 
 impl Batch {
-    /// `SHA-256(tag || epoch || author || sequence || count || (len || bytes)*)`.
+    /// `SHA-256(tag || epoch || author || sequence || valid_through || count ||
+    /// (len || bytes)*)`.
     pub fn digest(&self) -> BatchDigest {
         let mut hasher = Sha256::new();
         hasher.update(BATCH_DIGEST_TAG);
         hasher.update(self.epoch.to_be_bytes());
         hasher.update(self.author.to_be_bytes());
         hasher.update(self.sequence.to_be_bytes());
+        hasher.update(self.valid_through.to_be_bytes());
         hasher.update((self.transactions.len() as u64).to_be_bytes());
         for transaction in &self.transactions {
             hasher.update((transaction.len() as u64).to_be_bytes());
@@ -70,9 +76,10 @@ impl Batch {
     }
 }
 
-/// What an acknowledgement and a batch certificate sign: the epoch and the digest.
-pub fn ack_encoding(epoch: u64, digest: &BatchDigest) -> Vec<u8> {
-    shroud_crypto::encodings::batch_ack(epoch, &digest.0)
+/// What an acknowledgement and a batch certificate sign: the epoch, the batch's expiry and
+/// the digest.
+pub fn ack_encoding(epoch: u64, valid_through: u64, digest: &BatchDigest) -> Vec<u8> {
+    shroud_crypto::encodings::batch_ack(epoch, valid_through, &digest.0)
 }
 
 /// A validator's signed statement that it durably stored a batch.
@@ -81,6 +88,8 @@ pub fn ack_encoding(epoch: u64, digest: &BatchDigest) -> Vec<u8> {
 pub struct BatchAck {
     /// The epoch.
     pub epoch: u64,
+    /// The stored batch's expiry ([`Batch::valid_through`]).
+    pub valid_through: u64,
     /// The stored batch.
     pub digest: BatchDigest,
     /// The acknowledging validator.
@@ -91,10 +100,14 @@ pub struct BatchAck {
 
 impl BatchAck {
     /// Signs an acknowledgement. The caller must have flushed the batch to disk first.
-    pub fn sign(epoch: u64, digest: BatchDigest, signer: u16, key: &SecretKey) -> Self {
-        let signature = key.sign(SigningDomain::BatchAck, &ack_encoding(epoch, &digest));
+    pub fn sign(batch: &Batch, digest: BatchDigest, signer: u16, key: &SecretKey) -> Self {
+        let (epoch, valid_through) = (batch.epoch, batch.valid_through);
+        debug_assert_eq!(batch.digest(), digest, "the digest is the batch's");
+        let encoding = ack_encoding(epoch, valid_through, &digest);
+        let signature = key.sign(SigningDomain::BatchAck, &encoding);
         Self {
             epoch,
+            valid_through,
             digest,
             signer,
             signature: signature.to_bytes(),
@@ -108,6 +121,9 @@ impl BatchAck {
 pub struct BatchCertificate {
     /// The epoch.
     pub epoch: u64,
+    /// The batch's expiry ([`Batch::valid_through`]), signed with the digest so that a block
+    /// listing the batch past it is skipped without the payload.
+    pub valid_through: u64,
     /// The certified batch.
     pub digest: BatchDigest,
     /// Who made the batch (whom to ask first for it).
@@ -161,7 +177,7 @@ impl BatchCertificate {
             committee.keys(),
             availability_threshold(committee),
             SigningDomain::BatchAck,
-            &ack_encoding(self.epoch, &self.digest),
+            &ack_encoding(self.epoch, self.valid_through, &self.digest),
         )?;
         Ok(())
     }
@@ -183,6 +199,7 @@ impl BatchCertificate {
 #[derive(Debug)]
 pub struct AckCollector {
     epoch: u64,
+    valid_through: u64,
     digest: BatchDigest,
     author: u16,
     builder: CertificateBuilder,
@@ -190,21 +207,24 @@ pub struct AckCollector {
 }
 
 impl AckCollector {
-    /// A collector for `digest`, authored by `author`.
+    /// A collector for `batch` (digest `digest`), authored by `author`.
     pub fn new(
         committee: &Committee,
+        batch: &Batch,
         digest: BatchDigest,
         author: u16,
     ) -> Result<Self, BatchError> {
         let epoch = committee.epoch().0;
+        let valid_through = batch.valid_through;
         Ok(Self {
             epoch,
+            valid_through,
             digest,
             author,
             builder: CertificateBuilder::new(
                 committee.keys(),
                 SigningDomain::BatchAck,
-                &ack_encoding(epoch, &digest),
+                &ack_encoding(epoch, valid_through, &digest),
             )?,
             threshold: availability_threshold(committee),
         })
@@ -226,6 +246,7 @@ impl AckCollector {
         let certificate = self.builder.finish(self.threshold)?;
         Ok(Some(BatchCertificate {
             epoch: self.epoch,
+            valid_through: self.valid_through,
             digest: self.digest,
             author: self.author,
             signers: certificate.signers().as_bytes().to_vec(),
@@ -324,6 +345,7 @@ mod tests {
             epoch: 3,
             author: 1,
             sequence: 9,
+            valid_through: 77,
             transactions: vec![b"one".to_vec(), b"two".to_vec()],
         }
     }
@@ -333,12 +355,12 @@ mod tests {
         let (keys, committee) = committee(4);
         let batch = batch();
         let digest = batch.digest();
-        let mut collector = AckCollector::new(&committee, digest, 1).expect("collector");
-        let first = BatchAck::sign(3, digest, 0, &keys[0]);
+        let mut collector = AckCollector::new(&committee, &batch, digest, 1).expect("collector");
+        let first = BatchAck::sign(&batch, digest, 0, &keys[0]);
         assert_eq!(collector.add(&first), Ok(None));
         // A repeated ack does not count twice.
         assert_eq!(collector.add(&first), Ok(None));
-        let second = BatchAck::sign(3, digest, 2, &keys[2]);
+        let second = BatchAck::sign(&batch, digest, 2, &keys[2]);
         let certificate = collector
             .add(&second)
             .expect("valid ack")
@@ -349,10 +371,22 @@ mod tests {
         // An ack by the wrong key, or for another digest, is refused.
         let forged = BatchAck {
             signer: 3,
-            ..BatchAck::sign(3, digest, 3, &keys[0])
+            ..BatchAck::sign(&batch, digest, 3, &keys[0])
         };
-        let mut fresh = AckCollector::new(&committee, digest, 1).expect("collector");
+        let mut fresh = AckCollector::new(&committee, &batch, digest, 1).expect("collector");
         assert!(fresh.add(&forged).is_err());
+        // An ack over another expiry is over another statement.
+        let later = Batch {
+            valid_through: 78,
+            ..batch.clone()
+        };
+        assert!(fresh
+            .add(&BatchAck::sign(&later, later.digest(), 2, &keys[2]))
+            .is_err());
+        // A certificate whose expiry was moved no longer verifies.
+        let mut moved = certificate.clone();
+        moved.valid_through += 1;
+        assert!(moved.verify(&committee).is_err());
         let mut other = certificate.clone();
         other.digest = Batch {
             sequence: 10,
@@ -366,11 +400,12 @@ mod tests {
     fn a_certificate_below_f_plus_one_is_refused() {
         let (keys, committee) = committee(7);
         let digest = batch().digest();
-        let ack = BatchAck::sign(3, digest, 4, &keys[4]);
+        let ack = BatchAck::sign(&batch(), digest, 4, &keys[4]);
         let mut bitmap = SignerBitmap::new(7).expect("bitmap");
         bitmap.insert(4).expect("in range");
         let lonely = BatchCertificate {
             epoch: 3,
+            valid_through: 77,
             digest,
             author: 1,
             signers: bitmap.as_bytes().to_vec(),
@@ -387,13 +422,14 @@ mod tests {
     #[test]
     fn payloads_round_trip_and_garbage_is_an_error() {
         let (keys, committee) = committee(4);
-        let digest = batch().digest();
-        let mut collector = AckCollector::new(&committee, digest, 1).expect("collector");
+        let batch = batch();
+        let digest = batch.digest();
+        let mut collector = AckCollector::new(&committee, &batch, digest, 1).expect("collector");
         collector
-            .add(&BatchAck::sign(3, digest, 0, &keys[0]))
+            .add(&BatchAck::sign(&batch, digest, 0, &keys[0]))
             .expect("ack");
         let certificate = collector
-            .add(&BatchAck::sign(3, digest, 1, &keys[1]))
+            .add(&BatchAck::sign(&batch, digest, 1, &keys[1]))
             .expect("ack")
             .expect("certificate");
         let payload = BlockPayload {
@@ -429,6 +465,10 @@ mod tests {
             },
             Batch {
                 sequence: 10,
+                ..base.clone()
+            },
+            Batch {
+                valid_through: 78,
                 ..base.clone()
             },
             Batch {

@@ -284,6 +284,14 @@ impl NodeConfig {
             })?;
         config.validate()?;
         let committee = load_committee(&config.committee_file)?;
+        if config.storage.retain_heights <= committee.file.validity_heights {
+            // A pruned height's ordering entries must no longer decide anything, or pruning
+            // would change this validator's order (ADR 0008).
+            return Err(ConfigError::Invalid(format!(
+                "storage.retain_heights ({}) must exceed the committee's validity_heights ({})",
+                config.storage.retain_heights, committee.file.validity_heights
+            )));
+        }
         let index = usize::from(config.index);
         let entry = committee.file.validators.get(index).ok_or_else(|| {
             ConfigError::Invalid(format!(
@@ -457,6 +465,7 @@ pub fn write_testnet(
     let committee = CommitteeFile {
         chain_id,
         epoch: 1,
+        validity_heights: shroud_proofs::validity::VALIDITY_HEIGHTS_DEFAULT,
         public_key_set: hex::encode(public_key_set.to_bytes()),
         validators,
     };
@@ -464,6 +473,21 @@ pub fn write_testnet(
         toml::to_string(&committee).map_err(|error| ConfigError::Invalid(error.to_string()))?;
     write_file(&committee_file, text.as_bytes(), false)?;
     Ok(paths)
+}
+
+/// Sets the validity window of a test network written by [`write_testnet`] in `dir` (a
+/// network with a short retention window needs a shorter validity window).
+pub fn set_validity_heights(dir: &Path, validity_heights: u64) -> Result<(), ConfigError> {
+    let path = dir.join("committee.toml");
+    let mut committee: CommitteeFile =
+        toml::from_str(&read(&path)?).map_err(|error| ConfigError::Parse {
+            path: path.clone(),
+            detail: error.to_string(),
+        })?;
+    committee.validity_heights = validity_heights;
+    let text =
+        toml::to_string(&committee).map_err(|error| ConfigError::Invalid(error.to_string()))?;
+    write_file(&path, text.as_bytes(), false)
 }
 
 /// Free loopback ports for a test network (bound and released; the kernel does not hand

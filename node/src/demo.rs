@@ -325,7 +325,7 @@ async fn send_share(
             let namespaces = bundle.items.iter().map(|item| item.namespace).collect();
             (client.encrypt(&bundle), namespaces)
         } else {
-            (malformed(client.committee()), Vec::new())
+            (malformed(&client), Vec::new())
         };
         let at = Instant::now();
         match client.submit(&ciphertext).await {
@@ -349,8 +349,8 @@ async fn send_share(
 
 /// A valid ciphertext whose plaintext is not a bundle: ordered, decrypted, and then failed as
 /// `malformed_bundle` by every validator alike.
-fn malformed(committee: &Committee) -> Vec<u8> {
-    shroud_sdk::encrypt_bytes(committee, b"not a bundle")
+fn malformed(client: &Client) -> Vec<u8> {
+    shroud_sdk::encrypt_bytes(client.committee(), b"not a bundle", client.valid_through())
 }
 
 async fn follow(

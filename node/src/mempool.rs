@@ -2,12 +2,13 @@
 //! and answers).
 //!
 //! Admission checks, in order: size, structure (decoding), label (chain and epoch), the
-//! ciphertext's validity proof, duplicates, capacity. A refused ciphertext gets a typed
+//! ciphertext's validity proof, its expiry against this validator's height, duplicates,
+//! capacity. A refused ciphertext gets a typed
 //! [`Rejection`]; an admitted one is *accepted* only after the runtime has flushed it to disk.
 
 use std::collections::{HashSet, VecDeque};
 
-use shroud_crypto::tdh2::{Ciphertext, Context, EncryptionKey};
+use shroud_crypto::tdh2::{Ciphertext, Context, EncryptionKey, Label};
 use shroud_crypto::ThresholdError;
 use thiserror::Error;
 
@@ -80,6 +81,12 @@ pub enum Rejection {
     /// The validity proof fails (mauled, or made for another key).
     #[error("ciphertext proof does not verify")]
     InvalidCiphertext,
+    /// Its `valid_through` is before the next height: it could only fail as expired.
+    #[error("ciphertext is valid through height {valid_through}, the next height is {next}")]
+    Expired { valid_through: u64, next: u64 },
+    /// Its `valid_through` is further ahead than the chain's validity window allows.
+    #[error("ciphertext is valid through height {valid_through}, at most {max} is allowed now")]
+    ExpiryTooFar { valid_through: u64, max: u64 },
     /// Already accepted.
     #[error("duplicate ciphertext")]
     Duplicate,
@@ -90,12 +97,14 @@ pub enum Rejection {
 
 impl Rejection {
     /// Every label, for mapping a label back to its static form.
-    pub const LABELS: [&'static str; 7] = [
+    pub const LABELS: [&'static str; 9] = [
         "too_large",
         "malformed",
         "wrong_chain",
         "wrong_epoch",
         "invalid_ciphertext",
+        "expired",
+        "expiry_too_far",
         "duplicate",
         "full",
     ];
@@ -116,6 +125,8 @@ impl Rejection {
             Rejection::WrongChain { .. } => "wrong_chain",
             Rejection::WrongEpoch { .. } => "wrong_epoch",
             Rejection::InvalidCiphertext => "invalid_ciphertext",
+            Rejection::Expired { .. } => "expired",
+            Rejection::ExpiryTooFar { .. } => "expiry_too_far",
             Rejection::Duplicate => "duplicate",
             Rejection::Full => "full",
         }
@@ -134,6 +145,10 @@ pub struct Mempool {
     known: HashSet<TxId>,
     oldest_ms: Option<u64>,
     next_sequence: u64,
+    /// The chain's `validity_heights`.
+    validity_heights: u64,
+    /// The highest height whose order this validator has processed.
+    height: u64,
 }
 
 impl Mempool {
@@ -145,8 +160,11 @@ impl Mempool {
         key: EncryptionKey,
         author: u16,
         next_sequence: u64,
+        validity_heights: u64,
     ) -> Self {
         Self {
+            validity_heights,
+            height: 0,
             config,
             context,
             key,
@@ -191,6 +209,23 @@ impl Mempool {
         Ok(id)
     }
 
+    /// The highest processed height moved to `height` (expiry is judged against the next).
+    pub fn set_height(&mut self, height: u64) {
+        self.height = self.height.max(height);
+    }
+
+    /// The expiry a batch cut now gets: the latest `valid_through` among its transactions,
+    /// or, for bytes with no readable label (only an injected fault admits those), as late
+    /// as the window allows, so they are ordered and fail as invalid like any garbage.
+    fn batch_valid_through(&self, transactions: &[Vec<u8>]) -> u64 {
+        let latest = self.height + 1 + self.validity_heights;
+        transactions
+            .iter()
+            .map(|bytes| Label::peek(bytes).map_or(latest, |label| label.valid_through))
+            .max()
+            .unwrap_or(latest)
+    }
+
     fn check(&self, bytes: &[u8]) -> Result<(), Rejection> {
         if bytes.len() > self.config.ciphertext_bytes_max {
             return Err(Rejection::TooLarge {
@@ -200,8 +235,22 @@ impl Mempool {
         }
         let ciphertext = Ciphertext::from_bytes(bytes, self.config.ciphertext_bytes_max)
             .map_err(|error| Rejection::Malformed(error.to_string()))?;
+        let valid_through = ciphertext.label().valid_through;
         match ciphertext.verify(&self.key, &self.context) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let next = self.height + 1;
+                let max = next.saturating_add(self.validity_heights);
+                if valid_through < next {
+                    Err(Rejection::Expired {
+                        valid_through,
+                        next,
+                    })
+                } else if valid_through > max {
+                    Err(Rejection::ExpiryTooFar { valid_through, max })
+                } else {
+                    Ok(())
+                }
+            }
             Err(ThresholdError::WrongLabel {
                 field: "chain id",
                 expected,
@@ -292,6 +341,7 @@ impl Mempool {
             epoch: self.context.epoch,
             author: self.author,
             sequence: self.next_sequence,
+            valid_through: self.batch_valid_through(&transactions),
             transactions,
         };
         self.next_sequence += 1;
@@ -351,7 +401,7 @@ mod tests {
             batch_count_max: 3,
             ..MempoolConfig::default()
         };
-        (key, Mempool::new(config, CONTEXT, key, 1, 0), rng)
+        (key, Mempool::new(config, CONTEXT, key, 1, 0, 50), rng)
     }
 
     fn ciphertext(
@@ -361,12 +411,70 @@ mod tests {
         nonce: u8,
         rng: &mut ChaCha20Rng,
     ) -> Vec<u8> {
+        expiring(key, chain_id, epoch, 40, nonce, rng)
+    }
+
+    fn expiring(
+        key: &EncryptionKey,
+        chain_id: u64,
+        epoch: u64,
+        valid_through: u64,
+        nonce: u8,
+        rng: &mut ChaCha20Rng,
+    ) -> Vec<u8> {
         let label = Label {
             chain_id,
             epoch,
+            valid_through,
             nonce: [nonce; 32],
         };
         encrypt(key, label, b"transfer", rng).to_bytes()
+    }
+
+    #[test]
+    fn admission_takes_only_what_can_still_be_ordered_within_the_window() {
+        let (key, mut mempool, mut rng) = setup();
+        mempool.set_height(9);
+        // The next height is 10 and the window 50 heights: 10..=60 is admitted.
+        for (valid_through, nonce) in [(10, 1), (60, 2)] {
+            let bytes = expiring(&key, 5, 2, valid_through, nonce, &mut rng);
+            assert!(mempool.admit(&bytes, 0).is_ok(), "through {valid_through}");
+        }
+        let stale = expiring(&key, 5, 2, 9, 3, &mut rng);
+        assert_eq!(
+            mempool.admit(&stale, 0),
+            Err(Rejection::Expired {
+                valid_through: 9,
+                next: 10
+            })
+        );
+        let far = expiring(&key, 5, 2, 61, 4, &mut rng);
+        assert_eq!(
+            mempool.admit(&far, 0),
+            Err(Rejection::ExpiryTooFar {
+                valid_through: 61,
+                max: 60
+            })
+        );
+        // The height only moves forward.
+        mempool.set_height(3);
+        assert!(matches!(
+            mempool.admit(&stale, 0),
+            Err(Rejection::Expired { .. })
+        ));
+        // A batch carries the latest expiry among its transactions.
+        let batch = mempool.take_batch(1_000).expect("due by age");
+        assert_eq!(batch.valid_through, 60);
+        assert_eq!(Rejection::static_label("expiry_too_far"), "expiry_too_far");
+    }
+
+    #[test]
+    fn a_batch_of_unlabelled_bytes_stays_orderable_through_the_window() {
+        let (_, mut mempool, _) = setup();
+        mempool.set_height(100);
+        mempool.admit_unchecked(b"garbage", 0).expect("held");
+        let batch = mempool.take_batch(1_000).expect("due by age");
+        assert_eq!(batch.valid_through, 151);
     }
 
     #[test]
@@ -436,6 +544,7 @@ mod tests {
             epoch: 2,
             author,
             sequence: 0,
+            valid_through: 10,
             transactions: transactions.iter().map(|t| t.to_vec()).collect(),
         };
         let first = batch(0, &[b"a", b"b"]);

@@ -13,6 +13,7 @@ impl From<&BatchCertificate> for AvailabilityCertificate {
     fn from(certificate: &BatchCertificate) -> Self {
         Self {
             epoch: certificate.epoch,
+            valid_through: certificate.valid_through,
             digest: certificate.digest.0,
             author: certificate.author,
             signers: certificate.signers.clone(),

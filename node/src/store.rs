@@ -8,6 +8,7 @@
 //! validation; a record that fails is a [`StoreError::Corrupt`], and a failed write is fatal for
 //! the node (the caller stops rather than carry on with a store of unknown state).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rkyv::rancor;
@@ -18,6 +19,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use rkyv::{Archive, Deserialize, Serialize};
+use shroud_crypto::tdh2::Ciphertext;
 use shroud_proofs::{OutputCertificate, OutputHeader, PositionEntry};
 
 use crate::batch::{Batch, BatchCertificate, BatchDigest, TxId};
@@ -178,6 +180,43 @@ fn u64_value(bytes: &[u8], tree: &'static str) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(array))
 }
 
+/// A `committed` entry: global position, height, and the height through which it decides
+/// duplicates.
+fn committed_bytes(position: u64, height: u64, expiry: u64) -> [u8; 24] {
+    let mut value = [0u8; 24];
+    value[..8].copy_from_slice(&position.to_be_bytes());
+    value[8..16].copy_from_slice(&height.to_be_bytes());
+    value[16..].copy_from_slice(&expiry.to_be_bytes());
+    value
+}
+
+fn committed_value(bytes: &[u8]) -> Result<(u64, u64, u64), StoreError> {
+    if bytes.len() != 24 {
+        return Err(StoreError::Corrupt("committed"));
+    }
+    Ok((
+        u64_value(&bytes[..8], "committed")?,
+        u64_value(&bytes[8..16], "committed")?,
+        u64_value(&bytes[16..], "committed")?,
+    ))
+}
+
+/// An `encapsulations` entry: height, position, and the height through which it decides
+/// duplicates (the ciphertext's `valid_through`).
+fn encapsulation_value(bytes: &[u8]) -> Result<(u64, u32, u64), StoreError> {
+    if bytes.len() != 20 {
+        return Err(StoreError::Corrupt("encapsulations"));
+    }
+    let position: [u8; 4] = bytes[8..12]
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("encapsulations"))?;
+    Ok((
+        u64_value(&bytes[..8], "encapsulations")?,
+        u32::from_be_bytes(position),
+        u64_value(&bytes[12..], "encapsulations")?,
+    ))
+}
+
 fn tx_id(bytes: &[u8], tree: &'static str) -> Result<TxId, StoreError> {
     let array: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt(tree))?;
     Ok(TxId(array))
@@ -323,6 +362,36 @@ impl NodeStore {
         Ok(())
     }
 
+    /// Drops a batch that was never committed and can no longer be (past its
+    /// `valid_through`): its payload, its transaction index entries, its certificate, and the
+    /// own-batch marks. Nothing else refers to it, so without this it would stay for good.
+    pub fn drop_expired_batch(&self, digest: &BatchDigest) -> Result<(), StoreError> {
+        let Some(batch) = self.batch(digest)? else {
+            self.forget_own(&[*digest])?;
+            return Ok(());
+        };
+        let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
+        let trees = [
+            &self.batches,
+            &self.tx_batches,
+            &self.batch_certificates,
+            &self.certificates,
+            &self.own_uncertified,
+        ];
+        trees[..].transaction(|trees| -> TxResult {
+            for tree in [&trees[0], &trees[2], &trees[3], &trees[4]] {
+                tree.remove(&digest.0)?;
+            }
+            for id in &ids {
+                if trees[1].get(id.0)?.as_deref() == Some(&digest.0[..]) {
+                    trees[1].remove(&id.0)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     /// This validator's certified batches not yet committed.
     pub fn certificates(&self) -> Result<Vec<BatchCertificate>, StoreError> {
         self.certificates
@@ -361,15 +430,22 @@ impl NodeStore {
     }
 
     /// Whether a batch was committed at an earlier height (every transaction in it then took
-    /// its place or was a duplicate, so listing it again adds nothing). Kept for good, like
-    /// the committed transaction ids: ordering depends on it, so it is never pruned.
+    /// its place or was a duplicate, so listing it again adds nothing). The entry goes with its
+    /// height's records: by then the batch is past its `valid_through` (the window is longer
+    /// than the validity, ADR 0008), so a block listing it again skips it for that reason.
     pub fn is_batch_committed(&self, digest: &BatchDigest) -> Result<bool, StoreError> {
         Ok(self.committed_batches.contains_key(digest.0)?)
     }
 
-    /// Whether a transaction was committed before.
-    pub fn is_committed(&self, id: &TxId) -> Result<bool, StoreError> {
-        Ok(self.committed.contains_key(id.0)?)
+    /// Whether a transaction was committed before with an entry that still decides something
+    /// at `height`: its expiry (see [`shroud_proofs::expiry_of`]) is at or above `height`. An
+    /// older entry, or none, lets the transaction take a position again, where it can only
+    /// fail as `expired`, on every validator alike.
+    pub fn is_committed_live(&self, id: &TxId, height: u64) -> Result<bool, StoreError> {
+        let Some(bytes) = self.committed.get(id.0)? else {
+            return Ok(false);
+        };
+        Ok(committed_value(&bytes)?.2 >= height)
     }
 
     /// Number of committed transactions.
@@ -383,13 +459,21 @@ impl NodeStore {
     /// height's order and the height as processed, and drops the certificates of the committed
     /// batches, in one transaction: a crash must not leave ids marked committed without their
     /// positions.
+    ///
+    /// `expiries[i]` is how long `transactions[i]`'s entry decides duplicates: `Some(expiry)`
+    /// when it was within its validity here (it counts), `None` when it will fail as expired
+    /// (its entry then expires at `height`). An entry is written when none exists, and
+    /// replaces an expired one only for a transaction that counts, so the receipt index keeps
+    /// the placement that mattered.
     pub fn append_order(
         &self,
         height: u64,
         block_digest: [u8; 32],
         transactions: &[OrderedTx],
+        expiries: &[Option<u64>],
         batches: &[BatchDigest],
     ) -> Result<(), StoreError> {
+        assert_eq!(transactions.len(), expiries.len(), "one expiry per transaction");
         let start = self.order_len()?;
         let end = (start + transactions.len() as u64).to_be_bytes();
         let record = encode(
@@ -421,12 +505,25 @@ impl NodeStore {
                     committed_batches,
                 )|
                  -> TxResult {
-                    for (position, transaction) in (start..).zip(transactions) {
+                    for ((position, transaction), expiry) in
+                        (start..).zip(transactions).zip(expiries)
+                    {
                         order.insert(&position.to_be_bytes(), &transaction.tx_id.0)?;
-                        let mut value = [0u8; 16];
-                        value[..8].copy_from_slice(&position.to_be_bytes());
-                        value[8..].copy_from_slice(&height.to_be_bytes());
-                        committed.insert(&transaction.tx_id.0, &value)?;
+                        let write = match committed.get(transaction.tx_id.0)? {
+                            None => true,
+                            Some(bytes) => {
+                                let live = committed_value(&bytes)
+                                    .map_err(|_| ConflictableTransactionError::Abort(()))?
+                                    .2
+                                    >= height;
+                                !live && expiry.is_some()
+                            }
+                        };
+                        if write {
+                            let value =
+                                committed_bytes(position, height, expiry.unwrap_or(height));
+                            committed.insert(&transaction.tx_id.0, &value[..])?;
+                        }
                     }
                     for digest in batches {
                         certificates.remove(&digest.0)?;
@@ -462,13 +559,8 @@ impl NodeStore {
         let Some(bytes) = self.committed.get(id.0)? else {
             return Ok(None);
         };
-        if bytes.len() != 16 {
-            return Err(StoreError::Corrupt("committed"));
-        }
-        Ok(Some((
-            u64_value(&bytes[..8], "committed")?,
-            u64_value(&bytes[8..], "committed")?,
-        )))
+        let (position, height, _) = committed_value(&bytes)?;
+        Ok(Some((position, height)))
     }
 
     /// Whether a transaction is accepted and waiting for a batch here.
@@ -553,37 +645,31 @@ impl NodeStore {
 
     // ----- decryption stage ----------------------------------------------------------------
 
-    /// Where an encapsulation (a ciphertext's compressed `u`) was first ordered, recording
-    /// `(height, position)` if it is new. Idempotent for the same position (replayed after a
-    /// restart).
+    /// Where an encapsulation (a ciphertext's compressed `u`) was first ordered among the
+    /// entries still deciding at `height`, recording `(height, position)` (deciding through
+    /// `valid_through`) if there is none. An entry whose `valid_through` is below `height`
+    /// no longer decides anything (every copy of its ciphertext now fails as expired) and is
+    /// replaced. Idempotent for the same position (replayed after a restart). Only the
+    /// decryption stage writes this tree, from one thread.
     pub fn first_encapsulation(
         &self,
         u: &[u8],
         height: u64,
         position: u32,
+        valid_through: u64,
     ) -> Result<(u64, u32), StoreError> {
-        let mut value = [0u8; 12];
-        value[..8].copy_from_slice(&height.to_be_bytes());
-        value[8..].copy_from_slice(&position.to_be_bytes());
-        let previous =
-            self.encapsulations
-                .compare_and_swap(u, None as Option<&[u8]>, Some(&value[..]))?;
-        match previous {
-            Ok(()) => Ok((height, position)),
-            Err(existing) => {
-                let bytes = existing
-                    .current
-                    .ok_or(StoreError::Corrupt("encapsulations"))?;
-                if bytes.len() != 12 {
-                    return Err(StoreError::Corrupt("encapsulations"));
-                }
-                let first_height = u64_value(&bytes[..8], "encapsulations")?;
-                let array: [u8; 4] = bytes[8..]
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("encapsulations"))?;
-                Ok((first_height, u32::from_be_bytes(array)))
+        if let Some(bytes) = self.encapsulations.get(u)? {
+            let (first_height, first_position, expiry) = encapsulation_value(&bytes)?;
+            if expiry >= height || (first_height, first_position) == (height, position) {
+                return Ok((first_height, first_position));
             }
         }
+        let mut value = [0u8; 20];
+        value[..8].copy_from_slice(&height.to_be_bytes());
+        value[8..12].copy_from_slice(&position.to_be_bytes());
+        value[12..].copy_from_slice(&valid_through.to_be_bytes());
+        self.encapsulations.insert(u, &value[..])?;
+        Ok((height, position))
     }
 
     /// Records this validator's shares of a height (before they are sent).
@@ -744,9 +830,9 @@ impl NodeStore {
     ///
     /// Pruned: the height's order record and its slice of the global order, the batches it
     /// committed with their certificates and transaction index, own shares, decryption log,
-    /// output, output certificate and block certificate. Kept: the committed transaction ids,
-    /// committed batch digests and encapsulations, because every validator's ordering and
-    /// duplicate outcomes depend on them.
+    /// output, output certificate and block certificate, and the ordering entries made at the
+    /// height (committed transaction ids, batch digests and encapsulations), which stopped
+    /// deciding anything once past their expiry (ADR 0008).
     pub fn prune_below(&self, below: u64, heights_max: u64) -> Result<u64, StoreError> {
         let below = below.min(self.certified_height()?);
         let mut kept_from = self.kept_from_height()?;
@@ -759,26 +845,39 @@ impl NodeStore {
     }
 
     /// Removes one height's records and moves the kept-from marks past it, in one transaction
-    /// (a crash leaves the height either whole or gone).
+    /// (a crash leaves the height either whole or gone). The ordering entries made at this
+    /// height (transaction ids, encapsulations, batch digests) go too, each only if it still
+    /// names this height: they stopped deciding anything `validity_heights` after it, and the
+    /// window is longer than that (ADR 0008).
     fn prune_height(&self, height: u64) -> Result<(), StoreError> {
         let key = height.to_be_bytes();
         let digests = self.height_batch_digests(height)?;
+        let mut stored = HashMap::new();
         let mut indexed = Vec::new();
         for digest in &digests {
             if let Some(batch) = self.batch(digest)? {
                 indexed.extend(batch.transactions.iter().map(|t| (TxId::of(t), *digest)));
+                stored.insert(*digest, batch);
             }
         }
         let mut kept_position = self.kept_from_position()?;
         let mut positions = kept_position..kept_position;
+        let mut placed = Vec::new();
         if let Some(record) = self.height(height)? {
             let end = record.first_position + record.transactions.len() as u64;
             positions = record.first_position..end;
             kept_position = kept_position.max(end);
+            for transaction in &record.transactions {
+                let bytes = stored
+                    .get(&transaction.batch)
+                    .and_then(|batch| batch.transactions.get(transaction.index as usize));
+                let encapsulation = bytes.and_then(|bytes| Ciphertext::peek_encapsulation(bytes));
+                placed.push((transaction.tx_id, encapsulation));
+            }
         }
         let next = (height + 1).to_be_bytes();
         let kept_position = kept_position.to_be_bytes();
-        let trees = (
+        let trees = [
             &self.heights,
             &self.height_batches,
             &self.own_shares,
@@ -791,35 +890,45 @@ impl NodeStore {
             &self.batch_certificates,
             &self.tx_batches,
             &self.meta,
-        );
-        trees.transaction(|trees| -> TxResult {
-            let (heights, height_batches, shares, log, outputs, output_certificates, blocks) = (
-                &trees.0, &trees.1, &trees.2, &trees.3, &trees.4, &trees.5, &trees.6,
-            );
-            let (order, batches, batch_certificates, tx_batches, meta) =
-                (&trees.7, &trees.8, &trees.9, &trees.10, &trees.11);
-            for tree in [
-                heights,
-                height_batches,
-                shares,
-                log,
-                outputs,
-                output_certificates,
-                blocks,
-            ] {
+            &self.committed,
+            &self.encapsulations,
+            &self.committed_batches,
+        ];
+        trees[..].transaction(|trees| -> TxResult {
+            for tree in &trees[..7] {
                 tree.remove(&key)?;
             }
+            let (order, batches, batch_certificates, tx_batches, meta) =
+                (&trees[7], &trees[8], &trees[9], &trees[10], &trees[11]);
+            let (committed, encapsulations, committed_batches) =
+                (&trees[12], &trees[13], &trees[14]);
             for position in positions.clone() {
                 order.remove(&position.to_be_bytes())?;
             }
             for digest in &digests {
                 batches.remove(&digest.0)?;
                 batch_certificates.remove(&digest.0)?;
+                if committed_batches.get(digest.0)?.as_deref() == Some(&key[..]) {
+                    committed_batches.remove(&digest.0)?;
+                }
             }
             for (id, digest) in &indexed {
                 // A transaction also carried by a later batch keeps that batch's entry.
                 if tx_batches.get(id.0)?.as_deref() == Some(&digest.0[..]) {
                     tx_batches.remove(&id.0)?;
+                }
+            }
+            for (id, encapsulation) in &placed {
+                let names_this_height = |bytes: Option<sled::IVec>, at: std::ops::Range<usize>| {
+                    bytes.is_some_and(|bytes| bytes.get(at) == Some(&key[..]))
+                };
+                if names_this_height(committed.get(id.0)?, 8..16) {
+                    committed.remove(&id.0)?;
+                }
+                if let Some(u) = encapsulation {
+                    if names_this_height(encapsulations.get(u)?, 0..8) {
+                        encapsulations.remove(&u[..])?;
+                    }
                 }
             }
             meta.insert(KEPT_FROM_HEIGHT, &next)?;
@@ -867,6 +976,7 @@ mod tests {
             epoch: 1,
             author: 0,
             sequence: 4,
+            valid_through: 20,
             transactions: transactions.clone(),
         };
         let digest = store.put_batch(&batch, true).expect("batch");
@@ -879,6 +989,7 @@ mod tests {
 
         let certificate = BatchCertificate {
             epoch: 1,
+            valid_through: 20,
             digest,
             author: 0,
             signers: vec![0b11],
@@ -902,7 +1013,7 @@ mod tests {
             })
             .collect();
         store
-            .append_order(7, [9; 32], &ordered, &[digest])
+            .append_order(7, [9; 32], &ordered, &[Some(20), None], &[digest])
             .expect("order");
         store.flush().expect("flush");
         drop(store);
@@ -911,7 +1022,11 @@ mod tests {
         assert_eq!(store.order_len().expect("length"), 2);
         assert_eq!(store.processed_height().expect("height"), 7);
         assert_eq!(store.order_range(0, 10).expect("range"), ids);
-        assert!(store.is_committed(&ids[1]).expect("lookup"));
+        assert!(store.is_committed_live(&ids[0], 20).expect("lookup"));
+        assert!(!store.is_committed_live(&ids[0], 21).expect("lookup"));
+        // Failing as expired, the second decides duplicates for its own height only.
+        assert!(store.is_committed_live(&ids[1], 7).expect("lookup"));
+        assert!(!store.is_committed_live(&ids[1], 8).expect("lookup"));
         let record = store.height(7).expect("read").expect("recorded");
         assert_eq!(record.transactions, ordered);
         assert_eq!(record.first_position, 0);
@@ -919,22 +1034,62 @@ mod tests {
     }
 
     #[test]
-    fn an_encapsulation_keeps_its_first_position_and_replays_idempotently() {
+    fn an_encapsulation_keeps_its_first_position_until_it_expires() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = NodeStore::open(dir.path()).expect("open");
-        assert_eq!(store.first_encapsulation(b"u1", 3, 4).expect("new"), (3, 4));
-        assert_eq!(
-            store.first_encapsulation(b"u1", 3, 4).expect("replay"),
-            (3, 4)
-        );
-        assert_eq!(
-            store.first_encapsulation(b"u1", 5, 0).expect("later"),
-            (3, 4)
-        );
-        assert_eq!(
-            store.first_encapsulation(b"u2", 5, 0).expect("other"),
-            (5, 0)
-        );
+        let first = |u: &[u8], height, position, through| {
+            store
+                .first_encapsulation(u, height, position, through)
+                .expect("store")
+        };
+        assert_eq!(first(b"u1", 3, 4, 9), (3, 4));
+        assert_eq!(first(b"u1", 3, 4, 9), (3, 4), "a replay after a restart");
+        assert_eq!(first(b"u1", 5, 0, 30), (3, 4), "a duplicate");
+        assert_eq!(first(b"u1", 9, 1, 30), (3, 4), "still a duplicate at its expiry");
+        assert_eq!(first(b"u2", 5, 0, 9), (5, 0));
+        // Past its expiry the first entry decides nothing (a copy of that ciphertext fails as
+        // expired before reaching here); the next placement takes its place.
+        assert_eq!(first(b"u1", 10, 2, 30), (10, 2));
+        assert_eq!(first(b"u1", 11, 0, 30), (10, 2));
+    }
+
+    #[test]
+    fn a_transaction_entry_is_replaced_only_by_a_placement_that_counts() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = NodeStore::open(dir.path()).expect("open");
+        let id = TxId::of(b"t");
+        let digest = BatchDigest([1; 32]);
+        let placed = [OrderedTx {
+            tx_id: id,
+            batch: digest,
+            index: 0,
+        }];
+        let order = |height: u64, expiry: Option<u64>| {
+            store
+                .append_order(height, [0; 32], &placed, &[expiry], &[])
+                .expect("order");
+        };
+        order(1, Some(5));
+        assert!(store.is_committed_live(&id, 5).expect("read"));
+        // Replayed after its expiry it fails as expired: the receipt keeps the first placement.
+        order(6, None);
+        assert_eq!(store.committed_at(&id).expect("read"), Some((0, 1)));
+        assert!(!store.is_committed_live(&id, 7).expect("read"));
+        // A placement that counts (the first one had failed for being too far ahead, say)
+        // replaces an expired entry.
+        order(7, Some(9));
+        assert_eq!(store.committed_at(&id).expect("read"), Some((2, 7)));
+        assert!(store.is_committed_live(&id, 9).expect("read"));
+    }
+
+    /// Bytes shaped like a ciphertext as far as [`Ciphertext::peek_encapsulation`] reads
+    /// (version, label, `u`), with a distinct `u` per tag.
+    fn fake_ciphertext(tag: u8, height: u64) -> Vec<u8> {
+        let mut bytes = vec![shroud_crypto::tdh2::CIPHERTEXT_VERSION];
+        bytes.extend_from_slice(&[0; shroud_crypto::tdh2::LABEL_BYTES]);
+        bytes.extend_from_slice(&[tag; 40]);
+        bytes.extend_from_slice(&height.to_be_bytes());
+        bytes
     }
     /// Commits `heights` heights of one two-transaction batch each, with an output, a
     /// certificate, shares, a log and a block certificate per height.
@@ -943,20 +1098,19 @@ mod tests {
         let store = NodeStore::open(dir.path()).expect("open");
         let mut ids = Vec::new();
         for height in 1..=heights {
-            let transactions = vec![
-                format!("a{height}").into_bytes(),
-                format!("b{height}").into_bytes(),
-            ];
+            let transactions = vec![fake_ciphertext(b'a', height), fake_ciphertext(b'b', height)];
             let batch = Batch {
                 epoch: 1,
                 author: 1,
                 sequence: height,
+                valid_through: height + 2,
                 transactions: transactions.clone(),
             };
             let digest = store.put_batch(&batch, false).expect("batch");
             store
                 .put_batch_certificate(&BatchCertificate {
                     epoch: 1,
+                    valid_through: height + 2,
                     digest,
                     author: 1,
                     signers: vec![0b111],
@@ -973,9 +1127,14 @@ mod tests {
                     index,
                 })
                 .collect();
+            let expiries = [Some(height + 2), None];
             store
-                .append_order(height, [height as u8; 32], &ordered, &[digest])
+                .append_order(height, [height as u8; 32], &ordered, &expiries, &[digest])
                 .expect("order");
+            let u = Ciphertext::peek_encapsulation(&transactions[0]).expect("shaped");
+            store
+                .first_encapsulation(&u, height, 0, height + 2)
+                .expect("encapsulation");
             let header = OutputHeader {
                 chain_id: 1,
                 epoch: 1,
@@ -1030,7 +1189,7 @@ mod tests {
     }
 
     #[test]
-    fn pruning_drops_old_heights_whole_and_keeps_the_ordering_indexes() {
+    fn pruning_drops_old_heights_whole_with_their_ordering_entries() {
         let (dir, store, ids) = filled_store(6);
         let digest_of = |height: u64| {
             store
@@ -1052,10 +1211,25 @@ mod tests {
         assert_eq!(store.batch(&old_batch).expect("read"), None);
         assert_eq!(store.batch_certificate(&old_batch).expect("read"), None);
         assert_eq!(store.batch_of(&ids[1][0]).expect("read"), None);
-        // The ordering indexes stay: a pruned transaction is still committed, where it was.
-        assert!(store.is_committed(&ids[1][0]).expect("read"));
-        assert_eq!(store.committed_at(&ids[1][1]).expect("read"), Some((3, 2)));
-        assert!(store.is_batch_committed(&old_batch).expect("read"));
+        // The ordering entries made at pruned heights go with them (they had expired); those
+        // of kept heights stay.
+        for id in ids[..2].concat() {
+            assert_eq!(store.committed_at(&id).expect("read"), None);
+        }
+        assert!(!store.is_batch_committed(&old_batch).expect("read"));
+        let u_of = |height: u64| {
+            Ciphertext::peek_encapsulation(&fake_ciphertext(b'a', height)).expect("shaped")
+        };
+        assert_eq!(
+            store.first_encapsulation(&u_of(2), 9, 7, 9).expect("new again"),
+            (9, 7)
+        );
+        assert_eq!(store.committed_at(&ids[2][1]).expect("read"), Some((5, 3)));
+        assert!(store.is_batch_committed(&digest_of(3).expect("kept")).expect("read"));
+        assert_eq!(
+            store.first_encapsulation(&u_of(3), 4, 1, 9).expect("kept"),
+            (3, 0)
+        );
         // The kept heights are whole.
         assert!(store.output(3).expect("read").is_some());
         assert!(store.block_certificate(3).expect("read").is_some());

@@ -132,6 +132,7 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
     let label_for = |epoch: u64, nonce: u8| Label {
         chain_id: CHAIN_ID,
         epoch,
+        valid_through: common::VALID_THROUGH,
         nonce: [nonce; 32],
     };
 

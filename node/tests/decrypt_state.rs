@@ -40,20 +40,26 @@ fn params(net: &Net, index: usize, faults: Faults) -> Params {
         keys: net.keys.clone(),
         signer: SecretKey::from_bytes(net.signers[index].to_bytes().as_ref()).expect("key"),
         ciphertext_bytes_max: 64 * 1024,
+        validity_heights: VALIDITY_HEIGHTS,
         bundle_limits: BundleLimits::default(),
         faults,
     }
 }
 
+/// The chain's validity window in these tests.
+const VALIDITY_HEIGHTS: u64 = 50;
+
 /// The ciphertexts of height 1: bundles, a plaintext that is not a bundle, a mauled one, one
-/// for another epoch. Height 2 is empty.
+/// for another epoch, one past its expiry and one valid too far ahead. Height 2 is empty.
 fn transactions(public: &PublicKeySet, rng: &mut ChaCha20Rng) -> (Vec<Vec<u8>>, Vec<Outcome>) {
     let key = public.encryption_key();
-    let label = |epoch: u64, nonce: u8| Label {
+    let expiring = |epoch: u64, valid_through: u64, nonce: u8| Label {
         chain_id: CHAIN,
         epoch,
+        valid_through,
         nonce: [nonce; 32],
     };
+    let label = |epoch: u64, nonce: u8| expiring(epoch, 1 + VALIDITY_HEIGHTS, nonce);
     let mut bytes = Vec::new();
     let mut outcomes = Vec::new();
     for i in 0..5u8 {
@@ -81,6 +87,12 @@ fn transactions(public: &PublicKeySet, rng: &mut ChaCha20Rng) -> (Vec<Vec<u8>>, 
     outcomes.push(Outcome::Failed(FailureReason::InvalidCiphertext));
     bytes.push(encrypt(key, label(EPOCH + 1, 52), b"y", rng).to_bytes());
     outcomes.push(Outcome::Failed(FailureReason::WrongEpoch));
+    let single = Bundle::single(NamespaceId(1), b"late".to_vec()).encode();
+    bytes.push(encrypt(key, expiring(EPOCH, 0, 53), &single, rng).to_bytes());
+    outcomes.push(Outcome::Failed(FailureReason::Expired));
+    let too_far = expiring(EPOCH, 2 + VALIDITY_HEIGHTS, 54);
+    bytes.push(encrypt(key, too_far, &single, rng).to_bytes());
+    outcomes.push(Outcome::Failed(FailureReason::Expired));
     (bytes, outcomes)
 }
 
@@ -100,6 +112,7 @@ fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
         epoch: EPOCH,
         author: 0,
         sequence: 0,
+        valid_through: 1 + VALIDITY_HEIGHTS,
         transactions,
     };
     let digest = batch.digest();
@@ -120,9 +133,9 @@ fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
         let store = NodeStore::open(dir.path()).expect("store");
         store.put_batch(&batch, false).expect("batch");
         store
-            .append_order(1, [1; 32], &ordered, &[digest])
+            .append_order(1, [1; 32], &ordered, &vec![None; ordered.len()], &[digest])
             .expect("order");
-        store.append_order(2, [2; 32], &[], &[]).expect("order");
+        store.append_order(2, [2; 32], &[], &[], &[]).expect("order");
         dirs.push(dir);
         stores.push(store);
     }

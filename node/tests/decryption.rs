@@ -141,6 +141,7 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
     let label = |epoch: u64, nonce: u8| Label {
         chain_id: committee.chain_id(),
         epoch,
+        valid_through: common::VALID_THROUGH,
         nonce: [nonce; 32],
     };
     let mut mauled = encrypt(&key, label(committee.epoch(), 1), b"x", &mut rng).to_bytes();

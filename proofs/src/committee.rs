@@ -34,6 +34,10 @@ pub struct CommitteeFile {
     pub chain_id: u64,
     /// The epoch.
     pub epoch: u64,
+    /// How far ahead of the height at which it is ordered a ciphertext's `valid_through` may
+    /// be (see [`crate::validity`]). A chain parameter: every validator must use the same.
+    #[serde(default = "crate::validity::default_validity_heights")]
+    pub validity_heights: u64,
     /// The threshold public key set, hex (see `PublicKeySet::to_bytes`).
     pub public_key_set: String,
     /// Members in index order.
@@ -66,6 +70,13 @@ impl CommitteeFile {
     pub fn check(self) -> Result<CheckedCommittee, CommitteeError> {
         if self.validators.is_empty() {
             return Err(CommitteeError("the committee has no validators".into()));
+        }
+        if !crate::validity::VALIDITY_HEIGHTS_RANGE.contains(&self.validity_heights) {
+            return Err(CommitteeError(format!(
+                "validity_heights is {}, it must be in {:?}",
+                self.validity_heights,
+                crate::validity::VALIDITY_HEIGHTS_RANGE
+            )));
         }
         let mut members = Vec::with_capacity(self.validators.len());
         for (index, entry) in self.validators.iter().enumerate() {

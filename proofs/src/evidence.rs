@@ -74,6 +74,8 @@ pub(crate) fn check_quorum(
 pub struct AvailabilityCertificate {
     /// The epoch.
     pub epoch: u64,
+    /// The last height at which the batch may be ordered.
+    pub valid_through: u64,
     /// The batch digest.
     pub digest: [u8; 32],
     /// The batch's author.
@@ -93,7 +95,7 @@ impl AvailabilityCertificate {
             keys,
             threshold,
             SigningDomain::BatchAck,
-            &encodings::batch_ack(self.epoch, &self.digest),
+            &encodings::batch_ack(self.epoch, self.valid_through, &self.digest),
             &self.signers,
             &self.signature,
         )

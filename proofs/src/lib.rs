@@ -33,6 +33,7 @@ pub mod handover;
 pub mod merkle;
 pub mod namespace;
 pub mod output;
+pub mod validity;
 
 pub use bundle::{
     bundle_digest, item_data_hash, Bundle, BundleError, BundleLimits, Item, NamespaceId,
@@ -45,6 +46,7 @@ pub use namespace::{
     items_root, BundleEvidence, NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf,
     SiblingProof,
 };
+pub use validity::{expiry_of, within_validity};
 pub use output::{
     build_output, output_quorum, BuiltOutput, FailureReason, HeightContext, Outcome,
     OutputCertificate, OutputHeader, PositionEntry, PositionProof, ProofError, TxId,

@@ -58,17 +58,21 @@ pub enum FailureReason {
     Undecryptable,
     /// The plaintext is not a bundle.
     MalformedBundle,
+    /// Ordered after the last height its label allows, or labelled valid too far beyond the
+    /// height at which it was ordered (see [`crate::validity`]). It gets no shares.
+    Expired,
 }
 
 impl FailureReason {
     /// Every reason, in code order.
-    pub const ALL: [FailureReason; 6] = [
+    pub const ALL: [FailureReason; 7] = [
         FailureReason::InvalidCiphertext,
         FailureReason::WrongChain,
         FailureReason::WrongEpoch,
         FailureReason::Duplicate,
         FailureReason::Undecryptable,
         FailureReason::MalformedBundle,
+        FailureReason::Expired,
     ];
 
     /// The code committed in the ciphertext tree (0 means decrypted).
@@ -80,6 +84,7 @@ impl FailureReason {
             FailureReason::Duplicate => 4,
             FailureReason::Undecryptable => 5,
             FailureReason::MalformedBundle => 6,
+            FailureReason::Expired => 7,
         }
     }
 
@@ -92,6 +97,7 @@ impl FailureReason {
             FailureReason::Duplicate => "duplicate",
             FailureReason::Undecryptable => "undecryptable",
             FailureReason::MalformedBundle => "malformed_bundle",
+            FailureReason::Expired => "expired",
         }
     }
 }

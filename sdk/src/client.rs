@@ -21,12 +21,18 @@ use crate::SdkError;
 /// Heights asked for per outputs request.
 const HEIGHTS_PER_REQUEST: u32 = 128;
 
+/// How long a height learned from the validators is used to set expiries before it is asked
+/// for again.
+const HEIGHT_REFRESH: Duration = Duration::from_secs(10);
+
 /// A connection to some validators of a committee.
 #[derive(Debug)]
 pub struct Client {
     committee: Committee,
     sessions: Vec<(usize, ClientSession)>,
     limits: Limits,
+    /// The chain's height as the validators last told it, and when.
+    height: std::sync::Mutex<(u64, Instant)>,
 }
 
 /// A submission's result.
@@ -88,11 +94,62 @@ impl Client {
         if sessions.is_empty() {
             return Err(SdkError::Unreachable);
         }
-        Ok(Self {
+        let client = Self {
             committee,
             sessions,
             limits,
-        })
+            height: std::sync::Mutex::new((0, Instant::now())),
+        };
+        client.refresh_height().await?;
+        Ok(client)
+    }
+
+    /// Asks every connected validator for its certified height and keeps the median, which
+    /// expiries are set from ([`Client::valid_through`]). One validator cannot move it far,
+    /// unless it is most of those connected. The answer is not authenticated; a wrong one only
+    /// makes validators refuse the ciphertexts (`expired` or `expiry_too_far`), never
+    /// decrypt them early.
+    pub async fn refresh_height(&self) -> Result<u64, SdkError> {
+        let request = OutputsRequest {
+            namespace: NamespaceId(0),
+            from_height: u64::MAX,
+            heights_max: 1,
+            wait_ms: 0,
+        };
+        let bytes = self.encode(FrameKind::OutputsRequest, &request)?;
+        let mut heights = Vec::new();
+        for (index, session) in &self.sessions {
+            let Ok(answer) = session.request(&bytes).await else {
+                continue;
+            };
+            let response = self.decode::<OutputsResponse>(*index, &answer, FrameKind::Outputs)?;
+            heights.push(response.certified_height);
+        }
+        if heights.is_empty() {
+            return Err(SdkError::Unreachable);
+        }
+        heights.sort_unstable();
+        let median = heights[(heights.len() - 1) / 2];
+        *self.height_lock() = (median, Instant::now());
+        Ok(median)
+    }
+
+    fn height_lock(&self) -> std::sync::MutexGuard<'_, (u64, Instant)> {
+        // The guarded value is two plain numbers: a panic elsewhere cannot leave it torn.
+        self.height.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The chain's height as last learned from the validators ([`Client::refresh_height`]).
+    pub fn learned_height(&self) -> u64 {
+        self.height_lock().0
+    }
+
+    /// The expiry this client gives a ciphertext now: half the chain's validity window above
+    /// the height last learned, so the ciphertext has about that many heights to be ordered
+    /// and the learned height may be off by as much either way.
+    pub fn valid_through(&self) -> u64 {
+        let (height, _) = *self.height_lock();
+        height.saturating_add(self.committee.validity_heights() / 2)
     }
 
     fn encode<T>(&self, kind: FrameKind, body: &T) -> Result<Vec<u8>, SdkError>
@@ -128,15 +185,29 @@ impl Client {
         &self.committee
     }
 
-    /// Encrypts a bundle to the epoch key, labelled with the chain, the epoch and a fresh
-    /// random nonce.
+    /// Encrypts a bundle to the epoch key, labelled with the chain, the epoch, an expiry
+    /// ([`Client::valid_through`]) and a fresh random nonce.
     pub fn encrypt(&self, bundle: &Bundle) -> Vec<u8> {
-        encrypt_bundle(&self.committee, bundle)
+        encrypt_bundle(&self.committee, bundle, self.valid_through())
     }
 
-    /// Encrypts and submits a bundle.
+    /// Encrypts and submits a bundle. The height expiries are set from is asked for again
+    /// when it is old, and once more (with a fresh encryption) if every validator refused the
+    /// expiry.
     pub async fn submit_bundle(&self, bundle: &Bundle) -> Result<Submitted, SdkError> {
-        self.submit(&self.encrypt(bundle)).await
+        let (_, learned) = *self.height_lock();
+        if learned.elapsed() >= HEIGHT_REFRESH {
+            self.refresh_height().await?;
+        }
+        match self.submit(&self.encrypt(bundle)).await {
+            Err(SdkError::Rejected { label, .. })
+                if label == "expired" || label == "expiry_too_far" =>
+            {
+                self.refresh_height().await?;
+                self.submit(&self.encrypt(bundle)).await
+            }
+            result => result,
+        }
     }
 
     /// Submits ciphertext bytes to every connected validator (the same bytes, so they count
@@ -418,20 +489,23 @@ impl Client {
     }
 }
 
-/// Encrypts a bundle to a committee's epoch key with a fresh random nonce.
-pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle) -> Vec<u8> {
-    encrypt_bytes(committee, &bundle.encode())
+/// Encrypts a bundle to a committee's epoch key with a fresh random nonce, valid through
+/// height `valid_through` (see [`Client::valid_through`]).
+pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle, valid_through: u64) -> Vec<u8> {
+    encrypt_bytes(committee, &bundle.encode(), valid_through)
 }
 
-/// Encrypts raw plaintext bytes to a committee's epoch key with a fresh random nonce. Only a
-/// bundle's encoding decrypts to a usable outcome; anything else is ordered, decrypted, and
-/// fails as `malformed_bundle` (tests and demos use this to show it).
-pub fn encrypt_bytes(committee: &Committee, plaintext: &[u8]) -> Vec<u8> {
+/// Encrypts raw plaintext bytes to a committee's epoch key with a fresh random nonce, valid
+/// through height `valid_through`. Only a bundle's encoding decrypts to a usable outcome;
+/// anything else is ordered, decrypted, and fails as `malformed_bundle` (tests and demos use
+/// this to show it).
+pub fn encrypt_bytes(committee: &Committee, plaintext: &[u8], valid_through: u64) -> Vec<u8> {
     let mut nonce = [0u8; 32];
     OsRng.fill_bytes(&mut nonce);
     let label = Label {
         chain_id: committee.chain_id(),
         epoch: committee.epoch(),
+        valid_through,
         nonce,
     };
     encrypt(committee.encryption_key(), label, plaintext, &mut OsRng).to_bytes()

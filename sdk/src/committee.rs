@@ -59,6 +59,12 @@ impl Committee {
         self.checked.file.epoch
     }
 
+    /// How far ahead of the height at which it is ordered a ciphertext's `valid_through`
+    /// may be (a chain parameter).
+    pub fn validity_heights(&self) -> u64 {
+        self.checked.file.validity_heights
+    }
+
     /// Number of validators.
     pub fn size(&self) -> usize {
         self.checked.file.validators.len()

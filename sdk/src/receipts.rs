@@ -275,6 +275,7 @@ mod tests {
         let file = CommitteeFile {
             chain_id: 9,
             epoch: 2,
+            validity_heights: 64,
             public_key_set: hex::encode(public.to_bytes()),
             validators: secrets
                 .iter()

@@ -21,9 +21,9 @@ use crate::domains::{TDH2_AEAD_KEY, TDH2_CIPHERTEXT_CHALLENGE, TDH2_LABEL};
 use crate::error::ThresholdError;
 
 /// The current ciphertext format version.
-pub const CIPHERTEXT_VERSION: u8 = 1;
+pub const CIPHERTEXT_VERSION: u8 = 2;
 /// Length of an encoded [`Label`].
-pub const LABEL_BYTES: usize = 48;
+pub const LABEL_BYTES: usize = 56;
 /// Length of the key commitment.
 pub const KEY_COMMITMENT_BYTES: usize = 32;
 /// Length of the AEAD tag at the end of the payload.
@@ -33,41 +33,60 @@ pub const HEADER_BYTES: usize =
     1 + LABEL_BYTES + 4 * POINT_BYTES + SCALAR_BYTES + KEY_COMMITMENT_BYTES + 4;
 
 /// The context a ciphertext is bound to. A ciphertext made under one label fails its proof
-/// under any other, so it cannot be replayed on another chain, in another epoch, or under
-/// another nonce.
+/// under any other, so it cannot be replayed on another chain, in another epoch, under
+/// another nonce, or with its expiry moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Label {
     /// The chain (Shroud network) the ciphertext is meant for.
     pub chain_id: u64,
     /// The epoch whose key it is encrypted to.
     pub epoch: u64,
+    /// The last height at which it may be ordered. Ordered later (a replay, or a delay), its
+    /// position fails as expired; the sender picks it within the chain's validity window, so
+    /// validators need remember a ciphertext only that long (ADR 0008).
+    pub valid_through: u64,
     /// A value the sender picks; two ciphertexts with one label and key are one transaction.
     pub nonce: [u8; 32],
 }
 
 impl Label {
-    /// `chain_id (u64 BE) || epoch (u64 BE) || nonce (32 bytes)`.
+    /// `chain_id (u64 BE) || epoch (u64 BE) || valid_through (u64 BE) || nonce (32 bytes)`.
     pub fn to_bytes(&self) -> [u8; LABEL_BYTES] {
         let mut out = [0u8; LABEL_BYTES];
         out[..8].copy_from_slice(&self.chain_id.to_be_bytes());
         out[8..16].copy_from_slice(&self.epoch.to_be_bytes());
-        out[16..].copy_from_slice(&self.nonce);
+        out[16..24].copy_from_slice(&self.valid_through.to_be_bytes());
+        out[24..].copy_from_slice(&self.nonce);
         out
     }
 
     fn from_bytes(bytes: &[u8]) -> Self {
         debug_assert_eq!(bytes.len(), LABEL_BYTES);
-        let mut chain_id = [0u8; 8];
-        let mut epoch = [0u8; 8];
+        let word = |at: usize| {
+            let mut out = [0u8; 8];
+            out.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_be_bytes(out)
+        };
         let mut nonce = [0u8; 32];
-        chain_id.copy_from_slice(&bytes[..8]);
-        epoch.copy_from_slice(&bytes[8..16]);
-        nonce.copy_from_slice(&bytes[16..LABEL_BYTES]);
+        nonce.copy_from_slice(&bytes[24..LABEL_BYTES]);
         Self {
-            chain_id: u64::from_be_bytes(chain_id),
-            epoch: u64::from_be_bytes(epoch),
+            chain_id: word(0),
+            epoch: word(8),
+            valid_through: word(16),
             nonce,
         }
+    }
+
+    /// The label as a ciphertext's wire bytes state it, without decoding or checking anything
+    /// else (`None` for an unknown version or too few bytes). Nothing here is authenticated:
+    /// only [`Ciphertext::verify`] shows that the label is the one the sender encrypted under.
+    /// The order uses it to know how long to remember a transaction id, which is safe for any
+    /// value because the committed order alone decides it.
+    pub fn peek(ciphertext: &[u8]) -> Option<Self> {
+        if ciphertext.first() != Some(&CIPHERTEXT_VERSION) {
+            return None;
+        }
+        ciphertext.get(1..1 + LABEL_BYTES).map(Self::from_bytes)
     }
 }
 
@@ -207,6 +226,18 @@ impl Ciphertext {
     /// with the same `u` decrypt to the same shared point (a replayed encapsulation).
     pub fn encapsulation_bytes(&self) -> [u8; POINT_BYTES] {
         encode_point(&self.u)
+    }
+
+    /// The encapsulation `u` as a ciphertext's wire bytes carry it, without decoding
+    /// (`None` for an unknown version or too few bytes). For a ciphertext that decodes it
+    /// equals [`Ciphertext::encapsulation_bytes`] (the encoding is canonical); the pruner uses
+    /// it to find index entries without paying for point decompression.
+    pub fn peek_encapsulation(bytes: &[u8]) -> Option<[u8; POINT_BYTES]> {
+        if bytes.first() != Some(&CIPHERTEXT_VERSION) {
+            return None;
+        }
+        let start = 1 + LABEL_BYTES;
+        bytes.get(start..start + POINT_BYTES)?.try_into().ok()
     }
 
     /// The Fiat–Shamir challenge `e` of the validity proof.

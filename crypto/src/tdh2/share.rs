@@ -431,6 +431,7 @@ mod tests {
         let label = Label {
             chain_id: 1,
             epoch: 1,
+            valid_through: 10,
             nonce: [3; 32],
         };
         // The encryptor prepares a second point P' = r·h + Δ and seals "evil" under it, with a

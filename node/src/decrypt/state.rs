@@ -16,6 +16,7 @@ use shroud_crypto::{
     CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain, ThresholdError,
 };
 use shroud_proofs::output::HeightContext;
+use shroud_proofs::within_validity;
 use shroud_proofs::{
     build_output, output_quorum, Bundle, BundleLimits, FailureReason, Outcome, OutputCertificate,
     OutputHeader, PositionEntry, TxId,
@@ -64,6 +65,8 @@ pub struct Params {
     pub signer: SecretKey,
     /// Largest ciphertext payload decoded.
     pub ciphertext_bytes_max: usize,
+    /// The chain's `validity_heights` (ADR 0008).
+    pub validity_heights: u64,
     /// Bundle limits.
     pub bundle_limits: BundleLimits,
     /// Injected faults (tests only).
@@ -276,7 +279,8 @@ impl DecryptionState {
                     .ok_or(StageError::Invariant(
                         "an ordered transaction is in its batch",
                     ))?;
-            match classify(bytes, self.params.ciphertext_bytes_max, &context) {
+            let window = (height, self.params.validity_heights);
+            match classify(bytes, self.params.ciphertext_bytes_max, &context, window) {
                 Ok(ciphertext) => {
                     candidates.push((position, ciphertext));
                     slots.push(Slot::Done(Outcome::Failed(
@@ -300,7 +304,10 @@ impl DecryptionState {
             let position32 = u32::try_from(position)
                 .map_err(|_| StageError::Invariant("a height has fewer than 2^32 positions"))?;
             let u = verified.ciphertext().encapsulation_bytes();
-            let first = self.store.first_encapsulation(&u, height, position32)?;
+            let valid_through = verified.ciphertext().label().valid_through;
+            let first = self
+                .store
+                .first_encapsulation(&u, height, position32, valid_through)?;
             self.dirty = true;
             slots[position] = if first == (height, position32) {
                 shareable.push(position32);
@@ -717,18 +724,27 @@ impl DecryptionState {
 
 /// Parses a ciphertext and checks its label; the validity proofs are checked in one batch
 /// afterwards.
+/// The checks a position passes before its proof is checked, in order: it decodes, names
+/// this chain and epoch, and may be ordered at this height (`window`: the height and the
+/// chain's `validity_heights`). Every validator decides them from the committed bytes alone.
 fn classify(
     bytes: &[u8],
     payload_bytes_max: usize,
     context: &Context,
+    window: (u64, u64),
 ) -> Result<Ciphertext, FailureReason> {
     let ciphertext = Ciphertext::from_bytes(bytes, payload_bytes_max)
         .map_err(|_| FailureReason::InvalidCiphertext)?;
-    if ciphertext.label().chain_id != context.chain_id {
+    let label = ciphertext.label();
+    if label.chain_id != context.chain_id {
         return Err(FailureReason::WrongChain);
     }
-    if ciphertext.label().epoch != context.epoch {
+    if label.epoch != context.epoch {
         return Err(FailureReason::WrongEpoch);
+    }
+    let (height, validity_heights) = window;
+    if !within_validity(height, label.valid_through, validity_heights) {
+        return Err(FailureReason::Expired);
     }
     Ok(ciphertext)
 }

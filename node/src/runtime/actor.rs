@@ -25,6 +25,8 @@ use crate::batch::{
     AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload, TxId,
 };
 use crate::decrypt::{DecryptEvent, StageHandle};
+use shroud_crypto::tdh2::Label;
+use shroud_proofs::within_validity;
 use crate::mempool::{committed_locations, Mempool};
 use crate::store::NodeStore;
 use crate::store::OrderedTx;
@@ -65,6 +67,8 @@ pub struct Validator {
     admit_unchecked: bool,
     ordering_only: bool,
     epoch_key: Option<EpochKeyCollector>,
+    /// The chain's `validity_heights` (ADR 0008).
+    validity_heights: u64,
 }
 
 /// Collects signatures over the epoch key set until 2f+1 certify it.
@@ -96,8 +100,10 @@ impl Validator {
         signer: SecretKey,
         limits: Limits,
         stage: StageHandle,
+        validity_heights: u64,
     ) -> Self {
         Self {
+            validity_heights,
             me,
             epoch: committee.epoch().0,
             committee,
@@ -468,7 +474,7 @@ impl Validator {
         reply: oneshot::Sender<Receipt>,
     ) -> Result<(), NodeError> {
         let id = crate::batch::TxId::of(ciphertext);
-        let receipt = if self.store.is_committed(&id)? {
+        let receipt = if self.store.committed_at(&id)?.is_some() {
             self.refuse(crate::mempool::Rejection::Duplicate)
         } else {
             let now = self.now_ms();
@@ -516,8 +522,8 @@ impl Validator {
     fn track_own(&mut self, batch: Batch, now: u64) -> Result<(), NodeError> {
         let digest = batch.digest();
         let author = u16::try_from(self.me).unwrap_or(u16::MAX);
-        let mut collector = AckCollector::new(&self.committee, digest, author)?;
-        let own_ack = BatchAck::sign(self.epoch, digest, author, &self.signer);
+        let mut collector = AckCollector::new(&self.committee, &batch, digest, author)?;
+        let own_ack = BatchAck::sign(&batch, digest, author, &self.signer);
         if let Some(certificate) = collector.add(&own_ack)? {
             self.certified(certificate)?;
             return Ok(());
@@ -542,6 +548,20 @@ impl Validator {
     }
 
     fn rebroadcast(&mut self, now: u64) -> Result<(), NodeError> {
+        // An own batch still short of acknowledgements past its expiry can never be ordered:
+        // stop sending it and drop it (its transactions' receipts stay at `accepted`).
+        let next = self.store.processed_height()? + 1;
+        let expired: Vec<BatchDigest> = self
+            .own
+            .iter()
+            .filter(|(_, pending)| pending.batch.valid_through < next)
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in expired {
+            self.own.remove(&digest);
+            self.store.drop_expired_batch(&digest)?;
+            counter!("shroud_batches_expired_total").increment(1);
+        }
         let due: Vec<BatchDigest> = self
             .own
             .iter()
@@ -592,6 +612,13 @@ impl Validator {
             counter!("shroud_batches_rejected_total").increment(1);
             return Ok(());
         }
+        let next = self.store.processed_height()? + 1;
+        if is_author && !within_validity(next, batch.valid_through, self.validity_heights) {
+            // A new batch that no block could order from here on (or not for longer than the
+            // window): not worth storing, and not vouched for.
+            counter!("shroud_batches_rejected_total").increment(1);
+            return Ok(());
+        }
         // A batch committed before is acknowledged (its author stops re-sending) but not
         // stored again: its transactions are all placed, and its height may be pruned.
         if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
@@ -601,7 +628,7 @@ impl Validator {
         self.fetch_sent.remove(&digest);
         if is_author {
             let signer = u16::try_from(self.me).unwrap_or(u16::MAX);
-            let ack = BatchAck::sign(self.epoch, digest, signer, &self.signer);
+            let ack = BatchAck::sign(&batch, digest, signer, &self.signer);
             match frame::encode(FrameKind::BatchAck, &ack, &self.limits) {
                 Ok(bytes) => self.outbox.send(from, Arc::new(bytes)),
                 Err(error) => error!(%error, "an acknowledgement exceeds the frame limit"),
@@ -705,11 +732,21 @@ impl Validator {
             let all_digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
             // A batch committed at an earlier height adds nothing (each of its transactions
             // already has its place), and its payload may be pruned here and at every peer:
-            // it is skipped rather than fetched.
+            // it is skipped rather than fetched. So is a batch outside its validity at this
+            // height (ADR 0008): its certificate says so, whatever its payload, and it is
+            // what makes forgetting old batch digests safe.
             let mut listed = Vec::with_capacity(payload.batches.len());
             let mut settled = Vec::new();
             for certificate in &payload.batches {
-                if self.store.is_batch_committed(&certificate.digest)? {
+                if !within_validity(height.0, certificate.valid_through, self.validity_heights) {
+                    counter!("shroud_batches_expired_total").increment(1);
+                    settled.push(certificate.digest);
+                    // Never committed before this height, it never will be, and no peer
+                    // processing an earlier height needs it.
+                    if !self.store.is_batch_committed(&certificate.digest)? {
+                        self.store.drop_expired_batch(&certificate.digest)?;
+                    }
+                } else if self.store.is_batch_committed(&certificate.digest)? {
                     settled.push(certificate.digest);
                 } else {
                     listed.push(certificate);
@@ -738,12 +775,14 @@ impl Validator {
             }
             let mut fresh = std::collections::HashSet::new();
             let mut lookup_error = None;
-            let located = committed_locations(&batches, |id| match self.store.is_committed(&id) {
-                Ok(true) => false,
-                Ok(false) => fresh.insert(id),
-                Err(error) => {
-                    lookup_error = Some(error);
-                    false
+            let located = committed_locations(&batches, |id| {
+                match self.store.is_committed_live(&id, height.0) {
+                    Ok(true) => false,
+                    Ok(false) => fresh.insert(id),
+                    Err(error) => {
+                        lookup_error = Some(error);
+                        false
+                    }
                 }
             });
             if let Some(error) = lookup_error {
@@ -759,6 +798,20 @@ impl Validator {
                 })
                 .collect();
             let ids: Vec<TxId> = located.iter().map(|(id, _, _)| *id).collect();
+            // How long each placement's entry decides duplicates: its label's expiry when it
+            // is within its validity here, else none (it fails as expired).
+            let expiries: Vec<Option<u64>> = located
+                .iter()
+                .map(|(_, batch_index, index)| {
+                    let label = batches[*batch_index]
+                        .transactions
+                        .get(*index)
+                        .and_then(|bytes| Label::peek(bytes));
+                    label
+                        .map(|label| label.valid_through)
+                        .filter(|through| within_validity(height.0, *through, self.validity_heights))
+                })
+                .collect();
             for certificate in listed.iter().copied() {
                 self.store.put_batch_certificate(certificate)?;
             }
@@ -777,8 +830,9 @@ impl Validator {
                 )?;
             }
             self.store
-                .append_order(height.0, block.digest().0, &ordered, &digests)?;
+                .append_order(height.0, block.digest().0, &ordered, &expiries, &digests)?;
             self.store.flush()?;
+            self.mempool.set_height(height.0);
             self.stage.wake();
             self.mempool.forget(&ids);
             for digest in &all_digests {

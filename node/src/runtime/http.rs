@@ -538,6 +538,7 @@ fn namespace_output_json(output: &NamespaceOutput) -> Value {
 fn availability_json(certificate: &AvailabilityCertificate) -> Value {
     json!({
         "epoch": certificate.epoch,
+        "valid_through": certificate.valid_through,
         "digest": hex(&certificate.digest),
         "author": certificate.author,
         "signers": hex(&certificate.signers),

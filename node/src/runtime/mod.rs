@@ -182,13 +182,16 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         chain_id: committee.file.chain_id,
         epoch: committee.file.epoch,
     };
-    let mempool = Mempool::new(
+    let validity_heights = committee.file.validity_heights;
+    let mut mempool = Mempool::new(
         config.mempool.mempool(),
         context,
         *committee.public_key_set.encryption_key(),
         config.index,
         store.next_sequence()?,
+        validity_heights,
     );
+    mempool.set_height(store.processed_height()?);
 
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -220,6 +223,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         keys: committee.committee.keys().clone(),
         signer: signer.clone(),
         ciphertext_bytes_max: config.mempool.mempool().ciphertext_bytes_max,
+        validity_heights,
         bundle_limits: shroud_proofs::BundleLimits::default(),
         faults: crate::decrypt::Faults {
             invalid_shares: config.faults.invalid_decryption_shares,
@@ -285,6 +289,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         signer,
         limits,
         stage.clone(),
+        validity_heights,
     );
     if config.faults.admit_unchecked_ciphertexts {
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");

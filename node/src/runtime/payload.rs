@@ -57,6 +57,7 @@ impl VerifiedSet {
         let mut hasher = Sha256::new();
         hasher.update(VERIFIED_TAG);
         hasher.update(certificate.epoch.to_be_bytes());
+        hasher.update(certificate.valid_through.to_be_bytes());
         hasher.update(certificate.digest.0);
         hasher.update(certificate.author.to_be_bytes());
         hasher.update((certificate.signers.len() as u64).to_be_bytes());
@@ -232,6 +233,7 @@ mod tests {
         digest[..8].copy_from_slice(&n.to_be_bytes());
         BatchCertificate {
             epoch: 1,
+            valid_through: 10,
             digest: BatchDigest(digest),
             author: 0,
             signers: vec![0b11],
@@ -255,6 +257,9 @@ mod tests {
         let mut other_signers = known.clone();
         other_signers.signers = vec![0b101];
         assert!(!set.contains(&other_signers));
+        let mut other_expiry = known.clone();
+        other_expiry.valid_through += 1;
+        assert!(!set.contains(&other_expiry));
         let mut other_author = known;
         other_author.author = 1;
         assert!(!set.contains(&other_author));

@@ -23,6 +23,9 @@ use shroud_node::config::{
 use shroud_node::wire::{Receipt, SubmitRequest};
 
 pub const CHAIN_ID: u64 = 77;
+/// The expiry of ciphertexts the tests build by hand: within the default validity window
+/// of a new network (4,096 heights) for its first 2,000 heights, far longer than any test.
+pub const VALID_THROUGH: u64 = 2_000;
 
 pub struct Cluster {
     pub dir: tempfile::TempDir,
@@ -201,6 +204,7 @@ pub async fn submit(
                 let label = Label {
                     chain_id: CHAIN_ID,
                     epoch,
+                    valid_through: VALID_THROUGH,
                     nonce,
                 };
                 let ciphertext = encrypt(&key, label, b"swap on rollup A", &mut rng).to_bytes();
