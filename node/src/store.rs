@@ -80,7 +80,7 @@ pub struct OutcomeCounts {
     /// Positions decrypted.
     pub decrypted: u64,
     /// Failed positions by `FailureReason::code() - 1`.
-    pub failed: [u64; 6],
+    pub failed: [u64; shroud_proofs::FailureReason::ALL.len()],
 }
 
 fn encode<T>(value: &T, tree: &'static str) -> Result<AlignedVec, StoreError>
@@ -962,6 +962,22 @@ impl NodeStore {
 mod tests {
     use super::*;
 
+    /// Reopens a store just dropped in this process. sled's background flusher can hold the
+    /// folder's lock for a moment after the last handle goes (seen on a loaded machine); a
+    /// restarted process never meets this, since the old one has exited.
+    fn reopen(path: &Path) -> NodeStore {
+        for _ in 0..100 {
+            match NodeStore::open(path) {
+                Ok(store) => return store,
+                Err(error) if format!("{error:?}").contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => panic!("reopen: {error:?}"),
+            }
+        }
+        panic!("reopen: the lock was not released in 2 s");
+    }
+
     #[test]
     fn an_own_batch_moves_through_pending_uncertified_certified_committed() {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -1017,7 +1033,7 @@ mod tests {
             .expect("order");
         store.flush().expect("flush");
         drop(store);
-        let store = NodeStore::open(dir.path()).expect("reopen");
+        let store = reopen(dir.path());
         assert!(store.certificates().expect("certificates").is_empty());
         assert_eq!(store.order_len().expect("length"), 2);
         assert_eq!(store.processed_height().expect("height"), 7);
@@ -1243,7 +1259,7 @@ mod tests {
         assert!(store.output(6).expect("read").is_some());
         store.flush().expect("flush");
         drop(store);
-        let store = NodeStore::open(dir.path()).expect("reopen");
+        let store = reopen(dir.path());
         assert_eq!(store.kept_from_height().expect("kept"), 6);
         assert_eq!(store.kept_from_position().expect("kept"), 10);
     }
