@@ -1,8 +1,9 @@
-//! Retention on a running 4-validator network with `[storage] retain_heights = 256`: heights
-//! far below the certified head are pruned at every validator; a reader asking for them is
-//! told so (HTTP 410 `pruned`, a `pruned` receipt, `SdkError::Pruned`) while the kept heights
-//! still serve verified outputs; and a validator restarted after pruning (its consensus store
-//! pruned too) resumes and keeps certifying.
+//! Retention on a running 4-validator network with `[storage] retain_heights = 256` and a
+//! validity window of 128 heights: heights far below the certified head are pruned at every
+//! validator, with the ordering entries they made; a reader asking for them is told so (HTTP
+//! 410 `pruned`, `SdkError::Pruned`), a transaction of a pruned height is unknown again, while
+//! the kept heights still serve verified outputs; and a validator restarted after pruning (its
+//! consensus store pruned too) resumes and keeps certifying.
 
 mod common;
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 use shroud_sdk::{NamespaceId, SdkError};
 
 const RETAIN: u64 = 256;
+const VALIDITY: u64 = 128;
 
 fn status(cluster: &Cluster, index: usize) -> Value {
     cluster.get(index, "/status").expect("status")
@@ -45,7 +47,7 @@ fn wait_status(cluster: &Cluster, index: usize, within: Duration, check: impl Fn
 
 #[test]
 fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
-    let mut cluster = Cluster::start_with(4, |_, text| {
+    let mut cluster = Cluster::start_with_validity(4, Some(VALIDITY), |_, text| {
         *text = text.replace(
             "retain_heights = 1000000",
             &format!("retain_heights = {RETAIN}"),
@@ -56,7 +58,14 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
         );
     });
     let runtime = common::runtime();
-    let early = runtime.block_on(common::submit(&cluster.committee, &[0, 1, 2, 3], 8, 1));
+    let through = field(&status(&cluster, 0), "certified_height") + VALIDITY / 2;
+    let early = runtime.block_on(common::submit_valid_through(
+        &cluster.committee,
+        &[0, 1, 2, 3],
+        8,
+        1,
+        through,
+    ));
     cluster.wait_ordered(&[0, 1, 2, 3], 8, Duration::from_secs(60));
     let tx = &early[0];
     let ordered_at = cluster.get(0, &format!("/v1/tx/0x{tx}")).expect("status")["ordered"]
@@ -78,8 +87,8 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
         let receipt = cluster
             .get(index, &format!("/v1/tx/0x{tx}"))
             .expect("receipt");
-        assert_eq!(receipt["status"], "pruned", "{receipt}");
-        assert_eq!(receipt["pruned_at"], ordered_at, "{receipt}");
+        // Its entry went with its height (ADR 0008): the validator no longer knows it.
+        assert_eq!(receipt["error"]["code"], "unknown_tx", "{receipt}");
         let refused = cluster
             .get(index, &format!("/v1/outputs/{ordered_at}"))
             .expect("answer");
@@ -109,10 +118,11 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
             }
             other => panic!("expected a pruned answer, got {other:?}"),
         }
-        match client.status(shroud_sdk::TxId(hex_id(tx))).await {
-            Err(SdkError::Pruned { height, .. }) => assert_eq!(height, ordered_at),
-            other => panic!("expected a pruned status, got {other:?}"),
-        }
+        let forgotten = client
+            .status(shroud_sdk::TxId(hex_id(tx)))
+            .await
+            .expect("status");
+        assert!(!forgotten.known, "{forgotten:?}");
         let kept_from = (0..4)
             .map(|index| field(&status(&cluster, index), "kept_from_height"))
             .max()
@@ -133,7 +143,14 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
     wait_status(&cluster, 2, Duration::from_secs(120), |value| {
         field(value, "certified_height") >= before + RETAIN
     });
-    let late = runtime.block_on(common::submit(&cluster.committee, &[2], 4, 2));
+    let through = field(&status(&cluster, 2), "certified_height") + VALIDITY / 2;
+    let late = runtime.block_on(common::submit_valid_through(
+        &cluster.committee,
+        &[2],
+        4,
+        2,
+        through,
+    ));
     assert_eq!(late.len(), 4);
     cluster.wait_ordered(&[0, 1, 2, 3], 12, Duration::from_secs(60));
     let order = cluster

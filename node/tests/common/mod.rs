@@ -42,6 +42,16 @@ impl Cluster {
 
     /// Starts a network after `edit(index, node file text)` had its say on each node file.
     pub fn start_with(validators: usize, edit: impl Fn(usize, &mut String)) -> Self {
+        Self::start_with_validity(validators, None, edit)
+    }
+
+    /// [`Cluster::start_with`], with the committee's `validity_heights` set when given (a
+    /// short retention window needs a shorter validity window).
+    pub fn start_with_validity(
+        validators: usize,
+        validity_heights: Option<u64>,
+        edit: impl Fn(usize, &mut String),
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let ports = free_loopback_ports(validators).expect("free ports");
         let consensus = ConsensusSection {
@@ -55,6 +65,10 @@ impl Cluster {
         };
         let configs =
             write_testnet(dir.path(), &ports, CHAIN_ID, consensus, mempool).expect("testnet");
+        if let Some(validity_heights) = validity_heights {
+            shroud_node::config::set_validity_heights(dir.path(), validity_heights)
+                .expect("validity window");
+        }
         for (index, path) in configs.iter().enumerate() {
             let mut text = std::fs::read_to_string(path).expect("node file");
             edit(index, &mut text);
@@ -179,6 +193,17 @@ pub async fn submit(
     count: usize,
     seed: u64,
 ) -> Vec<String> {
+    submit_valid_through(committee, validators, count, seed, VALID_THROUGH).await
+}
+
+/// [`submit`] with ciphertexts valid through height `valid_through`.
+pub async fn submit_valid_through(
+    committee: &LoadedCommittee,
+    validators: &[usize],
+    count: usize,
+    seed: u64,
+    valid_through: u64,
+) -> Vec<String> {
     let key = *committee.public_key_set.encryption_key();
     let mut tasks = Vec::new();
     let connections = validators.len() * 2;
@@ -204,7 +229,7 @@ pub async fn submit(
                 let label = Label {
                     chain_id: CHAIN_ID,
                     epoch,
-                    valid_through: VALID_THROUGH,
+                    valid_through,
                     nonce,
                 };
                 let ciphertext = encrypt(&key, label, b"swap on rollup A", &mut rng).to_bytes();
