@@ -60,6 +60,10 @@ pub struct RunOptions {
     /// `[storage] retain_heights` of every validator (`None`: the node's default). A short
     /// window shows a long run's memory with pruning in its steady state.
     pub retain_heights: Option<u64>,
+    /// The committee's `validity_heights` (`None`: the default). It must stay below the
+    /// retention window; ciphertexts are made valid through half of it above the latest
+    /// certified height.
+    pub validity_heights: Option<u64>,
     /// Seconds at the start of the load window not judged by [`Stability`] (caches filling).
     pub warmup: Duration,
     /// Validator 0's mempool bound (`None`: two seconds of the offered rate, at least 64).
@@ -237,6 +241,8 @@ pub struct Report {
     pub clients: usize,
     /// `[storage] retain_heights` if set for the run (else the node's default).
     pub retain_heights: Option<u64>,
+    /// The committee's `validity_heights` if set for the run (else the default).
+    pub validity_heights: Option<u64>,
     /// Load window, seconds.
     pub duration_s: f64,
     /// Transactions offered per second (submitted / window).
@@ -276,6 +282,17 @@ impl Report {
             format!(
                 "{} ({} validators, {} B payloads, {} clients)",
                 self.mode, self.validators, self.payload_bytes, self.clients
+            ),
+        );
+        let or_default =
+            |value: Option<u64>| value.map_or("default".to_string(), |v| v.to_string());
+        line(
+            &mut out,
+            "windows (heights)",
+            format!(
+                "retain {}, validity {}",
+                or_default(self.retain_heights),
+                or_default(self.validity_heights)
             ),
         );
         line(
@@ -398,6 +415,9 @@ fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network>
         ConsensusSection::default(),
         MempoolSection::default(),
     )?;
+    if let Some(validity_heights) = options.validity_heights {
+        shroud_node::config::set_validity_heights(folder, validity_heights)?;
+    }
     let exe = std::env::current_exe().context("locating shroud-bench")?;
     let mut network = Network {
         processes: Processes::default(),
@@ -617,9 +637,13 @@ async fn drive(
             connect(committee, &[index % options.validators]).await?,
         ));
     }
-    let height = Arc::new(std::sync::atomic::AtomicU64::new(clients[0].learned_height()));
+    let height = Arc::new(std::sync::atomic::AtomicU64::new(
+        clients[0].learned_height(),
+    ));
     // Two seconds of the schedule (at least 256) are encrypted ahead of it.
-    let ahead = usize::try_from(rate.saturating_mul(2)).unwrap_or(usize::MAX).max(256);
+    let ahead = usize::try_from(rate.saturating_mul(2))
+        .unwrap_or(usize::MAX)
+        .max(256);
     let mut prepared = encrypt_ahead(
         committee.clone(),
         prepared,
@@ -633,8 +657,15 @@ async fn drive(
     }
     let timings: Arc<Mutex<Timings>> = Arc::default();
     let started = Instant::now();
-    let followers =
-        start_followers(committee, options, network, timings.clone(), started, height).await?;
+    let followers = start_followers(
+        committee,
+        options,
+        network,
+        timings.clone(),
+        started,
+        height,
+    )
+    .await?;
 
     // Submit on schedule: transaction i leaves at start + i / rate.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(4_096));
@@ -947,6 +978,7 @@ fn report(
         payload_bytes: options.payload_bytes,
         clients: options.clients,
         retain_heights: options.retain_heights,
+        validity_heights: options.validity_heights,
         duration_s: seconds,
         offered_tps: timings.submitted_count as f64 / seconds,
         accepted_tps: timings.submitted.len() as f64 / seconds,
@@ -1043,6 +1075,7 @@ pub fn sweep(options: &SweepOptions) -> anyhow::Result<()> {
                     clients: 8,
                     ordering_only,
                     retain_heights: None,
+                    validity_heights: None,
                     warmup: WARMUP_DEFAULT,
                     mempool_bound: None,
                     rss_bound_mib: RSS_BOUND_MIB_DEFAULT,

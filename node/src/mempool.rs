@@ -215,13 +215,14 @@ impl Mempool {
     }
 
     /// The expiry a batch cut now gets: the latest `valid_through` among its transactions,
-    /// or, for bytes with no readable label (only an injected fault admits those), as late
-    /// as the window allows, so they are ordered and fail as invalid like any garbage.
+    /// capped at the latest the window allows now. Admission keeps every checked transaction
+    /// under the cap; bytes admitted unchecked (only an injected fault does that) count as the
+    /// cap, so their batch is ordered and they fail like any garbage.
     fn batch_valid_through(&self, transactions: &[Vec<u8>]) -> u64 {
         let latest = self.height + 1 + self.validity_heights;
         transactions
             .iter()
-            .map(|bytes| Label::peek(bytes).map_or(latest, |label| label.valid_through))
+            .map(|bytes| Label::peek(bytes).map_or(latest, |label| label.valid_through.min(latest)))
             .max()
             .unwrap_or(latest)
     }

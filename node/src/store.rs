@@ -473,7 +473,11 @@ impl NodeStore {
         expiries: &[Option<u64>],
         batches: &[BatchDigest],
     ) -> Result<(), StoreError> {
-        assert_eq!(transactions.len(), expiries.len(), "one expiry per transaction");
+        assert_eq!(
+            transactions.len(),
+            expiries.len(),
+            "one expiry per transaction"
+        );
         let start = self.order_len()?;
         let end = (start + transactions.len() as u64).to_be_bytes();
         let record = encode(
@@ -520,8 +524,7 @@ impl NodeStore {
                             }
                         };
                         if write {
-                            let value =
-                                committed_bytes(position, height, expiry.unwrap_or(height));
+                            let value = committed_bytes(position, height, expiry.unwrap_or(height));
                             committed.insert(&transaction.tx_id.0, &value[..])?;
                         }
                     }
@@ -1061,7 +1064,11 @@ mod tests {
         assert_eq!(first(b"u1", 3, 4, 9), (3, 4));
         assert_eq!(first(b"u1", 3, 4, 9), (3, 4), "a replay after a restart");
         assert_eq!(first(b"u1", 5, 0, 30), (3, 4), "a duplicate");
-        assert_eq!(first(b"u1", 9, 1, 30), (3, 4), "still a duplicate at its expiry");
+        assert_eq!(
+            first(b"u1", 9, 1, 30),
+            (3, 4),
+            "still a duplicate at its expiry"
+        );
         assert_eq!(first(b"u2", 5, 0, 9), (5, 0));
         // Past its expiry the first entry decides nothing (a copy of that ciphertext fails as
         // expired before reaching here); the next placement takes its place.
@@ -1237,11 +1244,15 @@ mod tests {
             Ciphertext::peek_encapsulation(&fake_ciphertext(b'a', height)).expect("shaped")
         };
         assert_eq!(
-            store.first_encapsulation(&u_of(2), 9, 7, 9).expect("new again"),
+            store
+                .first_encapsulation(&u_of(2), 9, 7, 9)
+                .expect("new again"),
             (9, 7)
         );
         assert_eq!(store.committed_at(&ids[2][1]).expect("read"), Some((5, 3)));
-        assert!(store.is_batch_committed(&digest_of(3).expect("kept")).expect("read"));
+        assert!(store
+            .is_batch_committed(&digest_of(3).expect("kept"))
+            .expect("read"));
         assert_eq!(
             store.first_encapsulation(&u_of(3), 4, 1, 9).expect("kept"),
             (3, 0)

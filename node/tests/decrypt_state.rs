@@ -135,7 +135,9 @@ fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
         store
             .append_order(1, [1; 32], &ordered, &vec![None; ordered.len()], &[digest])
             .expect("order");
-        store.append_order(2, [2; 32], &[], &[], &[]).expect("order");
+        store
+            .append_order(2, [2; 32], &[], &[], &[])
+            .expect("order");
         dirs.push(dir);
         stores.push(store);
     }

@@ -150,11 +150,21 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
     let wrong_epoch = encrypt(&key, label(committee.epoch() + 1, 2), b"y", &mut rng).to_bytes();
     let not_a_bundle = encrypt(&key, label(committee.epoch(), 3), b"no", &mut rng).to_bytes();
     let garbage = b"definitely not a ciphertext".to_vec();
+    // Past its expiry, and valid further ahead than the chain's window: both fail as expired.
+    let expiring = |valid_through: u64, nonce: u8| Label {
+        valid_through,
+        ..label(committee.epoch(), nonce)
+    };
+    let single = Bundle::single(ROLLUP_A, b"too late".to_vec()).encode();
+    let expired = encrypt(&key, expiring(0, 4), &single, &mut rng).to_bytes();
+    let too_far = encrypt(&key, expiring(u64::MAX, 5), &single, &mut rng).to_bytes();
     let expected_failures: Vec<(TxId, FailureReason)> = vec![
         (TxId::of(&mauled), FailureReason::InvalidCiphertext),
         (TxId::of(&wrong_epoch), FailureReason::WrongEpoch),
         (TxId::of(&not_a_bundle), FailureReason::MalformedBundle),
         (TxId::of(&garbage), FailureReason::InvalidCiphertext),
+        (TxId::of(&expired), FailureReason::Expired),
+        (TxId::of(&too_far), FailureReason::Expired),
     ];
 
     let (sent, streams) = runtime.block_on(async {
@@ -164,8 +174,24 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
             sent.extend(submit_all(&client, &bundles(60, &format!("v{validator}"))).await);
             client.close();
         }
+        // An honest validator refuses both expiries at admission, with their reasons.
+        let honest = connect(&committee, &[0]).await;
+        for (bytes, reason) in [(&expired, "expired"), (&too_far, "expiry_too_far")] {
+            match honest.submit(bytes).await {
+                Err(shroud_sdk::SdkError::Rejected { label, .. }) => assert_eq!(label, reason),
+                other => panic!("expected {reason}, got {other:?}"),
+            }
+        }
+        honest.close();
         let byzantine = connect(&committee, &[3]).await;
-        for bytes in [&mauled, &wrong_epoch, &not_a_bundle, &garbage] {
+        for bytes in [
+            &mauled,
+            &wrong_epoch,
+            &not_a_bundle,
+            &garbage,
+            &expired,
+            &too_far,
+        ] {
             byzantine.submit(bytes).await.expect("admitted unchecked");
         }
         byzantine.close();

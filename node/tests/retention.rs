@@ -58,6 +58,9 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
         );
     });
     let runtime = common::runtime();
+    wait_status(&cluster, 0, Duration::from_secs(60), |value| {
+        value["certified_height"].is_u64()
+    });
     let through = field(&status(&cluster, 0), "certified_height") + VALIDITY / 2;
     let early = runtime.block_on(common::submit_valid_through(
         &cluster.committee,

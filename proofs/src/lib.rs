@@ -46,8 +46,8 @@ pub use namespace::{
     items_root, BundleEvidence, NamespaceItem, NamespaceOutput, NamespaceProof, NeighbourLeaf,
     SiblingProof,
 };
-pub use validity::{expiry_of, within_validity};
 pub use output::{
     build_output, output_quorum, BuiltOutput, FailureReason, HeightContext, Outcome,
     OutputCertificate, OutputHeader, PositionEntry, PositionProof, ProofError, TxId,
 };
+pub use validity::{expiry_of, within_validity};

@@ -136,7 +136,9 @@ impl Client {
 
     fn height_lock(&self) -> std::sync::MutexGuard<'_, (u64, Instant)> {
         // The guarded value is two plain numbers: a panic elsewhere cannot leave it torn.
-        self.height.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.height
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The chain's height as last learned from the validators ([`Client::refresh_height`]).

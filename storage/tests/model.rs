@@ -29,7 +29,9 @@ fn reopen(path: &std::path::Path) -> SledStore {
     loop {
         match SledStore::open(path) {
             Ok(store) => return store,
-            Err(error) if attempts < 100 && format!("{error:?}").contains("could not acquire lock") => {
+            Err(error)
+                if attempts < 100 && format!("{error:?}").contains("could not acquire lock") =>
+            {
                 attempts += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

@@ -86,6 +86,9 @@ struct Options {
     /// Heights each validator retains before pruning (default: the node's).
     #[arg(long)]
     retain_heights: Option<u64>,
+    /// The committee's validity window in heights (default: the chain default, 4,096).
+    #[arg(long)]
+    validity_heights: Option<u64>,
     /// Seconds at the start not judged against the bounds (caches filling).
     #[arg(long, default_value_t = loadgen::WARMUP_DEFAULT.as_secs())]
     warmup_s: u64,
@@ -108,6 +111,7 @@ impl From<Options> for RunOptions {
             clients: options.clients,
             ordering_only: options.ordering_only,
             retain_heights: options.retain_heights,
+            validity_heights: options.validity_heights,
             warmup: Duration::from_secs(options.warmup_s),
             mempool_bound: options.mempool_bound,
             rss_bound_mib: options.rss_bound_mib,

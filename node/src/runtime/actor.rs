@@ -25,12 +25,12 @@ use crate::batch::{
     AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload, TxId,
 };
 use crate::decrypt::{DecryptEvent, StageHandle};
-use shroud_crypto::tdh2::Label;
-use shroud_proofs::within_validity;
 use crate::mempool::{committed_locations, Mempool};
 use crate::store::NodeStore;
 use crate::store::OrderedTx;
 use crate::wire::{BatchRequest, EpochKeyVote, Receipt};
+use shroud_crypto::tdh2::Label;
+use shroud_proofs::within_validity;
 
 /// An own batch is re-sent to every peer this often until it is certified.
 const REBROADCAST_MS: u64 = 1_000;
@@ -807,9 +807,9 @@ impl Validator {
                         .transactions
                         .get(*index)
                         .and_then(|bytes| Label::peek(bytes));
-                    label
-                        .map(|label| label.valid_through)
-                        .filter(|through| within_validity(height.0, *through, self.validity_heights))
+                    label.map(|label| label.valid_through).filter(|through| {
+                        within_validity(height.0, *through, self.validity_heights)
+                    })
                 })
                 .collect();
             for certificate in listed.iter().copied() {
