@@ -640,10 +640,11 @@ async fn drive(
     let height = Arc::new(std::sync::atomic::AtomicU64::new(
         clients[0].learned_height(),
     ));
-    // Two seconds of the schedule (at least 256) are encrypted ahead of it.
+    // Two seconds of the schedule (at least 16 transactions) are encrypted ahead of it: more
+    // would age the expiries (at ten heights a second, a short validity window is seconds).
     let ahead = usize::try_from(rate.saturating_mul(2))
         .unwrap_or(usize::MAX)
-        .max(256);
+        .max(16);
     let mut prepared = encrypt_ahead(
         committee.clone(),
         prepared,
