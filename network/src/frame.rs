@@ -6,8 +6,9 @@ use rkyv::rancor;
 use rkyv::util::AlignedVec;
 use thiserror::Error;
 
-/// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The protocol version this code speaks. Version 2: batches, acknowledgements and
+/// availability certificates carry `valid_through` (ADR 0008).
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Bytes before the body.
 pub const HEADER_BYTES: usize = 6;
 

@@ -152,6 +152,8 @@ pub struct NodeStore {
     block_certificates: sled::Tree,
     height_batches: sled::Tree,
     committed_batches: sled::Tree,
+    /// Every stored batch by `(valid_through, digest)`, swept once past its expiry.
+    expiring_batches: sled::Tree,
 }
 
 /// sled's page cache for the node's store when none is given (`[storage] node_cache_mib`).
@@ -217,6 +219,15 @@ fn encapsulation_value(bytes: &[u8]) -> Result<(u64, u32, u64), StoreError> {
     ))
 }
 
+/// An `expiring_batches` key: the batch's `valid_through`, then its digest, so a range scan
+/// finds the batches past a height oldest first.
+fn expiring_key(valid_through: u64, digest: &BatchDigest) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&valid_through.to_be_bytes());
+    key[8..].copy_from_slice(&digest.0);
+    key
+}
+
 fn tx_id(bytes: &[u8], tree: &'static str) -> Result<TxId, StoreError> {
     let array: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt(tree))?;
     Ok(TxId(array))
@@ -255,6 +266,7 @@ impl NodeStore {
             block_certificates: db.open_tree("block_certificates")?,
             height_batches: db.open_tree("height_batches")?,
             committed_batches: db.open_tree("committed_batches")?,
+            expiring_batches: db.open_tree("expiring_batches")?,
             db,
         })
     }
@@ -290,14 +302,18 @@ impl NodeStore {
         let bytes =
             rkyv::to_bytes::<rancor::Error>(batch).map_err(|_| StoreError::Corrupt("batches"))?;
         let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
+        let expiry = expiring_key(batch.valid_through, &digest);
         if !own {
-            (&self.batches, &self.tx_batches).transaction(|(batches, tx_batches)| -> TxResult {
-                batches.insert(&digest.0, bytes.as_slice())?;
-                for id in &ids {
-                    tx_batches.insert(&id.0, &digest.0)?;
-                }
-                Ok(())
-            })?;
+            (&self.batches, &self.tx_batches, &self.expiring_batches).transaction(
+                |(batches, tx_batches, expiring)| -> TxResult {
+                    batches.insert(&digest.0, bytes.as_slice())?;
+                    expiring.insert(&expiry[..], &[])?;
+                    for id in &ids {
+                        tx_batches.insert(&id.0, &digest.0)?;
+                    }
+                    Ok(())
+                },
+            )?;
             return Ok(digest);
         }
         let next = (batch.sequence + 1).to_be_bytes();
@@ -307,10 +323,12 @@ impl NodeStore {
             &self.own_uncertified,
             &self.meta,
             &self.tx_batches,
+            &self.expiring_batches,
         )
             .transaction(
-                |(batches, pending, own_uncertified, meta, tx_batches)| -> TxResult {
+                |(batches, pending, own_uncertified, meta, tx_batches, expiring)| -> TxResult {
                     batches.insert(&digest.0, bytes.as_slice())?;
+                    expiring.insert(&expiry[..], &[])?;
                     own_uncertified.insert(&digest.0, &[])?;
                     for id in &ids {
                         pending.remove(&id.0)?;
@@ -362,14 +380,20 @@ impl NodeStore {
         Ok(())
     }
 
-    /// Drops a batch that was never committed and can no longer be (past its
-    /// `valid_through`): its payload, its transaction index entries, its certificate, and the
-    /// own-batch marks. Nothing else refers to it, so without this it would stay for good.
-    pub fn drop_expired_batch(&self, digest: &BatchDigest) -> Result<(), StoreError> {
+    /// Drops a batch past its `valid_through` that was never committed (and so never will
+    /// be): its payload, its transaction index entries, its certificate, and the own-batch
+    /// marks; returns the ids it held. Nothing else refers to it, so without this it would
+    /// stay for good. A committed one (an own batch certified by an earlier run, say) only
+    /// loses its own-batch marks: its height's pruning removes the rest, and lagging peers
+    /// may still fetch it.
+    pub fn drop_expired_batch(&self, digest: &BatchDigest) -> Result<Vec<TxId>, StoreError> {
+        self.forget_own(&[*digest])?;
         let Some(batch) = self.batch(digest)? else {
-            self.forget_own(&[*digest])?;
-            return Ok(());
+            return Ok(Vec::new());
         };
+        if self.is_batch_committed(digest)? {
+            return Ok(Vec::new());
+        }
         let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
         let trees = [
             &self.batches,
@@ -389,7 +413,37 @@ impl NodeStore {
             }
             Ok(())
         })?;
-        Ok(())
+        self.expiring_batches
+            .remove(expiring_key(batch.valid_through, digest))?;
+        Ok(ids)
+    }
+
+    /// Sweeps the batches stored here whose `valid_through` is below `height` (at most
+    /// `count_max` of them, oldest first): a committed one keeps its payload (its height's
+    /// pruning takes it), any other is dropped with [`NodeStore::drop_expired_batch`]. Without
+    /// this, a batch that was never certified, or certified but never proposed, would stay
+    /// for good. Returns the ids the dropped batches held.
+    pub fn sweep_expired_batches(
+        &self,
+        height: u64,
+        count_max: usize,
+    ) -> Result<Vec<TxId>, StoreError> {
+        let keys: Vec<sled::IVec> = self
+            .expiring_batches
+            .range(..height.to_be_bytes())
+            .keys()
+            .take(count_max)
+            .collect::<Result<_, _>>()?;
+        let mut ids = Vec::new();
+        for key in keys {
+            let digest: [u8; 32] = key
+                .get(8..)
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or(StoreError::Corrupt("expiring_batches"))?;
+            ids.extend(self.drop_expired_batch(&BatchDigest(digest))?);
+            self.expiring_batches.remove(&key)?;
+        }
+        Ok(ids)
     }
 
     /// This validator's certified batches not yet committed.
@@ -1103,6 +1157,61 @@ mod tests {
         order(7, Some(9));
         assert_eq!(store.committed_at(&id).expect("read"), Some((2, 7)));
         assert!(store.is_committed_live(&id, 9).expect("read"));
+    }
+
+    #[test]
+    fn expired_batches_are_swept_unless_committed() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = NodeStore::open(dir.path()).expect("open");
+        let batch = |sequence: u64, valid_through: u64| Batch {
+            epoch: 1,
+            author: 2,
+            sequence,
+            valid_through,
+            transactions: vec![format!("t{sequence}").into_bytes()],
+        };
+        let (stale, committed, live) = (batch(1, 5), batch(2, 5), batch(3, 50));
+        for b in [&stale, &committed, &live] {
+            store.put_batch(b, false).expect("batch");
+        }
+        let id_of = |b: &Batch| TxId::of(&b.transactions[0]);
+        store
+            .append_order(
+                3,
+                [3; 32],
+                &[OrderedTx {
+                    tx_id: id_of(&committed),
+                    batch: committed.digest(),
+                    index: 0,
+                }],
+                &[Some(5)],
+                &[committed.digest()],
+            )
+            .expect("order");
+        // Nothing is past its expiry at height 5.
+        assert!(store
+            .sweep_expired_batches(5, 10)
+            .expect("sweep")
+            .is_empty());
+        // At height 6 the uncommitted stale batch goes with its index entry; the committed one
+        // stays for its height's pruning (lagging peers may fetch it); the live one stays.
+        assert_eq!(
+            store.sweep_expired_batches(6, 10).expect("sweep"),
+            vec![id_of(&stale)]
+        );
+        assert_eq!(store.batch(&stale.digest()).expect("read"), None);
+        assert_eq!(store.batch_of(&id_of(&stale)).expect("read"), None);
+        assert!(store.batch(&committed.digest()).expect("read").is_some());
+        assert!(store.batch(&live.digest()).expect("read").is_some());
+        assert!(store
+            .sweep_expired_batches(6, 10)
+            .expect("sweep")
+            .is_empty());
+        assert!(store
+            .drop_expired_batch(&committed.digest())
+            .expect("drop")
+            .is_empty());
+        assert!(store.batch(&committed.digest()).expect("read").is_some());
     }
 
     /// Bytes shaped like a ciphertext as far as [`Ciphertext::peek_encapsulation`] reads

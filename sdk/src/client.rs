@@ -122,8 +122,12 @@ impl Client {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
             };
-            let response = self.decode::<OutputsResponse>(*index, &answer, FrameKind::Outputs)?;
-            heights.push(response.certified_height);
+            // One validator's bad answer must not stop the client: the others decide.
+            if let Ok(response) =
+                self.decode::<OutputsResponse>(*index, &answer, FrameKind::Outputs)
+            {
+                heights.push(response.certified_height);
+            }
         }
         if heights.is_empty() {
             return Err(SdkError::Unreachable);

@@ -298,18 +298,35 @@ impl DecryptionState {
             &context,
             &mut OsRng,
         );
+        // After a restart, the shares stored for this height already say which positions were
+        // first: the encapsulation entries may since have been replaced by a later height's
+        // (once expired), so asking them again could change an outcome this validator decided.
+        let decided: Option<std::collections::HashSet<u32>> =
+            self.store.own_shares(height)?.map(|message| {
+                message
+                    .shares
+                    .iter()
+                    .map(|(position, _)| *position)
+                    .collect()
+            });
         let mut shareable = Vec::new();
         for (position, result) in positions.into_iter().zip(checked) {
             let Ok(verified) = result else { continue };
             let position32 = u32::try_from(position)
                 .map_err(|_| StageError::Invariant("a height has fewer than 2^32 positions"))?;
-            let u = verified.ciphertext().encapsulation_bytes();
-            let valid_through = verified.ciphertext().label().valid_through;
-            let first = self
-                .store
-                .first_encapsulation(&u, height, position32, valid_through)?;
-            self.dirty = true;
-            slots[position] = if first == (height, position32) {
+            let first = match &decided {
+                Some(decided) => decided.contains(&position32),
+                None => {
+                    let u = verified.ciphertext().encapsulation_bytes();
+                    let valid_through = verified.ciphertext().label().valid_through;
+                    let first =
+                        self.store
+                            .first_encapsulation(&u, height, position32, valid_through)?;
+                    self.dirty = true;
+                    first == (height, position32)
+                }
+            };
+            slots[position] = if first {
                 shareable.push(position32);
                 Slot::Waiting(Box::new(verified))
             } else {

@@ -36,6 +36,8 @@ use shroud_proofs::within_validity;
 const REBROADCAST_MS: u64 = 1_000;
 /// A missing committed batch is asked for again this often.
 const REFETCH_MS: u64 = 300;
+/// Expired batches swept per committed height at most (the rest wait for the next height).
+const EXPIRED_SWEEP_MAX: usize = 256;
 
 /// One of our batches waiting for acknowledgements.
 struct Pending {
@@ -559,7 +561,8 @@ impl Validator {
             .collect();
         for digest in expired {
             self.own.remove(&digest);
-            self.store.drop_expired_batch(&digest)?;
+            let dropped = self.store.drop_expired_batch(&digest)?;
+            self.mempool.forget(&dropped);
             counter!("shroud_batches_expired_total").increment(1);
         }
         let due: Vec<BatchDigest> = self
@@ -742,10 +745,9 @@ impl Validator {
                     counter!("shroud_batches_expired_total").increment(1);
                     settled.push(certificate.digest);
                     // Never committed before this height, it never will be, and no peer
-                    // processing an earlier height needs it.
-                    if !self.store.is_batch_committed(&certificate.digest)? {
-                        self.store.drop_expired_batch(&certificate.digest)?;
-                    }
+                    // processing an earlier height needs it (a committed one is kept).
+                    let dropped = self.store.drop_expired_batch(&certificate.digest)?;
+                    self.mempool.forget(&dropped);
                 } else if self.store.is_batch_committed(&certificate.digest)? {
                     settled.push(certificate.digest);
                 } else {
@@ -835,6 +837,16 @@ impl Validator {
             self.mempool.set_height(height.0);
             self.stage.wake();
             self.mempool.forget(&ids);
+            // Stored batches past their expiry that were never committed can never be now.
+            let dropped = self
+                .store
+                .sweep_expired_batches(height.0, EXPIRED_SWEEP_MAX)?;
+            self.mempool.forget(&dropped);
+            // An own batch certified by an earlier run of this validator, ordered now, is done.
+            for digest in &digests {
+                self.own.remove(digest);
+            }
+            self.store.forget_own(&digests)?;
             for digest in &all_digests {
                 self.announced.remove(digest);
             }

@@ -160,8 +160,16 @@ impl SharedPayload {
 }
 
 impl PayloadSource for SharedPayload {
-    fn propose(&mut self, _height: Height) -> Payload {
+    fn propose(&mut self, height: Height) -> Payload {
         let mut state = self.state();
+        // A certificate past its expiry would be skipped by every validator at this height
+        // or any later one (ADR 0008): it is not worth a place in a block.
+        state
+            .ready
+            .retain(|certificate| certificate.valid_through >= height.0);
+        state
+            .in_flight
+            .retain(|(certificate, _)| certificate.valid_through >= height.0);
         let now_ms = state.now_ms;
         let max = state.batches_max;
         let mut batches = Vec::new();

@@ -1,15 +1,17 @@
 //! Retention: a background task that drops the records of heights far below the certified
 //! head, so that what a validator keeps per height (on disk, and in sled's in-memory page
-//! bookkeeping) is bounded under sustained traffic. The ordering state is not (ADR 0007).
+//! bookkeeping) is bounded under sustained traffic (ADR 0007), ordering entries included
+//! (ADR 0008).
 //!
 //! A height becomes prunable once it is `retain_heights` below the certified height. Pruning
 //! never touches what a validator's own progress depends on: the decryption stage works only
 //! above the certified height, consensus keeps `committed_blocks_kept` committed blocks in
 //! memory (a lagging peer can catch up only within that window; the node warns when
-//! `retain_heights` is under twice it), and the ordering indexes (committed transaction
-//! ids, committed batch digests, encapsulations) are never pruned because every validator's
-//! order and duplicate outcomes depend on them. Readers of a pruned height get an explicit
-//! "pruned" answer, never a silent gap.
+//! `retain_heights` is under twice it), and the ordering entries made at a pruned height
+//! (committed transaction ids, committed batch digests, encapsulations), on which every
+//! validator's order and duplicate outcomes depend, have all expired by then: a validator
+//! starts only with `retain_heights > validity_heights`. Readers of a pruned height get an
+//! explicit "pruned" answer, never a silent gap.
 
 use metrics::{counter, gauge};
 use shroud_consensus::Height;
