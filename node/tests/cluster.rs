@@ -145,8 +145,10 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
             "unknown_version"
         );
         // Garbage bytes where a frame should be.
+        let mut short = vec![shroud_network::PROTOCOL_VERSION, 0x10];
+        short.extend_from_slice(b"garbage");
         assert_eq!(
-            label(raw_request(committee, 0, b"\x01\x10garbage").await),
+            label(raw_request(committee, 0, &short).await),
             "length_mismatch"
         );
         let mut garbage_body = vec![shroud_network::PROTOCOL_VERSION, FrameKind::Submit as u8];

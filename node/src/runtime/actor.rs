@@ -565,6 +565,10 @@ impl Validator {
             self.mempool.forget(&dropped);
             counter!("shroud_batches_expired_total").increment(1);
         }
+        // A certified own batch past its expiry will never be proposed (leaders leave it out)
+        // nor committed: stop announcing it.
+        self.announced
+            .retain(|_, (certificate, _)| certificate.valid_through >= next);
         let due: Vec<BatchDigest> = self
             .own
             .iter()
