@@ -847,10 +847,17 @@ impl Validator {
                 .sweep_expired_batches(height.0, EXPIRED_SWEEP_MAX)?;
             self.mempool.forget(&dropped);
             // An own batch certified by an earlier run of this validator, ordered now, is done.
-            for digest in &digests {
-                self.own.remove(digest);
+            let own: Vec<BatchDigest> = listed
+                .iter()
+                .filter(|certificate| usize::from(certificate.author) == self.me)
+                .map(|certificate| certificate.digest)
+                .collect();
+            if !own.is_empty() {
+                for digest in &own {
+                    self.own.remove(digest);
+                }
+                self.store.forget_own(&own)?;
             }
-            self.store.forget_own(&digests)?;
             for digest in &all_digests {
                 self.announced.remove(digest);
             }
