@@ -707,7 +707,8 @@ impl NodeStore {
     /// `valid_through`) if there is none. An entry whose `valid_through` is below `height`
     /// no longer decides anything (every copy of its ciphertext now fails as expired) and is
     /// replaced. Idempotent for the same position (replayed after a restart). Only the
-    /// decryption stage writes this tree, from one thread.
+    /// decryption stage adds entries, from one thread; the pruner only removes entries that
+    /// name a pruned (and so long expired) height, which this would replace anyway.
     pub fn first_encapsulation(
         &self,
         u: &[u8],
