@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use hdrhistogram::Histogram;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use shroud_node::config::{
@@ -27,12 +29,20 @@ use shroud_node::config::{
 };
 use shroud_node::demo::Processes;
 use shroud_proofs::{Bundle, Item, NamespaceId, TxId};
-use shroud_sdk::{Client, Committee};
+use shroud_sdk::{Client, Committee, StreamReceipt};
 
 /// Namespaces the generator writes to.
 const NAMESPACES: [NamespaceId; 2] = [NamespaceId(1), NamespaceId(2)];
 /// How long a run waits after the load window for accepted transactions to finish.
 const DRAIN: Duration = Duration::from_secs(40);
+/// Transactions a second a saturating run (`--rate 0`) plans for.
+const SATURATING_PLAN_TPS: u64 = 200_000;
+/// Transactions made ahead of a saturating run's schedule.
+const SATURATING_AHEAD: usize = 65_536;
+/// Transactions a saturating run hands to the streams between progress checks.
+const SATURATING_STEP: usize = 256;
+/// Transactions queued for one stream's writer at most.
+const STREAM_QUEUE: usize = 4_096;
 
 /// Seconds of a run's start that [`Stability`] does not judge when none is given.
 pub const WARMUP_DEFAULT: Duration = Duration::from_secs(30);
@@ -261,6 +271,12 @@ pub struct Report {
     pub unfinished: u64,
     /// Rejections by label.
     pub rejects: BTreeMap<String, u64>,
+    /// Accepted transactions ordered within the drain.
+    pub ordered_count: u64,
+    /// CPU over the load window and the drain: the validators' and the generator's.
+    pub cpu: CpuReport,
+    /// Per-stage means from validator 0's metrics.
+    pub stages: StageTimings,
     /// Per validator.
     pub resources: Vec<Resources>,
     /// The mempool and memory bounds, and whether they held.
@@ -332,6 +348,27 @@ impl Report {
             "unfinished after drain",
             self.unfinished.to_string(),
         );
+        let cpu = &self.cpu;
+        line(
+            &mut out,
+            "CPU per ordered tx",
+            format!(
+                "{:.1} µs per validator (mean of {:.1} validator CPU s over {:.1} s, {} ordered)",
+                cpu.validator_us_per_ordered_tx,
+                cpu.validator_seconds.iter().sum::<f64>() / cpu.validator_seconds.len().max(1) as f64,
+                cpu.wall_seconds,
+                self.ordered_count
+            ),
+        );
+        line(
+            &mut out,
+            "generator CPU",
+            format!(
+                "{:.1} CPU s over the same {:.1} s (load, followers, sampler)",
+                cpu.generator_seconds, cpu.wall_seconds
+            ),
+        );
+        line(&mut out, "stages (validator 0)", self.stages.summary());
         for (index, resources) in self.resources.iter().enumerate() {
             line(
                 &mut out,
@@ -498,47 +535,47 @@ fn rss_mib(pid: u32) -> f64 {
 /// ordering-only mode) and the namespaces it touches.
 type Planned = (Vec<u8>, Vec<NamespaceId>);
 
-fn payloads(options: &RunOptions, count: usize) -> Vec<Planned> {
-    (0..count)
-        .map(|i| {
-            let mut data = vec![0u8; options.payload_bytes];
-            OsRng.fill_bytes(&mut data);
-            if options.ordering_only {
-                return (data, Vec::new());
-            }
-            let first = NAMESPACES[i % 2];
-            let mut items = vec![Item {
-                namespace: first,
-                data: data.clone(),
-            }];
-            if OsRng.next_u32() % 100 < options.bundle_percent {
-                items.push(Item {
-                    namespace: NAMESPACES[(i + 1) % 2],
-                    data: data[..data.len() / 2].to_vec(),
-                });
-            }
-            let namespaces = items.iter().map(|item| item.namespace).collect();
-            (Bundle { items }.encode(), namespaces)
-        })
-        .collect()
+/// The plaintext of transaction `i`: random bytes, in a bundle for one namespace or (for
+/// `bundle_percent` of them) two.
+fn payload(options: &RunOptions, i: usize, rng: &mut impl RngCore) -> Planned {
+    let mut data = vec![0u8; options.payload_bytes];
+    rng.fill_bytes(&mut data);
+    if options.ordering_only {
+        return (data, Vec::new());
+    }
+    let first = NAMESPACES[i % 2];
+    let mut items = vec![Item {
+        namespace: first,
+        data: data.clone(),
+    }];
+    if rng.next_u32() % 100 < options.bundle_percent {
+        items.push(Item {
+            namespace: NAMESPACES[(i + 1) % 2],
+            data: data[..data.len() / 2].to_vec(),
+        });
+    }
+    let namespaces = items.iter().map(|item| item.namespace).collect();
+    (Bundle { items }.encode(), namespaces)
 }
 
-/// Encrypts the planned bundles in submission order on a thread of its own, a little ahead of
-/// the schedule (the channel holds `ahead` of them), each valid through half the chain's
-/// validity window above the latest certified height the sampler saw: a ciphertext made at
-/// the start of a long run would have expired by the time its turn came.
+/// Makes `count` transactions in submission order on a thread of its own, a little ahead of
+/// the schedule (the channel holds `ahead` of them). Encrypted ones are valid through half
+/// the chain's validity window above the latest certified height the sampler saw: a
+/// ciphertext made at the start of a long run would have expired by the time its turn came.
 fn encrypt_ahead(
     committee: Committee,
-    planned: Vec<Planned>,
-    ordering_only: bool,
+    options: RunOptions,
+    count: usize,
     height: Arc<std::sync::atomic::AtomicU64>,
     ahead: usize,
 ) -> tokio::sync::mpsc::Receiver<Planned> {
     let (sender, receiver) = tokio::sync::mpsc::channel(ahead.max(1));
     std::thread::spawn(move || {
         let half_window = committee.validity_heights() / 2;
-        for (plaintext, namespaces) in planned {
-            let bytes = if ordering_only {
+        let mut rng = ChaCha8Rng::from_rng(OsRng).expect("the OS has randomness");
+        for i in 0..count {
+            let (plaintext, namespaces) = payload(&options, i, &mut rng);
+            let bytes = if options.ordering_only {
                 plaintext
             } else {
                 let anchor = height.load(std::sync::atomic::Ordering::Relaxed);
@@ -621,16 +658,13 @@ async fn drive(
     network: &Network,
 ) -> anyhow::Result<Report> {
     let rate = options.rate;
+    // Saturating runs plan for more than the machine has been seen to take.
     let planned = if rate == 0 {
-        200_000
+        usize::try_from(SATURATING_PLAN_TPS * options.duration.as_secs().max(1))
+            .unwrap_or(usize::MAX)
     } else {
         (rate * options.duration.as_secs()).max(1) as usize
     };
-    let prepared = tokio::task::spawn_blocking({
-        let options = options.clone();
-        move || payloads(&options, planned.min(200_000))
-    })
-    .await?;
     let mut clients = Vec::new();
     for index in 0..options.clients.max(1) {
         clients.push(Arc::new(
@@ -640,23 +674,46 @@ async fn drive(
     let height = Arc::new(std::sync::atomic::AtomicU64::new(
         clients[0].learned_height(),
     ));
-    // Two seconds of the schedule (at least 16 transactions) are encrypted ahead of it: more
-    // would age the expiries (at ten heights a second, a short validity window is seconds).
-    let ahead = usize::try_from(rate.saturating_mul(2))
-        .unwrap_or(usize::MAX)
-        .max(16);
+    // Two seconds of the schedule (at least 16 transactions) are made ahead of it: more would
+    // age the expiries (at ten heights a second, a short validity window is seconds).
+    let ahead = if rate == 0 {
+        SATURATING_AHEAD
+    } else {
+        usize::try_from(rate.saturating_mul(2))
+            .unwrap_or(usize::MAX)
+            .max(16)
+    };
     let mut prepared = encrypt_ahead(
         committee.clone(),
-        prepared,
-        options.ordering_only,
+        options.clone(),
+        planned,
         height.clone(),
         ahead,
     );
-    // Fill the channel before the clock starts, as the payloads were prepared before it.
+    // Fill the channel before the clock starts.
     while prepared.len() < ahead.min(planned) && !prepared.is_closed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let timings: Arc<Mutex<Timings>> = Arc::default();
+    // One pipelined submission stream per client connection.
+    let mut senders = Vec::new();
+    let mut streams = tokio::task::JoinSet::new();
+    for (index, client) in clients.iter().enumerate() {
+        let (stream, receipts) = client
+            .submission_stream(index % options.validators)
+            .await?;
+        let (to_writer, from_scheduler) = tokio::sync::mpsc::channel::<Planned>(STREAM_QUEUE);
+        let (sent, sent_order) = tokio::sync::mpsc::unbounded_channel();
+        streams.spawn(write_stream(
+            stream,
+            from_scheduler,
+            sent,
+            timings.clone(),
+        ));
+        streams.spawn(read_receipts(receipts, sent_order, timings.clone()));
+        senders.push(to_writer);
+    }
+    let cpu_before = CpuMark::take(network);
     let started = Instant::now();
     let followers = start_followers(
         committee,
@@ -668,52 +725,39 @@ async fn drive(
     )
     .await?;
 
-    // Submit on schedule: transaction i leaves at start + i / rate.
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(4_096));
-    let mut tasks = tokio::task::JoinSet::new();
+    // Submit on schedule: transaction i leaves at start + i / rate (rate 0: as fast as the
+    // streams take them).
     let mut i = 0usize;
-    while let Some((bytes, namespaces)) = prepared.recv().await {
-        i += 1;
-        if started.elapsed() >= options.duration {
-            break;
-        }
-        if rate > 0 {
-            let at = started + Duration::from_secs_f64((i - 1) as f64 / rate as f64);
-            tokio::time::sleep_until(at.into()).await;
-        }
-        let permit = in_flight.clone().acquire_owned().await?;
-        let client = clients[i % clients.len()].clone();
-        let task_timings = timings.clone();
-        tasks.spawn(async move {
-            let at = Instant::now();
-            let result = client.submit(&bytes).await;
-            let mut timings = lock(&task_timings);
-            timings.submitted_count += 1;
-            match result {
-                Ok(submitted) => {
-                    timings.submitted.insert(submitted.tx_id, at);
-                    timings.needs.insert(submitted.tx_id, namespaces.len());
-                }
-                Err(shroud_sdk::SdkError::Rejected { label, .. }) => {
-                    *timings.rejects.entry(label).or_default() += 1;
-                }
-                Err(error) => {
-                    *timings
-                        .rejects
-                        .entry(format!("error: {error}"))
-                        .or_default() += 1;
-                }
+    let mut last_progress = Instant::now();
+    'schedule: while started.elapsed() < options.duration {
+        let due = if rate > 0 {
+            (started.elapsed().as_secs_f64() * rate as f64) as usize + 1
+        } else {
+            i + SATURATING_STEP
+        };
+        while i < due {
+            let Some(next) = prepared.recv().await else {
+                break 'schedule;
+            };
+            if senders[i % senders.len()].send(next).await.is_err() {
+                break 'schedule;
             }
-            drop(permit);
-        });
-        if !options.quiet && i % 500 == 0 {
+            i += 1;
+        }
+        if !options.quiet && last_progress.elapsed() >= Duration::from_millis(500) {
+            last_progress = Instant::now();
             progress(&timings, started, options);
         }
+        if rate > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
-    while tasks.join_next().await.is_some() {}
     let window = started
         .elapsed()
         .min(options.duration.max(Duration::from_millis(1)));
+    // Closing the schedule's side ends each stream; its receipts still come.
+    drop(senders);
+    while streams.join_next().await.is_some() {}
     // Drain: wait for what was accepted to finish (bounded).
     let drain_until = Instant::now() + DRAIN;
     while Instant::now() < drain_until && !finished(&timings, options) {
@@ -722,14 +766,90 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let cpu_after = CpuMark::take(network);
     if !options.quiet {
         eprintln!();
     }
+    let stages = http_text(network.http[0], "/metrics")
+        .map(|text| StageTimings::parse(&text))
+        .unwrap_or_default();
     let samples = followers.stop().await;
     for client in &clients {
         client.close();
     }
-    Ok(report(options, network, &timings, window, samples))
+    let mut report = report(options, network, &timings, window, samples);
+    report.cpu = cpu_after.since(&cpu_before, report.ordered_count);
+    report.stages = stages;
+    Ok(report)
+}
+
+/// Writes the planned transactions on one submission stream, noting each one's id and send
+/// time for the receipt reader, in order.
+async fn write_stream(
+    mut stream: shroud_sdk::SubmitStream,
+    mut planned: tokio::sync::mpsc::Receiver<Planned>,
+    sent: tokio::sync::mpsc::UnboundedSender<(TxId, Instant, usize)>,
+    timings: Arc<Mutex<Timings>>,
+) {
+    while let Some((bytes, namespaces)) = planned.recv().await {
+        let at = Instant::now();
+        match stream.send(&bytes).await {
+            Ok(id) => {
+                lock(&timings).submitted_count += 1;
+                if sent.send((id, at, namespaces.len())).is_err() {
+                    return;
+                }
+            }
+            Err(error) => {
+                *lock(&timings)
+                    .rejects
+                    .entry(format!("error: {error}"))
+                    .or_default() += 1;
+                return;
+            }
+        }
+    }
+    let _ = stream.finish();
+}
+
+/// Reads one stream's receipts, in the order its transactions were sent.
+async fn read_receipts(
+    mut receipts: shroud_sdk::ReceiptStream,
+    mut sent: tokio::sync::mpsc::UnboundedReceiver<(TxId, Instant, usize)>,
+    timings: Arc<Mutex<Timings>>,
+) {
+    loop {
+        let receipt = match receipts.next().await {
+            Ok(Some(receipt)) => receipt,
+            Ok(None) => return,
+            Err(error) => {
+                *lock(&timings)
+                    .rejects
+                    .entry(format!("error: {error}"))
+                    .or_default() += 1;
+                return;
+            }
+        };
+        let Some((id, at, needs)) = sent.recv().await else {
+            return;
+        };
+        let mut timings = lock(&timings);
+        match receipt {
+            StreamReceipt::Accepted(accepted) if accepted == id => {
+                timings.submitted.insert(id, at);
+                timings.needs.insert(id, needs);
+            }
+            StreamReceipt::Accepted(_) => {
+                *timings
+                    .rejects
+                    .entry("error: a receipt out of order".into())
+                    .or_default() += 1;
+            }
+            StreamReceipt::Rejected { label, .. } => {
+                *timings.rejects.entry(label).or_default() += 1;
+            }
+        }
+    }
 }
 
 fn finished(timings: &Mutex<Timings>, options: &RunOptions) -> bool {
@@ -984,6 +1104,9 @@ fn report(
         offered_tps: timings.submitted_count as f64 / seconds,
         accepted_tps: timings.submitted.len() as f64 / seconds,
         ordered_tps: rate_until(last_ordered, ordered_histogram.len()),
+        ordered_count: ordered_histogram.len(),
+        cpu: CpuReport::default(),
+        stages: StageTimings::default(),
         certified_tps: rate_until(last_certified, certified_histogram.len()),
         ordered_latency: Latency::of(&ordered_histogram),
         certified_latency: Latency::of(&certified_histogram),
@@ -1221,4 +1344,120 @@ mod tests {
         assert!(Stability::judge(&growing, 1, 120, 200, 96.0).held);
         assert!(!Stability::judge(&growing, 200, 300, 200, 96.0).held);
     }
+}
+
+/// CPU over the load window and the drain.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CpuReport {
+    /// Wall-clock seconds measured over.
+    pub wall_seconds: f64,
+    /// CPU seconds of each validator.
+    pub validator_seconds: Vec<f64>,
+    /// CPU seconds of the generator process (its clients, followers and sampler).
+    pub generator_seconds: f64,
+    /// Mean validator CPU per ordered transaction, microseconds.
+    pub validator_us_per_ordered_tx: f64,
+}
+
+/// CPU seconds of every process at one moment.
+struct CpuMark {
+    at: Instant,
+    validators: Vec<f64>,
+    generator: f64,
+}
+
+impl CpuMark {
+    fn take(network: &Network) -> Self {
+        Self {
+            at: Instant::now(),
+            validators: network
+                .processes
+                .children
+                .iter()
+                .map(|child| resources(child.id()).cpu_seconds)
+                .collect(),
+            generator: resources(std::process::id()).cpu_seconds,
+        }
+    }
+
+    fn since(&self, before: &CpuMark, ordered: u64) -> CpuReport {
+        let validator_seconds: Vec<f64> = self
+            .validators
+            .iter()
+            .zip(&before.validators)
+            .map(|(after, before)| after - before)
+            .collect();
+        let mean = validator_seconds.iter().sum::<f64>() / validator_seconds.len().max(1) as f64;
+        CpuReport {
+            wall_seconds: self.at.duration_since(before.at).as_secs_f64(),
+            generator_seconds: self.generator - before.generator,
+            validator_us_per_ordered_tx: if ordered == 0 {
+                0.0
+            } else {
+                mean * 1e6 / ordered as f64
+            },
+            validator_seconds,
+        }
+    }
+}
+
+/// Means of the node's per-stage histograms (sum over count), from its `/metrics`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StageTimings {
+    /// Admission: one group commit (checks, one write, one flush), ms.
+    pub admission_group_ms: f64,
+    /// Submissions per group commit.
+    pub admission_group_size: f64,
+    /// Transactions per own batch.
+    pub batch_transactions: f64,
+    /// An own batch from cut to certificate, ms.
+    pub batch_certificate_ms: f64,
+    /// Turning one committed block into the committed order, ms.
+    pub ordering_ms: f64,
+}
+
+impl StageTimings {
+    /// Reads the means from Prometheus text.
+    pub fn parse(text: &str) -> Self {
+        let mean = |name: &str| -> f64 {
+            let value = |suffix: &str| -> Option<f64> {
+                let key = format!("{name}_{suffix} ");
+                let line = text.lines().find(|line| line.starts_with(&key))?;
+                line[key.len()..].trim().parse().ok()
+            };
+            match (value("sum"), value("count")) {
+                (Some(sum), Some(count)) if count > 0.0 => sum / count,
+                _ => 0.0,
+            }
+        };
+        Self {
+            admission_group_ms: mean("shroud_ingress_group_seconds") * 1e3,
+            admission_group_size: mean("shroud_ingress_group_size"),
+            batch_transactions: mean("shroud_batch_transactions"),
+            batch_certificate_ms: mean("shroud_batch_certificate_seconds") * 1e3,
+            ordering_ms: mean("shroud_commit_process_seconds") * 1e3,
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "admission group {:.2} ms ({:.0} tx), batch {:.0} tx cut→certified {:.1} ms, \
+             ordering {:.2} ms per block",
+            self.admission_group_ms,
+            self.admission_group_size,
+            self.batch_transactions,
+            self.batch_certificate_ms,
+            self.ordering_ms
+        )
+    }
+}
+
+/// GET over plain HTTP; the body as text.
+fn http_text(address: SocketAddr, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response.split_once("\r\n\r\n")?.1.to_string())
 }

@@ -1,5 +1,6 @@
 //! The client protocol: what wallets, rollup nodes and the SDK exchange with a validator's
-//! client endpoint (one request and one answer per stream).
+//! client endpoint (one request and one answer per stream; a stream that opens with a
+//! `Submit` frame may carry more of them, each answered by a `Receipt` in order).
 //!
 //! | request | frame kind | answer |
 //! |---|---|---|
@@ -33,7 +34,7 @@ pub enum Receipt {
     },
     /// Refused, with the reason.
     Rejected {
-        /// A stable label (`too_large`, `wrong_epoch`, ...).
+        /// A stable label (`too_large`, `wrong_epoch`, `overloaded`, ...).
         label: String,
         /// A human-readable reason.
         reason: String,

@@ -1,8 +1,11 @@
 //! QUIC endpoints: validator-to-validator (mutually pinned) and client-facing.
 //!
-//! One frame per stream: a unidirectional stream carries one frame between validators; a
-//! bidirectional stream carries one client request and its answer. A stream is read only up to
-//! [`Limits::frame_bytes_max`], and a connection admits at most [`Limits::streams_max`]
+//! One frame per stream between validators: a unidirectional stream carries one frame. A
+//! client's bidirectional stream carries one request and its answer, or, for submissions, a
+//! *submission stream*: any number of `Submit` frames, each answered by a `Receipt` frame in
+//! the same order, pipelined (the client need not wait for a receipt before sending the next).
+//! Frames on a client stream are delimited by their headers' lengths. A frame is read only up
+//! to [`Limits::frame_bytes_max`], and a connection admits at most [`Limits::streams_max`]
 //! concurrent incoming streams, so a peer cannot make this node buffer more than that.
 
 use std::net::SocketAddr;
@@ -12,7 +15,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::error::NetworkError;
-use crate::frame::{FrameError, Limits};
+use crate::frame::{FrameError, Limits, HEADER_BYTES};
 use crate::tls::{
     client_facing_server_config, peer_server_config, pinned_client_config, Identity, Pin,
 };
@@ -175,6 +178,47 @@ async fn read_bounded(stream: &mut quinn::RecvStream, max: usize) -> Result<Vec<
     })
 }
 
+/// Reads the next frame of a stream by its header (version, kind, length), at most `max`
+/// bytes in all; `None` when the stream ended cleanly between frames.
+pub async fn read_frame(
+    stream: &mut quinn::RecvStream,
+    max: usize,
+) -> Result<Option<Vec<u8>>, NetworkError> {
+    let mut header = [0u8; HEADER_BYTES];
+    match stream.read_exact(&mut header).await {
+        Ok(()) => {}
+        Err(quinn::ReadExactError::FinishedEarly(0)) => return Ok(None),
+        Err(quinn::ReadExactError::FinishedEarly(got)) => {
+            return Err(NetworkError::Frame(FrameError::TooShort(got)))
+        }
+        Err(quinn::ReadExactError::ReadError(error)) => {
+            return Err(NetworkError::Read(error.to_string()))
+        }
+    }
+    let declared = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
+    let total = usize::try_from(declared)
+        .unwrap_or(usize::MAX)
+        .saturating_add(HEADER_BYTES);
+    if total > max {
+        return Err(NetworkError::Frame(FrameError::TooLarge { max, got: total }));
+    }
+    let mut frame = vec![0u8; total];
+    frame[..HEADER_BYTES].copy_from_slice(&header);
+    stream
+        .read_exact(&mut frame[HEADER_BYTES..])
+        .await
+        .map_err(|error| match error {
+            quinn::ReadExactError::FinishedEarly(got) => {
+                NetworkError::Frame(FrameError::LengthMismatch {
+                    declared: total - HEADER_BYTES,
+                    got,
+                })
+            }
+            quinn::ReadExactError::ReadError(error) => NetworkError::Read(error.to_string()),
+        })?;
+    Ok(Some(frame))
+}
+
 /// A validator's endpoint for wallets and rollup clients: clients need no certificate; the
 /// client pins the validator's certificate from the committee.
 #[derive(Debug)]
@@ -229,12 +273,15 @@ pub struct ClientConnection {
     limits: Limits,
 }
 
-/// One client request, answered on its own stream.
+/// One client request, answered on its own stream: the stream's first frame (header length
+/// checked against the limit, the rest unchecked).
 #[derive(Debug)]
 pub struct Request {
     /// The request frame (header unchecked).
     pub frame: Vec<u8>,
     reply: quinn::SendStream,
+    receive: quinn::RecvStream,
+    limits: Limits,
 }
 
 impl Request {
@@ -246,14 +293,72 @@ impl Request {
             .map_err(|_| NetworkError::Read("stream closed before finishing".into()))?;
         Ok(())
     }
+
+    /// Turns the request into a submission stream: the frames that follow the first, and the
+    /// stream on which the answers go, in order.
+    pub fn into_stream(self) -> (RequestFrames, Answers) {
+        (
+            RequestFrames {
+                receive: self.receive,
+                limits: self.limits,
+            },
+            Answers { reply: self.reply },
+        )
+    }
+}
+
+/// The frames a client sends after the first on a submission stream.
+#[derive(Debug)]
+pub struct RequestFrames {
+    receive: quinn::RecvStream,
+    limits: Limits,
+}
+
+impl RequestFrames {
+    /// The next frame, or `None` once the client finished the stream.
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, NetworkError> {
+        read_frame(&mut self.receive, self.limits.frame_bytes_max).await
+    }
+}
+
+/// Where a submission stream's answers go, one frame per request frame, in order.
+#[derive(Debug)]
+pub struct Answers {
+    reply: quinn::SendStream,
+}
+
+impl Answers {
+    /// Sends one answer frame.
+    pub async fn send(&mut self, frame: &[u8]) -> Result<(), NetworkError> {
+        self.reply.write_all(frame).await?;
+        Ok(())
+    }
+
+    /// Ends the stream of answers.
+    pub fn finish(mut self) {
+        // A client that already went away cannot be told more.
+        let _ = self.reply.finish();
+    }
 }
 
 impl ClientConnection {
-    /// The next request on this connection.
+    /// The next request on this connection (the first frame of a new stream).
     pub async fn next_request(&self) -> Result<Request, NetworkError> {
         let (reply, mut receive) = self.connection.accept_bi().await?;
-        let frame = read_bounded(&mut receive, self.limits.frame_bytes_max).await?;
-        Ok(Request { frame, reply })
+        let frame = read_frame(&mut receive, self.limits.frame_bytes_max)
+            .await?
+            .ok_or(NetworkError::Frame(FrameError::TooShort(0)))?;
+        Ok(Request {
+            frame,
+            reply,
+            receive,
+            limits: self.limits.clone(),
+        })
+    }
+
+    /// The client's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.connection.remote_address()
     }
 
     /// Closes the connection with a reason.
@@ -305,9 +410,57 @@ impl ClientSession {
         read_bounded(&mut receive, self.limits.frame_bytes_max).await
     }
 
+    /// Opens a submission stream: frames written on the first half are answered, in order, on
+    /// the second (see the module documentation).
+    pub async fn open_stream(&self) -> Result<(StreamWriter, StreamReader), NetworkError> {
+        let (send, receive) = self.connection.open_bi().await?;
+        Ok((
+            StreamWriter { send },
+            StreamReader {
+                receive,
+                limits: self.limits.clone(),
+            },
+        ))
+    }
+
     /// Closes the session.
     pub fn close(&self) {
         self.connection.close(0u32.into(), b"done");
         self.endpoint.close(0u32.into(), b"done");
+    }
+}
+
+/// The sending half of a client's submission stream.
+#[derive(Debug)]
+pub struct StreamWriter {
+    send: quinn::SendStream,
+}
+
+impl StreamWriter {
+    /// Sends one frame (QUIC flow control holds it back while the validator is behind).
+    pub async fn write(&mut self, frame: &[u8]) -> Result<(), NetworkError> {
+        self.send.write_all(frame).await?;
+        Ok(())
+    }
+
+    /// Ends the stream: no more frames; the answers still come.
+    pub fn finish(mut self) -> Result<(), NetworkError> {
+        self.send
+            .finish()
+            .map_err(|_| NetworkError::Read("stream closed before finishing".into()))
+    }
+}
+
+/// The receiving half of a client's submission stream: one answer per frame sent, in order.
+#[derive(Debug)]
+pub struct StreamReader {
+    receive: quinn::RecvStream,
+    limits: Limits,
+}
+
+impl StreamReader {
+    /// The next answer, or `None` once the validator ended the stream.
+    pub async fn read(&mut self) -> Result<Option<Vec<u8>>, NetworkError> {
+        read_frame(&mut self.receive, self.limits.frame_bytes_max).await
     }
 }

@@ -8,8 +8,9 @@
 //!   through rkyv validation; every refusal is a typed [`FrameError`] with a metric label.
 //! - [`client`]: the messages of the client protocol (submit, receipts, namespace outputs).
 //! - [`endpoint`]: a mutually pinned validator endpoint (one frame per unidirectional stream)
-//!   and a client-facing endpoint (one request and answer per bidirectional stream). Reads are
-//!   bounded by [`Limits`], and so is the number of concurrent incoming streams.
+//!   and a client-facing endpoint (one request and answer per bidirectional stream, or a
+//!   pipelined submission stream of many `Submit` frames answered by receipts in order). Reads
+//!   are bounded by [`Limits`], and so is the number of concurrent incoming streams.
 
 pub mod client;
 pub mod endpoint;
@@ -18,7 +19,8 @@ pub mod frame;
 pub mod tls;
 
 pub use endpoint::{
-    ClientConnection, ClientFacingEndpoint, ClientSession, PeerConnection, PeerEndpoint, Request,
+    Answers, ClientConnection, ClientFacingEndpoint, ClientSession, PeerConnection, PeerEndpoint,
+    Request, RequestFrames, StreamReader, StreamWriter,
 };
 pub use error::NetworkError;
 pub use frame::{FrameError, FrameKind, Limits, PROTOCOL_VERSION};

@@ -145,6 +145,10 @@ pub struct MempoolSection {
     pub batch_count_max: usize,
     /// See [`MempoolConfig`].
     pub batch_interval_ms: u64,
+    /// See [`MempoolConfig`].
+    pub batches_in_flight_max: usize,
+    /// See [`MempoolConfig`].
+    pub batches_in_flight_by_age_max: usize,
     /// Most batches one block lists.
     pub batches_per_block_max: usize,
 }
@@ -158,6 +162,8 @@ impl Default for MempoolSection {
             batch_bytes_max: defaults.batch_bytes_max,
             batch_count_max: defaults.batch_count_max,
             batch_interval_ms: defaults.batch_interval_ms,
+            batches_in_flight_max: defaults.batches_in_flight_max,
+            batches_in_flight_by_age_max: defaults.batches_in_flight_by_age_max,
             batches_per_block_max: 64,
         }
     }
@@ -172,6 +178,8 @@ impl MempoolSection {
             batch_bytes_max: self.batch_bytes_max,
             batch_count_max: self.batch_count_max,
             batch_interval_ms: self.batch_interval_ms,
+            batches_in_flight_max: self.batches_in_flight_max,
+            batches_in_flight_by_age_max: self.batches_in_flight_by_age_max,
         }
     }
 }
@@ -242,6 +250,9 @@ pub struct NodeConfig {
     /// Storage settings.
     #[serde(default)]
     pub storage: StorageSection,
+    /// Client admission limits.
+    #[serde(default)]
+    pub ingress: crate::ingress::IngressConfig,
     /// Fault injection, for test networks only.
     #[serde(default)]
     pub faults: FaultsSection,
@@ -353,6 +364,7 @@ impl NodeConfig {
             .mempool()
             .validate()
             .map_err(ConfigError::Invalid)?;
+        self.ingress.validate().map_err(ConfigError::Invalid)?;
         if self.mempool.batches_per_block_max == 0 {
             return Err(ConfigError::Invalid(
                 "mempool.batches_per_block_max must be positive".into(),
@@ -453,6 +465,7 @@ pub fn write_testnet(
             consensus: consensus.clone(),
             mempool: mempool.clone(),
             storage: StorageSection::default(),
+            ingress: crate::ingress::IngressConfig::default(),
             faults: FaultsSection::default(),
             ordering_only: false,
         };

@@ -2,7 +2,10 @@
 //! decryption stage, APIs, metrics and CLI.
 //!
 //! - [`batch`]: batches, acknowledgements, availability certificates, the block payload.
-//! - [`mempool`]: admission checks, batching, the committed-order rule.
+//! - [`ingress`]: the admission stage on its own thread: group checks, group commit (one
+//!   record and one flush per group), batch cutting, receipts after the flush.
+//! - [`mempool`]: admission checks, batching, the committed-order rule (the ingress stage's
+//!   sync logic).
 //! - [`store`]: the node's sled state (pending ciphertexts, batches, the committed order,
 //!   shares, outputs and certificates).
 //! - [`config`]: node and committee files, key files, the test-network generator.
@@ -18,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod decrypt;
 pub mod demo;
+pub mod ingress;
 pub mod mempool;
 pub mod runtime;
 pub mod status;

@@ -1,18 +1,25 @@
 //! Admission of client ciphertexts and packing into batches (sync logic; the runtime persists
 //! and answers).
 //!
-//! Admission checks, in order: size, structure (decoding), label (chain and epoch), the
-//! ciphertext's validity proof, its expiry against this validator's height, duplicates,
-//! capacity. A refused ciphertext gets a typed
-//! [`Rejection`]; an admitted one is *accepted* only after the runtime has flushed it to disk.
+//! Admission checks, in order: size, structure (decoding), label (chain and epoch), expiry
+//! against this validator's height, duplicates, capacity, and last the ciphertext's validity
+//! proof. [`Mempool::check_group`] takes a whole group of submissions at once: the cheap checks
+//! one by one, then the proofs of every survivor as one multi-scalar multiplication (when that
+//! fails, each is checked alone, so only the bad ones are refused). A refused ciphertext gets
+//! a typed [`Rejection`]; an admitted one is *accepted* only after the ingress stage has
+//! written its group and flushed it to disk.
+//!
+//! Every held ciphertext gets an admission sequence number. The durable record of a group is
+//! keyed by its first number, and a batch cut moves the *batched-through* mark past the
+//! numbers it took: that is how a restart tells what is still pending.
 
 use std::collections::{HashSet, VecDeque};
 
-use shroud_crypto::tdh2::{Ciphertext, Context, EncryptionKey, Label};
-use shroud_crypto::ThresholdError;
+use shroud_crypto::tdh2::{verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label};
 use thiserror::Error;
 
 use crate::batch::{Batch, TxId};
+use crate::store::PendingGroup;
 
 /// Mempool and batching configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +32,17 @@ pub struct MempoolConfig {
     pub batch_bytes_max: usize,
     /// ...or this many ciphertexts...
     pub batch_count_max: usize,
-    /// ...or when its oldest ciphertext has waited this long.
+    /// ...or when its oldest ciphertext has waited this long, if fewer than
+    /// `batches_in_flight_by_age_max` own batches are in flight.
     pub batch_interval_ms: u64,
+    /// Own batches cut and not yet committed, at most: past it nothing is cut, the pending
+    /// set fills and admission answers `full`.
+    pub batches_in_flight_max: usize,
+    /// A batch that is not full is cut by age only while fewer than this many own batches are
+    /// in flight. Under load the next batch grows while earlier ones are certified and
+    /// ordered, so batches fill by bytes and the signatures per transaction fall as the load
+    /// rises; when idle a batch leaves after `batch_interval_ms`.
+    pub batches_in_flight_by_age_max: usize,
 }
 
 impl Default for MempoolConfig {
@@ -35,8 +51,10 @@ impl Default for MempoolConfig {
             ciphertext_bytes_max: 64 * 1024,
             pending_max: 100_000,
             batch_bytes_max: 512 * 1024,
-            batch_count_max: 1_000,
+            batch_count_max: 10_000,
             batch_interval_ms: 50,
+            batches_in_flight_max: 16,
+            batches_in_flight_by_age_max: 2,
         }
     }
 }
@@ -58,6 +76,15 @@ impl MempoolConfig {
         }
         if self.batch_interval_ms == 0 {
             return Err("mempool.batch_interval_ms must be positive".into());
+        }
+        if self.batches_in_flight_by_age_max == 0 {
+            return Err("mempool.batches_in_flight_by_age_max must be positive".into());
+        }
+        if self.batches_in_flight_max < self.batches_in_flight_by_age_max {
+            return Err(
+                "mempool.batches_in_flight_max must be at least batches_in_flight_by_age_max"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -93,11 +120,14 @@ pub enum Rejection {
     /// The mempool is full; try again later or another validator.
     #[error("mempool is full")]
     Full,
+    /// The admission queue is full; try again later or another validator.
+    #[error("validator overloaded: its admission queue is full")]
+    Overloaded,
 }
 
 impl Rejection {
     /// Every label, for mapping a label back to its static form.
-    pub const LABELS: [&'static str; 9] = [
+    pub const LABELS: [&'static str; 10] = [
         "too_large",
         "malformed",
         "wrong_chain",
@@ -107,6 +137,7 @@ impl Rejection {
         "expiry_too_far",
         "duplicate",
         "full",
+        "overloaded",
     ];
 
     /// The static form of a rejection label (`rejected` for one that is not a rejection's).
@@ -129,6 +160,7 @@ impl Rejection {
             Rejection::ExpiryTooFar { .. } => "expiry_too_far",
             Rejection::Duplicate => "duplicate",
             Rejection::Full => "full",
+            Rejection::Overloaded => "overloaded",
         }
     }
 }
@@ -140,8 +172,11 @@ pub struct Mempool {
     context: Context,
     key: EncryptionKey,
     author: u16,
-    pending: VecDeque<(TxId, Vec<u8>)>,
+    /// Held ciphertexts in admission order, each with its admission sequence number.
+    pending: VecDeque<(u64, Vec<u8>)>,
     pending_bytes: usize,
+    /// The admission sequence number the next held ciphertext gets.
+    next_admission: u64,
     known: HashSet<TxId>,
     oldest_ms: Option<u64>,
     next_sequence: u64,
@@ -171,42 +206,106 @@ impl Mempool {
             author,
             pending: VecDeque::new(),
             pending_bytes: 0,
+            next_admission: 0,
             known: HashSet::new(),
             oldest_ms: None,
             next_sequence,
         }
     }
 
-    /// Checks a ciphertext; on success it is pending (the caller persists, flushes, then
+    /// Checks one ciphertext; on success it is pending (the caller persists, flushes, then
     /// answers `accepted`).
     pub fn admit(&mut self, bytes: &[u8], now_ms: u64) -> Result<TxId, Rejection> {
-        self.check(bytes)?;
-        self.hold(bytes, now_ms)
+        self.admit_one(bytes, false, now_ms)
     }
 
     /// Admits bytes after the size, duplicate and capacity checks only. A fault injected in
-    /// test networks (a Byzantine validator batching garbage); never used otherwise.
+    /// test networks (a Byzantine validator batching garbage) and the ordering-only
+    /// benchmark; never used otherwise.
     pub fn admit_unchecked(&mut self, bytes: &[u8], now_ms: u64) -> Result<TxId, Rejection> {
-        if bytes.len() > self.config.ciphertext_bytes_max {
-            return Err(Rejection::TooLarge {
-                max: self.config.ciphertext_bytes_max,
-                got: bytes.len(),
-            });
-        }
-        self.hold(bytes, now_ms)
+        self.admit_one(bytes, true, now_ms)
     }
 
-    /// The duplicate and capacity checks, then holds the bytes as pending.
-    fn hold(&mut self, bytes: &[u8], now_ms: u64) -> Result<TxId, Rejection> {
-        let id = TxId::of(bytes);
-        if self.known.contains(&id) {
-            return Err(Rejection::Duplicate);
-        }
-        if self.pending.len() >= self.config.pending_max {
-            return Err(Rejection::Full);
-        }
-        self.insert(id, bytes.to_vec(), now_ms);
+    fn admit_one(&mut self, bytes: &[u8], unchecked: bool, now_ms: u64) -> Result<TxId, Rejection> {
+        let group = [bytes.to_vec()];
+        let mut rng = rand_core::OsRng;
+        let mut verdicts = self.check_group(&group, unchecked, &mut rng, |_| false);
+        let id = verdicts.pop().unwrap_or(Err(Rejection::Full))?;
+        let [bytes] = group;
+        self.hold(id, bytes, now_ms);
         Ok(id)
+    }
+
+    /// Checks a group of submissions without holding any: size, structure, label, expiry,
+    /// duplicates (held here, earlier in the group, or `committed`), capacity, and last the
+    /// validity proofs of every survivor together (skipped when `unchecked`). One verdict per
+    /// submission, in order; the caller holds the accepted ones with [`Mempool::hold`] in the
+    /// same step, before any other group is checked.
+    pub fn check_group<R: rand_core::RngCore + rand_core::CryptoRng>(
+        &self,
+        submissions: &[Vec<u8>],
+        unchecked: bool,
+        rng: &mut R,
+        mut committed: impl FnMut(&TxId) -> bool,
+    ) -> Vec<Result<TxId, Rejection>> {
+        let mut verdicts: Vec<Result<TxId, Rejection>> = Vec::with_capacity(submissions.len());
+        let mut proofs = Vec::new();
+        let mut proof_slots = Vec::new();
+        let mut group_ids = HashSet::with_capacity(submissions.len());
+        let room = self.config.pending_max.saturating_sub(self.pending.len());
+        for bytes in submissions {
+            let verdict = self.cheap_checks(bytes, unchecked).and_then(|parsed| {
+                let id = TxId::of(bytes);
+                if self.known.contains(&id) || group_ids.contains(&id) || committed(&id) {
+                    return Err(Rejection::Duplicate);
+                }
+                if group_ids.len() >= room {
+                    return Err(Rejection::Full);
+                }
+                group_ids.insert(id);
+                Ok((id, parsed))
+            });
+            match verdict {
+                Ok((id, Some(ciphertext))) => {
+                    proof_slots.push(verdicts.len());
+                    proofs.push(ciphertext);
+                    verdicts.push(Ok(id));
+                }
+                Ok((id, None)) => verdicts.push(Ok(id)),
+                Err(rejection) => verdicts.push(Err(rejection)),
+            }
+        }
+        if !proofs.is_empty() {
+            let checked = verify_ciphertexts(proofs, &self.key, &self.context, rng);
+            for (slot, result) in proof_slots.into_iter().zip(checked) {
+                if result.is_err() {
+                    verdicts[slot] = Err(Rejection::InvalidCiphertext);
+                }
+            }
+        }
+        verdicts
+    }
+
+    /// Holds an accepted ciphertext as pending under the next admission sequence number.
+    pub fn hold(&mut self, id: TxId, bytes: Vec<u8>, now_ms: u64) {
+        let sequence = self.next_admission;
+        self.next_admission += 1;
+        self.pending_bytes += bytes.len();
+        self.known.insert(id);
+        self.pending.push_back((sequence, bytes));
+        self.oldest_ms.get_or_insert(now_ms);
+    }
+
+    /// The admission sequence number the next held ciphertext gets.
+    pub fn next_admission(&self) -> u64 {
+        self.next_admission
+    }
+
+    /// Every held ciphertext numbered below this is in a batch.
+    pub fn batched_through(&self) -> u64 {
+        self.pending
+            .front()
+            .map_or(self.next_admission, |(sequence, _)| *sequence)
     }
 
     /// The highest processed height moved to `height` (expiry is judged against the next).
@@ -216,8 +315,8 @@ impl Mempool {
 
     /// The expiry a batch cut now gets: the latest `valid_through` among its transactions,
     /// capped at the latest the window allows now. Admission keeps every checked transaction
-    /// under the cap; bytes admitted unchecked (only an injected fault does that) count as the
-    /// cap, so their batch is ordered and they fail like any garbage.
+    /// under the cap; bytes admitted unchecked count as the cap, so their batch is ordered
+    /// and they fail like any garbage.
     fn batch_valid_through(&self, transactions: &[Vec<u8>]) -> u64 {
         let latest = self.height + 1 + self.validity_heights;
         transactions
@@ -227,56 +326,64 @@ impl Mempool {
             .unwrap_or(latest)
     }
 
-    fn check(&self, bytes: &[u8]) -> Result<(), Rejection> {
+    /// The checks that need no group arithmetic; the parsed ciphertext whose proof is still
+    /// to be checked (none when `unchecked`).
+    fn cheap_checks(
+        &self,
+        bytes: &[u8],
+        unchecked: bool,
+    ) -> Result<Option<Ciphertext>, Rejection> {
         if bytes.len() > self.config.ciphertext_bytes_max {
             return Err(Rejection::TooLarge {
                 max: self.config.ciphertext_bytes_max,
                 got: bytes.len(),
             });
         }
+        if unchecked {
+            return Ok(None);
+        }
         let ciphertext = Ciphertext::from_bytes(bytes, self.config.ciphertext_bytes_max)
             .map_err(|error| Rejection::Malformed(error.to_string()))?;
-        let valid_through = ciphertext.label().valid_through;
-        match ciphertext.verify(&self.key, &self.context) {
-            Ok(_) => {
-                let next = self.height + 1;
-                let max = next.saturating_add(self.validity_heights);
-                if valid_through < next {
-                    Err(Rejection::Expired {
-                        valid_through,
-                        next,
-                    })
-                } else if valid_through > max {
-                    Err(Rejection::ExpiryTooFar { valid_through, max })
-                } else {
-                    Ok(())
-                }
-            }
-            Err(ThresholdError::WrongLabel {
-                field: "chain id",
-                expected,
-                got,
-            }) => Err(Rejection::WrongChain { expected, got }),
-            Err(ThresholdError::WrongLabel { expected, got, .. }) => {
-                Err(Rejection::WrongEpoch { expected, got })
-            }
-            Err(_) => Err(Rejection::InvalidCiphertext),
+        let label = ciphertext.label();
+        if label.chain_id != self.context.chain_id {
+            return Err(Rejection::WrongChain {
+                expected: self.context.chain_id,
+                got: label.chain_id,
+            });
         }
+        if label.epoch != self.context.epoch {
+            return Err(Rejection::WrongEpoch {
+                expected: self.context.epoch,
+                got: label.epoch,
+            });
+        }
+        let valid_through = label.valid_through;
+        let next = self.height + 1;
+        let max = next.saturating_add(self.validity_heights);
+        if valid_through < next {
+            return Err(Rejection::Expired {
+                valid_through,
+                next,
+            });
+        }
+        if valid_through > max {
+            return Err(Rejection::ExpiryTooFar { valid_through, max });
+        }
+        Ok(Some(ciphertext))
     }
 
-    fn insert(&mut self, id: TxId, bytes: Vec<u8>, now_ms: u64) {
-        self.pending_bytes += bytes.len();
-        self.known.insert(id);
-        self.pending.push_back((id, bytes));
-        self.oldest_ms.get_or_insert(now_ms);
-    }
-
-    /// Puts back ciphertexts read from disk after a restart (already checked once).
-    pub fn restore(&mut self, transactions: Vec<(TxId, Vec<u8>)>, now_ms: u64) {
-        for (id, bytes) in transactions {
-            if self.known.insert(id) {
+    /// Puts back what a restart finds on disk (checked once already): the stored groups, of
+    /// which every ciphertext numbered below `batched_through` is in a batch.
+    pub fn restore(&mut self, groups: Vec<PendingGroup>, batched_through: u64, now_ms: u64) {
+        self.next_admission = self.next_admission.max(batched_through);
+        for group in groups {
+            for (sequence, bytes) in (group.first..).zip(group.transactions) {
+                self.next_admission = self.next_admission.max(sequence + 1);
+                if sequence < batched_through || !self.known.insert(TxId::of(&bytes)) {
+                    continue;
+                }
                 self.pending_bytes += bytes.len();
-                self.pending.push_back((id, bytes));
+                self.pending.push_back((sequence, bytes));
                 self.oldest_ms.get_or_insert(now_ms);
             }
         }
@@ -316,11 +423,15 @@ impl Mempool {
             .map(|oldest| oldest.saturating_add(self.config.batch_interval_ms))
     }
 
-    /// Cuts a batch if one is due (full by bytes or count, or old enough).
-    pub fn take_batch(&mut self, now_ms: u64) -> Option<Batch> {
-        let due_by_age = self.next_deadline().is_some_and(|at| now_ms >= at);
-        let due_by_size = self.pending_bytes >= self.config.batch_bytes_max
-            || self.pending.len() >= self.config.batch_count_max;
+    /// Cuts a batch if one is due with `in_flight` own batches cut and not yet committed:
+    /// full by bytes or count (below [`MempoolConfig::batches_in_flight_max`]), or old enough
+    /// (below [`MempoolConfig::batches_in_flight_by_age_max`]).
+    pub fn take_batch(&mut self, now_ms: u64, in_flight: usize) -> Option<Batch> {
+        let due_by_age = self.next_deadline().is_some_and(|at| now_ms >= at)
+            && in_flight < self.config.batches_in_flight_by_age_max;
+        let due_by_size = (self.pending_bytes >= self.config.batch_bytes_max
+            || self.pending.len() >= self.config.batch_count_max)
+            && in_flight < self.config.batches_in_flight_max;
         if self.pending.is_empty() || !(due_by_age || due_by_size) {
             return None;
         }
@@ -464,7 +575,7 @@ mod tests {
             Err(Rejection::Expired { .. })
         ));
         // A batch carries the latest expiry among its transactions.
-        let batch = mempool.take_batch(1_000).expect("due by age");
+        let batch = mempool.take_batch(1_000, 0).expect("due by age");
         assert_eq!(batch.valid_through, 60);
         assert_eq!(Rejection::static_label("expiry_too_far"), "expiry_too_far");
     }
@@ -474,7 +585,7 @@ mod tests {
         let (_, mut mempool, _) = setup();
         mempool.set_height(100);
         mempool.admit_unchecked(b"garbage", 0).expect("held");
-        let batch = mempool.take_batch(1_000).expect("due by age");
+        let batch = mempool.take_batch(1_000, 0).expect("due by age");
         assert_eq!(batch.valid_through, 151);
     }
 
@@ -519,21 +630,21 @@ mod tests {
         let transactions: Vec<Vec<u8>> = (0..5u8)
             .map(|nonce| ciphertext(&key, 5, 2, nonce, &mut rng))
             .collect();
-        assert_eq!(mempool.take_batch(0), None);
+        assert_eq!(mempool.take_batch(0, 0), None);
         for transaction in &transactions[..2] {
             mempool.admit(transaction, 10).expect("valid");
         }
         // Two pending, count limit three, not old enough yet.
-        assert_eq!(mempool.take_batch(20), None);
+        assert_eq!(mempool.take_batch(20, 0), None);
         assert_eq!(mempool.next_deadline(), Some(60));
         for transaction in &transactions[2..] {
             mempool.admit(transaction, 30).expect("valid");
         }
-        let first = mempool.take_batch(30).expect("full by count");
+        let first = mempool.take_batch(30, 0).expect("full by count");
         assert_eq!(first.transactions, transactions[..3].to_vec());
         assert_eq!(first.sequence, 0);
-        assert_eq!(mempool.take_batch(31), None);
-        let second = mempool.take_batch(200).expect("due by age");
+        assert_eq!(mempool.take_batch(31, 0), None);
+        let second = mempool.take_batch(200, 0).expect("due by age");
         assert_eq!(second.transactions, transactions[3..].to_vec());
         assert_eq!(second.sequence, 1);
         assert!(mempool.is_empty());

@@ -7,6 +7,7 @@ use shroud_proofs::output::HeightContext;
 use shroud_proofs::{build_output, AvailabilityCertificate, BuiltOutput, Outcome, TxId};
 
 use crate::batch::BatchCertificate;
+use crate::ingress::HeldIds;
 use crate::store::{NodeStore, OutputRecord, StoreError};
 
 impl From<&BatchCertificate> for AvailabilityCertificate {
@@ -35,8 +36,12 @@ pub fn rebuild(record: &OutputRecord) -> BuiltOutput {
 }
 
 /// Where a transaction stands here.
-pub fn tx_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError> {
-    let status = read_status(store, tx_id)?;
+pub fn tx_status(
+    store: &NodeStore,
+    held: &HeldIds,
+    tx_id: TxId,
+) -> Result<TxStatus, StoreError> {
+    let status = read_status(store, held, tx_id)?;
     // The reads above are not one snapshot: a height pruned while they ran gives a partial
     // answer, which must say "pruned" rather than stop at an earlier step.
     let Some(height) = status.ordered.as_ref().map(|ordered| ordered.height) else {
@@ -61,25 +66,33 @@ fn pruned(tx_id: TxId, height: u64) -> TxStatus {
     }
 }
 
-fn read_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError> {
+/// The `batched` step: the batch and its availability certificate, if known here.
+fn batched(store: &NodeStore, digest: &crate::batch::BatchDigest) -> Result<Batched, StoreError> {
+    Ok(Batched {
+        digest: digest.0,
+        certificate: store
+            .batch_certificate(digest)?
+            .as_ref()
+            .map(AvailabilityCertificate::from),
+    })
+}
+
+fn read_status(
+    store: &NodeStore,
+    held: &HeldIds,
+    tx_id: TxId,
+) -> Result<TxStatus, StoreError> {
     let mut status = TxStatus {
         tx_id: tx_id.0,
-        known: store.is_pending(&tx_id)?,
+        known: held.contains(&tx_id),
         batched: None,
         ordered: None,
         outcome: None,
         certified: None,
         pruned_at: None,
     };
-    if let Some(digest) = store.batch_of(&tx_id)? {
-        status.known = true;
-        status.batched = Some(Batched {
-            digest: digest.0,
-            certificate: store
-                .batch_certificate(&digest)?
-                .as_ref()
-                .map(AvailabilityCertificate::from),
-        });
+    if let Some(digest) = held.batch_of(&tx_id) {
+        status.batched = Some(batched(store, &digest)?);
     }
     let Some((global, height)) = store.committed_at(&tx_id)? else {
         return Ok(status);
@@ -95,6 +108,11 @@ fn read_status(store: &NodeStore, tx_id: TxId) -> Result<TxStatus, StoreError> {
     };
     let position = u32::try_from(global - record.first_position)
         .map_err(|_| StoreError::Corrupt("committed"))?;
+    let placed = record
+        .transactions
+        .get(position as usize)
+        .ok_or(StoreError::Corrupt("heights"))?;
+    status.batched = Some(batched(store, &placed.batch)?);
     status.ordered = Some(Ordered {
         height,
         position,

@@ -1,5 +1,5 @@
 //! The node's own durable state in sled (the consensus state lives in `shroud-storage`):
-//! accepted ciphertexts waiting for a batch, stored batches, this validator's uncertified
+//! accepted ciphertexts waiting for a batch (one entry per group commit), stored batches, this validator's uncertified
 //! batches, the committed order of transactions (globally and per height), and the decryption
 //! stage's records: encapsulations seen, own decryption shares, outputs with this validator's
 //! signature, output certificates, and a log of when shares were made and accepted.
@@ -47,6 +47,17 @@ pub struct HeightRecord {
     pub first_position: u64,
     /// The transactions, in order (position `i` of the height is `transactions[i]`).
     pub transactions: Vec<OrderedTx>,
+}
+
+/// Accepted ciphertexts written by one group commit of the ingress stage: admission numbers
+/// `first..first + transactions.len()`, in admission order.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct PendingGroup {
+    /// The admission number of the first ciphertext.
+    pub first: u64,
+    /// The ciphertexts' wire bytes.
+    pub transactions: Vec<Vec<u8>>,
 }
 
 /// A height's decrypted output as this validator built it, with its own signature.
@@ -134,7 +145,7 @@ type TxResult = Result<(), ConflictableTransactionError<()>>;
 #[derive(Clone, Debug)]
 pub struct NodeStore {
     db: sled::Db,
-    pending: sled::Tree,
+    pending_groups: sled::Tree,
     batches: sled::Tree,
     own_uncertified: sled::Tree,
     certificates: sled::Tree,
@@ -147,7 +158,6 @@ pub struct NodeStore {
     outputs: sled::Tree,
     output_certificates: sled::Tree,
     decryption_log: sled::Tree,
-    tx_batches: sled::Tree,
     batch_certificates: sled::Tree,
     block_certificates: sled::Tree,
     height_batches: sled::Tree,
@@ -160,6 +170,8 @@ pub struct NodeStore {
 pub const CACHE_BYTES_DEFAULT: u64 = 8 << 20;
 const PROCESSED_HEIGHT: &[u8] = b"processed_height";
 const NEXT_SEQUENCE: &[u8] = b"next_sequence";
+/// Every accepted ciphertext with a lower admission number is in an own batch.
+const BATCHED_THROUGH: &[u8] = b"batched_through";
 /// Kept beside the order because sled's `len` scans the whole tree.
 const ORDER_LEN: &[u8] = b"order_len";
 const OUTPUT_HEIGHT: &[u8] = b"output_height";
@@ -248,7 +260,7 @@ impl NodeStore {
             .cache_capacity(cache_bytes)
             .open()?;
         Ok(Self {
-            pending: db.open_tree("pending")?,
+            pending_groups: db.open_tree("pending_groups")?,
             batches: db.open_tree("batches")?,
             own_uncertified: db.open_tree("own_uncertified")?,
             certificates: db.open_tree("certificates")?,
@@ -261,7 +273,6 @@ impl NodeStore {
             outputs: db.open_tree("outputs")?,
             output_certificates: db.open_tree("output_certificates")?,
             decryption_log: db.open_tree("decryption_log")?,
-            tx_batches: db.open_tree("tx_batches")?,
             batch_certificates: db.open_tree("batch_certificates")?,
             block_certificates: db.open_tree("block_certificates")?,
             height_batches: db.open_tree("height_batches")?,
@@ -277,64 +288,78 @@ impl NodeStore {
         Ok(())
     }
 
-    /// Records an accepted ciphertext (not yet batched).
-    pub fn put_pending(&self, id: TxId, ciphertext: &[u8]) -> Result<(), StoreError> {
-        self.pending.insert(id.0, ciphertext)?;
+    /// Records a group of accepted ciphertexts (not yet batched) as one entry, keyed by the
+    /// admission number of its first (one write per group commit, not one per transaction).
+    pub fn put_pending_group(&self, group: &PendingGroup) -> Result<(), StoreError> {
+        let bytes = encode(group, "pending_groups")?;
+        self.pending_groups
+            .insert(group.first.to_be_bytes(), bytes.as_slice())?;
         Ok(())
     }
 
-    /// Accepted ciphertexts not yet in a batch, in id order.
-    pub fn pending(&self) -> Result<Vec<(TxId, Vec<u8>)>, StoreError> {
-        self.pending
+    /// The stored groups of accepted ciphertexts in admission order, and the batched-through
+    /// mark: every ciphertext numbered below it is in a batch already.
+    pub fn pending(&self) -> Result<(u64, Vec<PendingGroup>), StoreError> {
+        let batched_through = self
+            .meta
+            .get(BATCHED_THROUGH)?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))?;
+        let groups = self
+            .pending_groups
             .iter()
             .map(|entry| {
-                let (key, value) = entry?;
-                Ok((tx_id(&key, "pending")?, value.to_vec()))
+                let (_, value) = entry?;
+                decode::<PendingGroup>(&value, "pending_groups")
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((batched_through, groups))
     }
 
-    /// Stores a batch; for this validator's own batch also moves its ciphertexts out of the
-    /// pending set and remembers it as uncertified, in one transaction (a crash between the
-    /// steps must not lose accepted ciphertexts).
-    pub fn put_batch(&self, batch: &Batch, own: bool) -> Result<BatchDigest, StoreError> {
+    /// Stores a peer's batch (or one fetched for a commit).
+    pub fn put_batch(&self, batch: &Batch) -> Result<BatchDigest, StoreError> {
         let digest = batch.digest();
-        let bytes =
-            rkyv::to_bytes::<rancor::Error>(batch).map_err(|_| StoreError::Corrupt("batches"))?;
-        let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
+        let bytes = encode(batch, "batches")?;
         let expiry = expiring_key(batch.valid_through, &digest);
-        if !own {
-            (&self.batches, &self.tx_batches, &self.expiring_batches).transaction(
-                |(batches, tx_batches, expiring)| -> TxResult {
-                    batches.insert(&digest.0, bytes.as_slice())?;
-                    expiring.insert(&expiry[..], &[])?;
-                    for id in &ids {
-                        tx_batches.insert(&id.0, &digest.0)?;
-                    }
-                    Ok(())
-                },
-            )?;
-            return Ok(digest);
-        }
+        (&self.batches, &self.expiring_batches).transaction(|(batches, expiring)| -> TxResult {
+            batches.insert(&digest.0, bytes.as_slice())?;
+            expiring.insert(&expiry[..], &[])?;
+            Ok(())
+        })?;
+        Ok(digest)
+    }
+
+    /// Stores this validator's own batch, remembers it as uncertified, moves the
+    /// batched-through mark to `batched_through` and drops the pending groups it consumed
+    /// (keys `consumed`, every one of whose ciphertexts is numbered below the mark), in one
+    /// transaction: a crash between the steps must not lose accepted ciphertexts.
+    pub fn put_own_batch(
+        &self,
+        batch: &Batch,
+        batched_through: u64,
+        consumed: &[u64],
+    ) -> Result<BatchDigest, StoreError> {
+        let digest = batch.digest();
+        let bytes = encode(batch, "batches")?;
+        let expiry = expiring_key(batch.valid_through, &digest);
         let next = (batch.sequence + 1).to_be_bytes();
+        let mark = batched_through.to_be_bytes();
         (
             &self.batches,
-            &self.pending,
+            &self.pending_groups,
             &self.own_uncertified,
             &self.meta,
-            &self.tx_batches,
             &self.expiring_batches,
         )
             .transaction(
-                |(batches, pending, own_uncertified, meta, tx_batches, expiring)| -> TxResult {
+                |(batches, pending, own_uncertified, meta, expiring)| -> TxResult {
                     batches.insert(&digest.0, bytes.as_slice())?;
                     expiring.insert(&expiry[..], &[])?;
                     own_uncertified.insert(&digest.0, &[])?;
-                    for id in &ids {
-                        pending.remove(&id.0)?;
-                        tx_batches.insert(&id.0, &digest.0)?;
+                    for first in consumed {
+                        pending.remove(&first.to_be_bytes())?;
                     }
                     meta.insert(NEXT_SEQUENCE, &next)?;
+                    meta.insert(BATCHED_THROUGH, &mark)?;
                     Ok(())
                 },
             )?;
@@ -381,7 +406,7 @@ impl NodeStore {
     }
 
     /// Drops a batch past its `valid_through` that was never committed (and so never will
-    /// be): its payload, its transaction index entries, its certificate, and the own-batch
+    /// be): its payload, its certificate, and the own-batch
     /// marks; returns the ids it held. Nothing else refers to it, so without this it would
     /// stay for good. A committed one (an own batch certified by an earlier run, say) only
     /// loses its own-batch marks: its height's pruning removes the rest, and lagging peers
@@ -397,19 +422,13 @@ impl NodeStore {
         let ids: Vec<TxId> = batch.transactions.iter().map(|t| TxId::of(t)).collect();
         let trees = [
             &self.batches,
-            &self.tx_batches,
             &self.batch_certificates,
             &self.certificates,
             &self.own_uncertified,
         ];
         trees[..].transaction(|trees| -> TxResult {
-            for tree in [&trees[0], &trees[2], &trees[3], &trees[4]] {
+            for tree in trees {
                 tree.remove(&digest.0)?;
-            }
-            for id in &ids {
-                if trees[1].get(id.0)?.as_deref() == Some(&digest.0[..]) {
-                    trees[1].remove(&id.0)?;
-                }
             }
             Ok(())
         })?;
@@ -618,23 +637,6 @@ impl NodeStore {
         };
         let (position, height, _) = committed_value(&bytes)?;
         Ok(Some((position, height)))
-    }
-
-    /// Whether a transaction is accepted and waiting for a batch here.
-    pub fn is_pending(&self, id: &TxId) -> Result<bool, StoreError> {
-        Ok(self.pending.contains_key(id.0)?)
-    }
-
-    /// The batch that holds a transaction, if a batch holding it is stored here.
-    pub fn batch_of(&self, id: &TxId) -> Result<Option<BatchDigest>, StoreError> {
-        let Some(bytes) = self.tx_batches.get(id.0)? else {
-            return Ok(None);
-        };
-        let array: [u8; 32] = bytes
-            .as_ref()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("tx_batches"))?;
-        Ok(Some(BatchDigest(array)))
     }
 
     /// Records a verified batch certificate (any author's), for receipts.
@@ -887,7 +889,7 @@ impl NodeStore {
     /// stage still needs goes.
     ///
     /// Pruned: the height's order record and its slice of the global order, the batches it
-    /// committed with their certificates and transaction index, own shares, decryption log,
+    /// committed with their certificates, own shares, decryption log,
     /// output, output certificate and block certificate, and the ordering entries made at the
     /// height (committed transaction ids, batch digests and encapsulations), which stopped
     /// deciding anything once past their expiry (ADR 0008).
@@ -911,10 +913,8 @@ impl NodeStore {
         let key = height.to_be_bytes();
         let digests = self.height_batch_digests(height)?;
         let mut stored = HashMap::new();
-        let mut indexed = Vec::new();
         for digest in &digests {
             if let Some(batch) = self.batch(digest)? {
-                indexed.extend(batch.transactions.iter().map(|t| (TxId::of(t), *digest)));
                 stored.insert(*digest, batch);
             }
         }
@@ -946,7 +946,6 @@ impl NodeStore {
             &self.order,
             &self.batches,
             &self.batch_certificates,
-            &self.tx_batches,
             &self.meta,
             &self.committed,
             &self.encapsulations,
@@ -956,10 +955,10 @@ impl NodeStore {
             for tree in &trees[..7] {
                 tree.remove(&key)?;
             }
-            let (order, batches, batch_certificates, tx_batches, meta) =
-                (&trees[7], &trees[8], &trees[9], &trees[10], &trees[11]);
+            let (order, batches, batch_certificates, meta) =
+                (&trees[7], &trees[8], &trees[9], &trees[10]);
             let (committed, encapsulations, committed_batches) =
-                (&trees[12], &trees[13], &trees[14]);
+                (&trees[11], &trees[12], &trees[13]);
             for position in positions.clone() {
                 order.remove(&position.to_be_bytes())?;
             }
@@ -968,12 +967,6 @@ impl NodeStore {
                 batch_certificates.remove(&digest.0)?;
                 if committed_batches.get(digest.0)?.as_deref() == Some(&key[..]) {
                     committed_batches.remove(&digest.0)?;
-                }
-            }
-            for (id, digest) in &indexed {
-                // A transaction also carried by a later batch keeps that batch's entry.
-                if tx_batches.get(id.0)?.as_deref() == Some(&digest.0[..]) {
-                    tx_batches.remove(&id.0)?;
                 }
             }
             for (id, encapsulation) in &placed {
@@ -1040,21 +1033,28 @@ mod tests {
     fn an_own_batch_moves_through_pending_uncertified_certified_committed() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = NodeStore::open(dir.path()).expect("open");
-        let transactions = vec![b"one".to_vec(), b"two".to_vec()];
-        for transaction in &transactions {
-            store
-                .put_pending(TxId::of(transaction), transaction)
-                .expect("pending");
-        }
+        let transactions = vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()];
+        let group = |first: u64, range: std::ops::Range<usize>| PendingGroup {
+            first,
+            transactions: transactions[range].to_vec(),
+        };
+        store.put_pending_group(&group(0, 0..1)).expect("pending");
+        store.put_pending_group(&group(1, 1..3)).expect("pending");
         let batch = Batch {
             epoch: 1,
             author: 0,
             sequence: 4,
             valid_through: 20,
-            transactions: transactions.clone(),
+            transactions: transactions[..2].to_vec(),
         };
-        let digest = store.put_batch(&batch, true).expect("batch");
-        assert!(store.pending().expect("pending").is_empty());
+        // The batch takes admission numbers 0 and 1: the first group whole, the second in
+        // part, which stays with the mark past its first ciphertext.
+        let digest = store.put_own_batch(&batch, 2, &[0]).expect("batch");
+        assert_eq!(
+            store.pending().expect("pending"),
+            (2, vec![group(1, 1..3)])
+        );
+        let transactions = transactions[..2].to_vec();
         assert_eq!(
             store.own_uncertified().expect("uncertified"),
             vec![batch.clone()]
@@ -1173,7 +1173,7 @@ mod tests {
         };
         let (stale, committed, live) = (batch(1, 5), batch(2, 5), batch(3, 50));
         for b in [&stale, &committed, &live] {
-            store.put_batch(b, false).expect("batch");
+            store.put_batch(b).expect("batch");
         }
         let id_of = |b: &Batch| TxId::of(&b.transactions[0]);
         store
@@ -1201,7 +1201,6 @@ mod tests {
             vec![id_of(&stale)]
         );
         assert_eq!(store.batch(&stale.digest()).expect("read"), None);
-        assert_eq!(store.batch_of(&id_of(&stale)).expect("read"), None);
         assert!(store.batch(&committed.digest()).expect("read").is_some());
         assert!(store.batch(&live.digest()).expect("read").is_some());
         assert!(store
@@ -1239,7 +1238,7 @@ mod tests {
                 valid_through: height + 2,
                 transactions: transactions.clone(),
             };
-            let digest = store.put_batch(&batch, false).expect("batch");
+            let digest = store.put_batch(&batch).expect("batch");
             store
                 .put_batch_certificate(&BatchCertificate {
                     epoch: 1,
@@ -1343,7 +1342,6 @@ mod tests {
         }
         assert_eq!(store.batch(&old_batch).expect("read"), None);
         assert_eq!(store.batch_certificate(&old_batch).expect("read"), None);
-        assert_eq!(store.batch_of(&ids[1][0]).expect("read"), None);
         // The ordering entries made at pruned heights go with them (they had expired); those
         // of kept heights stay.
         for id in ids[..2].concat() {
@@ -1372,7 +1370,6 @@ mod tests {
         assert!(store.block_certificate(3).expect("read").is_some());
         let kept_batch = digest_of(3).expect("height 3 kept");
         assert!(store.batch(&kept_batch).expect("read").is_some());
-        assert_eq!(store.batch_of(&ids[2][0]).expect("read"), Some(kept_batch));
         assert_eq!(store.order_range(0, 100).expect("range"), ids[2..].concat());
         // Never past the certified height, and a bounded step at a time.
         assert_eq!(store.prune_below(u64::MAX, 1).expect("one step"), 4);

@@ -131,7 +131,7 @@ fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
     for _ in 0..4 {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = NodeStore::open(dir.path()).expect("store");
-        store.put_batch(&batch, false).expect("batch");
+        store.put_batch(&batch).expect("batch");
         store
             .append_order(1, [1; 32], &ordered, &vec![None; ordered.len()], &[digest])
             .expect("order");

@@ -247,7 +247,11 @@ impl Client {
                     Receipt::Rejected { label, .. } if label == "duplicate" => {
                         submitted.accepted_by.push(*index)
                     }
-                    Receipt::Rejected { label, .. } if label == "full" && attempt < 2 => continue,
+                    Receipt::Rejected { label, .. }
+                        if (label == "full" || label == "overloaded") && attempt < 2 =>
+                    {
+                        continue
+                    }
                     Receipt::Rejected { label, reason } => {
                         submitted.rejected_by.push((*index, label.clone()));
                         last_rejection = Some((label, reason));
@@ -263,6 +267,34 @@ impl Client {
             Some((label, reason)) => Err(SdkError::Rejected { label, reason }),
             None => Err(SdkError::Unreachable),
         }
+    }
+
+    /// Opens a pipelined submission stream to connected validator `validator` (by index): send
+    /// many ciphertexts without waiting, read their receipts in order (see
+    /// [`crate::SubmitStream`]). Expiries are the caller's to set ([`Client::valid_through`]).
+    pub async fn submission_stream(
+        &self,
+        validator: usize,
+    ) -> Result<(crate::SubmitStream, crate::ReceiptStream), SdkError> {
+        let session = self
+            .sessions
+            .iter()
+            .find(|(index, _)| *index == validator)
+            .map(|(_, session)| session)
+            .ok_or_else(|| SdkError::Committee(format!("not connected to validator {validator}")))?;
+        let (writer, reader) = session.open_stream().await?;
+        Ok((
+            crate::SubmitStream {
+                writer,
+                limits: self.limits.clone(),
+                validator,
+            },
+            crate::ReceiptStream {
+                reader,
+                limits: self.limits.clone(),
+                validator,
+            },
+        ))
     }
 
     /// Where a transaction stands, from the connected validator that knows the most; its

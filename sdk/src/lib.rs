@@ -27,12 +27,14 @@
 mod client;
 mod committee;
 mod receipts;
+mod stream;
 
 pub use client::{
     encrypt_bundle, encrypt_bytes, Client, Found, OutputsPage, Submitted, Subscription,
 };
 pub use committee::Committee;
 pub use receipts::{Receipts, Step};
+pub use stream::{ReceiptStream, StreamReceipt, SubmitStream};
 pub use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
 
 use thiserror::Error;

@@ -1,12 +1,13 @@
-//! The validator loop: one task owns consensus, the mempool, batches and both stores, and
-//! applies every event in order. Persist before you speak: consensus writes and the node's
-//! writes are flushed before any message or answer that depends on them leaves.
+//! The validator loop: one task owns consensus, the acknowledgement of batches and both
+//! stores, and applies every event in order (client admission and batch cutting run in the
+//! ingress stage, decryption in its own stage). Persist before you speak: consensus writes and
+//! the node's writes are flushed before any message that depends on them leaves.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use metrics::{counter, gauge};
+use metrics::{counter, gauge, histogram};
 use shroud_consensus::{
     verify_message, Block, Consensus, Height, Input, Limits as ConsensusLimits, Message, Output,
     PayloadSource as _, ValidatorIndex, View,
@@ -15,7 +16,6 @@ use shroud_crypto::{CertificateBuilder, SecretKey, SigningDomain};
 use shroud_network::frame;
 use shroud_network::{FrameKind, Limits};
 use shroud_storage::{ConsensusStore, SledStore};
-use tokio::sync::oneshot;
 use tracing::{error, info, warn};
 
 use super::net::{Event, Outbox, PeerMessage};
@@ -25,10 +25,11 @@ use crate::batch::{
     AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload, TxId,
 };
 use crate::decrypt::{DecryptEvent, StageHandle};
-use crate::mempool::{committed_locations, Mempool};
+use crate::ingress::IngressHandle;
+use crate::mempool::{committed_locations, MempoolConfig};
 use crate::store::NodeStore;
 use crate::store::OrderedTx;
-use crate::wire::{BatchRequest, EpochKeyVote, Receipt};
+use crate::wire::{BatchRequest, EpochKeyVote};
 use shroud_crypto::tdh2::Label;
 use shroud_proofs::within_validity;
 
@@ -44,6 +45,8 @@ struct Pending {
     batch: Batch,
     collector: AckCollector,
     sent_ms: u64,
+    /// When this run started collecting (for the cut → certificate histogram).
+    started: Instant,
 }
 
 /// The validator loop's state.
@@ -54,7 +57,9 @@ pub struct Validator {
     pub(super) consensus: Consensus<SharedPayload>,
     pub(super) consensus_store: SledStore,
     pub(super) store: NodeStore,
-    pub(super) mempool: Mempool,
+    pub(super) ingress: IngressHandle,
+    /// The limits a peer's batch must keep (the same as our own batches').
+    pub(super) mempool_config: MempoolConfig,
     pub(super) payload: SharedPayload,
     pub(super) outbox: Outbox,
     pub(super) signer: SecretKey,
@@ -66,11 +71,12 @@ pub struct Validator {
     fetch_sent: HashMap<BatchDigest, (u64, usize)>,
     view: View,
     stage: StageHandle,
-    admit_unchecked: bool,
     ordering_only: bool,
     epoch_key: Option<EpochKeyCollector>,
     /// The chain's `validity_heights` (ADR 0008).
     validity_heights: u64,
+    /// Own batches taken from the ingress stage so far.
+    own_batches_received: u64,
 }
 
 /// Collects signatures over the epoch key set until 2f+1 certify it.
@@ -96,7 +102,8 @@ impl Validator {
         consensus: Consensus<SharedPayload>,
         consensus_store: SledStore,
         store: NodeStore,
-        mempool: Mempool,
+        ingress: IngressHandle,
+        mempool_config: MempoolConfig,
         payload: SharedPayload,
         outbox: Outbox,
         signer: SecretKey,
@@ -112,7 +119,8 @@ impl Validator {
             consensus,
             consensus_store,
             store,
-            mempool,
+            ingress,
+            mempool_config,
             payload,
             outbox,
             signer,
@@ -124,9 +132,9 @@ impl Validator {
             fetch_sent: HashMap::new(),
             view: View(0),
             stage,
-            admit_unchecked: false,
             ordering_only: false,
             epoch_key: None,
+            own_batches_received: 0,
         }
     }
 
@@ -253,15 +261,9 @@ impl Validator {
         Ok(())
     }
 
-    /// Injects the fault of admitting ciphertexts unchecked (test networks only).
-    pub fn admit_unchecked_ciphertexts(&mut self) {
-        self.admit_unchecked = true;
-    }
-
-    /// Orders opaque payloads: admission checks size and duplicates only, and the decryption
-    /// stage is never released any height (benchmarks of ordering alone).
+    /// Orders opaque payloads: the decryption stage is never released any height
+    /// (benchmarks of ordering alone; the ingress stage admits unchecked).
     pub fn ordering_only(&mut self) {
-        self.admit_unchecked = true;
         self.ordering_only = true;
     }
 
@@ -273,7 +275,6 @@ impl Validator {
     /// Restores what the stores hold and starts consensus.
     pub fn start(&mut self, committed: Vec<(Height, Block)>) -> Result<(), NodeError> {
         let now = self.now_ms();
-        self.mempool.restore(self.store.pending()?, now);
         for batch in self.store.own_uncertified()? {
             self.track_own(batch, 0)?;
         }
@@ -299,9 +300,6 @@ impl Validator {
         if let Some(deadline) = self.consensus.next_deadline() {
             wake = wake.min(deadline);
         }
-        if let Some(deadline) = self.mempool.next_deadline() {
-            wake = wake.min(deadline);
-        }
         wake.max(now)
     }
 
@@ -313,7 +311,6 @@ impl Validator {
             let outputs = self.consensus.handle(now, Input::Tick);
             self.apply(outputs)?;
         }
-        self.cut_batches()?;
         self.rebroadcast(now)?;
         if self
             .epoch_key
@@ -323,6 +320,7 @@ impl Validator {
             self.send_epoch_key_vote(None);
         }
         self.process_commits()?;
+        self.note_own_batches();
         self.report();
         Ok(())
     }
@@ -332,7 +330,11 @@ impl Validator {
         self.payload.set_now(self.now_ms());
         match event {
             Event::Peer { from, message } => self.on_peer(from, message)?,
-            Event::Submit { ciphertext, reply } => self.on_submit(&ciphertext, reply)?,
+            Event::OwnBatch(batch) => {
+                let now = self.now_ms();
+                self.own_batches_received += 1;
+                self.track_own(batch, now)?;
+            }
             Event::Query(query) => self.on_query(query)?,
         }
         // A leader holding back an empty block proposes as soon as content arrives.
@@ -341,7 +343,16 @@ impl Validator {
             self.apply(outputs)?;
         }
         self.process_commits()?;
+        self.note_own_batches();
         Ok(())
+    }
+
+    /// Tells the ingress stage how many own batches are in flight (its batching rule).
+    fn note_own_batches(&self) {
+        self.ingress.note_own_batches(
+            self.own.len() + self.announced.len(),
+            self.own_batches_received,
+        );
     }
 
     fn on_peer(&mut self, from: usize, message: PeerMessage) -> Result<(), NodeError> {
@@ -468,56 +479,7 @@ impl Validator {
         Ok(())
     }
 
-    // ----- admission and batches -----------------------------------------------------------
-
-    fn on_submit(
-        &mut self,
-        ciphertext: &[u8],
-        reply: oneshot::Sender<Receipt>,
-    ) -> Result<(), NodeError> {
-        let id = crate::batch::TxId::of(ciphertext);
-        let receipt = if self.store.committed_at(&id)?.is_some() {
-            self.refuse(crate::mempool::Rejection::Duplicate)
-        } else {
-            let now = self.now_ms();
-            let admitted = if self.admit_unchecked {
-                self.mempool.admit_unchecked(ciphertext, now)
-            } else {
-                self.mempool.admit(ciphertext, now)
-            };
-            match admitted {
-                Ok(id) => {
-                    self.store.put_pending(id, ciphertext)?;
-                    self.store.flush()?;
-                    counter!("shroud_admission_accepted_total").increment(1);
-                    Receipt::Accepted { tx_id: id.0 }
-                }
-                Err(rejection) => self.refuse(rejection),
-            }
-        };
-        // The client may have gone; its receipt is then simply dropped.
-        let _ = reply.send(receipt);
-        self.cut_batches()
-    }
-
-    fn refuse(&self, rejection: crate::mempool::Rejection) -> Receipt {
-        counter!("shroud_admission_rejected_total", "reason" => rejection.label()).increment(1);
-        Receipt::Rejected {
-            label: rejection.label().to_string(),
-            reason: rejection.to_string(),
-        }
-    }
-
-    fn cut_batches(&mut self) -> Result<(), NodeError> {
-        let now = self.now_ms();
-        while let Some(batch) = self.mempool.take_batch(now) {
-            self.store.put_batch(&batch, true)?;
-            self.store.flush()?;
-            counter!("shroud_batches_total").increment(1);
-            self.track_own(batch, now)?;
-        }
-        Ok(())
-    }
+    // ----- batches ------------------------------------------------------------------------
 
     /// Starts collecting acknowledgements of an own batch (stored and flushed): our own
     /// acknowledgement first, then the batch goes to every peer.
@@ -537,6 +499,7 @@ impl Validator {
                 batch,
                 collector,
                 sent_ms: now,
+                started: Instant::now(),
             },
         );
         Ok(())
@@ -562,7 +525,7 @@ impl Validator {
         for digest in expired {
             self.own.remove(&digest);
             let dropped = self.store.drop_expired_batch(&digest)?;
-            self.mempool.forget(&dropped);
+            self.ingress.forget(&dropped);
             counter!("shroud_batches_expired_total").increment(1);
         }
         // A certified own batch past its expiry will never be proposed (leaders leave it out)
@@ -598,7 +561,7 @@ impl Validator {
     }
 
     fn on_batch(&mut self, from: usize, batch: Batch) -> Result<(), NodeError> {
-        let config = self.mempool.config();
+        let config = &self.mempool_config;
         let within_limits = batch.transactions.len() <= config.batch_count_max
             && batch.size_bytes() <= config.batch_bytes_max
             && batch
@@ -629,7 +592,7 @@ impl Validator {
         // A batch committed before is acknowledged (its author stops re-sending) but not
         // stored again: its transactions are all placed, and its height may be pruned.
         if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
-            self.store.put_batch(&batch, false)?;
+            self.store.put_batch(&batch)?;
             self.store.flush()?;
         }
         self.fetch_sent.remove(&digest);
@@ -654,7 +617,10 @@ impl Validator {
         };
         match pending.collector.add(&ack) {
             Ok(Some(certificate)) => {
-                self.own.remove(&ack.digest);
+                if let Some(pending) = self.own.remove(&ack.digest) {
+                    histogram!("shroud_batch_certificate_seconds")
+                        .record(pending.started.elapsed().as_secs_f64());
+                }
                 self.certified(certificate)?;
             }
             Ok(None) => {}
@@ -731,6 +697,7 @@ impl Validator {
     /// they list is stored locally; asks the certificates' signers for missing batches.
     fn process_commits(&mut self) -> Result<(), NodeError> {
         while let Some((height, block)) = self.commits.front().cloned() {
+            let started = Instant::now();
             if height.0 <= self.store.processed_height()? {
                 self.commits.pop_front();
                 continue;
@@ -751,7 +718,7 @@ impl Validator {
                     // Never committed before this height, it never will be, and no peer
                     // processing an earlier height needs it (a committed one is kept).
                     let dropped = self.store.drop_expired_batch(&certificate.digest)?;
-                    self.mempool.forget(&dropped);
+                    self.ingress.forget(&dropped);
                 } else if self.store.is_batch_committed(&certificate.digest)? {
                     settled.push(certificate.digest);
                 } else {
@@ -838,14 +805,14 @@ impl Validator {
             self.store
                 .append_order(height.0, block.digest().0, &ordered, &expiries, &digests)?;
             self.store.flush()?;
-            self.mempool.set_height(height.0);
+            self.ingress.set_height(height.0);
             self.stage.wake();
-            self.mempool.forget(&ids);
+            self.ingress.forget(&ids);
             // Stored batches past their expiry that were never committed can never be now.
             let dropped = self
                 .store
                 .sweep_expired_batches(height.0, EXPIRED_SWEEP_MAX)?;
-            self.mempool.forget(&dropped);
+            self.ingress.forget(&dropped);
             // An own batch certified by an earlier run of this validator, ordered now, is done.
             let own: Vec<BatchDigest> = listed
                 .iter()
@@ -863,6 +830,7 @@ impl Validator {
             }
             self.payload.mark_committed(&all_digests);
             counter!("shroud_transactions_committed_total").increment(ids.len() as u64);
+            histogram!("shroud_commit_process_seconds").record(started.elapsed().as_secs_f64());
             gauge!("shroud_committed_height").set(height.0 as f64);
             self.commits.pop_front();
         }
@@ -908,7 +876,7 @@ impl Validator {
                     committed_height: height.0,
                     processed_height: self.store.processed_height()?,
                     ordered: self.store.order_len()?,
-                    mempool: self.mempool.len(),
+                    mempool: self.ingress.pending_len(),
                     batches_waiting: self.payload.waiting(),
                     output_height: self.store.output_height()?,
                     certified_height: self.store.certified_height()?,
@@ -930,7 +898,6 @@ impl Validator {
             self.view = view;
             gauge!("shroud_consensus_view").set(view.0 as f64);
         }
-        gauge!("shroud_mempool_size").set(self.mempool.len() as f64);
     }
 
     /// Flushes both stores (shutdown).

@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::net::Event;
 use super::{Query, Status};
+use crate::ingress::IngressHandle;
 use crate::store::NodeStore;
 use crate::wire::Receipt;
 
@@ -52,6 +53,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 #[derive(Clone)]
 struct Api {
     events: mpsc::Sender<Event>,
+    ingress: IngressHandle,
     prometheus: PrometheusHandle,
     store: NodeStore,
     committee: CommitteeFile,
@@ -61,12 +63,14 @@ struct Api {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     events: mpsc::Sender<Event>,
+    ingress: IngressHandle,
     prometheus: PrometheusHandle,
     store: NodeStore,
     committee: CommitteeFile,
 ) {
     let api = Api {
         events,
+        ingress,
         prometheus,
         store,
         committee,
@@ -380,7 +384,9 @@ async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> ApiResult 
         )
     })?;
     let store = api.store.clone();
-    let status = tokio::task::spawn_blocking(move || crate::status::tx_status(&store, TxId(id)))
+    let held = api.ingress.held();
+    let status =
+        tokio::task::spawn_blocking(move || crate::status::tx_status(&store, &held, TxId(id)))
         .await
         .map_err(|_| ApiError::unavailable())?
         .map_err(ApiError::store)?;
@@ -419,18 +425,16 @@ async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> 
         )
     })?;
     let ciphertext = parse_hex(&parsed.ciphertext, "ciphertext")?;
-    let (reply, answer) = oneshot::channel();
-    api.events
-        .send(Event::Submit { ciphertext, reply })
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    match answer.await.map_err(|_| ApiError::unavailable())? {
+    match api.ingress.submit(ciphertext).await {
         Receipt::Accepted { tx_id } => {
             Ok(Json(json!({ "tx_id": hex(&tx_id), "status": "accepted" })))
         }
         Receipt::Rejected { label, reason } => {
             let code: &'static str = crate::mempool::Rejection::static_label(&label);
-            let status = if code == "full" {
+            if label == "unavailable" {
+                return Err(ApiError::unavailable());
+            }
+            let status = if code == "full" || code == "overloaded" {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY

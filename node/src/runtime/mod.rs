@@ -1,9 +1,13 @@
 //! The running validator: network tasks, the validator loop, and the operator HTTP API.
 //!
-//! Data flow: client submissions and peer frames arrive on network tasks, are decoded there
-//! (bounded reads, validated frames), and reach the single validator loop (the `actor` module) through
-//! one bounded channel, which is the back-pressure point. The loop owns consensus, the mempool,
-//! batches and both stores; it flushes before any dependent message or answer leaves.
+//! Data flow: client submissions arrive on network tasks (QUIC streams, `POST /v1/tx`) and go
+//! to the ingress stage (`crate::ingress`, its own thread: checks, group commit, batch
+//! cutting), which answers receipts after its flush and hands own batches to the validator
+//! loop. Peer frames are decoded on network tasks (bounded reads, validated frames) and reach
+//! the validator loop (the `actor` module) through two bounded channels: consensus messages on
+//! one that the loop serves first, everything else on the other. The loop owns consensus,
+//! batch acknowledgements and the committed order; it flushes before any dependent message
+//! leaves.
 
 mod actor;
 pub mod http;
@@ -28,6 +32,7 @@ use tracing::info;
 
 use crate::batch::BatchError;
 use crate::config::Loaded;
+use crate::ingress::IngressState;
 use crate::mempool::Mempool;
 use crate::store::{NodeStore, StoreError};
 
@@ -130,8 +135,13 @@ pub enum Query {
     },
 }
 
-/// Events waiting for the validator loop at most.
+/// Events waiting for the validator loop at most (peers' batches, acknowledgements,
+/// certificates and requests; operator queries).
 const EVENT_QUEUE: usize = 8_192;
+/// Consensus messages waiting for the validator loop at most (served before other events).
+const CONSENSUS_QUEUE: usize = 1_024;
+/// Own batches cut by the ingress stage waiting for the validator loop at most.
+const OWN_BATCH_QUEUE: usize = 64;
 
 /// Runs a validator until `shutdown` resolves; then stops accepting, flushes and returns.
 pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
@@ -192,6 +202,8 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         validity_heights,
     );
     mempool.set_height(store.processed_height()?);
+    let unchecked = config.ordering_only || config.faults.admit_unchecked_ciphertexts;
+    let ingress_state = IngressState::new(mempool, store.clone(), unchecked, 0)?;
 
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -255,14 +267,22 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         certified_sender,
     )?;
     let (events, mut inbox) = mpsc::channel(EVENT_QUEUE);
+    let (consensus_events, mut consensus_inbox) = mpsc::channel(CONSENSUS_QUEUE);
+    let (own_batches, mut own_batch_inbox) = mpsc::channel(OWN_BATCH_QUEUE);
+    let (ingress, ingress_thread) =
+        crate::ingress::spawn(ingress_state, &config.ingress, own_batches)?;
     tokio::spawn(net::accept_peers(
         peer_endpoint.clone(),
-        events.clone(),
+        net::PeerChannels {
+            consensus: consensus_events,
+            events: events.clone(),
+        },
         stage.clone(),
         limits.clone(),
     ));
     let clients = net::ClientContext {
-        events: events.clone(),
+        ingress: ingress.clone(),
+        config: config.ingress.clone(),
         store: store.clone(),
         certified,
         limits: limits.clone(),
@@ -272,6 +292,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     tokio::spawn(http::serve(
         http_listener,
         events.clone(),
+        ingress.clone(),
         prometheus,
         store.clone(),
         committee.file.clone(),
@@ -283,7 +304,8 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         consensus,
         consensus_store,
         store,
-        mempool,
+        ingress.clone(),
+        config.mempool.mempool(),
         payload,
         outbox,
         signer,
@@ -293,7 +315,6 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     );
     if config.faults.admit_unchecked_ciphertexts {
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
-        validator.admit_unchecked_ciphertexts();
     }
     if config.ordering_only {
         tracing::warn!("ORDERING ONLY: opaque payloads, no decryption, no outputs (benchmarks)");
@@ -310,7 +331,18 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         let wake = validator.next_wake_ms();
         let sleep_ms = wake.saturating_sub(validator.now_ms());
         tokio::select! {
+            // Consensus first: no batch, query or client load queued behind it can delay a
+            // vote or a proposal.
+            biased;
             () = &mut shutdown => break,
+            event = consensus_inbox.recv() => match event {
+                Some(event) => validator.handle(event)?,
+                None => break,
+            },
+            batch = own_batch_inbox.recv() => match batch {
+                Some(batch) => validator.handle(Event::OwnBatch(batch))?,
+                None => break,
+            },
             event = inbox.recv() => match event {
                 Some(event) => validator.handle(event)?,
                 None => break,
@@ -324,20 +356,26 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
                 pruned.map_err(|_| NodeError::Invariant("the pruning task does not panic"))??;
             }
         }
-        if stage_thread.is_finished() {
-            // Only a failure stops the stage early; the join below reports it.
+        if stage_thread.is_finished() || ingress_thread.is_finished() {
+            // Only a failure stops a stage early; the joins below report it.
             break;
         }
     }
     info!(index = me, "shutting down");
     client_endpoint.close();
     peer_endpoint.close();
+    ingress.stop();
+    let ingress_result = tokio::task::spawn_blocking(move || ingress_thread.join())
+        .await
+        .map_err(|_| NodeError::Invariant("the ingress thread is joinable"))?
+        .map_err(|_| NodeError::Invariant("the ingress thread does not panic"))?;
     stage.stop();
     let stage_result = tokio::task::spawn_blocking(move || stage_thread.join())
         .await
         .map_err(|_| NodeError::Invariant("the decryption thread is joinable"))?
         .map_err(|_| NodeError::Invariant("the decryption thread does not panic"))?;
     validator.flush_all()?;
+    ingress_result?;
     stage_result?;
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! header, validated body) and hand typed messages to the validator loop through a bounded
 //! channel; a peer or client that keeps sending invalid frames is disconnected.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use shroud_proofs::{build_output, NamespaceId, NamespaceOutput, OutputCertificat
 
 use crate::batch::{Batch, BatchAck, BatchCertificate};
 use crate::decrypt::{DecryptEvent, DecryptMessage, StageHandle};
+use crate::ingress::{IngressConfig, IngressHandle};
 use crate::store::NodeStore;
 use crate::wire::{
     BatchRequest, EpochKeyVote, OutputsRequest, OutputsResponse, Receipt, SubmitRequest,
@@ -60,11 +63,8 @@ pub enum PeerMessage {
 pub enum Event {
     /// A decoded message from validator `from`.
     Peer { from: usize, message: PeerMessage },
-    /// A client's ciphertext; answer on `reply`.
-    Submit {
-        ciphertext: Vec<u8>,
-        reply: oneshot::Sender<Receipt>,
-    },
+    /// An own batch the ingress stage cut and flushed: collect its acknowledgements.
+    OwnBatch(Batch),
     /// An operator's query.
     Query(super::Query),
 }
@@ -190,10 +190,19 @@ async fn sender_loop(
     }
 }
 
+/// Where peers' messages go: consensus on its own queue, everything else on the other.
+#[derive(Clone, Debug)]
+pub struct PeerChannels {
+    /// Consensus messages (served first).
+    pub consensus: mpsc::Sender<Event>,
+    /// Batches, acknowledgements, certificates, requests, epoch-key votes.
+    pub events: mpsc::Sender<Event>,
+}
+
 /// Accepts validator connections and runs a reader for each.
 pub async fn accept_peers(
     endpoint: Arc<PeerEndpoint>,
-    events: mpsc::Sender<Event>,
+    channels: PeerChannels,
     stage: StageHandle,
     limits: Limits,
 ) {
@@ -203,7 +212,7 @@ pub async fn accept_peers(
                 gauge!("shroud_quic_connections", "direction" => "in").increment(1.0);
                 tokio::spawn(read_peer(
                     connection,
-                    events.clone(),
+                    channels.clone(),
                     stage.clone(),
                     limits.clone(),
                 ));
@@ -218,7 +227,7 @@ pub async fn accept_peers(
 
 async fn read_peer(
     connection: shroud_network::PeerConnection,
-    events: mpsc::Sender<Event>,
+    channels: PeerChannels,
     stage: StageHandle,
     limits: Limits,
 ) {
@@ -245,7 +254,13 @@ async fn read_peer(
                 stage.send(DecryptEvent::Peer { from, message });
             }
             Ok(message) => {
-                if events.send(Event::Peer { from, message }).await.is_err() {
+                // Consensus travels its own queue, which the validator loop serves first, so
+                // no batch or client load ahead of it can delay a vote or a proposal.
+                let queue = match &message {
+                    PeerMessage::Consensus(_) => &channels.consensus,
+                    _ => &channels.events,
+                };
+                if queue.send(Event::Peer { from, message }).await.is_err() {
                     break;
                 }
             }
@@ -273,8 +288,10 @@ fn reject_frame(error: &FrameError) {
 /// What a client connection's handler needs.
 #[derive(Clone, Debug)]
 pub struct ClientContext {
-    /// The validator loop (submissions).
-    pub events: mpsc::Sender<Event>,
+    /// The ingress stage (submissions).
+    pub ingress: IngressHandle,
+    /// The ingress limits (connections, in-flight submissions).
+    pub config: IngressConfig,
     /// The store (outputs are read from it directly, off the validator loop).
     pub store: NodeStore,
     /// The highest contiguous certified height.
@@ -288,12 +305,62 @@ const OUTPUTS_WAIT_MS_MAX: u32 = 10_000;
 /// Most heights one outputs answer scans.
 const OUTPUTS_HEIGHTS_MAX: u32 = 256;
 
-/// Accepts client connections and runs a handler for each.
-pub async fn accept_clients(endpoint: Arc<ClientFacingEndpoint>, context: ClientContext) {
-    while let Some(incoming) = endpoint.accept().await {
-        if let Ok(connection) = incoming {
-            tokio::spawn(serve_client(connection, context.clone()));
+/// Open client connections, in total and by address, against the caps.
+#[derive(Debug, Default)]
+struct OpenConnections {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
+}
+
+impl OpenConnections {
+    fn try_open(&mut self, address: IpAddr, config: &IngressConfig) -> bool {
+        let from_address = self.by_address.get(&address).copied().unwrap_or(0);
+        if self.total >= config.connections_max
+            || from_address >= config.connections_per_address_max
+        {
+            return false;
         }
+        self.total += 1;
+        *self.by_address.entry(address).or_default() += 1;
+        true
+    }
+
+    fn close(&mut self, address: IpAddr) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(count) = self.by_address.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                self.by_address.remove(&address);
+            }
+        }
+    }
+}
+
+fn lock(open: &std::sync::Mutex<OpenConnections>) -> std::sync::MutexGuard<'_, OpenConnections> {
+    open.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Accepts client connections and runs a handler for each, up to the connection caps; a
+/// connection past them is closed at once with the reason `overloaded` (counted).
+pub async fn accept_clients(endpoint: Arc<ClientFacingEndpoint>, context: ClientContext) {
+    let open = Arc::new(std::sync::Mutex::new(OpenConnections::default()));
+    while let Some(incoming) = endpoint.accept().await {
+        let Ok(connection) = incoming else { continue };
+        let address = connection.remote_address().ip();
+        if !lock(&open).try_open(address, &context.config) {
+            counter!("shroud_client_connections_refused_total").increment(1);
+            connection.close("overloaded");
+            continue;
+        }
+        gauge!("shroud_client_connections").increment(1.0);
+        let open = open.clone();
+        let context = context.clone();
+        tokio::spawn(async move {
+            serve_client(connection, context).await;
+            lock(&open).close(address);
+            gauge!("shroud_client_connections").decrement(1.0);
+        });
     }
 }
 
@@ -304,15 +371,16 @@ fn rejected(label: &str, reason: String) -> Receipt {
     }
 }
 
-async fn serve_client(connection: ClientConnection, mut context: ClientContext) {
-    let mut invalid = 0u32;
+/// Serves one connection: each stream is a request handled on a task of its own (QUIC bounds
+/// the streams open at once); the connection closes after too many invalid frames.
+async fn serve_client(connection: ClientConnection, context: ClientContext) {
+    let invalid = Arc::new(AtomicU32::new(0));
     loop {
         let request = match connection.next_request().await {
             Ok(request) => request,
             Err(NetworkError::Frame(error)) => {
                 reject_frame(&error);
-                invalid += 1;
-                if invalid >= INVALID_FRAMES_MAX {
+                if invalid.fetch_add(1, Ordering::Relaxed) + 1 >= INVALID_FRAMES_MAX {
                     connection.close("too many invalid frames");
                     return;
                 }
@@ -320,93 +388,195 @@ async fn serve_client(connection: ClientConnection, mut context: ClientContext) 
             }
             Err(_) => return,
         };
-        let answer = match parse(&request.frame, &context.limits) {
-            Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
-                match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
-                    Ok(wanted) => outputs(&mut context, &wanted).await.and_then(|response| {
-                        frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
-                    }),
-                    Err(error) => {
-                        reject_frame(&error);
-                        invalid += 1;
-                        None
-                    }
-                }
-            }
-            Ok(parsed) if parsed.kind == FrameKind::TxStatusRequest => {
-                match parsed.decode::<TxStatusRequest>(FrameKind::TxStatusRequest) {
-                    Ok(wanted) => {
-                        let store = context.store.clone();
-                        let status = tokio::task::spawn_blocking(move || {
-                            crate::status::tx_status(&store, TxId(wanted.tx_id))
-                        })
-                        .await
-                        .ok()
-                        .and_then(Result::ok);
-                        status.and_then(|status| {
-                            frame::encode(FrameKind::TxStatus, &status, &context.limits).ok()
-                        })
-                    }
-                    Err(error) => {
-                        reject_frame(&error);
-                        invalid += 1;
-                        None
-                    }
-                }
-            }
-            Ok(parsed) if parsed.kind == FrameKind::EpochKeyRequest => {
-                match parsed.decode::<EpochKeyRequest>(FrameKind::EpochKeyRequest) {
-                    Ok(_) => {
-                        let certificate = context.store.epoch_key_certificate().ok().flatten();
-                        frame::encode(
-                            FrameKind::EpochKey,
-                            &EpochKeyResponse { certificate },
-                            &context.limits,
-                        )
-                        .ok()
-                    }
-                    Err(error) => {
-                        reject_frame(&error);
-                        invalid += 1;
-                        None
-                    }
-                }
-            }
-            parsed => {
-                let receipt =
-                    match parsed.and_then(|p| p.decode::<SubmitRequest>(FrameKind::Submit)) {
-                        Ok(submit) => match submit_to_loop(&context.events, submit).await {
-                            Some(receipt) => receipt,
-                            None => return,
-                        },
-                        Err(error) => {
-                            reject_frame(&error);
-                            invalid += 1;
-                            rejected(error.label(), error.to_string())
-                        }
-                    };
-                frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
-            }
-        };
-        let Some(frame) = answer else {
-            connection.close("cannot answer");
-            return;
-        };
-        if request.answer(&frame).await.is_err() || invalid >= INVALID_FRAMES_MAX {
-            connection.close("too many invalid frames");
-            return;
-        }
+        tokio::spawn(serve_request(
+            connection.clone(),
+            request,
+            context.clone(),
+            invalid.clone(),
+        ));
     }
 }
 
-async fn submit_to_loop(events: &mpsc::Sender<Event>, submit: SubmitRequest) -> Option<Receipt> {
-    let (reply, answer) = oneshot::channel();
-    let event = Event::Submit {
-        ciphertext: submit.ciphertext,
-        reply,
+/// Counts an invalid frame; whether the connection has now sent too many.
+fn count_invalid(invalid: &AtomicU32, error: &FrameError) -> bool {
+    reject_frame(error);
+    invalid.fetch_add(1, Ordering::Relaxed) + 1 >= INVALID_FRAMES_MAX
+}
+
+async fn serve_request(
+    connection: ClientConnection,
+    request: shroud_network::Request,
+    mut context: ClientContext,
+    invalid: Arc<AtomicU32>,
+) {
+    let mut bad = None;
+    let answer = match parse(&request.frame, &context.limits) {
+        Ok(parsed) if parsed.kind == FrameKind::Submit => {
+            match parsed.decode::<SubmitRequest>(FrameKind::Submit) {
+                Ok(first) => {
+                    submission_stream(&connection, request, first, &context, &invalid).await;
+                    return;
+                }
+                Err(error) => {
+                    bad = Some(error.clone());
+                    let receipt = rejected(error.label(), error.to_string());
+                    frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
+                }
+            }
+        }
+        Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
+            match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
+                Ok(wanted) => outputs(&mut context, &wanted).await.and_then(|response| {
+                    frame::encode(FrameKind::Outputs, &response, &context.limits).ok()
+                }),
+                Err(error) => {
+                    bad = Some(error);
+                    None
+                }
+            }
+        }
+        Ok(parsed) if parsed.kind == FrameKind::TxStatusRequest => {
+            match parsed.decode::<TxStatusRequest>(FrameKind::TxStatusRequest) {
+                Ok(wanted) => {
+                    let store = context.store.clone();
+                    let held = context.ingress.held();
+                    let status = tokio::task::spawn_blocking(move || {
+                        crate::status::tx_status(&store, &held, TxId(wanted.tx_id))
+                    })
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                    status.and_then(|status| {
+                        frame::encode(FrameKind::TxStatus, &status, &context.limits).ok()
+                    })
+                }
+                Err(error) => {
+                    bad = Some(error);
+                    None
+                }
+            }
+        }
+        Ok(parsed) if parsed.kind == FrameKind::EpochKeyRequest => {
+            match parsed.decode::<EpochKeyRequest>(FrameKind::EpochKeyRequest) {
+                Ok(_) => {
+                    let certificate = context.store.epoch_key_certificate().ok().flatten();
+                    frame::encode(
+                        FrameKind::EpochKey,
+                        &EpochKeyResponse { certificate },
+                        &context.limits,
+                    )
+                    .ok()
+                }
+                Err(error) => {
+                    bad = Some(error);
+                    None
+                }
+            }
+        }
+        Ok(parsed) => {
+            let error = FrameError::UnexpectedKind {
+                expected: FrameKind::Submit,
+                got: parsed.kind,
+            };
+            bad = Some(error.clone());
+            let receipt = rejected(error.label(), error.to_string());
+            frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
+        }
+        Err(error) => {
+            bad = Some(error.clone());
+            let receipt = rejected(error.label(), error.to_string());
+            frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
+        }
     };
-    events.send(event).await.ok()?;
-    answer.await.ok()
+    let too_many = bad.is_some_and(|error| count_invalid(&invalid, &error));
+    let Some(frame) = answer else {
+        connection.close("cannot answer");
+        return;
+    };
+    if request.answer(&frame).await.is_err() || too_many {
+        connection.close("too many invalid frames");
+    }
+}
+
+/// A receipt to send on a submission stream: known now, or once the ingress stage answers.
+#[derive(Debug)]
+enum Answer {
+    Now(Receipt),
+    Later(oneshot::Receiver<Receipt>),
+}
+
+/// A submission stream: every `Submit` frame goes to the ingress stage as it arrives, and the
+/// receipts go back in the same order as their groups are flushed. At most
+/// `in_flight_per_stream_max` submissions wait for receipts; past that the stream is not read
+/// (QUIC flow control then holds the client back).
+async fn submission_stream(
+    connection: &ClientConnection,
+    request: shroud_network::Request,
+    first: SubmitRequest,
+    context: &ClientContext,
+    invalid: &AtomicU32,
+) {
+    let (mut frames, mut answers) = request.into_stream();
+    let (queue, mut waiting) = mpsc::channel::<Answer>(context.config.in_flight_per_stream_max);
+    let limits = context.limits.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(answer) = waiting.recv().await {
+            let receipt = match answer {
+                Answer::Now(receipt) => receipt,
+                Answer::Later(receiver) => receiver.await.unwrap_or_else(|_| {
+                    rejected("unavailable", "the validator is shutting down".into())
+                }),
+            };
+            let Ok(frame) = frame::encode(FrameKind::Receipt, &receipt, &limits) else {
+                return;
+            };
+            if answers.send(&frame).await.is_err() {
+                return;
+            }
+        }
+        answers.finish();
+    });
+    let mut next = Some(first);
+    loop {
+        let answer = match next.take() {
+            Some(submit) => match context.ingress.try_submit(submit.ciphertext) {
+                Ok(receiver) => Answer::Later(receiver),
+                Err(receipt) => Answer::Now(receipt),
+            },
+            None => match frames.next().await {
+                Ok(Some(bytes)) => {
+                    match parse(&bytes, &context.limits)
+                        .and_then(|parsed| parsed.decode::<SubmitRequest>(FrameKind::Submit))
+                    {
+                        Ok(submit) => {
+                            next = Some(submit);
+                            continue;
+                        }
+                        Err(error) => {
+                            if count_invalid(invalid, &error) {
+                                connection.close("too many invalid frames");
+                                break;
+                            }
+                            Answer::Now(rejected(error.label(), error.to_string()))
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(NetworkError::Frame(error)) => {
+                    if count_invalid(invalid, &error) {
+                        connection.close("too many invalid frames");
+                    }
+                    break;
+                }
+                Err(_) => break,
+            },
+        };
+        if queue.send(answer).await.is_err() {
+            break;
+        }
+    }
+    drop(queue);
+    let _ = writer.await;
 }
 
 /// Answers an outputs request from the store, waiting (bounded) for a new certified height
