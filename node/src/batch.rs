@@ -76,6 +76,30 @@ impl Batch {
     }
 }
 
+/// What the order rule needs of a batch: each transaction's id and the expiry its label
+/// names (none for bytes that are not a ciphertext), computed once per batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Transaction ids, in batch order.
+    pub ids: Vec<TxId>,
+    /// Each transaction's `valid_through`, in batch order.
+    pub valid_through: Vec<Option<u64>>,
+}
+
+impl BatchSummary {
+    /// Summarises a batch.
+    pub fn of(batch: &Batch) -> Self {
+        Self {
+            ids: batch.transactions.iter().map(|t| TxId::of(t)).collect(),
+            valid_through: batch
+                .transactions
+                .iter()
+                .map(|t| shroud_crypto::tdh2::Label::peek(t).map(|label| label.valid_through))
+                .collect(),
+        }
+    }
+}
+
 /// What an acknowledgement and a batch certificate sign: the epoch, the batch's expiry and
 /// the digest.
 pub fn ack_encoding(epoch: u64, valid_through: u64, digest: &BatchDigest) -> Vec<u8> {

@@ -6,6 +6,8 @@
 //!   record and one flush per group), batch cutting, receipts after the flush.
 //! - [`mempool`]: admission checks, batching, the committed-order rule (the ingress stage's
 //!   sync logic).
+//! - [`committed`]: the committed-transaction index in memory (duplicates, receipts),
+//!   rebuilt from the height records.
 //! - [`store`]: the node's sled state (pending ciphertexts, batches, the committed order,
 //!   shares, outputs and certificates).
 //! - [`config`]: node and committee files, key files, the test-network generator.
@@ -18,6 +20,7 @@
 
 pub mod batch;
 pub mod cli;
+pub mod committed;
 pub mod config;
 pub mod decrypt;
 pub mod demo;

@@ -462,30 +462,33 @@ impl Mempool {
 }
 
 /// The committed order of transactions: batches in block order, transactions in batch order,
-/// and a ciphertext that appears again counts once (the first occurrence wins). `seen` answers
-/// whether an id was committed before, and records it.
+/// and a ciphertext that appears again counts once (the first occurrence wins). `first_time`
+/// answers whether an id was committed before, and records it.
 pub fn committed_order<'a>(
     batches: impl IntoIterator<Item = &'a Batch>,
     first_time: impl FnMut(TxId) -> bool,
 ) -> Vec<TxId> {
-    committed_locations(batches, first_time)
+    let ids: Vec<Vec<TxId>> = batches
+        .into_iter()
+        .map(|batch| batch.transactions.iter().map(|t| TxId::of(t)).collect())
+        .collect();
+    committed_locations(ids.iter().map(Vec::as_slice), first_time)
         .into_iter()
         .map(|(id, _, _)| id)
         .collect()
 }
 
-/// [`committed_order`] with where each transaction sits: (id, index of its batch in the
-/// block, index in that batch).
+/// [`committed_order`] over the batches' transaction ids, with where each transaction sits:
+/// (id, index of its batch in the block, index in that batch).
 pub fn committed_locations<'a>(
-    batches: impl IntoIterator<Item = &'a Batch>,
+    batches: impl IntoIterator<Item = &'a [TxId]>,
     mut first_time: impl FnMut(TxId) -> bool,
 ) -> Vec<(TxId, usize, usize)> {
     let mut out = Vec::new();
-    for (batch_index, batch) in batches.into_iter().enumerate() {
-        for (index, transaction) in batch.transactions.iter().enumerate() {
-            let id = TxId::of(transaction);
-            if first_time(id) {
-                out.push((id, batch_index, index));
+    for (batch_index, ids) in batches.into_iter().enumerate() {
+        for (index, id) in ids.iter().enumerate() {
+            if first_time(*id) {
+                out.push((*id, batch_index, index));
             }
         }
     }

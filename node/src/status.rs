@@ -7,6 +7,7 @@ use shroud_proofs::output::HeightContext;
 use shroud_proofs::{build_output, AvailabilityCertificate, BuiltOutput, Outcome, TxId};
 
 use crate::batch::BatchCertificate;
+use crate::committed::SharedCommitted;
 use crate::ingress::HeldIds;
 use crate::store::{NodeStore, OutputRecord, StoreError};
 
@@ -39,9 +40,10 @@ pub fn rebuild(record: &OutputRecord) -> BuiltOutput {
 pub fn tx_status(
     store: &NodeStore,
     held: &HeldIds,
+    committed: &SharedCommitted,
     tx_id: TxId,
 ) -> Result<TxStatus, StoreError> {
-    let status = read_status(store, held, tx_id)?;
+    let status = read_status(store, held, committed, tx_id)?;
     // The reads above are not one snapshot: a height pruned while they ran gives a partial
     // answer, which must say "pruned" rather than stop at an earlier step.
     let Some(height) = status.ordered.as_ref().map(|ordered| ordered.height) else {
@@ -80,6 +82,7 @@ fn batched(store: &NodeStore, digest: &crate::batch::BatchDigest) -> Result<Batc
 fn read_status(
     store: &NodeStore,
     held: &HeldIds,
+    committed: &SharedCommitted,
     tx_id: TxId,
 ) -> Result<TxStatus, StoreError> {
     let mut status = TxStatus {
@@ -94,7 +97,8 @@ fn read_status(
     if let Some(digest) = held.batch_of(&tx_id) {
         status.batched = Some(batched(store, &digest)?);
     }
-    let Some((global, height)) = store.committed_at(&tx_id)? else {
+    let found = committed.read().committed_at(&tx_id);
+    let Some((global, height)) = found else {
         return Ok(status);
     };
     status.known = true;

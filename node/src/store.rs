@@ -35,6 +35,10 @@ pub struct OrderedTx {
     pub batch: BatchDigest,
     /// Its index in that batch.
     pub index: u32,
+    /// Through which height this placement decides duplicates: its label's expiry when it
+    /// was within its validity here (it counts), none when it fails as expired (it then
+    /// decides only its own height). See [`crate::committed::CommittedIndex`].
+    pub expiry: Option<u64>,
 }
 
 /// A committed height's order.
@@ -149,8 +153,8 @@ pub struct NodeStore {
     batches: sled::Tree,
     own_uncertified: sled::Tree,
     certificates: sled::Tree,
-    order: sled::Tree,
-    committed: sled::Tree,
+    /// First global position of each height that committed transactions → the height.
+    height_starts: sled::Tree,
     meta: sled::Tree,
     heights: sled::Tree,
     encapsulations: sled::Tree,
@@ -194,27 +198,6 @@ fn u64_value(bytes: &[u8], tree: &'static str) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(array))
 }
 
-/// A `committed` entry: global position, height, and the height through which it decides
-/// duplicates.
-fn committed_bytes(position: u64, height: u64, expiry: u64) -> [u8; 24] {
-    let mut value = [0u8; 24];
-    value[..8].copy_from_slice(&position.to_be_bytes());
-    value[8..16].copy_from_slice(&height.to_be_bytes());
-    value[16..].copy_from_slice(&expiry.to_be_bytes());
-    value
-}
-
-fn committed_value(bytes: &[u8]) -> Result<(u64, u64, u64), StoreError> {
-    if bytes.len() != 24 {
-        return Err(StoreError::Corrupt("committed"));
-    }
-    Ok((
-        u64_value(&bytes[..8], "committed")?,
-        u64_value(&bytes[8..16], "committed")?,
-        u64_value(&bytes[16..], "committed")?,
-    ))
-}
-
 /// An `encapsulations` entry: height, position, and the height through which it decides
 /// duplicates (the ciphertext's `valid_through`).
 fn encapsulation_value(bytes: &[u8]) -> Result<(u64, u32, u64), StoreError> {
@@ -240,11 +223,6 @@ fn expiring_key(valid_through: u64, digest: &BatchDigest) -> [u8; 40] {
     key
 }
 
-fn tx_id(bytes: &[u8], tree: &'static str) -> Result<TxId, StoreError> {
-    let array: [u8; 32] = bytes.try_into().map_err(|_| StoreError::Corrupt(tree))?;
-    Ok(TxId(array))
-}
-
 impl NodeStore {
     /// Opens (or creates) the store in `path` with the default page cache.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -264,8 +242,7 @@ impl NodeStore {
             batches: db.open_tree("batches")?,
             own_uncertified: db.open_tree("own_uncertified")?,
             certificates: db.open_tree("certificates")?,
-            order: db.open_tree("order")?,
-            committed: db.open_tree("committed")?,
+            height_starts: db.open_tree("height_starts")?,
             meta: db.open_tree("meta")?,
             heights: db.open_tree("heights")?,
             encapsulations: db.open_tree("encapsulations")?,
@@ -510,17 +487,6 @@ impl NodeStore {
         Ok(self.committed_batches.contains_key(digest.0)?)
     }
 
-    /// Whether a transaction was committed before with an entry that still decides something
-    /// at `height`: its expiry (see [`shroud_proofs::expiry_of`]) is at or above `height`. An
-    /// older entry, or none, lets the transaction take a position again, where it can only
-    /// fail as `expired`, on every validator alike.
-    pub fn is_committed_live(&self, id: &TxId, height: u64) -> Result<bool, StoreError> {
-        let Some(bytes) = self.committed.get(id.0)? else {
-            return Ok(false);
-        };
-        Ok(committed_value(&bytes)?.2 >= height)
-    }
-
     /// Number of committed transactions.
     pub fn order_len(&self) -> Result<u64, StoreError> {
         self.meta
@@ -528,43 +494,29 @@ impl NodeStore {
             .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
     }
 
-    /// Appends the transactions committed at `height` (each at most once), records the
-    /// height's order and the height as processed, and drops the certificates of the committed
-    /// batches, in one transaction: a crash must not leave ids marked committed without their
-    /// positions.
-    ///
-    /// `expiries[i]` is how long `transactions[i]`'s entry decides duplicates: `Some(expiry)`
-    /// when it was within its validity here (it counts), `None` when it will fail as expired
-    /// (its entry then expires at `height`). An entry is written when none exists, and
-    /// replaces an expired one only for a transaction that counts, so the receipt index keeps
-    /// the placement that mattered.
+    /// Records the transactions committed at `height` (each at most once, in order) as the
+    /// height's one record, the height as processed, the committed batches, and drops the
+    /// own certificates of those batches, in one transaction. Nothing here is written per
+    /// transaction: the committed-transaction index lives in memory
+    /// ([`crate::committed::CommittedIndex`]) and is rebuilt from these records.
     pub fn append_order(
         &self,
         height: u64,
         block_digest: [u8; 32],
         transactions: &[OrderedTx],
-        expiries: &[Option<u64>],
         batches: &[BatchDigest],
-    ) -> Result<(), StoreError> {
-        assert_eq!(
-            transactions.len(),
-            expiries.len(),
-            "one expiry per transaction"
-        );
+    ) -> Result<HeightRecord, StoreError> {
         let start = self.order_len()?;
         let end = (start + transactions.len() as u64).to_be_bytes();
-        let record = encode(
-            &HeightRecord {
-                block_digest,
-                first_position: start,
-                transactions: transactions.to_vec(),
-            },
-            "heights",
-        )?;
+        let record = HeightRecord {
+            block_digest,
+            first_position: start,
+            transactions: transactions.to_vec(),
+        };
+        let encoded = encode(&record, "heights")?;
         let batch_list: Vec<u8> = batches.iter().flat_map(|digest| digest.0).collect();
         (
-            &self.order,
-            &self.committed,
+            &self.height_starts,
             &self.meta,
             &self.certificates,
             &self.heights,
@@ -572,34 +524,10 @@ impl NodeStore {
             &self.committed_batches,
         )
             .transaction(
-                |(
-                    order,
-                    committed,
-                    meta,
-                    certificates,
-                    heights,
-                    height_batches,
-                    committed_batches,
-                )|
+                |(height_starts, meta, certificates, heights, height_batches, committed_batches)|
                  -> TxResult {
-                    for ((position, transaction), expiry) in
-                        (start..).zip(transactions).zip(expiries)
-                    {
-                        order.insert(&position.to_be_bytes(), &transaction.tx_id.0)?;
-                        let write = match committed.get(transaction.tx_id.0)? {
-                            None => true,
-                            Some(bytes) => {
-                                let live = committed_value(&bytes)
-                                    .map_err(|_| ConflictableTransactionError::Abort(()))?
-                                    .2
-                                    >= height;
-                                !live && expiry.is_some()
-                            }
-                        };
-                        if write {
-                            let value = committed_bytes(position, height, expiry.unwrap_or(height));
-                            committed.insert(&transaction.tx_id.0, &value[..])?;
-                        }
+                    if !transactions.is_empty() {
+                        height_starts.insert(&start.to_be_bytes(), &height.to_be_bytes())?;
                     }
                     for digest in batches {
                         certificates.remove(&digest.0)?;
@@ -607,14 +535,28 @@ impl NodeStore {
                             committed_batches.insert(&digest.0, &height.to_be_bytes())?;
                         }
                     }
-                    heights.insert(&height.to_be_bytes(), record.as_slice())?;
+                    heights.insert(&height.to_be_bytes(), encoded.as_slice())?;
                     height_batches.insert(&height.to_be_bytes(), batch_list.as_slice())?;
                     meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes())?;
                     meta.insert(ORDER_LEN, &end)?;
                     Ok(())
                 },
             )?;
-        Ok(())
+        Ok(record)
+    }
+
+    /// The records of the committed heights in `from..=to` that are kept, in height order.
+    pub fn heights_in(&self, from: u64, to: u64) -> Result<Vec<(u64, HeightRecord)>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        self.heights
+            .range(from.to_be_bytes()..=to.to_be_bytes())
+            .map(|entry| {
+                let (key, value) = entry?;
+                Ok((u64_value(&key, "heights")?, decode(&value, "heights")?))
+            })
+            .collect()
     }
 
     /// A committed height's order.
@@ -623,20 +565,6 @@ impl NodeStore {
             .get(height.to_be_bytes())?
             .map(|bytes| decode(&bytes, "heights"))
             .transpose()
-    }
-
-    /// The global position of a committed transaction.
-    pub fn position_of(&self, id: &TxId) -> Result<Option<u64>, StoreError> {
-        Ok(self.committed_at(id)?.map(|(position, _)| position))
-    }
-
-    /// The global position and the height of a committed transaction.
-    pub fn committed_at(&self, id: &TxId) -> Result<Option<(u64, u64)>, StoreError> {
-        let Some(bytes) = self.committed.get(id.0)? else {
-            return Ok(None);
-        };
-        let (position, height, _) = committed_value(&bytes)?;
-        Ok(Some((position, height)))
     }
 
     /// Records a verified batch certificate (any author's), for receipts.
@@ -855,16 +783,39 @@ impl NodeStore {
             .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))
     }
 
-    /// Committed transaction ids from `from`, at most `limit`.
+    /// Committed transaction ids from global position `from`, at most `limit`, read from the
+    /// height records (the first non-empty height at or before `from` is found by its start).
     pub fn order_range(&self, from: u64, limit: usize) -> Result<Vec<TxId>, StoreError> {
-        self.order
-            .range(from.to_be_bytes()..)
-            .take(limit)
-            .map(|entry| {
-                let (_, value) = entry?;
-                tx_id(&value, "order")
-            })
-            .collect()
+        let mut out = Vec::new();
+        let first = self
+            .height_starts
+            .range(..=from.to_be_bytes())
+            .next_back()
+            .transpose()?
+            .map(|(start, _)| u64_value(&start, "height_starts"))
+            .transpose()?
+            .unwrap_or(0);
+        for entry in self.height_starts.range(first.to_be_bytes()..) {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, height) = entry?;
+            let height = u64_value(&height, "height_starts")?;
+            let Some(record) = self.height(height)? else {
+                // Pruned while this ran: the answer stops here.
+                break;
+            };
+            let skip = usize::try_from(from.saturating_sub(record.first_position)).unwrap_or(usize::MAX);
+            out.extend(
+                record
+                    .transactions
+                    .iter()
+                    .skip(skip)
+                    .take(limit - out.len())
+                    .map(|placed| placed.tx_id),
+            );
+        }
+        Ok(out)
     }
 
     // ----- retention -----------------------------------------------------------------------
@@ -906,9 +857,9 @@ impl NodeStore {
 
     /// Removes one height's records and moves the kept-from marks past it, in one transaction
     /// (a crash leaves the height either whole or gone). The ordering entries made at this
-    /// height (transaction ids, encapsulations, batch digests) go too, each only if it still
-    /// names this height: they stopped deciding anything `validity_heights` after it, and the
-    /// window is longer than that (ADR 0008).
+    /// height (encapsulations, batch digests) go too, each only if it still names this
+    /// height: they stopped deciding anything `validity_heights` after it, and the window is
+    /// longer than that (ADR 0008).
     fn prune_height(&self, height: u64) -> Result<(), StoreError> {
         let key = height.to_be_bytes();
         let digests = self.height_batch_digests(height)?;
@@ -919,18 +870,17 @@ impl NodeStore {
             }
         }
         let mut kept_position = self.kept_from_position()?;
-        let mut positions = kept_position..kept_position;
+        let mut start = None;
         let mut placed = Vec::new();
         if let Some(record) = self.height(height)? {
             let end = record.first_position + record.transactions.len() as u64;
-            positions = record.first_position..end;
+            start = (!record.transactions.is_empty()).then_some(record.first_position);
             kept_position = kept_position.max(end);
             for transaction in &record.transactions {
                 let bytes = stored
                     .get(&transaction.batch)
                     .and_then(|batch| batch.transactions.get(transaction.index as usize));
-                let encapsulation = bytes.and_then(|bytes| Ciphertext::peek_encapsulation(bytes));
-                placed.push((transaction.tx_id, encapsulation));
+                placed.extend(bytes.and_then(|bytes| Ciphertext::peek_encapsulation(bytes)));
             }
         }
         let next = (height + 1).to_be_bytes();
@@ -943,11 +893,10 @@ impl NodeStore {
             &self.outputs,
             &self.output_certificates,
             &self.block_certificates,
-            &self.order,
+            &self.height_starts,
             &self.batches,
             &self.batch_certificates,
             &self.meta,
-            &self.committed,
             &self.encapsulations,
             &self.committed_batches,
         ];
@@ -955,12 +904,11 @@ impl NodeStore {
             for tree in &trees[..7] {
                 tree.remove(&key)?;
             }
-            let (order, batches, batch_certificates, meta) =
+            let (height_starts, batches, batch_certificates, meta) =
                 (&trees[7], &trees[8], &trees[9], &trees[10]);
-            let (committed, encapsulations, committed_batches) =
-                (&trees[11], &trees[12], &trees[13]);
-            for position in positions.clone() {
-                order.remove(&position.to_be_bytes())?;
+            let (encapsulations, committed_batches) = (&trees[11], &trees[12]);
+            if let Some(start) = start {
+                height_starts.remove(&start.to_be_bytes())?;
             }
             for digest in &digests {
                 batches.remove(&digest.0)?;
@@ -969,17 +917,12 @@ impl NodeStore {
                     committed_batches.remove(&digest.0)?;
                 }
             }
-            for (id, encapsulation) in &placed {
-                let names_this_height = |bytes: Option<sled::IVec>, at: std::ops::Range<usize>| {
-                    bytes.is_some_and(|bytes| bytes.get(at) == Some(&key[..]))
-                };
-                if names_this_height(committed.get(id.0)?, 8..16) {
-                    committed.remove(&id.0)?;
-                }
-                if let Some(u) = encapsulation {
-                    if names_this_height(encapsulations.get(u)?, 0..8) {
-                        encapsulations.remove(&u[..])?;
-                    }
+            for u in &placed {
+                let names_this_height = encapsulations
+                    .get(u)?
+                    .is_some_and(|bytes| bytes.get(0..8) == Some(&key[..]));
+                if names_this_height {
+                    encapsulations.remove(&u[..])?;
                 }
             }
             meta.insert(KEPT_FROM_HEIGHT, &next)?;

@@ -14,6 +14,7 @@ use tracing::error;
 
 use super::state::IngressState;
 use crate::batch::{Batch, BatchDigest, TxId};
+use crate::committed::SharedCommitted;
 use crate::mempool::Rejection;
 use crate::store::StoreError;
 use crate::wire::Receipt;
@@ -74,6 +75,7 @@ struct Shared {
 pub struct IngressHandle {
     sender: SyncSender<Submission>,
     shared: Arc<Shared>,
+    committed: SharedCommitted,
 }
 
 impl IngressHandle {
@@ -139,6 +141,11 @@ impl IngressHandle {
         self.shared.held.clone()
     }
 
+    /// The committed-transaction index.
+    pub fn committed(&self) -> SharedCommitted {
+        self.committed.clone()
+    }
+
     /// Asks the thread to stop after its current group.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
@@ -158,6 +165,7 @@ fn refusal(rejection: &Rejection) -> Receipt {
 /// (fatal for the node).
 pub fn spawn(
     state: IngressState,
+    committed: SharedCommitted,
     config: &super::IngressConfig,
     batches: mpsc::Sender<Batch>,
 ) -> std::io::Result<(IngressHandle, std::thread::JoinHandle<Result<(), StoreError>>)> {
@@ -166,6 +174,7 @@ pub fn spawn(
     let handle = IngressHandle {
         sender,
         shared: shared.clone(),
+        committed,
     };
     let group_max = config.group_max;
     let join = std::thread::Builder::new()

@@ -7,6 +7,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use crate::batch::{Batch, TxId};
+use crate::committed::SharedCommitted;
 use crate::mempool::{Mempool, Rejection};
 use crate::store::{NodeStore, PendingGroup, StoreError};
 
@@ -24,6 +25,8 @@ pub struct GroupOutcome {
 pub struct IngressState {
     mempool: Mempool,
     store: NodeStore,
+    /// Committed transactions (a committed one is a duplicate).
+    committed: SharedCommitted,
     /// Admit without checking ciphertexts (the ordering-only benchmark, an injected fault).
     unchecked: bool,
     /// Stored pending groups not yet wholly batched: `(first, end)` admission numbers.
@@ -37,6 +40,7 @@ impl IngressState {
     pub fn new(
         mut mempool: Mempool,
         store: NodeStore,
+        committed: SharedCommitted,
         unchecked: bool,
         now_ms: u64,
     ) -> Result<Self, StoreError> {
@@ -49,6 +53,7 @@ impl IngressState {
         Ok(Self {
             mempool,
             store,
+            committed,
             unchecked,
             groups,
             rng: ChaCha20Rng::from_entropy(),
@@ -65,23 +70,13 @@ impl IngressState {
         now_ms: u64,
         in_flight: usize,
     ) -> Result<GroupOutcome, StoreError> {
-        let mut lookup_error = None;
-        let store = &self.store;
-        let verdicts = self.mempool.check_group(
-            &submissions,
-            self.unchecked,
-            &mut self.rng,
-            |id| match store.committed_at(id) {
-                Ok(found) => found.is_some(),
-                Err(error) => {
-                    lookup_error = Some(error);
-                    true
-                }
-            },
-        );
-        if let Some(error) = lookup_error {
-            return Err(error);
-        }
+        let committed = self.committed.read();
+        let verdicts =
+            self.mempool
+                .check_group(&submissions, self.unchecked, &mut self.rng, |id| {
+                    committed.committed_at(id).is_some()
+                });
+        drop(committed);
         let first = self.mempool.next_admission();
         let mut accepted = Vec::new();
         for (bytes, verdict) in submissions.into_iter().zip(&verdicts) {

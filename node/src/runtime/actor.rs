@@ -22,15 +22,16 @@ use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
 use super::{NodeError, OutcomeSummary, Query, Status};
 use crate::batch::{
-    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BlockPayload, TxId,
+    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload,
+    TxId,
 };
+use crate::committed::SharedCommitted;
 use crate::decrypt::{DecryptEvent, StageHandle};
 use crate::ingress::IngressHandle;
 use crate::mempool::{committed_locations, MempoolConfig};
 use crate::store::NodeStore;
 use crate::store::OrderedTx;
 use crate::wire::{BatchRequest, EpochKeyVote};
-use shroud_crypto::tdh2::Label;
 use shroud_proofs::within_validity;
 
 /// An own batch is re-sent to every peer this often until it is certified.
@@ -39,6 +40,9 @@ const REBROADCAST_MS: u64 = 1_000;
 const REFETCH_MS: u64 = 300;
 /// Expired batches swept per committed height at most (the rest wait for the next height).
 const EXPIRED_SWEEP_MAX: usize = 256;
+/// Summaries of stored batches kept for their commit at most (about 40 bytes a
+/// transaction; honest authors have a few batches each in flight).
+const SUMMARIES_MAX: usize = 256;
 
 /// One of our batches waiting for acknowledgements.
 struct Pending {
@@ -77,6 +81,11 @@ pub struct Validator {
     validity_heights: u64,
     /// Own batches taken from the ingress stage so far.
     own_batches_received: u64,
+    /// The committed-transaction index (shared with admission and receipts).
+    committed: SharedCommitted,
+    /// What the order rule needs of batches stored by this run, until they commit.
+    summaries: HashMap<BatchDigest, Arc<BatchSummary>>,
+    summary_order: VecDeque<BatchDigest>,
 }
 
 /// Collects signatures over the epoch key set until 2f+1 certify it.
@@ -112,6 +121,7 @@ impl Validator {
         validity_heights: u64,
     ) -> Self {
         Self {
+            committed: ingress.committed(),
             validity_heights,
             me,
             epoch: committee.epoch().0,
@@ -135,6 +145,8 @@ impl Validator {
             ordering_only: false,
             epoch_key: None,
             own_batches_received: 0,
+            summaries: HashMap::new(),
+            summary_order: VecDeque::new(),
         }
     }
 
@@ -485,6 +497,7 @@ impl Validator {
     /// acknowledgement first, then the batch goes to every peer.
     fn track_own(&mut self, batch: Batch, now: u64) -> Result<(), NodeError> {
         let digest = batch.digest();
+        self.remember_summary(digest, &batch);
         let author = u16::try_from(self.me).unwrap_or(u16::MAX);
         let mut collector = AckCollector::new(&self.committee, &batch, digest, author)?;
         let own_ack = BatchAck::sign(&batch, digest, author, &self.signer);
@@ -594,6 +607,7 @@ impl Validator {
         if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
             self.store.put_batch(&batch)?;
             self.store.flush()?;
+            self.remember_summary(digest, &batch);
         }
         self.fetch_sent.remove(&digest);
         if is_author {
@@ -704,33 +718,12 @@ impl Validator {
             }
             let payload = BlockPayload::decode(&block.payload)?;
             let all_digests: Vec<BatchDigest> = payload.batches.iter().map(|c| c.digest).collect();
-            // A batch committed at an earlier height adds nothing (each of its transactions
-            // already has its place), and its payload may be pruned here and at every peer:
-            // it is skipped rather than fetched. So is a batch outside its validity at this
-            // height (ADR 0008): its certificate says so, whatever its payload, and it is
-            // what makes forgetting old batch digests safe.
-            let mut listed = Vec::with_capacity(payload.batches.len());
-            let mut settled = Vec::new();
-            for certificate in &payload.batches {
-                if !within_validity(height.0, certificate.valid_through, self.validity_heights) {
-                    counter!("shroud_batches_expired_total").increment(1);
-                    settled.push(certificate.digest);
-                    // Never committed before this height, it never will be, and no peer
-                    // processing an earlier height needs it (a committed one is kept).
-                    let dropped = self.store.drop_expired_batch(&certificate.digest)?;
-                    self.ingress.forget(&dropped);
-                } else if self.store.is_batch_committed(&certificate.digest)? {
-                    settled.push(certificate.digest);
-                } else {
-                    listed.push(certificate);
-                }
-            }
-            // An own batch certified again after a crash (its first certificate was not yet
-            // durable) and committed before is done: forget it as the first commit did.
-            self.store.forget_own(&settled)?;
+            let listed = self.settle_listed(height, &payload)?;
             let mut missing = Vec::new();
-            for certificate in listed.iter().copied() {
-                if !self.store.has_batch(&certificate.digest)? {
+            for certificate in &listed {
+                if !self.summaries.contains_key(&certificate.digest)
+                    && !self.store.has_batch(&certificate.digest)?
+                {
                     missing.push(certificate.clone());
                 }
             }
@@ -738,103 +731,192 @@ impl Validator {
                 self.request_batches(&missing);
                 return Ok(());
             }
-            let mut batches = Vec::with_capacity(listed.len());
-            for certificate in listed.iter().copied() {
-                batches.push(
-                    self.store
-                        .batch(&certificate.digest)?
-                        .ok_or(NodeError::Invariant("a batch checked present is stored"))?,
-                );
+            let mut summaries = Vec::with_capacity(listed.len());
+            for certificate in &listed {
+                summaries.push(self.summary(&certificate.digest)?);
             }
-            let mut fresh = std::collections::HashSet::new();
-            let mut lookup_error = None;
-            let located = committed_locations(&batches, |id| {
-                match self.store.is_committed_live(&id, height.0) {
-                    Ok(true) => false,
-                    Ok(false) => fresh.insert(id),
-                    Err(error) => {
-                        lookup_error = Some(error);
-                        false
-                    }
-                }
-            });
-            if let Some(error) = lookup_error {
-                return Err(error.into());
-            }
-            let digests: Vec<BatchDigest> = listed.iter().map(|c| c.digest).collect();
-            let ordered: Vec<OrderedTx> = located
-                .iter()
-                .map(|(tx_id, batch_index, index)| OrderedTx {
-                    tx_id: *tx_id,
-                    batch: digests[*batch_index],
-                    index: u32::try_from(*index).unwrap_or(u32::MAX),
-                })
-                .collect();
-            let ids: Vec<TxId> = located.iter().map(|(id, _, _)| *id).collect();
-            // How long each placement's entry decides duplicates: its label's expiry when it
-            // is within its validity here, else none (it fails as expired).
-            let expiries: Vec<Option<u64>> = located
-                .iter()
-                .map(|(_, batch_index, index)| {
-                    let label = batches[*batch_index]
-                        .transactions
-                        .get(*index)
-                        .and_then(|bytes| Label::peek(bytes));
-                    label.map(|label| label.valid_through).filter(|through| {
-                        within_validity(height.0, *through, self.validity_heights)
-                    })
-                })
-                .collect();
-            for certificate in listed.iter().copied() {
-                self.store.put_batch_certificate(certificate)?;
-            }
-            let justify = &block.justify;
-            if justify.height.0 >= 1 {
-                self.store.put_block_certificate(
-                    justify.height.0,
-                    &shroud_proofs::BlockCertificate {
-                        epoch: justify.epoch.0,
-                        view: justify.view.0,
-                        block: justify.block.0,
-                        height: justify.height.0,
-                        signers: justify.signers.clone(),
-                        signature: justify.signature,
-                    },
-                )?;
-            }
-            self.store
-                .append_order(height.0, block.digest().0, &ordered, &expiries, &digests)?;
-            self.store.flush()?;
-            self.ingress.set_height(height.0);
-            self.stage.wake();
-            self.ingress.forget(&ids);
-            // Stored batches past their expiry that were never committed can never be now.
-            let dropped = self
-                .store
-                .sweep_expired_batches(height.0, EXPIRED_SWEEP_MAX)?;
-            self.ingress.forget(&dropped);
-            // An own batch certified by an earlier run of this validator, ordered now, is done.
-            let own: Vec<BatchDigest> = listed
-                .iter()
-                .filter(|certificate| usize::from(certificate.author) == self.me)
-                .map(|certificate| certificate.digest)
-                .collect();
-            if !own.is_empty() {
-                for digest in &own {
-                    self.own.remove(digest);
-                }
-                self.store.forget_own(&own)?;
-            }
-            for digest in &all_digests {
-                self.announced.remove(digest);
-            }
-            self.payload.mark_committed(&all_digests);
-            counter!("shroud_transactions_committed_total").increment(ids.len() as u64);
+            let ordered = self.place(height, &listed, &summaries);
+            self.record_height(height, &block, &listed, &ordered)?;
+            self.after_commit(&listed, &all_digests, &ordered)?;
+            counter!("shroud_transactions_committed_total").increment(ordered.len() as u64);
             histogram!("shroud_commit_process_seconds").record(started.elapsed().as_secs_f64());
             gauge!("shroud_committed_height").set(height.0 as f64);
             self.commits.pop_front();
         }
         Ok(())
+    }
+
+    /// The batches of a committed block that still place transactions. A batch committed at
+    /// an earlier height adds nothing (each of its transactions already has its place), and
+    /// its payload may be pruned here and at every peer: it is skipped rather than fetched.
+    /// So is a batch outside its validity at this height (ADR 0008): its certificate says so,
+    /// whatever its payload, and it is what makes forgetting old batch digests safe.
+    fn settle_listed(
+        &mut self,
+        height: Height,
+        payload: &BlockPayload,
+    ) -> Result<Vec<BatchCertificate>, NodeError> {
+        let mut listed = Vec::with_capacity(payload.batches.len());
+        let mut settled = Vec::new();
+        for certificate in &payload.batches {
+            if !within_validity(height.0, certificate.valid_through, self.validity_heights) {
+                counter!("shroud_batches_expired_total").increment(1);
+                settled.push(certificate.digest);
+                // Never committed before this height, it never will be, and no peer
+                // processing an earlier height needs it (a committed one is kept).
+                let dropped = self.store.drop_expired_batch(&certificate.digest)?;
+                self.ingress.forget(&dropped);
+                self.forget_summary(&certificate.digest);
+            } else if self.store.is_batch_committed(&certificate.digest)? {
+                settled.push(certificate.digest);
+            } else {
+                listed.push(certificate.clone());
+            }
+        }
+        // An own batch certified again after a crash (its first certificate was not yet
+        // durable) and committed before is done: forget it as the first commit did.
+        self.store.forget_own(&settled)?;
+        Ok(listed)
+    }
+
+    /// The order rule over the listed batches: batches in block order, transactions in
+    /// batch order, a transaction committed before and still live (or placed earlier in this
+    /// block) is skipped. Each placement notes how long it decides duplicates: its label's
+    /// expiry when it is within its validity here, else none (it fails as expired).
+    fn place(
+        &self,
+        height: Height,
+        listed: &[BatchCertificate],
+        summaries: &[Arc<BatchSummary>],
+    ) -> Vec<OrderedTx> {
+        let index = self.committed.read();
+        let mut fresh = std::collections::HashSet::new();
+        let located = committed_locations(
+            summaries.iter().map(|summary| summary.ids.as_slice()),
+            |id| !index.is_live(&id, height.0) && fresh.insert(id),
+        );
+        drop(index);
+        located
+            .into_iter()
+            .map(|(tx_id, batch_index, index)| OrderedTx {
+                tx_id,
+                batch: listed[batch_index].digest,
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                expiry: summaries[batch_index]
+                    .valid_through
+                    .get(index)
+                    .copied()
+                    .flatten()
+                    .filter(|through| within_validity(height.0, *through, self.validity_heights)),
+            })
+            .collect()
+    }
+
+    /// Makes the height's order durable (one record, one flush), then updates the index
+    /// and tells the stages.
+    fn record_height(
+        &mut self,
+        height: Height,
+        block: &Block,
+        listed: &[BatchCertificate],
+        ordered: &[OrderedTx],
+    ) -> Result<(), NodeError> {
+        for certificate in listed {
+            self.store.put_batch_certificate(certificate)?;
+        }
+        let justify = &block.justify;
+        if justify.height.0 >= 1 {
+            self.store.put_block_certificate(
+                justify.height.0,
+                &shroud_proofs::BlockCertificate {
+                    epoch: justify.epoch.0,
+                    view: justify.view.0,
+                    block: justify.block.0,
+                    height: justify.height.0,
+                    signers: justify.signers.clone(),
+                    signature: justify.signature,
+                },
+            )?;
+        }
+        let digests: Vec<BatchDigest> = listed.iter().map(|c| c.digest).collect();
+        let record = self
+            .store
+            .append_order(height.0, block.digest().0, ordered, &digests)?;
+        self.store.flush()?;
+        self.committed.write().record_height(&record, height.0);
+        gauge!("shroud_committed_index_entries").set(self.committed.read().len() as f64);
+        self.ingress.set_height(height.0);
+        self.stage.wake();
+        Ok(())
+    }
+
+    /// What a processed height settles: the ingress stage forgets its ids, expired batches
+    /// are swept, own batches are done, and nobody proposes the block's batches again.
+    fn after_commit(
+        &mut self,
+        listed: &[BatchCertificate],
+        all_digests: &[BatchDigest],
+        ordered: &[OrderedTx],
+    ) -> Result<(), NodeError> {
+        let height = self.store.processed_height()?;
+        let ids: Vec<TxId> = ordered.iter().map(|placed| placed.tx_id).collect();
+        self.ingress.forget(&ids);
+        // Stored batches past their expiry that were never committed can never be now.
+        let dropped = self.store.sweep_expired_batches(height, EXPIRED_SWEEP_MAX)?;
+        self.ingress.forget(&dropped);
+        // An own batch certified by an earlier run of this validator, ordered now, is done.
+        let own: Vec<BatchDigest> = listed
+            .iter()
+            .filter(|certificate| usize::from(certificate.author) == self.me)
+            .map(|certificate| certificate.digest)
+            .collect();
+        if !own.is_empty() {
+            for digest in &own {
+                self.own.remove(digest);
+            }
+            self.store.forget_own(&own)?;
+        }
+        for digest in all_digests {
+            self.announced.remove(digest);
+            self.forget_summary(digest);
+        }
+        self.payload.mark_committed(all_digests);
+        Ok(())
+    }
+
+    /// The summary of a stored batch: from the cache when it was stored by this run, else
+    /// read back.
+    fn summary(&self, digest: &BatchDigest) -> Result<Arc<BatchSummary>, NodeError> {
+        if let Some(summary) = self.summaries.get(digest) {
+            return Ok(summary.clone());
+        }
+        let batch = self
+            .store
+            .batch(digest)?
+            .ok_or(NodeError::Invariant("a batch checked present is stored"))?;
+        Ok(Arc::new(BatchSummary::of(&batch)))
+    }
+
+    /// Keeps a stored batch's summary for its commit (the oldest goes first past the cap; a
+    /// forgotten one is read back from the store).
+    fn remember_summary(&mut self, digest: BatchDigest, batch: &Batch) {
+        if self.summaries.contains_key(&digest) {
+            return;
+        }
+        while self.summary_order.len() >= SUMMARIES_MAX {
+            if let Some(oldest) = self.summary_order.pop_front() {
+                self.summaries.remove(&oldest);
+            }
+        }
+        self.summaries
+            .insert(digest, Arc::new(BatchSummary::of(batch)));
+        self.summary_order.push_back(digest);
+    }
+
+    fn forget_summary(&mut self, digest: &BatchDigest) {
+        if self.summaries.remove(digest).is_some() {
+            self.summary_order.retain(|kept| kept != digest);
+        }
     }
 
     fn request_batches(&mut self, missing: &[BatchCertificate]) {

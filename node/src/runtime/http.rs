@@ -385,8 +385,9 @@ async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> ApiResult 
     })?;
     let store = api.store.clone();
     let held = api.ingress.held();
+    let committed = api.ingress.committed();
     let status =
-        tokio::task::spawn_blocking(move || crate::status::tx_status(&store, &held, TxId(id)))
+        tokio::task::spawn_blocking(move || crate::status::tx_status(&store, &held, &committed, TxId(id)))
         .await
         .map_err(|_| ApiError::unavailable())?
         .map_err(ApiError::store)?;

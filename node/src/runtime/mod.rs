@@ -203,7 +203,12 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     );
     mempool.set_height(store.processed_height()?);
     let unchecked = config.ordering_only || config.faults.admit_unchecked_ciphertexts;
-    let ingress_state = IngressState::new(mempool, store.clone(), unchecked, 0)?;
+    let committed_index = crate::committed::SharedCommitted::new(crate::committed::rebuild(
+        &store,
+        validity_heights,
+    )?);
+    let ingress_state =
+        IngressState::new(mempool, store.clone(), committed_index.clone(), unchecked, 0)?;
 
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -270,7 +275,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let (consensus_events, mut consensus_inbox) = mpsc::channel(CONSENSUS_QUEUE);
     let (own_batches, mut own_batch_inbox) = mpsc::channel(OWN_BATCH_QUEUE);
     let (ingress, ingress_thread) =
-        crate::ingress::spawn(ingress_state, &config.ingress, own_batches)?;
+        crate::ingress::spawn(ingress_state, committed_index, &config.ingress, own_batches)?;
     tokio::spawn(net::accept_peers(
         peer_endpoint.clone(),
         net::PeerChannels {

@@ -440,8 +440,9 @@ async fn serve_request(
                 Ok(wanted) => {
                     let store = context.store.clone();
                     let held = context.ingress.held();
+                    let committed = context.ingress.committed();
                     let status = tokio::task::spawn_blocking(move || {
-                        crate::status::tx_status(&store, &held, TxId(wanted.tx_id))
+                        crate::status::tx_status(&store, &held, &committed, TxId(wanted.tx_id))
                     })
                     .await
                     .ok()

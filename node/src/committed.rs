@@ -1,0 +1,282 @@
+//! The committed-transaction index, in memory: for each transaction committed in the last
+//! `validity_heights` heights, where it was placed and through which height it decides
+//! duplicates. It answers the order rule (a transaction placed before and still live counts
+//! once), admission (a committed transaction is a duplicate) and receipts (where a transaction
+//! was ordered), with no disk entry per transaction: the height records hold the same facts,
+//! and a restart rebuilds the index from the last `validity_heights` of them.
+//!
+//! # Why a window is enough
+//! An entry made at height `h` decides through its expiry, at most `h + validity_heights`
+//! (ADR 0008). Before height `H` is processed, every entry of a height `h` with
+//! `h + validity_heights < H` is dead, so dropping those entries changes no decision of the
+//! order rule; a rebuild that loads heights `H - validity_heights ..` therefore gives the same
+//! decisions as the index that never stopped. Receipts find a transaction by id for as long as
+//! its entry is kept, and by height after that.
+//!
+//! # Memory
+//! An entry is a 16-byte id prefix and 16 bytes of place and expiry, about 40 bytes with the
+//! map's overhead; the index holds the transactions of `validity_heights` heights (ADR 0009
+//! states what that is at the target rate). Two distinct ids with one 16-byte prefix take
+//! about 2^64 hashes to make; whoever makes such a pair only has the second of their own two
+//! transactions counted as a duplicate of the first, the same way on every validator.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::batch::TxId;
+use crate::store::HeightRecord;
+
+/// The part of an id the index keys by.
+type Key = [u8; 16];
+
+fn key(id: &TxId) -> Key {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&id.0[..16]);
+    key
+}
+
+/// Where a committed transaction was placed and how long it decides duplicates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    height: u64,
+    /// Global position in the committed order.
+    position: u64,
+    /// The last height at which a copy of the transaction is a duplicate.
+    decides_through: u64,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct CommittedIndex {
+    entries: HashMap<Key, Entry>,
+    /// The keys each height wrote, oldest height first (to drop them when they are dead).
+    heights: VecDeque<(u64, Vec<Key>)>,
+    validity_heights: u64,
+}
+
+impl CommittedIndex {
+    /// An empty index for a chain with `validity_heights`.
+    pub fn new(validity_heights: u64) -> Self {
+        Self {
+            entries: HashMap::new(),
+            heights: VecDeque::new(),
+            validity_heights,
+        }
+    }
+
+    /// The first height whose records a rebuild before processing `next` must load.
+    pub fn window_start(&self, next: u64) -> u64 {
+        next.saturating_sub(self.validity_heights).max(1)
+    }
+
+    /// Whether `id` was committed with an entry that still decides at `height`.
+    pub fn is_live(&self, id: &TxId, height: u64) -> bool {
+        self.entries
+            .get(&key(id))
+            .is_some_and(|entry| entry.decides_through >= height)
+    }
+
+    /// The global position and the height of a committed transaction, while its entry is
+    /// kept.
+    pub fn committed_at(&self, id: &TxId) -> Option<(u64, u64)> {
+        self.entries
+            .get(&key(id))
+            .map(|entry| (entry.position, entry.height))
+    }
+
+    /// Records a committed height. Each placement's entry is written when none exists, and
+    /// replaces a dead one only for a placement that counts (`expiry` is `Some`: it was within
+    /// its validity), so a receipt keeps the placement that mattered. Heights are recorded in
+    /// order; entries that can no longer decide anything are dropped first.
+    pub fn record_height(&mut self, record: &HeightRecord, height: u64) {
+        self.drop_dead(height);
+        let mut written = Vec::new();
+        for (position, placed) in (record.first_position..).zip(&record.transactions) {
+            let slot = key(&placed.tx_id);
+            let write = match self.entries.get(&slot) {
+                None => true,
+                Some(entry) => entry.decides_through < height && placed.expiry.is_some(),
+            };
+            if write {
+                self.entries.insert(
+                    slot,
+                    Entry {
+                        height,
+                        position,
+                        decides_through: placed.expiry.unwrap_or(height),
+                    },
+                );
+                written.push(slot);
+            }
+        }
+        self.heights.push_back((height, written));
+    }
+
+    /// Drops the entries of every height `h` with `h + validity_heights < next` (each of them
+    /// decides through `h + validity_heights` at most, so none decides anything at `next`).
+    fn drop_dead(&mut self, next: u64) {
+        while let Some((height, _)) = self.heights.front() {
+            if height.saturating_add(self.validity_heights) >= next {
+                break;
+            }
+            let Some((height, keys)) = self.heights.pop_front() else {
+                break;
+            };
+            for slot in keys {
+                if self.entries.get(&slot).is_some_and(|entry| entry.height == height) {
+                    self.entries.remove(&slot);
+                }
+            }
+        }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The index shared by the validator loop (which records heights), the ingress stage
+/// (duplicates) and the receipt readers.
+#[derive(Clone, Debug)]
+pub struct SharedCommitted(Arc<RwLock<CommittedIndex>>);
+
+impl SharedCommitted {
+    /// Shares `index`.
+    pub fn new(index: CommittedIndex) -> Self {
+        Self(Arc::new(RwLock::new(index)))
+    }
+
+    /// Reads the index (a poisoned lock only means a panic elsewhere; the index itself is
+    /// never left half-updated, since each update is one call).
+    pub fn read(&self) -> RwLockReadGuard<'_, CommittedIndex> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Updates the index.
+    pub fn write(&self) -> RwLockWriteGuard<'_, CommittedIndex> {
+        self.0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Rebuilds the index from the height records in the store: the last `validity_heights`
+/// heights up to the processed one.
+pub fn rebuild(
+    store: &crate::store::NodeStore,
+    validity_heights: u64,
+) -> Result<CommittedIndex, crate::store::StoreError> {
+    let mut index = CommittedIndex::new(validity_heights);
+    let processed = store.processed_height()?;
+    let from = index.window_start(processed + 1);
+    for (height, record) in store.heights_in(from, processed)? {
+        index.record_height(&record, height);
+    }
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchDigest;
+    use crate::store::OrderedTx;
+
+    fn record(first_position: u64, placed: &[(&[u8], Option<u64>)]) -> HeightRecord {
+        HeightRecord {
+            block_digest: [0; 32],
+            first_position,
+            transactions: placed
+                .iter()
+                .zip(0u32..)
+                .map(|((bytes, expiry), index)| OrderedTx {
+                    tx_id: TxId::of(bytes),
+                    batch: BatchDigest([1; 32]),
+                    index,
+                    expiry: *expiry,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_entry_decides_through_its_expiry_and_is_replaced_only_by_a_placement_that_counts() {
+        let mut index = CommittedIndex::new(10);
+        let id = TxId::of(b"t");
+        index.record_height(&record(0, &[(b"t", Some(5))]), 1);
+        assert!(index.is_live(&id, 5));
+        assert!(!index.is_live(&id, 6));
+        // Placed again after its expiry, failing as expired: the receipt keeps the first.
+        index.record_height(&record(1, &[(b"t", None)]), 6);
+        assert_eq!(index.committed_at(&id), Some((0, 1)));
+        // A placement that counts replaces the dead entry.
+        index.record_height(&record(2, &[(b"t", Some(9))]), 7);
+        assert_eq!(index.committed_at(&id), Some((2, 7)));
+        assert!(index.is_live(&id, 9));
+        // A live entry is never replaced.
+        index.record_height(&record(3, &[(b"t", Some(12))]), 8);
+        assert_eq!(index.committed_at(&id), Some((2, 7)));
+    }
+
+    #[test]
+    fn dead_heights_are_dropped_without_changing_a_decision() {
+        let mut index = CommittedIndex::new(3);
+        index.record_height(&record(0, &[(b"a", Some(4)), (b"b", None)]), 1);
+        index.record_height(&record(2, &[(b"c", Some(5))]), 2);
+        assert_eq!(index.len(), 3);
+        // Height 4: height 1 could still decide (1 + 3 >= 4).
+        index.record_height(&record(3, &[]), 4);
+        assert!(index.is_live(&TxId::of(b"a"), 4));
+        // Height 5: height 1's entries are dead and go; height 2's stay.
+        index.record_height(&record(3, &[]), 5);
+        assert_eq!(index.len(), 1);
+        assert!(index.is_live(&TxId::of(b"c"), 5));
+        assert_eq!(index.committed_at(&TxId::of(b"a")), None);
+        assert_eq!(index.window_start(6), 3);
+    }
+
+    #[test]
+    fn a_rebuilt_index_decides_as_the_one_that_never_stopped() {
+        // Each height offers a new transaction and one from two heights before; the order
+        // rule keeps what is not a live duplicate, as the validator loop does.
+        let mut full = CommittedIndex::new(4);
+        let mut records = Vec::new();
+        for height in 1..=12u64 {
+            let offered = [
+                ([height as u8], Some(height + 2)),
+                ([height.saturating_sub(2) as u8], Some(height + 3)),
+            ];
+            let kept: Vec<(&[u8], Option<u64>)> = offered
+                .iter()
+                .filter(|(tag, _)| !full.is_live(&TxId::of(&tag[..]), height))
+                .map(|(tag, expiry)| (&tag[..], *expiry))
+                .collect();
+            let first_position = height * 2;
+            let record = record(first_position, &kept);
+            full.record_height(&record, height);
+            records.push((height, record));
+        }
+        let mut rebuilt = CommittedIndex::new(4);
+        let start = rebuilt.window_start(13);
+        for (height, record) in records.iter().filter(|(height, _)| *height >= start) {
+            rebuilt.record_height(record, *height);
+        }
+        for tag in 0..=14u8 {
+            let id = TxId::of(&[tag]);
+            for at in 13..=20 {
+                assert_eq!(
+                    full.is_live(&id, at),
+                    rebuilt.is_live(&id, at),
+                    "{tag} at {at}"
+                );
+            }
+        }
+    }
+}
