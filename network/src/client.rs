@@ -1,6 +1,7 @@
 //! The client protocol: what wallets, rollup nodes and the SDK exchange with a validator's
-//! client endpoint (one request and one answer per stream; a stream that opens with a
-//! `Submit` frame may carry more of them, each answered by a `Receipt` in order).
+//! client endpoint: one request and one answer per stream, or a submission stream that opens
+//! with [`SubmitStreamOpen`] and then carries any number of `Submit` frames, each answered by
+//! a `Receipt` in order.
 //!
 //! | request | frame kind | answer |
 //! |---|---|---|
@@ -8,6 +9,7 @@
 //! | [`OutputsRequest`] | `OutputsRequest` | [`OutputsResponse`] (`Outputs`) |
 //! | [`TxStatusRequest`] | `TxStatusRequest` | [`TxStatus`] (`TxStatus`) |
 //! | [`EpochKeyRequest`] | `EpochKeyRequest` | [`EpochKeyResponse`] (`EpochKey`) |
+//! | [`SubmitStreamOpen`], then [`SubmitRequest`]s | `SubmitStream`, `Submit`... | one [`Receipt`] per submission, in order |
 
 use rkyv::{Archive, Deserialize, Serialize};
 use shroud_proofs::{
@@ -21,6 +23,16 @@ use shroud_proofs::{
 pub struct SubmitRequest {
     /// The ciphertext (see `shroud_crypto::tdh2::Ciphertext::to_bytes`).
     pub ciphertext: Vec<u8>,
+}
+
+/// Opens a submission stream (the first frame on it). Past a validator's limit of
+/// submissions waiting for receipts on one stream, it stops reading the stream until receipts
+/// go out, and QUIC's flow control holds the client back.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct SubmitStreamOpen {
+    /// The epoch the client encrypts for (informational; each ciphertext's label decides).
+    pub epoch: u64,
 }
 
 /// A validator's answer to a submission.

@@ -1,10 +1,11 @@
 //! QUIC endpoints: validator-to-validator (mutually pinned) and client-facing.
 //!
 //! One frame per stream between validators: a unidirectional stream carries one frame. A
-//! client's bidirectional stream carries one request and its answer, or, for submissions, a
-//! *submission stream*: any number of `Submit` frames, each answered by a `Receipt` frame in
-//! the same order, pipelined (the client need not wait for a receipt before sending the next).
-//! Frames on a client stream are delimited by their headers' lengths. A frame is read only up
+//! client's bidirectional stream carries one request and its answer (read to the end of the
+//! stream), or a *submission stream*: a `SubmitStream` frame, then any number of `Submit`
+//! frames, each answered by a `Receipt` frame in the same order, pipelined (the client need
+//! not wait for a receipt before sending the next). Frames on a submission stream are
+//! delimited by their headers' lengths. A frame is read only up
 //! to [`Limits::frame_bytes_max`], and a connection admits at most [`Limits::streams_max`]
 //! concurrent incoming streams, so a peer cannot make this node buffer more than that.
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 use rustls::pki_types::CertificateDer;
 
 use crate::error::NetworkError;
-use crate::frame::{FrameError, Limits, HEADER_BYTES};
+use crate::frame::{FrameError, FrameKind, Limits, HEADER_BYTES};
 use crate::tls::{
     client_facing_server_config, peer_server_config, pinned_client_config, Identity, Pin,
 };
@@ -273,12 +274,14 @@ pub struct ClientConnection {
     limits: Limits,
 }
 
-/// One client request, answered on its own stream: the stream's first frame (header length
-/// checked against the limit, the rest unchecked).
+/// One client request, answered on its own stream: the whole stream (one frame, header
+/// unchecked), or the opening frame of a submission stream.
 #[derive(Debug)]
 pub struct Request {
     /// The request frame (header unchecked).
     pub frame: Vec<u8>,
+    /// Whether this opens a submission stream (more frames follow on it).
+    pub is_stream: bool,
     reply: quinn::SendStream,
     receive: quinn::RecvStream,
     limits: Limits,
@@ -342,14 +345,67 @@ impl Answers {
 }
 
 impl ClientConnection {
-    /// The next request on this connection (the first frame of a new stream).
+    /// The next request on this connection: a whole stream, or the opening frame of a
+    /// submission stream (told apart by the kind byte).
     pub async fn next_request(&self) -> Result<Request, NetworkError> {
         let (reply, mut receive) = self.connection.accept_bi().await?;
-        let frame = read_frame(&mut receive, self.limits.frame_bytes_max)
-            .await?
-            .ok_or(NetworkError::Frame(FrameError::TooShort(0)))?;
+        let max = self.limits.frame_bytes_max;
+        let mut start = [0u8; 2];
+        let frame = match receive.read_exact(&mut start).await {
+            Ok(()) if start[1] == FrameKind::SubmitStream as u8 => {
+                let mut rest = [0u8; HEADER_BYTES - 2];
+                receive.read_exact(&mut rest).await.map_err(|error| match error {
+                    quinn::ReadExactError::FinishedEarly(got) => {
+                        NetworkError::Frame(FrameError::TooShort(2 + got))
+                    }
+                    quinn::ReadExactError::ReadError(error) => NetworkError::Read(error.to_string()),
+                })?;
+                let declared = u32::from_be_bytes(rest[..4].try_into().unwrap_or([0xff; 4]));
+                let total = usize::try_from(declared)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(HEADER_BYTES);
+                if total > max {
+                    return Err(NetworkError::Frame(FrameError::TooLarge { max, got: total }));
+                }
+                let mut frame = vec![0u8; total];
+                frame[..2].copy_from_slice(&start);
+                frame[2..HEADER_BYTES].copy_from_slice(&rest);
+                receive
+                    .read_exact(&mut frame[HEADER_BYTES..])
+                    .await
+                    .map_err(|error| match error {
+                        quinn::ReadExactError::FinishedEarly(got) => {
+                            NetworkError::Frame(FrameError::LengthMismatch {
+                                declared: total - HEADER_BYTES,
+                                got,
+                            })
+                        }
+                        quinn::ReadExactError::ReadError(error) => {
+                            NetworkError::Read(error.to_string())
+                        }
+                    })?;
+                return Ok(Request {
+                    frame,
+                    is_stream: true,
+                    reply,
+                    receive,
+                    limits: self.limits.clone(),
+                });
+            }
+            Ok(()) => {
+                let rest = read_bounded(&mut receive, max.saturating_sub(2)).await?;
+                let mut frame = start.to_vec();
+                frame.extend_from_slice(&rest);
+                frame
+            }
+            Err(quinn::ReadExactError::FinishedEarly(got)) => start[..got].to_vec(),
+            Err(quinn::ReadExactError::ReadError(error)) => {
+                return Err(NetworkError::Read(error.to_string()))
+            }
+        };
         Ok(Request {
             frame,
+            is_stream: false,
             reply,
             receive,
             limits: self.limits.clone(),
@@ -410,10 +466,15 @@ impl ClientSession {
         read_bounded(&mut receive, self.limits.frame_bytes_max).await
     }
 
-    /// Opens a submission stream: frames written on the first half are answered, in order, on
-    /// the second (see the module documentation).
-    pub async fn open_stream(&self) -> Result<(StreamWriter, StreamReader), NetworkError> {
-        let (send, receive) = self.connection.open_bi().await?;
+    /// Opens a submission stream: sends `opening` (a `SubmitStream` frame); the `Submit`
+    /// frames written on the first half are answered, in order, on the second (see the module
+    /// documentation).
+    pub async fn open_stream(
+        &self,
+        opening: &[u8],
+    ) -> Result<(StreamWriter, StreamReader), NetworkError> {
+        let (mut send, receive) = self.connection.open_bi().await?;
+        send.write_all(opening).await?;
         Ok((
             StreamWriter { send },
             StreamReader {

@@ -70,11 +70,14 @@ pub enum FrameKind {
     EpochKeyRequest = 22,
     /// The answer to it.
     EpochKey = 23,
+    /// Opens a submission stream: the `Submit` frames that follow on the same stream are each
+    /// answered by a `Receipt`, in order.
+    SubmitStream = 24,
 }
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 18] = [
+    pub const ALL: [FrameKind; 19] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
@@ -93,6 +96,7 @@ impl FrameKind {
         FrameKind::TxStatus,
         FrameKind::EpochKeyRequest,
         FrameKind::EpochKey,
+        FrameKind::SubmitStream,
     ];
 
     fn from_byte(byte: u8) -> Result<Self, FrameError> {

@@ -1023,14 +1023,16 @@ mod tests {
         let ordered: Vec<OrderedTx> = ids
             .iter()
             .zip(0u32..)
-            .map(|(tx_id, index)| OrderedTx {
+            .zip([Some(20), None])
+            .map(|((tx_id, index), expiry)| OrderedTx {
                 tx_id: *tx_id,
                 batch: digest,
                 index,
+                expiry,
             })
             .collect();
         store
-            .append_order(7, [9; 32], &ordered, &[Some(20), None], &[digest])
+            .append_order(7, [9; 32], &ordered, &[digest])
             .expect("order");
         store.flush().expect("flush");
         drop(store);
@@ -1039,15 +1041,18 @@ mod tests {
         assert_eq!(store.order_len().expect("length"), 2);
         assert_eq!(store.processed_height().expect("height"), 7);
         assert_eq!(store.order_range(0, 10).expect("range"), ids);
-        assert!(store.is_committed_live(&ids[0], 20).expect("lookup"));
-        assert!(!store.is_committed_live(&ids[0], 21).expect("lookup"));
-        // Failing as expired, the second decides duplicates for its own height only.
-        assert!(store.is_committed_live(&ids[1], 7).expect("lookup"));
-        assert!(!store.is_committed_live(&ids[1], 8).expect("lookup"));
+        assert_eq!(store.order_range(1, 10).expect("range"), ids[1..].to_vec());
         let record = store.height(7).expect("read").expect("recorded");
         assert_eq!(record.transactions, ordered);
         assert_eq!(record.first_position, 0);
-        assert_eq!(store.position_of(&ids[1]).expect("lookup"), Some(1));
+        // The committed index rebuilt from the record decides as the one that recorded it:
+        // the first through its expiry, the second (failing as expired) its own height only.
+        let index = crate::committed::rebuild(&store, 50).expect("rebuild");
+        assert!(index.is_live(&ids[0], 20));
+        assert!(!index.is_live(&ids[0], 21));
+        assert!(index.is_live(&ids[1], 7));
+        assert!(!index.is_live(&ids[1], 8));
+        assert_eq!(index.committed_at(&ids[1]), Some((1, 7)));
     }
 
     #[test]
@@ -1075,35 +1080,6 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_entry_is_replaced_only_by_a_placement_that_counts() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = NodeStore::open(dir.path()).expect("open");
-        let id = TxId::of(b"t");
-        let digest = BatchDigest([1; 32]);
-        let placed = [OrderedTx {
-            tx_id: id,
-            batch: digest,
-            index: 0,
-        }];
-        let order = |height: u64, expiry: Option<u64>| {
-            store
-                .append_order(height, [0; 32], &placed, &[expiry], &[])
-                .expect("order");
-        };
-        order(1, Some(5));
-        assert!(store.is_committed_live(&id, 5).expect("read"));
-        // Replayed after its expiry it fails as expired: the receipt keeps the first placement.
-        order(6, None);
-        assert_eq!(store.committed_at(&id).expect("read"), Some((0, 1)));
-        assert!(!store.is_committed_live(&id, 7).expect("read"));
-        // A placement that counts (the first one had failed for being too far ahead, say)
-        // replaces an expired entry.
-        order(7, Some(9));
-        assert_eq!(store.committed_at(&id).expect("read"), Some((2, 7)));
-        assert!(store.is_committed_live(&id, 9).expect("read"));
-    }
-
-    #[test]
     fn expired_batches_are_swept_unless_committed() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = NodeStore::open(dir.path()).expect("open");
@@ -1127,8 +1103,8 @@ mod tests {
                     tx_id: id_of(&committed),
                     batch: committed.digest(),
                     index: 0,
+                    expiry: Some(5),
                 }],
-                &[Some(5)],
                 &[committed.digest()],
             )
             .expect("order");
@@ -1196,15 +1172,16 @@ mod tests {
             let ordered: Vec<OrderedTx> = height_ids
                 .iter()
                 .zip(0u32..)
-                .map(|(tx_id, index)| OrderedTx {
+                .zip([Some(height + 2), None])
+                .map(|((tx_id, index), expiry)| OrderedTx {
                     tx_id: *tx_id,
                     batch: digest,
                     index,
+                    expiry,
                 })
                 .collect();
-            let expiries = [Some(height + 2), None];
             store
-                .append_order(height, [height as u8; 32], &ordered, &expiries, &[digest])
+                .append_order(height, [height as u8; 32], &ordered, &[digest])
                 .expect("order");
             let u = Ciphertext::peek_encapsulation(&transactions[0]).expect("shaped");
             store
@@ -1286,10 +1263,12 @@ mod tests {
         assert_eq!(store.batch(&old_batch).expect("read"), None);
         assert_eq!(store.batch_certificate(&old_batch).expect("read"), None);
         // The ordering entries made at pruned heights go with them (they had expired); those
-        // of kept heights stay.
+        // of kept heights stay: the index rebuilt from the store knows only the kept heights.
+        let index = crate::committed::rebuild(&store, 100).expect("rebuild");
         for id in ids[..2].concat() {
-            assert_eq!(store.committed_at(&id).expect("read"), None);
+            assert_eq!(index.committed_at(&id), None);
         }
+        assert_eq!(index.committed_at(&ids[2][1]), Some((5, 3)));
         assert!(!store.is_batch_committed(&old_batch).expect("read"));
         let u_of = |height: u64| {
             Ciphertext::peek_encapsulation(&fake_ciphertext(b'a', height)).expect("shaped")
@@ -1300,7 +1279,6 @@ mod tests {
                 .expect("new again"),
             (9, 7)
         );
-        assert_eq!(store.committed_at(&ids[2][1]).expect("read"), Some((5, 3)));
         assert!(store
             .is_batch_committed(&digest_of(3).expect("kept"))
             .expect("read"));

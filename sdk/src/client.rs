@@ -282,7 +282,13 @@ impl Client {
             .find(|(index, _)| *index == validator)
             .map(|(_, session)| session)
             .ok_or_else(|| SdkError::Committee(format!("not connected to validator {validator}")))?;
-        let (writer, reader) = session.open_stream().await?;
+        let opening = self.encode(
+            FrameKind::SubmitStream,
+            &shroud_network::client::SubmitStreamOpen {
+                epoch: self.committee.epoch(),
+            },
+        )?;
+        let (writer, reader) = session.open_stream(&opening).await?;
         Ok((
             crate::SubmitStream {
                 writer,

@@ -29,7 +29,9 @@ use crate::store::NodeStore;
 use crate::wire::{
     BatchRequest, EpochKeyVote, OutputsRequest, OutputsResponse, Receipt, SubmitRequest,
 };
-use shroud_network::client::{EpochKeyRequest, EpochKeyResponse, TxStatusRequest};
+use shroud_network::client::{
+    EpochKeyRequest, EpochKeyResponse, SubmitStreamOpen, TxStatusRequest,
+};
 use shroud_proofs::TxId;
 
 /// Invalid frames a connection may send before it is closed.
@@ -410,19 +412,29 @@ async fn serve_request(
     invalid: Arc<AtomicU32>,
 ) {
     let mut bad = None;
-    let answer = match parse(&request.frame, &context.limits) {
-        Ok(parsed) if parsed.kind == FrameKind::Submit => {
-            match parsed.decode::<SubmitRequest>(FrameKind::Submit) {
-                Ok(first) => {
-                    submission_stream(&connection, request, first, &context, &invalid).await;
-                    return;
-                }
-                Err(error) => {
-                    bad = Some(error.clone());
-                    let receipt = rejected(error.label(), error.to_string());
-                    frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
+    if request.is_stream {
+        let opened = parse(&request.frame, &context.limits)
+            .and_then(|parsed| parsed.decode::<SubmitStreamOpen>(FrameKind::SubmitStream));
+        match opened {
+            Ok(_) => submission_stream(&connection, request, &context, &invalid).await,
+            Err(error) => {
+                if count_invalid(&invalid, &error) {
+                    connection.close("too many invalid frames");
                 }
             }
+        }
+        return;
+    }
+    let answer = match parse(&request.frame, &context.limits) {
+        Ok(parsed) if parsed.kind == FrameKind::Submit => {
+            let receipt = match parsed.decode::<SubmitRequest>(FrameKind::Submit) {
+                Ok(submit) => context.ingress.submit(submit.ciphertext).await,
+                Err(error) => {
+                    bad = Some(error.clone());
+                    rejected(error.label(), error.to_string())
+                }
+            };
+            frame::encode(FrameKind::Receipt, &receipt, &context.limits).ok()
         }
         Ok(parsed) if parsed.kind == FrameKind::OutputsRequest => {
             match parsed.decode::<OutputsRequest>(FrameKind::OutputsRequest) {
@@ -513,7 +525,6 @@ enum Answer {
 async fn submission_stream(
     connection: &ClientConnection,
     request: shroud_network::Request,
-    first: SubmitRequest,
     context: &ClientContext,
     invalid: &AtomicU32,
 ) {
@@ -537,7 +548,7 @@ async fn submission_stream(
         }
         answers.finish();
     });
-    let mut next = Some(first);
+    let mut next: Option<SubmitRequest> = None;
     loop {
         let answer = match next.take() {
             Some(submit) => match context.ingress.try_submit(submit.ciphertext) {
