@@ -355,7 +355,8 @@ impl Report {
             format!(
                 "{:.1} µs per validator (mean of {:.1} validator CPU s over {:.1} s, {} ordered)",
                 cpu.validator_us_per_ordered_tx,
-                cpu.validator_seconds.iter().sum::<f64>() / cpu.validator_seconds.len().max(1) as f64,
+                cpu.validator_seconds.iter().sum::<f64>()
+                    / cpu.validator_seconds.len().max(1) as f64,
                 cpu.wall_seconds,
                 self.ordered_count
             ),
@@ -699,17 +700,10 @@ async fn drive(
     let mut senders = Vec::new();
     let mut streams = tokio::task::JoinSet::new();
     for (index, client) in clients.iter().enumerate() {
-        let (stream, receipts) = client
-            .submission_stream(index % options.validators)
-            .await?;
+        let (stream, receipts) = client.submission_stream(index % options.validators).await?;
         let (to_writer, from_scheduler) = tokio::sync::mpsc::channel::<Planned>(STREAM_QUEUE);
         let (sent, sent_order) = tokio::sync::mpsc::unbounded_channel();
-        streams.spawn(write_stream(
-            stream,
-            from_scheduler,
-            sent,
-            timings.clone(),
-        ));
+        streams.spawn(write_stream(stream, from_scheduler, sent, timings.clone()));
         streams.spawn(read_receipts(receipts, sent_order, timings.clone()));
         senders.push(to_writer);
     }

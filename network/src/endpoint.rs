@@ -201,7 +201,10 @@ pub async fn read_frame(
         .unwrap_or(usize::MAX)
         .saturating_add(HEADER_BYTES);
     if total > max {
-        return Err(NetworkError::Frame(FrameError::TooLarge { max, got: total }));
+        return Err(NetworkError::Frame(FrameError::TooLarge {
+            max,
+            got: total,
+        }));
     }
     let mut frame = vec![0u8; total];
     frame[..HEADER_BYTES].copy_from_slice(&header);
@@ -354,18 +357,26 @@ impl ClientConnection {
         let frame = match receive.read_exact(&mut start).await {
             Ok(()) if start[1] == FrameKind::SubmitStream as u8 => {
                 let mut rest = [0u8; HEADER_BYTES - 2];
-                receive.read_exact(&mut rest).await.map_err(|error| match error {
-                    quinn::ReadExactError::FinishedEarly(got) => {
-                        NetworkError::Frame(FrameError::TooShort(2 + got))
-                    }
-                    quinn::ReadExactError::ReadError(error) => NetworkError::Read(error.to_string()),
-                })?;
+                receive
+                    .read_exact(&mut rest)
+                    .await
+                    .map_err(|error| match error {
+                        quinn::ReadExactError::FinishedEarly(got) => {
+                            NetworkError::Frame(FrameError::TooShort(2 + got))
+                        }
+                        quinn::ReadExactError::ReadError(error) => {
+                            NetworkError::Read(error.to_string())
+                        }
+                    })?;
                 let declared = u32::from_be_bytes(rest[..4].try_into().unwrap_or([0xff; 4]));
                 let total = usize::try_from(declared)
                     .unwrap_or(usize::MAX)
                     .saturating_add(HEADER_BYTES);
                 if total > max {
-                    return Err(NetworkError::Frame(FrameError::TooLarge { max, got: total }));
+                    return Err(NetworkError::Frame(FrameError::TooLarge {
+                        max,
+                        got: total,
+                    }));
                 }
                 let mut frame = vec![0u8; total];
                 frame[..2].copy_from_slice(&start);

@@ -123,7 +123,11 @@ impl CommittedIndex {
                 break;
             };
             for slot in keys {
-                if self.entries.get(&slot).is_some_and(|entry| entry.height == height) {
+                if self
+                    .entries
+                    .get(&slot)
+                    .is_some_and(|entry| entry.height == height)
+                {
                     self.entries.remove(&slot);
                 }
             }

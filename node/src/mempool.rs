@@ -328,11 +328,7 @@ impl Mempool {
 
     /// The checks that need no group arithmetic; the parsed ciphertext whose proof is still
     /// to be checked (none when `unchecked`).
-    fn cheap_checks(
-        &self,
-        bytes: &[u8],
-        unchecked: bool,
-    ) -> Result<Option<Ciphertext>, Rejection> {
+    fn cheap_checks(&self, bytes: &[u8], unchecked: bool) -> Result<Option<Ciphertext>, Rejection> {
         if bytes.len() > self.config.ciphertext_bytes_max {
             return Err(Rejection::TooLarge {
                 max: self.config.ciphertext_bytes_max,

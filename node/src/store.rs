@@ -524,7 +524,14 @@ impl NodeStore {
             &self.committed_batches,
         )
             .transaction(
-                |(height_starts, meta, certificates, heights, height_batches, committed_batches)|
+                |(
+                    height_starts,
+                    meta,
+                    certificates,
+                    heights,
+                    height_batches,
+                    committed_batches,
+                )|
                  -> TxResult {
                     if !transactions.is_empty() {
                         height_starts.insert(&start.to_be_bytes(), &height.to_be_bytes())?;
@@ -805,7 +812,8 @@ impl NodeStore {
                 // Pruned while this ran: the answer stops here.
                 break;
             };
-            let skip = usize::try_from(from.saturating_sub(record.first_position)).unwrap_or(usize::MAX);
+            let skip =
+                usize::try_from(from.saturating_sub(record.first_position)).unwrap_or(usize::MAX);
             out.extend(
                 record
                     .transactions
@@ -993,10 +1001,7 @@ mod tests {
         // The batch takes admission numbers 0 and 1: the first group whole, the second in
         // part, which stays with the mark past its first ciphertext.
         let digest = store.put_own_batch(&batch, 2, &[0]).expect("batch");
-        assert_eq!(
-            store.pending().expect("pending"),
-            (2, vec![group(1, 1..3)])
-        );
+        assert_eq!(store.pending().expect("pending"), (2, vec![group(1, 1..3)]));
         let transactions = transactions[..2].to_vec();
         assert_eq!(
             store.own_uncertified().expect("uncertified"),

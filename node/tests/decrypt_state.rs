@@ -124,6 +124,7 @@ fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
             tx_id: TxId::of(bytes),
             batch: digest,
             index,
+            expiry: None,
         })
         .collect();
     let mut dirs = Vec::new();
@@ -133,11 +134,9 @@ fn network(faults: &[Faults]) -> (Net, Vec<Outcome>) {
         let store = NodeStore::open(dir.path()).expect("store");
         store.put_batch(&batch).expect("batch");
         store
-            .append_order(1, [1; 32], &ordered, &vec![None; ordered.len()], &[digest])
+            .append_order(1, [1; 32], &ordered, &[digest])
             .expect("order");
-        store
-            .append_order(2, [2; 32], &[], &[], &[])
-            .expect("order");
+        store.append_order(2, [2; 32], &[], &[]).expect("order");
         dirs.push(dir);
         stores.push(store);
     }

@@ -281,7 +281,9 @@ impl Client {
             .iter()
             .find(|(index, _)| *index == validator)
             .map(|(_, session)| session)
-            .ok_or_else(|| SdkError::Committee(format!("not connected to validator {validator}")))?;
+            .ok_or_else(|| {
+                SdkError::Committee(format!("not connected to validator {validator}"))
+            })?;
         let opening = self.encode(
             FrameKind::SubmitStream,
             &shroud_network::client::SubmitStreamOpen {

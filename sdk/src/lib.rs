@@ -34,8 +34,8 @@ pub use client::{
 };
 pub use committee::Committee;
 pub use receipts::{Receipts, Step};
-pub use stream::{ReceiptStream, StreamReceipt, SubmitStream};
 pub use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
+pub use stream::{ReceiptStream, StreamReceipt, SubmitStream};
 
 use thiserror::Error;
 

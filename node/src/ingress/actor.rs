@@ -127,7 +127,9 @@ impl IngressHandle {
     pub fn note_own_batches(&self, in_flight: usize, received: u64) {
         // Written in this order and read in the other, the stage never counts fewer batches
         // than are in flight.
-        self.shared.loop_in_flight.store(in_flight, Ordering::SeqCst);
+        self.shared
+            .loop_in_flight
+            .store(in_flight, Ordering::SeqCst);
         self.shared.loop_received.store(received, Ordering::SeqCst);
     }
 
@@ -168,7 +170,10 @@ pub fn spawn(
     committed: SharedCommitted,
     config: &super::IngressConfig,
     batches: mpsc::Sender<Batch>,
-) -> std::io::Result<(IngressHandle, std::thread::JoinHandle<Result<(), StoreError>>)> {
+) -> std::io::Result<(
+    IngressHandle,
+    std::thread::JoinHandle<Result<(), StoreError>>,
+)> {
     let (sender, receiver) = sync_channel(config.queue_max);
     let shared = Arc::new(Shared::default());
     let handle = IngressHandle {

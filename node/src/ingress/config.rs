@@ -43,7 +43,10 @@ impl IngressConfig {
                 self.connections_per_address_max,
                 "ingress.connections_per_address_max",
             ),
-            (self.in_flight_per_stream_max, "ingress.in_flight_per_stream_max"),
+            (
+                self.in_flight_per_stream_max,
+                "ingress.in_flight_per_stream_max",
+            ),
         ];
         for (value, name) in positive {
             if value == 0 {

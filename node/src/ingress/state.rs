@@ -147,3 +147,188 @@ impl IngressState {
         self.mempool.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::rand_core::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+    use shroud_crypto::tdh2::{encrypt, trusted_dealer_for_local_testnet, Context, Label};
+
+    use super::*;
+    use crate::committed::{CommittedIndex, SharedCommitted};
+    use crate::mempool::MempoolConfig;
+
+    const CONTEXT: Context = Context {
+        chain_id: 5,
+        epoch: 2,
+    };
+
+    fn config() -> MempoolConfig {
+        MempoolConfig {
+            batch_count_max: 4,
+            batch_interval_ms: 10,
+            batches_in_flight_max: 3,
+            batches_in_flight_by_age_max: 1,
+            ..MempoolConfig::default()
+        }
+    }
+
+    fn open(
+        dir: &std::path::Path,
+        key: shroud_crypto::tdh2::EncryptionKey,
+        committed: &SharedCommitted,
+    ) -> IngressState {
+        let store = NodeStore::open(dir).expect("open");
+        let mempool = Mempool::new(
+            config(),
+            CONTEXT,
+            key,
+            0,
+            store.next_sequence().expect("sequence"),
+            100,
+        );
+        IngressState::new(mempool, store, committed.clone(), false, 0).expect("state")
+    }
+
+    fn ciphertexts(
+        key: &shroud_crypto::tdh2::EncryptionKey,
+        count: u8,
+        rng: &mut ChaCha20Rng,
+    ) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|nonce| {
+                let label = Label {
+                    chain_id: CONTEXT.chain_id,
+                    epoch: CONTEXT.epoch,
+                    valid_through: 50,
+                    nonce: [nonce; 32],
+                };
+                encrypt(key, label, b"transfer", rng).to_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_group_is_checked_together_and_a_bad_member_is_refused_alone() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+        let key = *public.encryption_key();
+        let committed = SharedCommitted::new(CommittedIndex::new(100));
+        let mut state = open(dir.path(), key, &committed);
+        let mut group = ciphertexts(&key, 3, &mut rng);
+        let last = group[1].len() - 1;
+        group[1][last] ^= 1;
+        group.push(group[0].clone());
+        let outcome = state
+            .admit_group(group.clone(), 0, 0)
+            .expect("group commit");
+        assert_eq!(outcome.verdicts[0], Ok(TxId::of(&group[0])));
+        assert_eq!(outcome.verdicts[1], Err(Rejection::InvalidCiphertext));
+        assert_eq!(outcome.verdicts[2], Ok(TxId::of(&group[2])));
+        assert_eq!(
+            outcome.verdicts[3],
+            Err(Rejection::Duplicate),
+            "twice in one group"
+        );
+        assert!(
+            outcome.batches.is_empty(),
+            "two pending, neither full nor old"
+        );
+        assert_eq!(state.pending_len(), 2);
+        // Sent again in a later group, an accepted one is a duplicate.
+        let again = state
+            .admit_group(vec![group[2].clone()], 1, 0)
+            .expect("group commit");
+        assert_eq!(again.verdicts, vec![Err(Rejection::Duplicate)]);
+    }
+
+    #[test]
+    fn what_was_accepted_survives_a_restart_and_is_batched_exactly_once() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut rng = ChaCha20Rng::seed_from_u64(4);
+        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+        let key = *public.encryption_key();
+        let committed = SharedCommitted::new(CommittedIndex::new(100));
+        let all = ciphertexts(&key, 7, &mut rng);
+        let mut state = open(dir.path(), key, &committed);
+        // Two groups of three: the second fills a batch of four by count, which takes the
+        // whole first group and part of the second.
+        assert!(state
+            .admit_group(all[..3].to_vec(), 0, 0)
+            .expect("group")
+            .batches
+            .is_empty());
+        let outcome = state.admit_group(all[3..6].to_vec(), 1, 0).expect("group");
+        assert_eq!(outcome.batches.len(), 1);
+        assert_eq!(outcome.batches[0].transactions, all[..4].to_vec());
+        assert_eq!(state.pending_len(), 2);
+        drop(state);
+        let mut state = loop {
+            // sled may hold its lock for a moment after the last handle goes.
+            match NodeStore::open(dir.path()) {
+                Ok(store) => {
+                    let mempool = Mempool::new(
+                        config(),
+                        CONTEXT,
+                        key,
+                        0,
+                        store.next_sequence().expect("sequence"),
+                        100,
+                    );
+                    break IngressState::new(mempool, store, committed.clone(), false, 0)
+                        .expect("state");
+                }
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        // The two not yet batched are pending again, and only they.
+        assert_eq!(state.pending_len(), 2);
+        let outcome = state
+            .admit_group(vec![all[6].clone()], 100, 0)
+            .expect("group");
+        assert_eq!(outcome.batches.len(), 1, "due by age");
+        assert_eq!(outcome.batches[0].transactions, all[4..7].to_vec());
+        assert_eq!(
+            outcome.batches[0].sequence, 1,
+            "the batch numbering goes on"
+        );
+    }
+
+    #[test]
+    fn batches_grow_instead_of_multiplying_while_earlier_ones_are_in_flight() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+        let key = *public.encryption_key();
+        let committed = SharedCommitted::new(CommittedIndex::new(100));
+        let mut state = open(dir.path(), key, &committed);
+        let all = ciphertexts(&key, 13, &mut rng);
+        state.admit_group(all[..1].to_vec(), 0, 0).expect("group");
+        // Old enough, but one own batch is in flight: held back.
+        assert!(state.tick(50, 1).expect("tick").is_empty());
+        assert_eq!(state.tick(50, 0).expect("tick").len(), 1);
+        // Full batches are cut while fewer than three are in flight, and no more.
+        let outcome = state
+            .admit_group(all[1..12].to_vec(), 60, 1)
+            .expect("group");
+        assert_eq!(outcome.batches.len(), 2);
+        assert_eq!(state.pending_len(), 3);
+        // A committed transaction is a duplicate.
+        let record = crate::store::HeightRecord {
+            block_digest: [0; 32],
+            first_position: 0,
+            transactions: vec![crate::store::OrderedTx {
+                tx_id: TxId::of(&all[12]),
+                batch: crate::batch::BatchDigest([0; 32]),
+                index: 0,
+                expiry: Some(40),
+            }],
+        };
+        committed.write().record_height(&record, 1);
+        let outcome = state
+            .admit_group(vec![all[12].clone()], 70, 0)
+            .expect("group");
+        assert_eq!(outcome.verdicts, vec![Err(Rejection::Duplicate)]);
+    }
+}

@@ -22,8 +22,7 @@ use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
 use super::{NodeError, OutcomeSummary, Query, Status};
 use crate::batch::{
-    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload,
-    TxId,
+    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload, TxId,
 };
 use crate::committed::SharedCommitted;
 use crate::decrypt::{DecryptEvent, StageHandle};
@@ -862,7 +861,9 @@ impl Validator {
         let ids: Vec<TxId> = ordered.iter().map(|placed| placed.tx_id).collect();
         self.ingress.forget(&ids);
         // Stored batches past their expiry that were never committed can never be now.
-        let dropped = self.store.sweep_expired_batches(height, EXPIRED_SWEEP_MAX)?;
+        let dropped = self
+            .store
+            .sweep_expired_batches(height, EXPIRED_SWEEP_MAX)?;
         self.ingress.forget(&dropped);
         // An own batch certified by an earlier run of this validator, ordered now, is done.
         let own: Vec<BatchDigest> = listed

@@ -386,11 +386,12 @@ async fn tx_status(State(api): State<Api>, Path(id): Path<String>) -> ApiResult 
     let store = api.store.clone();
     let held = api.ingress.held();
     let committed = api.ingress.committed();
-    let status =
-        tokio::task::spawn_blocking(move || crate::status::tx_status(&store, &held, &committed, TxId(id)))
-        .await
-        .map_err(|_| ApiError::unavailable())?
-        .map_err(ApiError::store)?;
+    let status = tokio::task::spawn_blocking(move || {
+        crate::status::tx_status(&store, &held, &committed, TxId(id))
+    })
+    .await
+    .map_err(|_| ApiError::unavailable())?
+    .map_err(ApiError::store)?;
     if !status.known {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

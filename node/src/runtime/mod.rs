@@ -207,8 +207,13 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         &store,
         validity_heights,
     )?);
-    let ingress_state =
-        IngressState::new(mempool, store.clone(), committed_index.clone(), unchecked, 0)?;
+    let ingress_state = IngressState::new(
+        mempool,
+        store.clone(),
+        committed_index.clone(),
+        unchecked,
+        0,
+    )?;
 
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
