@@ -984,7 +984,7 @@ mod tests {
     fn an_own_batch_moves_through_pending_uncertified_certified_committed() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = NodeStore::open(dir.path()).expect("open");
-        let transactions = vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()];
+        let transactions = [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()];
         let group = |first: u64, range: std::ops::Range<usize>| PendingGroup {
             first,
             transactions: transactions[range].to_vec(),
