@@ -8,6 +8,7 @@
 //!   sync logic).
 //! - [`committed`]: the committed-transaction index in memory (duplicates, receipts),
 //!   rebuilt from the height records.
+//! - [`batch_log`]: batch payloads in append-only segment files (sled keeps their places).
 //! - [`store`]: the node's sled state (pending ciphertexts, batches, the committed order,
 //!   shares, outputs and certificates).
 //! - [`config`]: node and committee files, key files, the test-network generator.
@@ -19,6 +20,7 @@
 //! - [`cli`]: the client commands (`tx submit`, `tx watch`, `tail`).
 
 pub mod batch;
+pub mod batch_log;
 pub mod cli;
 pub mod committed;
 pub mod config;

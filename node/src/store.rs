@@ -23,6 +23,7 @@ use shroud_crypto::tdh2::Ciphertext;
 use shroud_proofs::{OutputCertificate, OutputHeader, PositionEntry};
 
 use crate::batch::{Batch, BatchCertificate, BatchDigest, TxId};
+use crate::batch_log::{BatchLog, Location};
 use crate::wire::SharesMessage;
 
 /// One ordered transaction of a height and where its ciphertext is stored.
@@ -131,6 +132,9 @@ pub enum StoreError {
     /// A record that does not decode.
     #[error("corrupt record in {0}")]
     Corrupt(&'static str),
+    /// The batch log's files failed.
+    #[error("batch log: {0}")]
+    Log(String),
 }
 
 impl From<TransactionError<()>> for StoreError {
@@ -168,6 +172,10 @@ pub struct NodeStore {
     committed_batches: sled::Tree,
     /// Every stored batch by `(valid_through, digest)`, swept once past its expiry.
     expiring_batches: sled::Tree,
+    /// Batch-log segment → the latest expiry of a batch in it.
+    log_segments: sled::Tree,
+    /// The batches' bytes (the `batches` tree holds their locations).
+    log: std::sync::Arc<BatchLog>,
 }
 
 /// sled's page cache for the node's store when none is given (`[storage] node_cache_mib`).
@@ -255,6 +263,8 @@ impl NodeStore {
             height_batches: db.open_tree("height_batches")?,
             committed_batches: db.open_tree("committed_batches")?,
             expiring_batches: db.open_tree("expiring_batches")?,
+            log_segments: db.open_tree("log_segments")?,
+            log: std::sync::Arc::new(BatchLog::open(&path.join("batch-log"))?),
             db,
         })
     }
@@ -292,16 +302,34 @@ impl NodeStore {
         Ok((batched_through, groups))
     }
 
+    /// Writes a batch's bytes to the batch log and makes them durable; its location, and the
+    /// segment's latest expiry as it will be with this batch.
+    fn log_batch(&self, batch: &Batch) -> Result<(Location, u64), StoreError> {
+        let bytes = encode(batch, "batches")?;
+        let location = self.log.append(&bytes)?;
+        // Durable before any sled entry points at it (sled may flush on its own).
+        self.log.sync()?;
+        let latest = self
+            .log_segments
+            .get(location.segment.to_be_bytes())?
+            .map_or(Ok(0), |bytes| u64_value(&bytes, "log_segments"))?
+            .max(batch.valid_through);
+        Ok((location, latest))
+    }
+
     /// Stores a peer's batch (or one fetched for a commit).
     pub fn put_batch(&self, batch: &Batch) -> Result<BatchDigest, StoreError> {
         let digest = batch.digest();
-        let bytes = encode(batch, "batches")?;
+        let (location, latest) = self.log_batch(batch)?;
         let expiry = expiring_key(batch.valid_through, &digest);
-        (&self.batches, &self.expiring_batches).transaction(|(batches, expiring)| -> TxResult {
-            batches.insert(&digest.0, bytes.as_slice())?;
-            expiring.insert(&expiry[..], &[])?;
-            Ok(())
-        })?;
+        (&self.batches, &self.expiring_batches, &self.log_segments).transaction(
+            |(batches, expiring, segments)| -> TxResult {
+                batches.insert(&digest.0, &location.to_bytes()[..])?;
+                expiring.insert(&expiry[..], &[])?;
+                segments.insert(&location.segment.to_be_bytes(), &latest.to_be_bytes())?;
+                Ok(())
+            },
+        )?;
         Ok(digest)
     }
 
@@ -316,7 +344,7 @@ impl NodeStore {
         consumed: &[u64],
     ) -> Result<BatchDigest, StoreError> {
         let digest = batch.digest();
-        let bytes = encode(batch, "batches")?;
+        let (location, latest) = self.log_batch(batch)?;
         let expiry = expiring_key(batch.valid_through, &digest);
         let next = (batch.sequence + 1).to_be_bytes();
         let mark = batched_through.to_be_bytes();
@@ -326,11 +354,13 @@ impl NodeStore {
             &self.own_uncertified,
             &self.meta,
             &self.expiring_batches,
+            &self.log_segments,
         )
             .transaction(
-                |(batches, pending, own_uncertified, meta, expiring)| -> TxResult {
-                    batches.insert(&digest.0, bytes.as_slice())?;
+                |(batches, pending, own_uncertified, meta, expiring, segments)| -> TxResult {
+                    batches.insert(&digest.0, &location.to_bytes()[..])?;
                     expiring.insert(&expiry[..], &[])?;
+                    segments.insert(&location.segment.to_be_bytes(), &latest.to_be_bytes())?;
                     own_uncertified.insert(&digest.0, &[])?;
                     for first in consumed {
                         pending.remove(&first.to_be_bytes())?;
@@ -343,12 +373,21 @@ impl NodeStore {
         Ok(digest)
     }
 
-    /// A stored batch.
+    /// A stored batch, read back from the batch log, validated and checked against its
+    /// digest (`None` if it is not stored, or its segment was reclaimed).
     pub fn batch(&self, digest: &BatchDigest) -> Result<Option<Batch>, StoreError> {
-        self.batches
-            .get(digest.0)?
-            .map(|bytes| decode_batch(&bytes))
-            .transpose()
+        let Some(entry) = self.batches.get(digest.0)? else {
+            return Ok(None);
+        };
+        let location = Location::from_bytes(&entry).ok_or(StoreError::Corrupt("batches"))?;
+        let Some(bytes) = self.log.read(location)? else {
+            return Ok(None);
+        };
+        let batch = decode_batch(&bytes)?;
+        if batch.digest() != *digest {
+            return Err(StoreError::Corrupt("batch log"));
+        }
+        Ok(Some(batch))
     }
 
     /// Whether a batch is stored.
@@ -860,7 +899,28 @@ impl NodeStore {
             self.prune_height(kept_from)?;
             kept_from += 1;
         }
+        self.reclaim_segments(kept_from)?;
         Ok(kept_from)
+    }
+
+    /// Deletes the batch-log segments whose every batch expired before `kept_from`: each was
+    /// committed at a height below it (and pruned with it) or never committed (and swept or
+    /// past any use).
+    fn reclaim_segments(&self, kept_from: u64) -> Result<(), StoreError> {
+        let current = self.log.current_segment();
+        let mut done = Vec::new();
+        for entry in self.log_segments.iter() {
+            let (key, value) = entry?;
+            let segment = u64_value(&key, "log_segments")?;
+            if segment < current && u64_value(&value, "log_segments")? < kept_from {
+                done.push(segment);
+            }
+        }
+        for segment in done {
+            self.log.remove(segment)?;
+            self.log_segments.remove(segment.to_be_bytes())?;
+        }
+        Ok(())
     }
 
     /// Removes one height's records and moves the kept-from marks past it, in one transaction
