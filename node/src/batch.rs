@@ -89,8 +89,21 @@ pub struct BatchSummary {
 impl BatchSummary {
     /// Summarises a batch.
     pub fn of(batch: &Batch) -> Self {
+        Self::with_ids(
+            batch,
+            batch.transactions.iter().map(|t| TxId::of(t)).collect(),
+        )
+    }
+
+    /// Summarises a batch whose transaction ids are known already (in batch order).
+    pub fn with_ids(batch: &Batch, ids: Vec<TxId>) -> Self {
+        debug_assert_eq!(
+            ids.len(),
+            batch.transactions.len(),
+            "one id per transaction"
+        );
         Self {
-            ids: batch.transactions.iter().map(|t| TxId::of(t)).collect(),
+            ids,
             valid_through: batch
                 .transactions
                 .iter()
@@ -98,6 +111,18 @@ impl BatchSummary {
                 .collect(),
         }
     }
+}
+
+/// An own batch as the ingress stage cut it: the batch, its digest and its ids (each computed
+/// once).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CutBatch {
+    /// The batch.
+    pub batch: Batch,
+    /// Its digest.
+    pub digest: BatchDigest,
+    /// Its transactions' ids, in order.
+    pub ids: Vec<TxId>,
 }
 
 /// What an acknowledgement and a batch certificate sign: the epoch, the batch's expiry and

@@ -172,8 +172,8 @@ pub struct Mempool {
     context: Context,
     key: EncryptionKey,
     author: u16,
-    /// Held ciphertexts in admission order, each with its admission sequence number.
-    pending: VecDeque<(u64, Vec<u8>)>,
+    /// Held ciphertexts in admission order, each with its admission sequence number and id.
+    pending: VecDeque<(u64, TxId, Vec<u8>)>,
     pending_bytes: usize,
     /// The admission sequence number the next held ciphertext gets.
     next_admission: u64,
@@ -292,7 +292,7 @@ impl Mempool {
         self.next_admission += 1;
         self.pending_bytes += bytes.len();
         self.known.insert(id);
-        self.pending.push_back((sequence, bytes));
+        self.pending.push_back((sequence, id, bytes));
         self.oldest_ms.get_or_insert(now_ms);
     }
 
@@ -305,7 +305,7 @@ impl Mempool {
     pub fn batched_through(&self) -> u64 {
         self.pending
             .front()
-            .map_or(self.next_admission, |(sequence, _)| *sequence)
+            .map_or(self.next_admission, |(sequence, _, _)| *sequence)
     }
 
     /// The highest processed height moved to `height` (expiry is judged against the next).
@@ -375,11 +375,12 @@ impl Mempool {
         for group in groups {
             for (sequence, bytes) in (group.first..).zip(group.transactions) {
                 self.next_admission = self.next_admission.max(sequence + 1);
-                if sequence < batched_through || !self.known.insert(TxId::of(&bytes)) {
+                let id = TxId::of(&bytes);
+                if sequence < batched_through || !self.known.insert(id) {
                     continue;
                 }
                 self.pending_bytes += bytes.len();
-                self.pending.push_back((sequence, bytes));
+                self.pending.push_back((sequence, id, bytes));
                 self.oldest_ms.get_or_insert(now_ms);
             }
         }
@@ -423,6 +424,16 @@ impl Mempool {
     /// full by bytes or count (below [`MempoolConfig::batches_in_flight_max`]), or old enough
     /// (below [`MempoolConfig::batches_in_flight_by_age_max`]).
     pub fn take_batch(&mut self, now_ms: u64, in_flight: usize) -> Option<Batch> {
+        self.take_batch_with_ids(now_ms, in_flight)
+            .map(|(batch, _)| batch)
+    }
+
+    /// [`Mempool::take_batch`], with the ids of the batch's transactions in order.
+    pub fn take_batch_with_ids(
+        &mut self,
+        now_ms: u64,
+        in_flight: usize,
+    ) -> Option<(Batch, Vec<TxId>)> {
         let due_by_age = self.next_deadline().is_some_and(|at| now_ms >= at)
             && in_flight < self.config.batches_in_flight_by_age_max;
         let due_by_size = (self.pending_bytes >= self.config.batch_bytes_max
@@ -432,16 +443,18 @@ impl Mempool {
             return None;
         }
         let mut transactions = Vec::new();
+        let mut ids = Vec::new();
         let mut bytes = 0;
-        while let Some((_, front)) = self.pending.front() {
+        while let Some((_, _, front)) = self.pending.front() {
             let full = transactions.len() >= self.config.batch_count_max
                 || (!transactions.is_empty() && bytes + front.len() > self.config.batch_bytes_max);
             if full {
                 break;
             }
-            let (_, transaction) = self.pending.pop_front().expect("front exists");
+            let (_, id, transaction) = self.pending.pop_front().expect("front exists");
             bytes += transaction.len();
             transactions.push(transaction);
+            ids.push(id);
         }
         self.pending_bytes -= bytes;
         self.oldest_ms = (!self.pending.is_empty()).then_some(now_ms);
@@ -453,7 +466,7 @@ impl Mempool {
             transactions,
         };
         self.next_sequence += 1;
-        Some(batch)
+        Some((batch, ids))
     }
 }
 

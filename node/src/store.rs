@@ -320,6 +320,16 @@ impl NodeStore {
     /// Stores a peer's batch (or one fetched for a commit).
     pub fn put_batch(&self, batch: &Batch) -> Result<BatchDigest, StoreError> {
         let digest = batch.digest();
+        self.put_batch_digested(batch, digest)?;
+        Ok(digest)
+    }
+
+    /// [`NodeStore::put_batch`] for a batch whose digest the caller computed.
+    pub fn put_batch_digested(
+        &self,
+        batch: &Batch,
+        digest: BatchDigest,
+    ) -> Result<BatchDigest, StoreError> {
         let (location, latest) = self.log_batch(batch)?;
         let expiry = expiring_key(batch.valid_through, &digest);
         (&self.batches, &self.expiring_batches, &self.log_segments).transaction(

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 use super::state::IngressState;
-use crate::batch::{Batch, BatchDigest, TxId};
+use crate::batch::{BatchDigest, CutBatch, TxId};
 use crate::committed::SharedCommitted;
 use crate::mempool::Rejection;
 use crate::store::StoreError;
@@ -169,7 +169,7 @@ pub fn spawn(
     state: IngressState,
     committed: SharedCommitted,
     config: &super::IngressConfig,
-    batches: mpsc::Sender<Batch>,
+    batches: mpsc::Sender<CutBatch>,
 ) -> std::io::Result<(
     IngressHandle,
     std::thread::JoinHandle<Result<(), StoreError>>,
@@ -199,7 +199,7 @@ fn run(
     receiver: &Receiver<Submission>,
     shared: &Shared,
     group_max: usize,
-    batches: &mpsc::Sender<Batch>,
+    batches: &mpsc::Sender<CutBatch>,
 ) -> Result<(), StoreError> {
     let started = Instant::now();
     let now_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -252,7 +252,7 @@ fn run(
         for batch in cut {
             note_batched(shared, &batch);
             counter!("shroud_batches_total").increment(1);
-            histogram!("shroud_batch_transactions").record(batch.transactions.len() as f64);
+            histogram!("shroud_batch_transactions").record(batch.ids.len() as f64);
             if batches.blocking_send(batch).is_err() {
                 return Ok(());
             }
@@ -268,7 +268,7 @@ fn commit_group(
     shared: &Shared,
     now_ms: u64,
     in_flight: usize,
-) -> Result<Vec<Batch>, StoreError> {
+) -> Result<Vec<CutBatch>, StoreError> {
     let started = Instant::now();
     let (ciphertexts, replies): (Vec<Vec<u8>>, Vec<oneshot::Sender<Receipt>>) = group
         .drain(..)
@@ -301,12 +301,11 @@ fn commit_group(
 }
 
 /// A batch's ids are in that batch now.
-fn note_batched(shared: &Shared, batch: &Batch) {
-    let digest = batch.digest();
+fn note_batched(shared: &Shared, batch: &CutBatch) {
     let mut held = shared.held.lock();
-    for transaction in &batch.transactions {
-        if let Some(slot) = held.get_mut(&TxId::of(transaction)) {
-            *slot = Some(digest);
+    for id in &batch.ids {
+        if let Some(slot) = held.get_mut(id) {
+            *slot = Some(batch.digest);
         }
     }
 }

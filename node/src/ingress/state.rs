@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use crate::batch::{Batch, TxId};
+use crate::batch::{CutBatch, TxId};
 use crate::committed::SharedCommitted;
 use crate::mempool::{Mempool, Rejection};
 use crate::store::{NodeStore, PendingGroup, StoreError};
@@ -17,7 +17,7 @@ pub struct GroupOutcome {
     /// One verdict per submission: its id when accepted (durable: the group is flushed).
     pub verdicts: Vec<Result<TxId, Rejection>>,
     /// Own batches cut and flushed in the same step, oldest first.
-    pub batches: Vec<Batch>,
+    pub batches: Vec<CutBatch>,
 }
 
 /// The ingress stage's state: the mempool, the pending groups on disk, and the store.
@@ -99,7 +99,7 @@ impl IngressState {
     }
 
     /// Cuts the batches due by age (the caller's timer), writes them and flushes.
-    pub fn tick(&mut self, now_ms: u64, in_flight: usize) -> Result<Vec<Batch>, StoreError> {
+    pub fn tick(&mut self, now_ms: u64, in_flight: usize) -> Result<Vec<CutBatch>, StoreError> {
         let batches = self.cut_batches(now_ms, in_flight)?;
         if !batches.is_empty() {
             self.store.flush()?;
@@ -108,9 +108,12 @@ impl IngressState {
     }
 
     /// Cuts every batch due and writes each with the mark past it (not flushed).
-    fn cut_batches(&mut self, now_ms: u64, in_flight: usize) -> Result<Vec<Batch>, StoreError> {
+    fn cut_batches(&mut self, now_ms: u64, in_flight: usize) -> Result<Vec<CutBatch>, StoreError> {
         let mut batches = Vec::new();
-        while let Some(batch) = self.mempool.take_batch(now_ms, in_flight + batches.len()) {
+        while let Some((batch, ids)) = self
+            .mempool
+            .take_batch_with_ids(now_ms, in_flight + batches.len())
+        {
             let batched_through = self.mempool.batched_through();
             let mut consumed = Vec::new();
             while let Some(&(first, end)) = self.groups.front() {
@@ -120,9 +123,10 @@ impl IngressState {
                 consumed.push(first);
                 self.groups.pop_front();
             }
-            self.store
+            let digest = self
+                .store
                 .put_own_batch(&batch, batched_through, &consumed)?;
-            batches.push(batch);
+            batches.push(CutBatch { batch, digest, ids });
         }
         Ok(batches)
     }
@@ -261,7 +265,7 @@ mod tests {
             .is_empty());
         let outcome = state.admit_group(all[3..6].to_vec(), 1, 0).expect("group");
         assert_eq!(outcome.batches.len(), 1);
-        assert_eq!(outcome.batches[0].transactions, all[..4].to_vec());
+        assert_eq!(outcome.batches[0].batch.transactions, all[..4].to_vec());
         assert_eq!(state.pending_len(), 2);
         drop(state);
         let mut state = loop {
@@ -288,9 +292,9 @@ mod tests {
             .admit_group(vec![all[6].clone()], 100, 0)
             .expect("group");
         assert_eq!(outcome.batches.len(), 1, "due by age");
-        assert_eq!(outcome.batches[0].transactions, all[4..7].to_vec());
+        assert_eq!(outcome.batches[0].batch.transactions, all[4..7].to_vec());
         assert_eq!(
-            outcome.batches[0].sequence, 1,
+            outcome.batches[0].batch.sequence, 1,
             "the batch numbering goes on"
         );
     }

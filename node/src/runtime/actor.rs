@@ -341,10 +341,12 @@ impl Validator {
         self.payload.set_now(self.now_ms());
         match event {
             Event::Peer { from, message } => self.on_peer(from, message)?,
-            Event::OwnBatch(batch) => {
+            Event::OwnBatch(cut) => {
                 let now = self.now_ms();
                 self.own_batches_received += 1;
-                self.track_own(batch, now)?;
+                let summary = BatchSummary::with_ids(&cut.batch, cut.ids);
+                self.remember_summary(cut.digest, summary);
+                self.track_own_digested(cut.batch, cut.digest, now)?;
             }
             Event::Query(query) => self.on_query(query)?,
         }
@@ -496,7 +498,18 @@ impl Validator {
     /// acknowledgement first, then the batch goes to every peer.
     fn track_own(&mut self, batch: Batch, now: u64) -> Result<(), NodeError> {
         let digest = batch.digest();
-        self.remember_summary(digest, &batch);
+        let summary = BatchSummary::of(&batch);
+        self.remember_summary(digest, summary);
+        self.track_own_digested(batch, digest, now)
+    }
+
+    /// [`Validator::track_own`] for a batch whose digest (and summary) is known.
+    fn track_own_digested(
+        &mut self,
+        batch: Batch,
+        digest: BatchDigest,
+        now: u64,
+    ) -> Result<(), NodeError> {
         let author = u16::try_from(self.me).unwrap_or(u16::MAX);
         let mut collector = AckCollector::new(&self.committee, &batch, digest, author)?;
         let own_ack = BatchAck::sign(&batch, digest, author, &self.signer);
@@ -604,9 +617,9 @@ impl Validator {
         // A batch committed before is acknowledged (its author stops re-sending) but not
         // stored again: its transactions are all placed, and its height may be pruned.
         if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
-            self.store.put_batch(&batch)?;
+            self.store.put_batch_digested(&batch, digest)?;
             self.store.flush()?;
-            self.remember_summary(digest, &batch);
+            self.remember_summary(digest, BatchSummary::of(&batch));
         }
         self.fetch_sent.remove(&digest);
         if is_author {
@@ -900,7 +913,7 @@ impl Validator {
 
     /// Keeps a stored batch's summary for its commit (the oldest goes first past the cap; a
     /// forgotten one is read back from the store).
-    fn remember_summary(&mut self, digest: BatchDigest, batch: &Batch) {
+    fn remember_summary(&mut self, digest: BatchDigest, summary: BatchSummary) {
         if self.summaries.contains_key(&digest) {
             return;
         }
@@ -909,8 +922,7 @@ impl Validator {
                 self.summaries.remove(&oldest);
             }
         }
-        self.summaries
-            .insert(digest, Arc::new(BatchSummary::of(batch)));
+        self.summaries.insert(digest, Arc::new(summary));
         self.summary_order.push_back(digest);
     }
 

@@ -350,7 +350,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
                 None => break,
             },
             batch = own_batch_inbox.recv() => match batch {
-                Some(batch) => validator.handle(Event::OwnBatch(batch))?,
+                Some(cut) => validator.handle(Event::OwnBatch(cut))?,
                 None => break,
             },
             event = inbox.recv() => match event {

@@ -66,7 +66,7 @@ pub enum Event {
     /// A decoded message from validator `from`.
     Peer { from: usize, message: PeerMessage },
     /// An own batch the ingress stage cut and flushed: collect its acknowledgements.
-    OwnBatch(Batch),
+    OwnBatch(crate::batch::CutBatch),
     /// An operator's query.
     Query(super::Query),
 }
