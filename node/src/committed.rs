@@ -14,8 +14,9 @@
 //! its entry is kept, and by height after that.
 //!
 //! # Memory
-//! An entry is a 16-byte id prefix and 16 bytes of place and expiry, about 40 bytes with the
-//! map's overhead; the index holds the transactions of `validity_heights` heights (ADR 0009
+//! An entry is a 16-byte id prefix and 16 bytes of place and expiry in the map, and the
+//! 16-byte prefix again in its height's list (to drop it), about 56 bytes with the map's
+//! overhead; the index holds the transactions of `validity_heights` heights (ADR 0009
 //! states what that is at the target rate). Two distinct ids with one 16-byte prefix take
 //! about 2^64 hashes to make; whoever makes such a pair only has the second of their own two
 //! transactions counted as a duplicate of the first, the same way on every validator.
@@ -35,14 +36,21 @@ fn key(id: &TxId) -> Key {
     key
 }
 
-/// Where a committed transaction was placed and how long it decides duplicates.
+/// Where a committed transaction was placed and how long it decides duplicates (16 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     height: u64,
-    /// Global position in the committed order.
-    position: u64,
-    /// The last height at which a copy of the transaction is a duplicate.
-    decides_through: u64,
+    /// Position in the height.
+    index: u32,
+    /// The last height at which a copy of the transaction is a duplicate, less `height`
+    /// (at most `validity_heights`, ADR 0008).
+    decides_for: u32,
+}
+
+impl Entry {
+    fn decides_through(&self) -> u64 {
+        self.height + u64::from(self.decides_for)
+    }
 }
 
 /// See the module documentation.
@@ -73,15 +81,15 @@ impl CommittedIndex {
     pub fn is_live(&self, id: &TxId, height: u64) -> bool {
         self.entries
             .get(&key(id))
-            .is_some_and(|entry| entry.decides_through >= height)
+            .is_some_and(|entry| entry.decides_through() >= height)
     }
 
-    /// The global position and the height of a committed transaction, while its entry is
+    /// The height and the position in it of a committed transaction, while its entry is
     /// kept.
-    pub fn committed_at(&self, id: &TxId) -> Option<(u64, u64)> {
+    pub fn committed_at(&self, id: &TxId) -> Option<(u64, u32)> {
         self.entries
             .get(&key(id))
-            .map(|entry| (entry.position, entry.height))
+            .map(|entry| (entry.height, entry.index))
     }
 
     /// Records a committed height. Each placement's entry is written when none exists, and
@@ -91,19 +99,25 @@ impl CommittedIndex {
     pub fn record_height(&mut self, record: &HeightRecord, height: u64) {
         self.drop_dead(height);
         let mut written = Vec::new();
-        for (position, placed) in (record.first_position..).zip(&record.transactions) {
+        for (index, placed) in (0u32..).zip(&record.transactions) {
             let slot = key(&placed.tx_id);
             let write = match self.entries.get(&slot) {
                 None => true,
-                Some(entry) => entry.decides_through < height && placed.expiry.is_some(),
+                Some(entry) => entry.decides_through() < height && placed.expiry.is_some(),
             };
             if write {
+                // An expiry is at most `validity_heights` (< 2^32) above the height it counts
+                // at (the order rule gives no expiry to a placement outside its validity).
+                let decides_for = placed
+                    .expiry
+                    .map_or(0, |expiry| expiry.saturating_sub(height))
+                    .min(u64::from(u32::MAX));
                 self.entries.insert(
                     slot,
                     Entry {
                         height,
-                        position,
-                        decides_through: placed.expiry.unwrap_or(height),
+                        index,
+                        decides_for: u32::try_from(decides_for).unwrap_or(u32::MAX),
                     },
                 );
                 written.push(slot);
@@ -219,14 +233,14 @@ mod tests {
         assert!(!index.is_live(&id, 6));
         // Placed again after its expiry, failing as expired: the receipt keeps the first.
         index.record_height(&record(1, &[(b"t", None)]), 6);
-        assert_eq!(index.committed_at(&id), Some((0, 1)));
+        assert_eq!(index.committed_at(&id), Some((1, 0)));
         // A placement that counts replaces the dead entry.
         index.record_height(&record(2, &[(b"t", Some(9))]), 7);
-        assert_eq!(index.committed_at(&id), Some((2, 7)));
+        assert_eq!(index.committed_at(&id), Some((7, 0)));
         assert!(index.is_live(&id, 9));
         // A live entry is never replaced.
         index.record_height(&record(3, &[(b"t", Some(12))]), 8);
-        assert_eq!(index.committed_at(&id), Some((2, 7)));
+        assert_eq!(index.committed_at(&id), Some((7, 0)));
     }
 
     #[test]

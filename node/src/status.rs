@@ -98,7 +98,7 @@ fn read_status(
         status.batched = Some(batched(store, &digest)?);
     }
     let found = committed.read().committed_at(&tx_id);
-    let Some((global, height)) = found else {
+    let Some((height, position)) = found else {
         return Ok(status);
     };
     status.known = true;
@@ -110,8 +110,6 @@ fn read_status(
         }
         return Err(StoreError::Corrupt("heights"));
     };
-    let position = u32::try_from(global - record.first_position)
-        .map_err(|_| StoreError::Corrupt("committed"))?;
     let placed = record
         .transactions
         .get(position as usize)

@@ -1127,7 +1127,7 @@ mod tests {
         assert!(!index.is_live(&ids[0], 21));
         assert!(index.is_live(&ids[1], 7));
         assert!(!index.is_live(&ids[1], 8));
-        assert_eq!(index.committed_at(&ids[1]), Some((1, 7)));
+        assert_eq!(index.committed_at(&ids[1]), Some((7, 1)));
     }
 
     #[test]
@@ -1343,7 +1343,7 @@ mod tests {
         for id in ids[..2].concat() {
             assert_eq!(index.committed_at(&id), None);
         }
-        assert_eq!(index.committed_at(&ids[2][1]), Some((5, 3)));
+        assert_eq!(index.committed_at(&ids[2][1]), Some((3, 1)));
         assert!(!store.is_batch_committed(&old_batch).expect("read"));
         let u_of = |height: u64| {
             Ciphertext::peek_encapsulation(&fake_ciphertext(b'a', height)).expect("shaped")

@@ -315,8 +315,8 @@ fn check_records(
                 order.transactions[position].tx_id, entry.tx_id,
                 "position {position} of {height}"
             );
-            let (global, _) = index.committed_at(&entry.tx_id).expect("ordered");
-            assert_eq!(global, order.first_position + position as u64);
+            let placed = index.committed_at(&entry.tx_id).expect("ordered");
+            assert_eq!(placed, (height, position as u32));
             found
                 .entry(entry.tx_id)
                 .or_default()
