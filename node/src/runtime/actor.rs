@@ -37,6 +37,9 @@ use shroud_proofs::within_validity;
 const REBROADCAST_MS: u64 = 1_000;
 /// A missing committed batch is asked for again this often.
 const REFETCH_MS: u64 = 300;
+/// The timers run at least this often even while events keep arriving (the loop serves
+/// events first, so under load its sleep never ends by itself).
+const TICK_MAX_MS: u64 = 20;
 /// Expired batches swept per committed height at most (the rest wait for the next height).
 const EXPIRED_SWEEP_MAX: usize = 256;
 /// Summaries of stored batches kept for their commit at most (about 40 bytes a
@@ -80,6 +83,8 @@ pub struct Validator {
     validity_heights: u64,
     /// Own batches taken from the ingress stage so far.
     own_batches_received: u64,
+    /// When the timers last ran.
+    last_tick_ms: u64,
     /// The committed-transaction index (shared with admission and receipts).
     committed: SharedCommitted,
     /// What the order rule needs of batches stored by this run, until they commit.
@@ -144,6 +149,7 @@ impl Validator {
             ordering_only: false,
             epoch_key: None,
             own_batches_received: 0,
+            last_tick_ms: 0,
             summaries: HashMap::new(),
             summary_order: VecDeque::new(),
         }
@@ -314,9 +320,19 @@ impl Validator {
         wake.max(now)
     }
 
-    /// Timers: consensus deadline, batch cutting, re-sends and re-fetches.
+    /// Whether the timers are due: a consensus deadline passed, or they have not run for
+    /// [`TICK_MAX_MS`]. The loop asks after every event, so that a steady stream of events
+    /// cannot hold back a view timeout or a re-send.
+    pub fn tick_due(&self) -> bool {
+        let now = self.now_ms();
+        self.consensus.next_deadline().is_some_and(|at| at <= now)
+            || now.saturating_sub(self.last_tick_ms) >= TICK_MAX_MS
+    }
+
+    /// Timers: consensus deadline, re-sends and re-fetches.
     pub fn tick(&mut self) -> Result<(), NodeError> {
         let now = self.now_ms();
+        self.last_tick_ms = now;
         self.payload.set_now(now);
         if self.consensus.next_deadline().is_some_and(|at| at <= now) {
             let outputs = self.consensus.handle(now, Input::Tick);

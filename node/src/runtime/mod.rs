@@ -366,6 +366,9 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
                 pruned.map_err(|_| NodeError::Invariant("the pruning task does not panic"))??;
             }
         }
+        if validator.tick_due() {
+            validator.tick()?;
+        }
         if stage_thread.is_finished() || ingress_thread.is_finished() {
             // Only a failure stops a stage early; the joins below report it.
             break;

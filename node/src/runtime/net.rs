@@ -113,17 +113,33 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
     }
 }
 
-/// Handles for sending to peers.
+/// The two lanes to one peer: consensus frames, and everything else.
+#[derive(Clone, Debug)]
+struct Lanes {
+    consensus: mpsc::Sender<Arc<Vec<u8>>>,
+    bulk: mpsc::Sender<Arc<Vec<u8>>>,
+}
+
+/// Handles for sending to peers. Each peer is reached on two lanes, each with its own queue,
+/// task and QUIC connection: consensus frames on one, batches, acknowledgements,
+/// certificates, shares and the rest on the other, so that a vote is never queued, sent or
+/// read behind half a megabyte of batch.
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    queues: Vec<Option<mpsc::Sender<Arc<Vec<u8>>>>>,
+    queues: Vec<Option<Lanes>>,
 }
 
 impl Outbox {
-    /// Queues a frame for `peer`; drops it (counted) if the queue is full.
+    /// Queues a frame for `peer` on its lane (by the frame's kind); drops it (counted) if the
+    /// lane's queue is full.
     pub fn send(&self, peer: usize, frame: Arc<Vec<u8>>) {
-        if let Some(Some(queue)) = self.queues.get(peer) {
-            if queue.try_send(frame).is_err() {
+        if let Some(Some(lanes)) = self.queues.get(peer) {
+            let lane = if frame.get(1) == Some(&(FrameKind::Consensus as u8)) {
+                &lanes.consensus
+            } else {
+                &lanes.bulk
+            };
+            if lane.try_send(frame).is_err() {
                 counter!("shroud_peer_frames_dropped_total").increment(1);
             }
         }
@@ -137,7 +153,7 @@ impl Outbox {
     }
 }
 
-/// Starts one sender task per peer; returns the outbox.
+/// Starts two sender tasks per peer (see [`Outbox`]); returns the outbox.
 pub fn start_senders(endpoint: Arc<PeerEndpoint>, addresses: Vec<SocketAddr>, me: usize) -> Outbox {
     let mut queues = Vec::with_capacity(addresses.len());
     for (peer, address) in addresses.into_iter().enumerate() {
@@ -145,9 +161,16 @@ pub fn start_senders(endpoint: Arc<PeerEndpoint>, addresses: Vec<SocketAddr>, me
             queues.push(None);
             continue;
         }
-        let (sender, receiver) = mpsc::channel(PEER_QUEUE);
-        tokio::spawn(sender_loop(endpoint.clone(), address, peer, receiver));
-        queues.push(Some(sender));
+        let (consensus, consensus_queue) = mpsc::channel(PEER_QUEUE);
+        tokio::spawn(sender_loop(
+            endpoint.clone(),
+            address,
+            peer,
+            consensus_queue,
+        ));
+        let (bulk, bulk_queue) = mpsc::channel(PEER_QUEUE);
+        tokio::spawn(sender_loop(endpoint.clone(), address, peer, bulk_queue));
+        queues.push(Some(Lanes { consensus, bulk }));
     }
     Outbox { queues }
 }
