@@ -196,6 +196,15 @@ pub async fn read_frame(
             return Err(NetworkError::Read(error.to_string()))
         }
     }
+    read_body(stream, header, max).await.map(Some)
+}
+
+/// Reads the body a frame header announces, at most `max` bytes for the whole frame.
+async fn read_body(
+    stream: &mut quinn::RecvStream,
+    header: [u8; HEADER_BYTES],
+    max: usize,
+) -> Result<Vec<u8>, NetworkError> {
     let declared = u32::from_be_bytes([header[2], header[3], header[4], header[5]]);
     let total = usize::try_from(declared)
         .unwrap_or(usize::MAX)
@@ -220,7 +229,7 @@ pub async fn read_frame(
             }
             quinn::ReadExactError::ReadError(error) => NetworkError::Read(error.to_string()),
         })?;
-    Ok(Some(frame))
+    Ok(frame)
 }
 
 /// A validator's endpoint for wallets and rollup clients: clients need no certificate; the
@@ -356,9 +365,10 @@ impl ClientConnection {
         let mut start = [0u8; 2];
         let frame = match receive.read_exact(&mut start).await {
             Ok(()) if start[1] == FrameKind::SubmitStream as u8 => {
-                let mut rest = [0u8; HEADER_BYTES - 2];
+                let mut header = [0u8; HEADER_BYTES];
+                header[..2].copy_from_slice(&start);
                 receive
-                    .read_exact(&mut rest)
+                    .read_exact(&mut header[2..])
                     .await
                     .map_err(|error| match error {
                         quinn::ReadExactError::FinishedEarly(got) => {
@@ -368,33 +378,7 @@ impl ClientConnection {
                             NetworkError::Read(error.to_string())
                         }
                     })?;
-                let declared = u32::from_be_bytes(rest[..4].try_into().unwrap_or([0xff; 4]));
-                let total = usize::try_from(declared)
-                    .unwrap_or(usize::MAX)
-                    .saturating_add(HEADER_BYTES);
-                if total > max {
-                    return Err(NetworkError::Frame(FrameError::TooLarge {
-                        max,
-                        got: total,
-                    }));
-                }
-                let mut frame = vec![0u8; total];
-                frame[..2].copy_from_slice(&start);
-                frame[2..HEADER_BYTES].copy_from_slice(&rest);
-                receive
-                    .read_exact(&mut frame[HEADER_BYTES..])
-                    .await
-                    .map_err(|error| match error {
-                        quinn::ReadExactError::FinishedEarly(got) => {
-                            NetworkError::Frame(FrameError::LengthMismatch {
-                                declared: total - HEADER_BYTES,
-                                got,
-                            })
-                        }
-                        quinn::ReadExactError::ReadError(error) => {
-                            NetworkError::Read(error.to_string())
-                        }
-                    })?;
+                let frame = read_body(&mut receive, header, max).await?;
                 return Ok(Request {
                     frame,
                     is_stream: true,

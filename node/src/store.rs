@@ -902,7 +902,19 @@ impl NodeStore {
     /// height (committed transaction ids, batch digests and encapsulations), which stopped
     /// deciding anything once past their expiry (ADR 0008).
     pub fn prune_below(&self, below: u64, heights_max: u64) -> Result<u64, StoreError> {
-        let below = below.min(self.certified_height()?);
+        self.prune_below_final(below, heights_max, self.certified_height()?)
+    }
+
+    /// [`NodeStore::prune_below`] with the height below which nothing more will be written
+    /// given by the caller: the certified height, or the processed height for a validator
+    /// that orders only (it makes no outputs, so nothing is certified).
+    pub fn prune_below_final(
+        &self,
+        below: u64,
+        heights_max: u64,
+        final_height: u64,
+    ) -> Result<u64, StoreError> {
+        let below = below.min(final_height);
         let mut kept_from = self.kept_from_height()?;
         let stop = below.min(kept_from.saturating_add(heights_max));
         while kept_from < stop {

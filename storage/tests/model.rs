@@ -244,7 +244,7 @@ fn pruning_removes_old_blocks_and_keeps_the_rest_recoverable() {
         assert_eq!(removed, 2 * 14, "14 blocks and 14 committed digests go");
         store.flush().expect("flush");
     }
-    let store = SledStore::open(dir.path()).expect("reopen");
+    let store = reopen(dir.path());
     let recovered = store.recover().expect("recover").expect("state");
     assert_eq!(recovered.safety, safety);
     let heights: Vec<u64> = recovered.blocks.iter().map(|b| b.height.0).collect();

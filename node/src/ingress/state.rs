@@ -182,7 +182,19 @@ mod tests {
         key: shroud_crypto::tdh2::EncryptionKey,
         committed: &SharedCommitted,
     ) -> IngressState {
-        let store = NodeStore::open(dir).expect("open");
+        // sled may hold its folder's lock for a moment after the last handle of a store
+        // reopened in the same process goes.
+        let mut attempts = 0;
+        let store = loop {
+            match NodeStore::open(dir) {
+                Ok(store) => break store,
+                Err(error) => {
+                    attempts += 1;
+                    assert!(attempts < 100, "reopen: {error}");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        };
         let mempool = Mempool::new(
             config(),
             CONTEXT,
@@ -192,6 +204,28 @@ mod tests {
             100,
         );
         IngressState::new(mempool, store, committed.clone(), false, 0).expect("state")
+    }
+
+    /// A store folder, a key, an empty committed index and `count` ciphertexts for them.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        key: shroud_crypto::tdh2::EncryptionKey,
+        committed: SharedCommitted,
+        all: Vec<Vec<u8>>,
+    }
+
+    fn fixture(seed: u64, count: u8) -> Fixture {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+        let key = *public.encryption_key();
+        let all = ciphertexts(&key, count, &mut rng);
+        Fixture {
+            dir,
+            key,
+            committed: SharedCommitted::new(CommittedIndex::new(100)),
+            all,
+        }
     }
 
     fn ciphertexts(
@@ -214,13 +248,9 @@ mod tests {
 
     #[test]
     fn a_group_is_checked_together_and_a_bad_member_is_refused_alone() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut rng = ChaCha20Rng::seed_from_u64(3);
-        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
-        let key = *public.encryption_key();
-        let committed = SharedCommitted::new(CommittedIndex::new(100));
-        let mut state = open(dir.path(), key, &committed);
-        let mut group = ciphertexts(&key, 3, &mut rng);
+        let fixture = fixture(3, 3);
+        let mut state = open(fixture.dir.path(), fixture.key, &fixture.committed);
+        let mut group = fixture.all.clone();
         let last = group[1].len() - 1;
         group[1][last] ^= 1;
         group.push(group[0].clone());
@@ -249,12 +279,12 @@ mod tests {
 
     #[test]
     fn what_was_accepted_survives_a_restart_and_is_batched_exactly_once() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut rng = ChaCha20Rng::seed_from_u64(4);
-        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
-        let key = *public.encryption_key();
-        let committed = SharedCommitted::new(CommittedIndex::new(100));
-        let all = ciphertexts(&key, 7, &mut rng);
+        let Fixture {
+            dir,
+            key,
+            committed,
+            all,
+        } = fixture(4, 7);
         let mut state = open(dir.path(), key, &committed);
         // Two groups of three: the second fills a batch of four by count, which takes the
         // whole first group and part of the second.
@@ -268,24 +298,7 @@ mod tests {
         assert_eq!(outcome.batches[0].batch.transactions, all[..4].to_vec());
         assert_eq!(state.pending_len(), 2);
         drop(state);
-        let mut state = loop {
-            // sled may hold its lock for a moment after the last handle goes.
-            match NodeStore::open(dir.path()) {
-                Ok(store) => {
-                    let mempool = Mempool::new(
-                        config(),
-                        CONTEXT,
-                        key,
-                        0,
-                        store.next_sequence().expect("sequence"),
-                        100,
-                    );
-                    break IngressState::new(mempool, store, committed.clone(), false, 0)
-                        .expect("state");
-                }
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            }
-        };
+        let mut state = open(dir.path(), key, &committed);
         // The two not yet batched are pending again, and only they.
         assert_eq!(state.pending_len(), 2);
         let outcome = state
@@ -301,13 +314,13 @@ mod tests {
 
     #[test]
     fn batches_grow_instead_of_multiplying_while_earlier_ones_are_in_flight() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut rng = ChaCha20Rng::seed_from_u64(5);
-        let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
-        let key = *public.encryption_key();
-        let committed = SharedCommitted::new(CommittedIndex::new(100));
+        let Fixture {
+            dir,
+            key,
+            committed,
+            all,
+        } = fixture(5, 13);
         let mut state = open(dir.path(), key, &committed);
-        let all = ciphertexts(&key, 13, &mut rng);
         state.admit_group(all[..1].to_vec(), 0, 0).expect("group");
         // Old enough, but one own batch is in flight: held back.
         assert!(state.tick(50, 1).expect("tick").is_empty());

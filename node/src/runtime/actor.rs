@@ -85,6 +85,8 @@ pub struct Validator {
     own_batches_received: u64,
     /// When the timers last ran.
     last_tick_ms: u64,
+    /// Where the processed height goes, ordering only (retention follows it).
+    processed: Option<tokio::sync::watch::Sender<u64>>,
     /// The committed-transaction index (shared with admission and receipts).
     committed: SharedCommitted,
     /// What the order rule needs of batches stored by this run, until they commit.
@@ -150,6 +152,7 @@ impl Validator {
             epoch_key: None,
             own_batches_received: 0,
             last_tick_ms: 0,
+            processed: None,
             summaries: HashMap::new(),
             summary_order: VecDeque::new(),
         }
@@ -279,9 +282,11 @@ impl Validator {
     }
 
     /// Orders opaque payloads: the decryption stage is never released any height
-    /// (benchmarks of ordering alone; the ingress stage admits unchecked).
-    pub fn ordering_only(&mut self) {
+    /// (benchmarks of ordering alone; the ingress stage admits unchecked), and the processed
+    /// height goes to `processed` (retention follows it, as nothing is certified).
+    pub fn ordering_only(&mut self, processed: tokio::sync::watch::Sender<u64>) {
         self.ordering_only = true;
+        self.processed = Some(processed);
     }
 
     /// Milliseconds since start: the clock of consensus and batching.
@@ -875,6 +880,9 @@ impl Validator {
         gauge!("shroud_committed_index_entries").set(self.committed.read().len() as f64);
         self.ingress.set_height(height.0);
         self.stage.wake();
+        if let Some(processed) = &self.processed {
+            processed.send_replace(height.0);
+        }
         Ok(())
     }
 

@@ -263,11 +263,18 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
             "short retention: a peer lagging more than retain_heights cannot catch up from here"
         );
     }
+    // Ordering only, nothing is certified: retention follows the processed height.
+    let (processed_sender, processed) = tokio::sync::watch::channel(store.processed_height()?);
     let pruner = tokio::spawn(prune::run(
         store.clone(),
         consensus_store.pruner(),
         config.storage.retain_heights,
-        certified.clone(),
+        if config.ordering_only {
+            processed
+        } else {
+            certified.clone()
+        },
+        config.ordering_only,
     ));
     let (stage, stage_thread) = crate::decrypt::spawn(
         stage_state,
@@ -328,7 +335,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     }
     if config.ordering_only {
         tracing::warn!("ORDERING ONLY: opaque payloads, no decryption, no outputs (benchmarks)");
-        validator.ordering_only();
+        validator.ordering_only(processed_sender);
     }
     validator.certify_epoch_key(committee.file.chain_id, committee.public_key_set.to_bytes())?;
     validator.start(committed)?;

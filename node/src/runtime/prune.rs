@@ -25,21 +25,27 @@ use crate::store::NodeStore;
 /// Heights pruned in one blocking step (the loop yields between steps).
 const HEIGHTS_PER_STEP: u64 = 256;
 
-/// Prunes as the certified height advances, until the certified-height channel closes.
+/// Prunes as the final height advances, until its channel closes: the certified height, or,
+/// with `ordering_only`, the processed height (such a validator makes no outputs, and its
+/// records would otherwise grow for good).
 pub async fn run(
     store: NodeStore,
     blocks: BlockPruner,
     retain_heights: u64,
     mut certified: watch::Receiver<u64>,
+    ordering_only: bool,
 ) -> Result<(), NodeError> {
     loop {
-        let below = certified.borrow_and_update().saturating_sub(retain_heights);
+        let head = *certified.borrow_and_update();
+        let below = head.saturating_sub(retain_heights);
+        let ceiling = ordering_only.then_some(head);
         loop {
             let store = store.clone();
             let blocks = blocks.clone();
-            let (before, after) = tokio::task::spawn_blocking(move || step(&store, &blocks, below))
-                .await
-                .map_err(|_| NodeError::Invariant("the pruning step does not panic"))??;
+            let (before, after) =
+                tokio::task::spawn_blocking(move || step(&store, &blocks, below, ceiling))
+                    .await
+                    .map_err(|_| NodeError::Invariant("the pruning step does not panic"))??;
             if after >= below || after == before {
                 break;
             }
@@ -50,13 +56,22 @@ pub async fn run(
     }
 }
 
-/// One bounded step: returns the kept-from height before and after.
-fn step(store: &NodeStore, blocks: &BlockPruner, below: u64) -> Result<(u64, u64), NodeError> {
+/// One bounded step: returns the kept-from height before and after. `ceiling` replaces the
+/// certified height as the bound when given (ordering only).
+fn step(
+    store: &NodeStore,
+    blocks: &BlockPruner,
+    below: u64,
+    ceiling: Option<u64>,
+) -> Result<(u64, u64), NodeError> {
     let before = store.kept_from_height()?;
     if below <= before {
         return Ok((before, before));
     }
-    let after = store.prune_below(below, HEIGHTS_PER_STEP)?;
+    let after = match ceiling {
+        Some(ceiling) => store.prune_below_final(below, HEIGHTS_PER_STEP, ceiling)?,
+        None => store.prune_below(below, HEIGHTS_PER_STEP)?,
+    };
     let removed = blocks.prune_below(Height(after))?;
     counter!("shroud_storage_pruned_heights_total").increment(after - before);
     gauge!("shroud_storage_kept_from_height").set(after as f64);
