@@ -185,15 +185,40 @@ impl Drop for Cluster {
     }
 }
 
+/// How far above the current height [`submit`] makes its ciphertexts valid: half the
+/// default validity window, longer than any test.
+pub const VALID_FOR: u64 = 2_000;
+
+/// The committed height validator `index` reports (0 if it does not answer).
+pub fn committed_height(committee: &LoadedCommittee, index: usize) -> u64 {
+    let address = committee.file.validators[index].http_address;
+    let read = || -> Option<u64> {
+        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            stream,
+            "GET /v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1)?).ok()?;
+        body.get("committed_height")?.as_u64()
+    };
+    read().unwrap_or(0)
+}
+
 /// Submits `count` fresh ciphertexts spread over `validators`, from two connections per
-/// validator, and returns the accepted transaction ids.
+/// validator, valid for [`VALID_FOR`] heights above the first validator's committed height
+/// (a long test passes any fixed expiry), and returns the accepted transaction ids.
 pub async fn submit(
     committee: &LoadedCommittee,
     validators: &[usize],
     count: usize,
     seed: u64,
 ) -> Vec<String> {
-    submit_valid_through(committee, validators, count, seed, VALID_THROUGH).await
+    let height = committed_height(committee, validators[0]);
+    submit_valid_through(committee, validators, count, seed, height + VALID_FOR).await
 }
 
 /// [`submit`] with ciphertexts valid through height `valid_through`.
