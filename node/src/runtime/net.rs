@@ -571,40 +571,31 @@ async fn submission_stream(
         }
         answers.finish();
     });
-    let mut next: Option<SubmitRequest> = None;
     loop {
-        let answer = match next.take() {
-            Some(submit) => match context.ingress.try_submit(submit.ciphertext) {
-                Ok(receiver) => Answer::Later(receiver),
-                Err(receipt) => Answer::Now(receipt),
-            },
-            None => match frames.next().await {
-                Ok(Some(bytes)) => {
-                    match parse(&bytes, &context.limits)
-                        .and_then(|parsed| parsed.decode::<SubmitRequest>(FrameKind::Submit))
-                    {
-                        Ok(submit) => {
-                            next = Some(submit);
-                            continue;
-                        }
-                        Err(error) => {
-                            if count_invalid(invalid, &error) {
-                                connection.close("too many invalid frames");
-                                break;
-                            }
-                            Answer::Now(rejected(error.label(), error.to_string()))
-                        }
-                    }
-                }
-                Ok(None) => break,
-                Err(NetworkError::Frame(error)) => {
+        let answer = match frames.next().await {
+            Ok(Some(bytes)) => match parse(&bytes, &context.limits)
+                .and_then(|parsed| parsed.decode::<SubmitRequest>(FrameKind::Submit))
+            {
+                Ok(submit) => match context.ingress.try_submit(submit.ciphertext) {
+                    Ok(receiver) => Answer::Later(receiver),
+                    Err(receipt) => Answer::Now(receipt),
+                },
+                Err(error) => {
                     if count_invalid(invalid, &error) {
                         connection.close("too many invalid frames");
+                        break;
                     }
-                    break;
+                    Answer::Now(rejected(error.label(), error.to_string()))
                 }
-                Err(_) => break,
             },
+            Ok(None) => break,
+            Err(NetworkError::Frame(error)) => {
+                if count_invalid(invalid, &error) {
+                    connection.close("too many invalid frames");
+                }
+                break;
+            }
+            Err(_) => break,
         };
         if queue.send(answer).await.is_err() {
             break;

@@ -189,9 +189,8 @@ impl Drop for Cluster {
 /// default validity window, longer than any test.
 pub const VALID_FOR: u64 = 2_000;
 
-/// The committed height validator `index` reports (0 if it does not answer).
-pub fn committed_height(committee: &LoadedCommittee, index: usize) -> u64 {
-    let address = committee.file.validators[index].http_address;
+/// The committed height the validator at HTTP `address` reports, if it answers.
+pub fn committed_height(address: SocketAddr) -> Option<u64> {
     let read = || -> Option<u64> {
         let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -205,20 +204,29 @@ pub fn committed_height(committee: &LoadedCommittee, index: usize) -> u64 {
         let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1)?).ok()?;
         body.get("committed_height")?.as_u64()
     };
-    read().unwrap_or(0)
+    read()
+}
+
+/// When the ciphertexts of a submitter expire.
+#[derive(Clone, Copy, Debug)]
+pub enum Expiry {
+    /// At this height.
+    Through(u64),
+    /// This many heights above the committed height the submitting connection's validator
+    /// reports, asked again every few ciphertexts (a long run outlives any fixed expiry).
+    For(u64),
 }
 
 /// Submits `count` fresh ciphertexts spread over `validators`, from two connections per
-/// validator, valid for [`VALID_FOR`] heights above the first validator's committed height
-/// (a long test passes any fixed expiry), and returns the accepted transaction ids.
+/// validator, each valid for [`VALID_FOR`] heights above the committed height when it is
+/// made, and returns the accepted transaction ids.
 pub async fn submit(
     committee: &LoadedCommittee,
     validators: &[usize],
     count: usize,
     seed: u64,
 ) -> Vec<String> {
-    let height = committed_height(committee, validators[0]);
-    submit_valid_through(committee, validators, count, seed, height + VALID_FOR).await
+    submit_expiring(committee, validators, count, seed, Expiry::For(VALID_FOR)).await
 }
 
 /// [`submit`] with ciphertexts valid through height `valid_through`.
@@ -228,6 +236,24 @@ pub async fn submit_valid_through(
     count: usize,
     seed: u64,
     valid_through: u64,
+) -> Vec<String> {
+    submit_expiring(
+        committee,
+        validators,
+        count,
+        seed,
+        Expiry::Through(valid_through),
+    )
+    .await
+}
+
+/// [`submit`] with the expiry given.
+pub async fn submit_expiring(
+    committee: &LoadedCommittee,
+    validators: &[usize],
+    count: usize,
+    seed: u64,
+    expiry: Expiry,
 ) -> Vec<String> {
     let key = *committee.public_key_set.encryption_key();
     let mut tasks = Vec::new();
@@ -248,7 +274,21 @@ pub async fn submit_valid_through(
             let mut session = connect().await;
             let mut rng = ChaCha20Rng::seed_from_u64(seed * 1_000 + connection as u64);
             let mut accepted = Vec::with_capacity(share);
-            for _ in 0..share {
+            let mut height = 0;
+            for sent in 0..share {
+                let valid_through = match expiry {
+                    Expiry::Through(through) => through,
+                    Expiry::For(heights) => {
+                        if sent % 32 == 0 {
+                            let address = member.http_address;
+                            height = tokio::task::spawn_blocking(move || committed_height(address))
+                                .await
+                                .expect("height reader")
+                                .unwrap_or(height);
+                        }
+                        height + heights
+                    }
+                };
                 let mut nonce = [0u8; 32];
                 rng.fill_bytes(&mut nonce);
                 let label = Label {
