@@ -276,6 +276,9 @@ fn commit_group(
         .unzip();
     let count = ciphertexts.len();
     let outcome = state.admit_group(ciphertexts, now_ms, in_flight)?;
+    // Counted before any receipt leaves: a client that reads the status after its receipt
+    // sees its transaction pending.
+    shared.pending.store(state.pending_len(), Ordering::Relaxed);
     histogram!("shroud_ingress_group_seconds").record(started.elapsed().as_secs_f64());
     histogram!("shroud_ingress_group_size").record(count as f64);
     let mut accepted = 0u64;
