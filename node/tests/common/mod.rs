@@ -119,18 +119,7 @@ impl Cluster {
     }
 
     pub fn get(&self, index: usize, path: &str) -> Option<Value> {
-        let mut stream =
-            TcpStream::connect_timeout(&self.http(index), Duration::from_secs(2)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let body = response.split("\r\n\r\n").nth(1)?;
-        serde_json::from_str(body).ok()
+        get_json(self.http(index), path)
     }
 
     pub fn ordered(&self, index: usize) -> Option<u64> {
@@ -189,22 +178,26 @@ impl Drop for Cluster {
 /// default validity window, longer than any test.
 pub const VALID_FOR: u64 = 2_000;
 
+/// GET `path` from a validator's HTTP address; the JSON body, if it answers.
+pub fn get_json(address: SocketAddr, path: &str) -> Option<Value> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let body = response.split("\r\n\r\n").nth(1)?;
+    serde_json::from_str(body).ok()
+}
+
 /// The committed height the validator at HTTP `address` reports, if it answers.
 pub fn committed_height(address: SocketAddr) -> Option<u64> {
-    let read = || -> Option<u64> {
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            stream,
-            "GET /v1/status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1)?).ok()?;
-        body.get("committed_height")?.as_u64()
-    };
-    read()
+    get_json(address, "/v1/status")?
+        .get("committed_height")?
+        .as_u64()
 }
 
 /// When the ciphertexts of a submitter expire.
