@@ -898,6 +898,9 @@ impl Followers {
     }
 }
 
+/// Ids per `/order` page (the node's most).
+const ORDER_PAGE: usize = 10_000;
+
 async fn start_followers(
     committee: &Committee,
     options: &RunOptions,
@@ -913,7 +916,7 @@ async fn start_followers(
     handles.push(tokio::spawn(async move {
         let mut next = 0u64;
         while !order_stop.load(std::sync::atomic::Ordering::SeqCst) {
-            let path = format!("/order?from={next}&limit=10000");
+            let path = format!("/order?from={next}&limit={ORDER_PAGE}");
             let page = tokio::task::spawn_blocking(move || http_get(http, &path))
                 .await
                 .ok()
@@ -925,6 +928,7 @@ async fn start_followers(
                 .filter_map(|id| id.as_str().map(str::to_string))
                 .collect();
             let now = Instant::now();
+            let full = ids.len() >= ORDER_PAGE;
             next += ids.len() as u64;
             {
                 let mut timings = lock(&order_timings);
@@ -934,7 +938,10 @@ async fn start_followers(
                     }
                 }
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if !full {
+                // Caught up: a full page means more is waiting, so only then ask again at once.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }));
     // The namespaces, through the SDK (every output verified).

@@ -42,6 +42,12 @@ pub struct Config {
     /// almost nothing, while a block with content is never delayed and the block that
     /// commits it (its child) is proposed at once. Must be below `base_timeout_ms`.
     pub empty_block_delay_ms: u64,
+    /// A leader proposes no sooner than this long after it stored the parent block (0: at
+    /// once). On a fast network each height otherwise follows the last as soon as the votes
+    /// are in, and every height costs each validator signatures and pairing checks whatever
+    /// it carries: pacing bounds that cost per second and lets a block carry more. Views
+    /// entered by a timeout are not paced. Must be below `base_timeout_ms`.
+    pub proposal_interval_min_ms: u64,
     /// Input limits.
     pub limits: Limits,
 }
@@ -52,6 +58,7 @@ impl Default for Config {
             base_timeout_ms: 1_000,
             backoff_exponent_max: 6,
             empty_block_delay_ms: 0,
+            proposal_interval_min_ms: 0,
             limits: Limits::default(),
         }
     }
@@ -71,6 +78,11 @@ impl Config {
         if self.empty_block_delay_ms >= self.base_timeout_ms {
             return Err(ConfigError(
                 "empty_block_delay_ms must be below base_timeout_ms",
+            ));
+        }
+        if self.proposal_interval_min_ms >= self.base_timeout_ms {
+            return Err(ConfigError(
+                "proposal_interval_min_ms must be below base_timeout_ms",
             ));
         }
         if self.backoff_exponent_max > 16 {

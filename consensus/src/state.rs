@@ -42,6 +42,11 @@ pub struct Consensus<P: PayloadSource> {
     deadline_ms: u64,
     /// A proposal of this view deferred for want of content, until this time.
     propose_after: Option<(View, u64)>,
+    /// A proposal of this view deferred by the proposal interval, until this time.
+    paced_until: Option<(View, u64)>,
+    /// The last block stored from a proposal of its own view, and when: the parent whose age
+    /// the proposal interval is counted from.
+    last_block_seen: Option<(BlockDigest, u64)>,
     now_ms: u64,
     loopback: VecDeque<Message>,
     votes: BTreeMap<View, ViewVotes>,
@@ -98,6 +103,8 @@ impl<P: PayloadSource> Consensus<P> {
             timeouts_in_row: 0,
             deadline_ms: 0,
             propose_after: None,
+            paced_until: None,
+            last_block_seen: None,
             now_ms: 0,
             loopback: VecDeque::new(),
             votes: BTreeMap::new(),
@@ -143,7 +150,11 @@ impl<P: PayloadSource> Consensus<P> {
             .propose_after
             .filter(|(view, _)| *view == self.view)
             .map_or(u64::MAX, |(_, at)| at);
-        (self.view > View(0)).then_some(self.deadline_ms.min(waiting))
+        let paced = self
+            .paced_until
+            .filter(|(view, _)| *view == self.view)
+            .map_or(u64::MAX, |(_, at)| at);
+        (self.view > View(0)).then_some(self.deadline_ms.min(waiting).min(paced))
     }
 
     /// Whether this node, leading the current view, holds back an empty proposal waiting for
@@ -151,6 +162,12 @@ impl<P: PayloadSource> Consensus<P> {
     pub fn waiting_for_payload(&self) -> bool {
         self.propose_after
             .is_some_and(|(view, _)| view == self.view)
+    }
+
+    /// Whether this node, leading the current view, holds back its proposal until the proposal
+    /// interval since the parent has passed.
+    fn paced(&self) -> bool {
+        self.paced_until.is_some_and(|(view, _)| view == self.view)
     }
 
     /// Processes one input at time `now_ms`; returns what the driver must do, in order. The
@@ -168,7 +185,7 @@ impl<P: PayloadSource> Consensus<P> {
             Input::Tick => {
                 if self.view > View(0) && self.now_ms >= self.deadline_ms {
                     self.local_timeout();
-                } else if self.waiting_for_payload() {
+                } else if self.waiting_for_payload() || self.paced() {
                     self.try_propose();
                 }
             }
@@ -293,10 +310,14 @@ impl<P: PayloadSource> Consensus<P> {
                 _ => return,
             }
         };
+        if timeout_certificate.is_none() && self.hold_for_interval(&justify) {
+            return;
+        }
         if self.hold_empty_proposal(&justify) {
             return;
         }
         self.propose_after = None;
+        self.paced_until = None;
         self.safety.last_proposed_view = self.view;
         self.persist_safety();
         let height = justify.height.next();
@@ -320,6 +341,31 @@ impl<P: PayloadSource> Consensus<P> {
         self.outputs
             .push(Output::Broadcast(Message::Proposal(proposal.clone())));
         self.loopback.push_back(Message::Proposal(proposal));
+    }
+
+    /// Whether to hold back this view's proposal until `proposal_interval_min_ms` has passed
+    /// since this node stored its parent. Only a view entered with a QC is paced: after a
+    /// timeout the committee is already slow, and the proposal goes at once.
+    fn hold_for_interval(&mut self, justify: &QuorumCertificate) -> bool {
+        let interval = self.config.proposal_interval_min_ms;
+        if interval == 0 {
+            return false;
+        }
+        let Some((parent, seen_ms)) = self.last_block_seen else {
+            return false;
+        };
+        if parent != justify.block {
+            return false;
+        }
+        let at = seen_ms.saturating_add(interval);
+        if self.now_ms >= at {
+            return false;
+        }
+        if self.paced_until != Some((self.view, at)) {
+            self.paced_until = Some((self.view, at));
+            self.outputs.push(Output::Deadline { at_ms: at });
+        }
+        true
     }
 
     /// Whether to hold back this view's proposal for a while: it would be empty and so is its
@@ -375,6 +421,7 @@ impl<P: PayloadSource> Consensus<P> {
         // One block per view is kept: a second, equivocating proposal is neither stored nor
         // voted for, so a Byzantine leader cannot fill the tree or the disk.
         self.last_stored_proposal_view = block.view;
+        self.last_block_seen = Some((block.digest(), self.now_ms));
         self.store_block(block.clone());
         let qc_view = block.justify.view;
         let tc = proposal.timeout_certificate.as_ref();

@@ -484,3 +484,70 @@ fn an_empty_block_on_an_empty_parent_waits_for_content_or_the_delay() {
     };
     assert!(config.validate().is_err());
 }
+
+/// A leader paced by `proposal_interval_min_ms` proposes once that long has passed since it
+/// stored the parent, not as soon as the parent's QC forms; a view entered by a timeout is not
+/// paced.
+#[test]
+fn a_paced_leader_proposes_an_interval_after_the_parent() {
+    let chain = Chain::new(3);
+    let config = Config {
+        proposal_interval_min_ms: 50,
+        ..Config::default()
+    };
+    let mut node = Consensus::new(
+        config,
+        chain.committee.clone(),
+        ME,
+        chain.keys[usize::from(ME.0)].clone(),
+        AnyPayload,
+        None,
+    )
+    .expect("valid node");
+    node.handle(0, Input::Start);
+    let deliver = |node: &mut Consensus<AnyPayload>, at: u64, from: u16, message: Message| {
+        let message =
+            verify_message(&chain.committee, &Limits::default(), message).expect("valid message");
+        node.handle(
+            at,
+            Input::Message {
+                from: ValidatorIndex(from),
+                message,
+            },
+        )
+    };
+    // Node 3 leads view 3. The parent (block 2) arrives at 10; the votes complete its QC at 12.
+    for (at, proposal) in [(5, &chain.proposals[0]), (10, &chain.proposals[1])] {
+        let from = proposal.block.proposer.0;
+        deliver(&mut node, at, from, Message::Proposal(proposal.clone()));
+    }
+    let block = chain.proposals[1].block.clone();
+    let mut outputs = Vec::new();
+    for signer in [1, 3, 2] {
+        outputs.extend(deliver(
+            &mut node,
+            12,
+            signer,
+            vote(&chain, signer, &block, block.height),
+        ));
+    }
+    assert_eq!(node.view(), View(3), "the QC moved the leader to its view");
+    assert!(proposals(&outputs).is_empty(), "held back by the interval");
+    assert_eq!(node.next_deadline(), Some(60), "10 + 50");
+    assert!(proposals(&node.handle(40, Input::Tick)).is_empty());
+    let outputs = node.handle(60, Input::Tick);
+    let sent = proposals(&outputs);
+    assert_eq!(sent.len(), 1, "proposed once the interval passed");
+    assert_eq!(sent[0].block.justify.block, block.digest());
+    assert!(
+        node.next_deadline() > Some(60),
+        "no pacing deadline is left"
+    );
+
+    // The interval must stay below the view timeout.
+    let config = Config {
+        proposal_interval_min_ms: 1_000,
+        ..Config::default()
+    };
+    assert!(config.validate().is_err());
+}

@@ -119,6 +119,9 @@ pub struct ConsensusSection {
     /// How long a leader holds back an empty block that extends an empty one, waiting for
     /// content (see `shroud_consensus::Config::empty_block_delay_ms`).
     pub empty_block_delay_ms: u64,
+    /// The least time between a block and the next one's proposal (see
+    /// `shroud_consensus::Config::proposal_interval_min_ms`).
+    pub proposal_interval_min_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -127,6 +130,7 @@ impl Default for ConsensusSection {
             base_timeout_ms: 1_000,
             backoff_exponent_max: 4,
             empty_block_delay_ms: 100,
+            proposal_interval_min_ms: 50,
         }
     }
 }

@@ -82,6 +82,8 @@ pub struct SimConfig {
     /// Stop once every honest node committed this many blocks after the last fault healed.
     pub target_commits_after_heal: u64,
     pub base_timeout_ms: u64,
+    /// The leaders' proposal interval (`Config::proposal_interval_min_ms`).
+    pub proposal_interval_min_ms: u64,
 }
 
 impl SimConfig {
@@ -98,6 +100,7 @@ impl SimConfig {
             liveness_bound_ms: 60_000,
             target_commits_after_heal: 5,
             base_timeout_ms: 500,
+            proposal_interval_min_ms: 0,
         }
     }
 
@@ -217,6 +220,7 @@ impl Simulation {
             base_timeout_ms: config.base_timeout_ms,
             backoff_exponent_max: 3,
             empty_block_delay_ms: 0,
+            proposal_interval_min_ms: config.proposal_interval_min_ms,
             limits: Limits::default(),
         };
         let mut simulation = Self {

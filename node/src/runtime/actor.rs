@@ -1003,10 +1003,6 @@ impl Validator {
                     outcomes: OutcomeSummary::from(self.store.outcome_counts()?),
                 });
             }
-            Query::Order { from, limit, reply } => {
-                let ids = self.store.order_range(from, limit.min(10_000))?;
-                let _ = reply.send(ids.iter().map(|id| id.to_hex()).collect());
-            }
         }
         Ok(())
     }

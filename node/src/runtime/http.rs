@@ -5,7 +5,8 @@
 //! errors are `{"error": {"code": "<stable code>", "message": "<text>"}}` with a fitting HTTP
 //! status; request bodies are limited to [`BODY_BYTES_MAX`]. The routes are listed in
 //! [`ROUTES`], and `docs/openapi.json` describes each (a test compares the two). Reads go to
-//! the store directly (off the validator loop); submissions and the status go through it.
+//! the store directly (off the validator loop); the status goes through it, submissions through
+//! the ingress stage.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -216,35 +217,37 @@ fn default_limit() -> usize {
     1_000
 }
 
+/// Most ids one `/order` answer holds.
+const ORDER_LIMIT_MAX: usize = 10_000;
+
+/// The committed order from the store, off the validator loop (a query queued behind peers'
+/// batches waited as long as the loop's queue was deep).
 async fn order(
     State(api): State<Api>,
     UrlQuery(params): UrlQuery<OrderParams>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let pruned = |store: &NodeStore| -> Result<(), ApiError> {
-        let kept_from = store.kept_from_position().map_err(ApiError::store)?;
-        if params.from < kept_from {
-            return Err(ApiError::pruned(format!(
-                "positions below {kept_from} are pruned here"
-            )));
-        }
-        Ok(())
-    };
-    pruned(&api.store)?;
-    let (reply, answer) = oneshot::channel();
-    let query = Query::Order {
-        from: params.from,
-        limit: params.limit,
-        reply,
-    };
-    api.events
-        .send(Event::Query(query))
-        .await
-        .map_err(|_| ApiError::unavailable())?;
-    let ids = answer.await.map_err(|_| ApiError::unavailable())?;
-    // The mark only rises: if `from` is still kept after the scan, no position the scan read
-    // from was pruned under it (a range scan is not a snapshot).
-    pruned(&api.store)?;
-    Ok(Json(ids))
+    let store = api.store.clone();
+    let limit = params.limit.min(ORDER_LIMIT_MAX);
+    let from = params.from;
+    tokio::task::spawn_blocking(move || {
+        let pruned = |store: &NodeStore| -> Result<(), ApiError> {
+            let kept_from = store.kept_from_position().map_err(ApiError::store)?;
+            if from < kept_from {
+                return Err(ApiError::pruned(format!(
+                    "positions below {kept_from} are pruned here"
+                )));
+            }
+            Ok(())
+        };
+        pruned(&store)?;
+        let ids = store.order_range(from, limit).map_err(ApiError::store)?;
+        // The mark only rises: if `from` is still kept after the scan, no position the scan
+        // read from was pruned under it (a range scan is not a snapshot).
+        pruned(&store)?;
+        Ok(Json(ids.iter().map(TxId::to_hex).collect()))
+    })
+    .await
+    .map_err(|_| ApiError::unavailable())?
 }
 
 async fn committee_info(State(api): State<Api>) -> ApiResult {

@@ -124,15 +124,6 @@ impl From<crate::store::OutcomeCounts> for OutcomeSummary {
 pub enum Query {
     /// The status.
     Status(oneshot::Sender<Status>),
-    /// Committed transaction ids (hex) from position `from`.
-    Order {
-        /// First position.
-        from: u64,
-        /// Most ids returned.
-        limit: usize,
-        /// Where to answer.
-        reply: oneshot::Sender<Vec<String>>,
-    },
 }
 
 /// Events waiting for the validator loop at most (peers' batches, acknowledgements,
@@ -178,6 +169,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         base_timeout_ms: config.consensus.base_timeout_ms,
         backoff_exponent_max: config.consensus.backoff_exponent_max,
         empty_block_delay_ms: config.consensus.empty_block_delay_ms,
+        proposal_interval_min_ms: config.consensus.proposal_interval_min_ms,
         limits: ConsensusLimits::default(),
     };
     let consensus = Consensus::new(
