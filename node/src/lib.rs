@@ -3,13 +3,14 @@
 //!
 //! - [`batch`]: batches, acknowledgements, availability certificates, the block payload.
 //! - [`ingress`]: the admission stage on its own thread: group checks, group commit (one
-//!   record and one flush per group), batch cutting, receipts after the flush.
+//!   pending-log record and one fdatasync per group), batch cutting, receipts after the sync.
 //! - [`mempool`]: admission checks, batching, the committed-order rule (the ingress stage's
 //!   sync logic).
 //! - [`committed`]: the committed-transaction index in memory (duplicates, receipts),
 //!   rebuilt from the height records.
 //! - [`batch_log`]: batch payloads in append-only segment files (sled keeps their places).
-//! - [`store`]: the node's sled state (pending ciphertexts, batches, the committed order,
+//! - [`pending_log`]: accepted, not yet batched ciphertexts in append-only segment files.
+//! - [`store`]: the node's sled state (the batched-through mark, batches, the committed order,
 //!   shares, outputs and certificates).
 //! - [`config`]: node and committee files, key files, the test-network generator.
 //! - [`decrypt`]: the decryption stage: shares after commit, combining, certified outputs.
@@ -28,6 +29,7 @@ pub mod decrypt;
 pub mod demo;
 pub mod ingress;
 pub mod mempool;
+pub mod pending_log;
 pub mod runtime;
 pub mod status;
 pub mod store;

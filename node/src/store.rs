@@ -24,6 +24,7 @@ use shroud_proofs::{OutputCertificate, OutputHeader, PositionEntry};
 
 use crate::batch::{Batch, BatchCertificate, BatchDigest, TxId};
 use crate::batch_log::{BatchLog, Location};
+use crate::pending_log::PendingLog;
 use crate::wire::SharesMessage;
 
 /// One ordered transaction of a height and where its ciphertext is stored.
@@ -153,7 +154,8 @@ type TxResult = Result<(), ConflictableTransactionError<()>>;
 #[derive(Clone, Debug)]
 pub struct NodeStore {
     db: sled::Db,
-    pending_groups: sled::Tree,
+    /// Accepted ciphertexts not yet batched (one thread writes: the ingress stage).
+    pending_log: std::sync::Arc<std::sync::Mutex<PendingLog>>,
     batches: sled::Tree,
     own_uncertified: sled::Tree,
     certificates: sled::Tree,
@@ -246,7 +248,9 @@ impl NodeStore {
             .cache_capacity(cache_bytes)
             .open()?;
         Ok(Self {
-            pending_groups: db.open_tree("pending_groups")?,
+            pending_log: std::sync::Arc::new(std::sync::Mutex::new(
+                PendingLog::open(&path.join("pending-log"))?.0,
+            )),
             batches: db.open_tree("batches")?,
             own_uncertified: db.open_tree("own_uncertified")?,
             certificates: db.open_tree("certificates")?,
@@ -275,31 +279,40 @@ impl NodeStore {
         Ok(())
     }
 
-    /// Records a group of accepted ciphertexts (not yet batched) as one entry, keyed by the
-    /// admission number of its first (one write per group commit, not one per transaction).
-    pub fn put_pending_group(&self, group: &PendingGroup) -> Result<(), StoreError> {
-        let bytes = encode(group, "pending_groups")?;
-        self.pending_groups
-            .insert(group.first.to_be_bytes(), bytes.as_slice())?;
-        Ok(())
+    fn pending_log(&self) -> std::sync::MutexGuard<'_, PendingLog> {
+        self.pending_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The stored groups of accepted ciphertexts in admission order, and the batched-through
-    /// mark: every ciphertext numbered below it is in a batch already.
+    /// Records a group of accepted ciphertexts (not yet batched), numbered from `first`, as
+    /// one record of the pending log, durable when this returns (its own fdatasync; no sled
+    /// flush is needed for it).
+    pub fn put_pending(&self, first: u64, transactions: &[&[u8]]) -> Result<(), StoreError> {
+        self.pending_log().append(first, transactions)
+    }
+
+    /// The stored groups of accepted ciphertexts in admission order that are not wholly
+    /// batched, and the batched-through mark: every ciphertext numbered below it is in a
+    /// batch already.
     pub fn pending(&self) -> Result<(u64, Vec<PendingGroup>), StoreError> {
         let batched_through = self
             .meta
             .get(BATCHED_THROUGH)?
             .map_or(Ok(0), |bytes| u64_value(&bytes, "meta"))?;
         let groups = self
-            .pending_groups
-            .iter()
-            .map(|entry| {
-                let (_, value) = entry?;
-                decode::<PendingGroup>(&value, "pending_groups")
-            })
-            .collect::<Result<_, _>>()?;
+            .pending_log()
+            .read_all()?
+            .into_iter()
+            .filter(|group| group.first + group.transactions.len() as u64 > batched_through)
+            .collect();
         Ok((batched_through, groups))
+    }
+
+    /// Deletes the pending log's segments wholly below `batched_through`, a mark the caller
+    /// has made durable (flushed after [`NodeStore::put_own_batch`]).
+    pub fn reclaim_pending(&self, batched_through: u64) -> Result<(), StoreError> {
+        self.pending_log().reclaim(batched_through)
     }
 
     /// Writes a batch's bytes to the batch log and makes them durable; its location, and the
@@ -343,15 +356,14 @@ impl NodeStore {
         Ok(digest)
     }
 
-    /// Stores this validator's own batch, remembers it as uncertified, moves the
-    /// batched-through mark to `batched_through` and drops the pending groups it consumed
-    /// (keys `consumed`, every one of whose ciphertexts is numbered below the mark), in one
-    /// transaction: a crash between the steps must not lose accepted ciphertexts.
+    /// Stores this validator's own batch, remembers it as uncertified and moves the
+    /// batched-through mark to `batched_through`, in one transaction: a crash between the
+    /// steps must not lose accepted ciphertexts (the pending log keeps them until the mark is
+    /// durable past them).
     pub fn put_own_batch(
         &self,
         batch: &Batch,
         batched_through: u64,
-        consumed: &[u64],
     ) -> Result<BatchDigest, StoreError> {
         let digest = batch.digest();
         let (location, latest) = self.log_batch(batch)?;
@@ -360,21 +372,17 @@ impl NodeStore {
         let mark = batched_through.to_be_bytes();
         (
             &self.batches,
-            &self.pending_groups,
             &self.own_uncertified,
             &self.meta,
             &self.expiring_batches,
             &self.log_segments,
         )
             .transaction(
-                |(batches, pending, own_uncertified, meta, expiring, segments)| -> TxResult {
+                |(batches, own_uncertified, meta, expiring, segments)| -> TxResult {
                     batches.insert(&digest.0, &location.to_bytes()[..])?;
                     expiring.insert(&expiry[..], &[])?;
                     segments.insert(&location.segment.to_be_bytes(), &latest.to_be_bytes())?;
                     own_uncertified.insert(&digest.0, &[])?;
-                    for first in consumed {
-                        pending.remove(&first.to_be_bytes())?;
-                    }
                     meta.insert(NEXT_SEQUENCE, &next)?;
                     meta.insert(BATCHED_THROUGH, &mark)?;
                     Ok(())
@@ -1071,8 +1079,9 @@ mod tests {
             first,
             transactions: transactions[range].to_vec(),
         };
-        store.put_pending_group(&group(0, 0..1)).expect("pending");
-        store.put_pending_group(&group(1, 1..3)).expect("pending");
+        let refs: Vec<&[u8]> = transactions.iter().map(Vec::as_slice).collect();
+        store.put_pending(0, &refs[0..1]).expect("pending");
+        store.put_pending(1, &refs[1..3]).expect("pending");
         let batch = Batch {
             epoch: 1,
             author: 0,
@@ -1082,7 +1091,7 @@ mod tests {
         };
         // The batch takes admission numbers 0 and 1: the first group whole, the second in
         // part, which stays with the mark past its first ciphertext.
-        let digest = store.put_own_batch(&batch, 2, &[0]).expect("batch");
+        let digest = store.put_own_batch(&batch, 2).expect("batch");
         assert_eq!(store.pending().expect("pending"), (2, vec![group(1, 1..3)]));
         let transactions = transactions[..2].to_vec();
         assert_eq!(

@@ -1,15 +1,13 @@
 //! The ingress stage's logic: group admission, group commit and batch cutting over the node's
 //! store, with no threads or channels (the actor drives it; tests call it directly).
 
-use std::collections::VecDeque;
-
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use crate::batch::{CutBatch, TxId};
 use crate::committed::SharedCommitted;
 use crate::mempool::{Mempool, Rejection};
-use crate::store::{NodeStore, PendingGroup, StoreError};
+use crate::store::{NodeStore, StoreError};
 
 /// What one group commit did, in the order the submissions came.
 #[derive(Debug, Default)]
@@ -29,8 +27,6 @@ pub struct IngressState {
     committed: SharedCommitted,
     /// Admit without checking ciphertexts (the ordering-only benchmark, an injected fault).
     unchecked: bool,
-    /// Stored pending groups not yet wholly batched: `(first, end)` admission numbers.
-    groups: VecDeque<(u64, u64)>,
     /// Weights of the batched proof checks (public randomness; a fresh seed per start).
     rng: ChaCha20Rng,
 }
@@ -45,17 +41,12 @@ impl IngressState {
         now_ms: u64,
     ) -> Result<Self, StoreError> {
         let (batched_through, stored) = store.pending()?;
-        let groups = stored
-            .iter()
-            .map(|group| (group.first, group.first + group.transactions.len() as u64))
-            .collect();
         mempool.restore(stored, batched_through, now_ms);
         Ok(Self {
             mempool,
             store,
             committed,
             unchecked,
-            groups,
             rng: ChaCha20Rng::from_entropy(),
         })
     }
@@ -78,33 +69,41 @@ impl IngressState {
                 });
         drop(committed);
         let first = self.mempool.next_admission();
-        let mut accepted = Vec::new();
+        let accepted: Vec<&[u8]> = submissions
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, verdict)| verdict.is_ok())
+            .map(|(bytes, _)| bytes.as_slice())
+            .collect();
+        if !accepted.is_empty() {
+            // Durable on return: the receipts may leave once this function returns.
+            self.store.put_pending(first, &accepted)?;
+        }
         for (bytes, verdict) in submissions.into_iter().zip(&verdicts) {
             if let Ok(id) = verdict {
-                self.mempool.hold(*id, bytes.clone(), now_ms);
-                accepted.push(bytes);
+                self.mempool.hold(*id, bytes, now_ms);
             }
         }
-        if !accepted.is_empty() {
-            let end = first + accepted.len() as u64;
-            self.store.put_pending_group(&PendingGroup {
-                first,
-                transactions: accepted,
-            })?;
-            self.groups.push_back((first, end));
-        }
         let batches = self.cut_batches(now_ms, in_flight)?;
-        self.store.flush()?;
+        self.flush_batches(&batches)?;
         Ok(GroupOutcome { verdicts, batches })
     }
 
     /// Cuts the batches due by age (the caller's timer), writes them and flushes.
     pub fn tick(&mut self, now_ms: u64, in_flight: usize) -> Result<Vec<CutBatch>, StoreError> {
         let batches = self.cut_batches(now_ms, in_flight)?;
-        if !batches.is_empty() {
-            self.store.flush()?;
-        }
+        self.flush_batches(&batches)?;
         Ok(batches)
+    }
+
+    /// Makes cut batches and the mark past them durable (before any leaves), then drops the
+    /// pending log's segments that the mark has passed.
+    fn flush_batches(&mut self, batches: &[CutBatch]) -> Result<(), StoreError> {
+        if batches.is_empty() {
+            return Ok(());
+        }
+        self.store.flush()?;
+        self.store.reclaim_pending(self.mempool.batched_through())
     }
 
     /// Cuts every batch due and writes each with the mark past it (not flushed).
@@ -115,17 +114,7 @@ impl IngressState {
             .take_batch_with_ids(now_ms, in_flight + batches.len())
         {
             let batched_through = self.mempool.batched_through();
-            let mut consumed = Vec::new();
-            while let Some(&(first, end)) = self.groups.front() {
-                if end > batched_through {
-                    break;
-                }
-                consumed.push(first);
-                self.groups.pop_front();
-            }
-            let digest = self
-                .store
-                .put_own_batch(&batch, batched_through, &consumed)?;
+            let digest = self.store.put_own_batch(&batch, batched_through)?;
             batches.push(CutBatch { batch, digest, ids });
         }
         Ok(batches)
