@@ -181,11 +181,14 @@ pub fn spawn(
         shared: shared.clone(),
         committed,
     };
-    let group_max = config.group_max;
+    let grouping = Grouping {
+        max: config.group_max,
+        interval: Duration::from_millis(config.group_interval_ms),
+    };
     let join = std::thread::Builder::new()
         .name("ingress".into())
         .spawn(move || {
-            let result = run(state, &receiver, &shared, group_max, &batches);
+            let result = run(state, &receiver, &shared, grouping, &batches);
             if let Err(error) = &result {
                 error!(%error, "the ingress stage stopped");
             }
@@ -194,16 +197,26 @@ pub fn spawn(
     Ok((handle, join))
 }
 
+/// How submissions are grouped: at most `max` per group, and group commits at least
+/// `interval` apart.
+#[derive(Clone, Copy, Debug)]
+struct Grouping {
+    max: usize,
+    interval: Duration,
+}
+
 fn run(
     mut state: IngressState,
     receiver: &Receiver<Submission>,
     shared: &Shared,
-    group_max: usize,
+    grouping: Grouping,
     batches: &mpsc::Sender<CutBatch>,
 ) -> Result<(), StoreError> {
     let started = Instant::now();
     let now_ms = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let group_max = grouping.max;
     let mut group = Vec::with_capacity(group_max);
+    let mut last_group: Option<Instant> = None;
     let mut cut_total = 0u64;
     while !shared.stop.load(Ordering::SeqCst) {
         state.set_height(shared.height.load(Ordering::SeqCst));
@@ -232,11 +245,26 @@ fn run(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        while group.len() < group_max {
+        // Group commit: what arrives until the interval since the last commit has passed
+        // joins this group (a submission after a quiet spell goes at once).
+        let due = last_group.map_or(Instant::now(), |at| at + grouping.interval);
+        while !group.is_empty() && group.len() < group_max {
             match receiver.try_recv() {
                 Ok(next) => group.push(next),
-                Err(_) => break,
+                Err(_) => {
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    match receiver.recv_timeout(due - now) {
+                        Ok(next) => group.push(next),
+                        Err(_) => break,
+                    }
+                }
             }
+        }
+        if !group.is_empty() {
+            last_group = Some(Instant::now());
         }
         let received = shared.loop_received.load(Ordering::SeqCst);
         let in_flight = shared.loop_in_flight.load(Ordering::SeqCst)

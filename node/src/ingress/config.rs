@@ -11,6 +11,11 @@ pub struct IngressConfig {
     pub queue_max: usize,
     /// Submissions checked, written and flushed together at most (one group commit).
     pub group_max: usize,
+    /// The least time between the starts of two group commits, in milliseconds (0: none).
+    /// Under load the submissions arriving meanwhile join the next group, so a validator
+    /// syncs its pending log at most this often, whatever the rate; a submission after a
+    /// quiet spell is committed at once.
+    pub group_interval_ms: u64,
     /// Client connections open at most, in total.
     pub connections_max: usize,
     /// Client connections open at most from one IP address.
@@ -25,6 +30,7 @@ impl Default for IngressConfig {
         Self {
             queue_max: 65_536,
             group_max: 4_096,
+            group_interval_ms: 5,
             connections_max: 1_024,
             connections_per_address_max: 256,
             in_flight_per_stream_max: 4_096,
@@ -52,6 +58,9 @@ impl IngressConfig {
             if value == 0 {
                 return Err(format!("{name} must be positive"));
             }
+        }
+        if self.group_interval_ms > 1_000 {
+            return Err("ingress.group_interval_ms must be at most 1000".into());
         }
         if self.connections_per_address_max > self.connections_max {
             return Err(
