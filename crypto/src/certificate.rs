@@ -289,6 +289,28 @@ impl CertificateBuilder {
         Ok(true)
     }
 
+    /// Adds the builder's owner's own signature, made just now with its own key, without a
+    /// pairing check (a fault there would show as a certificate that every verifier refuses).
+    /// Returns `Ok(false)` if `index` already signed.
+    pub fn add_own(
+        &mut self,
+        index: usize,
+        signature: &Signature,
+    ) -> Result<bool, CertificateError> {
+        if index >= self.committee.len() {
+            return Err(CertificateError::UnknownSigner {
+                index,
+                committee_size: self.committee.len(),
+            });
+        }
+        if self.signers.contains(index) {
+            return Ok(false);
+        }
+        self.signers.insert(index)?;
+        self.signatures.push(*signature);
+        Ok(true)
+    }
+
     /// Number of signatures collected.
     pub fn count(&self) -> usize {
         self.signatures.len()

@@ -6,12 +6,14 @@
 //! the `BatchAck` domain. `f + 1` acknowledgements aggregate into a [`BatchCertificate`]: at
 //! least one honest validator holds the data, so a block may order the batch by digest alone.
 
+use rand_chacha::rand_core::SeedableRng as _;
 use rkyv::{Archive, Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use shroud_consensus::{Committee, Payload};
+use shroud_crypto::bls::{verify_batch, BatchItem};
 use shroud_crypto::{
-    Certificate, CertificateBuilder, CertificateError, SecretKey, Signature, SignerBitmap,
-    SigningDomain,
+    Certificate, CertificateBuilder, CertificateError, PublicKey, SecretKey, Signature,
+    SignerBitmap, SigningDomain,
 };
 use thiserror::Error;
 
@@ -231,6 +233,70 @@ impl BatchCertificate {
         Ok(())
     }
 
+    /// The checks of [`BatchCertificate::verify`] short of the pairing: the key that must
+    /// have signed, the message and the signature.
+    fn parts(&self, committee: &Committee) -> Result<(PublicKey, Vec<u8>, Signature), BatchError> {
+        if self.epoch != committee.epoch().0 {
+            return Err(BatchError::WrongEpoch {
+                expected: committee.epoch().0,
+                got: self.epoch,
+            });
+        }
+        if usize::from(self.author) >= committee.size() {
+            return Err(BatchError::UnknownValidator(self.author));
+        }
+        let signers = SignerBitmap::from_bytes(committee.size(), &self.signers)?;
+        let threshold = availability_threshold(committee);
+        if signers.count() < threshold {
+            return Err(BatchError::Certificate(CertificateError::BelowThreshold {
+                signers: signers.count(),
+                threshold,
+            }));
+        }
+        let signature = Signature::from_bytes(&self.signature).map_err(CertificateError::from)?;
+        let key = PublicKey::aggregate(signers.iter().map(|index| &committee.keys().keys()[index]))
+            .map_err(CertificateError::from)?;
+        let encoding = ack_encoding(self.epoch, self.valid_through, &self.digest);
+        Ok((key, encoding, signature))
+    }
+
+    /// Checks many certificates at once: one multi-pairing for all of them (random linear
+    /// combination, [`shroud_crypto::bls::verify_batch`]) and, only if that fails, one check
+    /// each to find the bad ones. The verdicts are in the order of `certificates`, each the
+    /// same as [`BatchCertificate::verify`]'s (except with probability about 2^-64).
+    pub fn verify_many<R: rand_core::RngCore + rand_core::CryptoRng>(
+        certificates: &[BatchCertificate],
+        committee: &Committee,
+        rng: &mut R,
+    ) -> Vec<Result<(), BatchError>> {
+        let parts: Vec<Result<(PublicKey, Vec<u8>, Signature), BatchError>> = certificates
+            .iter()
+            .map(|certificate| certificate.parts(committee))
+            .collect();
+        let items: Vec<BatchItem<'_>> = parts
+            .iter()
+            .filter_map(|part| part.as_ref().ok())
+            .map(|(key, encoding, signature)| BatchItem {
+                public_key: key,
+                domain: SigningDomain::BatchAck,
+                encoding,
+                signature,
+            })
+            .collect();
+        let all_good = !items.is_empty() && verify_batch(&items, rng).is_ok();
+        parts
+            .into_iter()
+            .map(|part| {
+                let (key, encoding, signature) = part?;
+                if all_good {
+                    return Ok(());
+                }
+                key.verify(SigningDomain::BatchAck, &encoding, &signature)
+                    .map_err(|_| BatchError::Certificate(CertificateError::BadSignature))
+            })
+            .collect()
+    }
+
     /// The validators that signed (and so hold the batch).
     pub fn signer_indices(&self, committee_size: usize) -> Vec<u16> {
         SignerBitmap::from_bytes(committee_size, &self.signers)
@@ -279,8 +345,23 @@ impl AckCollector {
         })
     }
 
-    /// Adds a verified-on-entry acknowledgement; returns the certificate once `f + 1` agree.
+    /// Adds a peer's acknowledgement, verified on entry; returns the certificate once `f + 1`
+    /// agree.
     pub fn add(&mut self, ack: &BatchAck) -> Result<Option<BatchCertificate>, BatchError> {
+        self.add_checked(ack, true)
+    }
+
+    /// Adds this validator's own acknowledgement (signed just now with its own key: no
+    /// pairing check).
+    pub fn add_own(&mut self, ack: &BatchAck) -> Result<Option<BatchCertificate>, BatchError> {
+        self.add_checked(ack, false)
+    }
+
+    fn add_checked(
+        &mut self,
+        ack: &BatchAck,
+        verify: bool,
+    ) -> Result<Option<BatchCertificate>, BatchError> {
         if ack.epoch != self.epoch {
             return Err(BatchError::WrongEpoch {
                 expected: self.epoch,
@@ -288,7 +369,11 @@ impl AckCollector {
             });
         }
         let signature = Signature::from_bytes(&ack.signature).map_err(CertificateError::from)?;
-        self.builder.add(usize::from(ack.signer), &signature)?;
+        if verify {
+            self.builder.add(usize::from(ack.signer), &signature)?;
+        } else {
+            self.builder.add_own(usize::from(ack.signer), &signature)?;
+        }
         if self.builder.count() < self.threshold {
             return Ok(None);
         }
@@ -348,9 +433,17 @@ impl BlockPayload {
                 got: decoded.batches.len(),
             });
         }
-        for certificate in &decoded.batches {
-            if !verified(certificate) {
-                certificate.verify(committee)?;
+        // The certificates not seen before are checked together: one multi-pairing.
+        let unchecked: Vec<BatchCertificate> = decoded
+            .batches
+            .iter()
+            .filter(|certificate| !verified(certificate))
+            .cloned()
+            .collect();
+        if !unchecked.is_empty() {
+            let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+            for verdict in BatchCertificate::verify_many(&unchecked, committee, &mut rng) {
+                verdict?;
             }
         }
         Ok(decoded)
@@ -443,6 +536,54 @@ mod tests {
         }
         .digest();
         assert!(other.verify(&committee).is_err());
+    }
+
+    fn certify(keys: &[SecretKey], committee: &Committee, batch: &Batch) -> BatchCertificate {
+        let digest = batch.digest();
+        let mut collector = AckCollector::new(committee, batch, digest, 1).expect("collector");
+        collector
+            .add_own(&BatchAck::sign(batch, digest, 1, &keys[1]))
+            .expect("own ack");
+        collector
+            .add(&BatchAck::sign(batch, digest, 3, &keys[3]))
+            .expect("valid ack")
+            .expect("f + 1 = 2 acks certify")
+    }
+
+    #[test]
+    fn certificates_checked_together_get_the_verdicts_of_one_by_one() {
+        let (keys, committee) = committee(4);
+        let mut certificates: Vec<BatchCertificate> = (0..6)
+            .map(|sequence| {
+                let batch = Batch {
+                    sequence,
+                    ..batch()
+                };
+                certify(&keys, &committee, &batch)
+            })
+            .collect();
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let verdicts = BatchCertificate::verify_many(&certificates, &committee, &mut rng);
+        assert!(verdicts.iter().all(Result::is_ok), "{verdicts:?}");
+        // A moved expiry, a signature from another certificate, and a lone signer among good
+        // ones: each is refused, and only it.
+        certificates[1].valid_through += 1;
+        certificates[3].signature = certificates[4].signature;
+        certificates[5].signers = vec![0b0010];
+        let verdicts = BatchCertificate::verify_many(&certificates, &committee, &mut rng);
+        for (index, (certificate, verdict)) in certificates.iter().zip(&verdicts).enumerate() {
+            assert_eq!(
+                verdict.is_ok(),
+                certificate.verify(&committee).is_ok(),
+                "certificate {index}"
+            );
+            assert_eq!(
+                verdict.is_ok(),
+                [0, 2, 4].contains(&index),
+                "certificate {index}"
+            );
+        }
+        assert!(BatchCertificate::verify_many(&[], &committee, &mut rng).is_empty());
     }
 
     #[test]

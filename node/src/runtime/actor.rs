@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use metrics::{counter, gauge, histogram};
+use rand_chacha::rand_core::SeedableRng as _;
+use rand_chacha::ChaCha20Rng;
 use shroud_consensus::{
     verify_message, Block, Consensus, Height, Input, Limits as ConsensusLimits, Message, Output,
     PayloadSource as _, ValidatorIndex, View,
@@ -40,6 +42,9 @@ const REFETCH_MS: u64 = 300;
 /// The timers run at least this often even while events keep arriving (the loop serves
 /// events first, so under load its sleep never ends by itself).
 const TICK_MAX_MS: u64 = 20;
+/// How many heights ahead of this node a batch's author may be when it sets the batch's
+/// expiry a whole window above its own height.
+const AUTHOR_LEAD_HEIGHTS: u64 = 32;
 /// Expired batches swept per committed height at most (the rest wait for the next height).
 const EXPIRED_SWEEP_MAX: usize = 256;
 /// Summaries of stored batches kept for their commit at most (about 40 bytes a
@@ -92,7 +97,14 @@ pub struct Validator {
     /// What the order rule needs of batches stored by this run, until they commit.
     summaries: HashMap<BatchDigest, Arc<BatchSummary>>,
     summary_order: VecDeque<BatchDigest>,
+    /// Peers' batch certificates waiting for one batched check ([`Validator::idle`]).
+    unchecked_certificates: Vec<(usize, BatchCertificate)>,
+    /// Weights of batched signature checks (public randomness).
+    rng: ChaCha20Rng,
 }
+
+/// Peers' certificates checked together at most (one multi-pairing).
+const CERTIFICATES_CHECKED_MAX: usize = 64;
 
 /// Collects signatures over the epoch key set until 2f+1 certify it.
 struct EpochKeyCollector {
@@ -155,7 +167,14 @@ impl Validator {
             processed: None,
             summaries: HashMap::new(),
             summary_order: VecDeque::new(),
+            unchecked_certificates: Vec::new(),
+            rng: ChaCha20Rng::from_entropy(),
         }
+    }
+
+    /// The loop has no event waiting: checks the certificates gathered meanwhile together.
+    pub fn idle(&mut self) -> Result<(), NodeError> {
+        self.check_certificates()
     }
 
     /// Starts certifying the epoch key set (unless the store holds its certificate already):
@@ -343,6 +362,7 @@ impl Validator {
             let outputs = self.consensus.handle(now, Input::Tick);
             self.apply(outputs)?;
         }
+        self.check_certificates()?;
         self.rebroadcast(now)?;
         if self
             .epoch_key
@@ -408,6 +428,11 @@ impl Validator {
     // ----- consensus -----------------------------------------------------------------------
 
     fn on_consensus(&mut self, from: usize, message: Message) -> Result<(), NodeError> {
+        if matches!(message, Message::Proposal(_)) {
+            // A proposal may list certificates that wait here: check them first, together,
+            // rather than one by one in the payload check.
+            self.check_certificates()?;
+        }
         let verified = match verify_message(&self.committee, &ConsensusLimits::default(), message) {
             Ok(verified) => verified,
             Err(error) => {
@@ -534,7 +559,7 @@ impl Validator {
         let author = u16::try_from(self.me).unwrap_or(u16::MAX);
         let mut collector = AckCollector::new(&self.committee, &batch, digest, author)?;
         let own_ack = BatchAck::sign(&batch, digest, author, &self.signer);
-        if let Some(certificate) = collector.add(&own_ack)? {
+        if let Some(certificate) = collector.add_own(&own_ack)? {
             self.certified(certificate)?;
             return Ok(());
         }
@@ -629,9 +654,13 @@ impl Validator {
             return Ok(());
         }
         let next = self.store.processed_height()? + 1;
-        if is_author && !within_validity(next, batch.valid_through, self.validity_heights) {
-            // A new batch that no block could order from here on (or not for longer than the
-            // window): not worth storing, and not vouched for.
+        let lag_allowed = self.validity_heights.saturating_add(AUTHOR_LEAD_HEIGHTS);
+        if is_author && !within_validity(next, batch.valid_through, lag_allowed) {
+            // A new batch that no block could order from here on (or not for much longer
+            // than the window): not worth storing, and not vouched for. Its author may have
+            // processed a few heights more than we have (a leader commits first) and set the
+            // expiry a window above its own height: that lead is allowed, or such a batch
+            // would wait for a re-send a second later.
             counter!("shroud_batches_rejected_total").increment(1);
             return Ok(());
         }
@@ -705,6 +734,7 @@ impl Validator {
         }
     }
 
+    /// A peer's certificate waits for the next batched check (its bytes are checked now).
     fn on_certificate(
         &mut self,
         from: usize,
@@ -714,17 +744,39 @@ impl Validator {
             counter!("shroud_batch_certificates_rejected_total").increment(1);
             return Ok(());
         }
-        if let Err(error) = certificate.verify(&self.committee) {
-            counter!("shroud_batch_certificates_rejected_total").increment(1);
-            warn!(peer = from, %error, "refused a batch certificate");
+        self.unchecked_certificates.push((from, certificate));
+        if self.unchecked_certificates.len() >= CERTIFICATES_CHECKED_MAX {
+            self.check_certificates()?;
+        }
+        Ok(())
+    }
+
+    /// Checks the waiting certificates with one multi-pairing (one check each only if that
+    /// fails) and offers the good ones to the proposer.
+    fn check_certificates(&mut self) -> Result<(), NodeError> {
+        if self.unchecked_certificates.is_empty() {
             return Ok(());
         }
-        if self.store.is_batch_committed(&certificate.digest)? {
+        let waiting = std::mem::take(&mut self.unchecked_certificates);
+        let mut senders = Vec::with_capacity(waiting.len());
+        let mut certificates = Vec::with_capacity(waiting.len());
+        for (from, certificate) in waiting {
             // Already ordered: listing it again adds nothing, and its records may be pruned.
-            return Ok(());
+            if !self.store.is_batch_committed(&certificate.digest)? {
+                senders.push(from);
+                certificates.push(certificate);
+            }
         }
-        self.store.put_batch_certificate(&certificate)?;
-        self.payload.add(certificate);
+        let verdicts = BatchCertificate::verify_many(&certificates, &self.committee, &mut self.rng);
+        for ((from, certificate), verdict) in senders.into_iter().zip(certificates).zip(verdicts) {
+            if let Err(error) = verdict {
+                counter!("shroud_batch_certificates_rejected_total").increment(1);
+                warn!(peer = from, %error, "refused a batch certificate");
+                continue;
+            }
+            self.store.put_batch_certificate(&certificate)?;
+            self.payload.add(certificate);
+        }
         Ok(())
     }
 

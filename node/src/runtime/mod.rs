@@ -368,6 +368,10 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         if validator.tick_due() {
             validator.tick()?;
         }
+        if consensus_inbox.is_empty() && inbox.is_empty() {
+            // Work that gains from being gathered (certificate checks) runs when nothing waits.
+            validator.idle()?;
+        }
         if stage_thread.is_finished() || ingress_thread.is_finished() {
             // Only a failure stops a stage early; the joins below report it.
             break;
