@@ -81,4 +81,4 @@ pub use types::{
     Block, BlockDigest, BlockRequest, Epoch, Height, Message, Payload, Proposal, QuorumCertificate,
     Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
 };
-pub use verify::{verify_message, Verified};
+pub use verify::{verify_message, verify_votes, Verified};

@@ -188,6 +188,67 @@ pub fn verify_vote(committee: &Committee, vote: &Vote) -> Result<(), ConsensusEr
     )
 }
 
+/// Checks votes over one statement (same epoch, view, block and height, distinct signers) at
+/// once: the sum of their signatures against the sum of their signers' keys, one pairing check
+/// where one by one takes one each (a leader's quorum). Committee keys carry proofs of
+/// possession, so the sum cannot be forged by a rogue key. If it fails, at least one vote is
+/// bad: check them one by one with [`verify_message`] to find it.
+///
+/// A passing sum guarantees only that the sum is valid, not each summand, so the caller must
+/// hand the state machine the whole set or none of it before a QC forms: a QC is then the sum
+/// of a checked set and of votes checked alone, which verifies.
+pub fn verify_votes(
+    committee: &Committee,
+    votes: Vec<Vote>,
+) -> Result<Vec<Verified<Message>>, ConsensusError> {
+    let kind = "vote";
+    let Some(first) = votes.first() else {
+        return Err(ConsensusError::BadSignature {
+            kind,
+            source: shroud_crypto::BlsError::EmptyAggregate,
+        });
+    };
+    check_epoch(committee, first.epoch)?;
+    check_range(first.view.0, "vote view")?;
+    check_range(first.height.0, "vote height")?;
+    let mut keys = Vec::with_capacity(votes.len());
+    let mut signatures = Vec::with_capacity(votes.len());
+    let mut signers = std::collections::BTreeSet::new();
+    for vote in &votes {
+        if (vote.epoch, vote.view, vote.block, vote.height)
+            != (first.epoch, first.view, first.block, first.height)
+        {
+            return Err(ConsensusError::BadView {
+                detail: "votes checked together sign different statements",
+            });
+        }
+        if !signers.insert(vote.signer) {
+            return Err(ConsensusError::BadView {
+                detail: "votes checked together repeat a signer",
+            });
+        }
+        keys.push(member_key(committee, vote.signer)?);
+        signatures.push(
+            Signature::from_bytes(&vote.signature)
+                .map_err(|source| ConsensusError::BadSignature { kind, source })?,
+        );
+    }
+    let key = PublicKey::aggregate(keys)
+        .map_err(|source| ConsensusError::BadSignature { kind, source })?;
+    let signature = Signature::aggregate(&signatures)
+        .map_err(|source| ConsensusError::BadSignature { kind, source })?;
+    key.verify(
+        SigningDomain::Vote,
+        &vote_encoding(first.epoch, first.view, &first.block, first.height),
+        &signature,
+    )
+    .map_err(|source| ConsensusError::BadSignature { kind, source })?;
+    Ok(votes
+        .into_iter()
+        .map(|vote| Verified(Message::Vote(vote)))
+        .collect())
+}
+
 /// Checks a timeout's signature and the QC it carries.
 pub fn verify_timeout(committee: &Committee, timeout: &Timeout) -> Result<(), ConsensusError> {
     check_epoch(committee, timeout.epoch)?;

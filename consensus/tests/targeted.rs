@@ -551,3 +551,49 @@ fn a_paced_leader_proposes_an_interval_after_the_parent() {
     };
     assert!(config.validate().is_err());
 }
+
+/// A quorum of votes checked at once passes exactly when every vote would alone; votes over
+/// different statements or with a repeated signer are refused as a set.
+#[test]
+fn votes_checked_together_pass_only_when_each_would() {
+    let chain = Chain::new(2);
+    let block = chain.proposals[1].block.clone();
+    let votes = |signers: &[u16]| -> Vec<Vote> {
+        signers
+            .iter()
+            .map(|signer| match vote(&chain, *signer, &block, block.height) {
+                Message::Vote(vote) => vote,
+                _ => unreachable!("vote() makes votes"),
+            })
+            .collect()
+    };
+    let checked = shroud_consensus::verify_votes(&chain.committee, votes(&[0, 1, 3]))
+        .expect("three good votes");
+    assert_eq!(checked.len(), 3);
+
+    // One signature swapped for another block's vote by the same signer: the sum fails.
+    let mut bad = votes(&[0, 1, 3]);
+    let other = chain.proposals[0].block.clone();
+    if let Message::Vote(wrong) = vote(&chain, 1, &other, other.height) {
+        bad[1].signature = wrong.signature;
+    }
+    assert!(shroud_consensus::verify_votes(&chain.committee, bad.clone()).is_err());
+    assert!(
+        verify_message(
+            &chain.committee,
+            &Limits::default(),
+            Message::Vote(bad[1].clone())
+        )
+        .is_err(),
+        "and alone it fails too"
+    );
+
+    // Different statements, a repeated signer, and nothing at all are refused.
+    let mut mixed = votes(&[0, 1]);
+    if let Message::Vote(elsewhere) = vote(&chain, 3, &block, Height(99)) {
+        mixed.push(elsewhere);
+    }
+    assert!(shroud_consensus::verify_votes(&chain.committee, mixed).is_err());
+    assert!(shroud_consensus::verify_votes(&chain.committee, votes(&[0, 1, 1])).is_err());
+    assert!(shroud_consensus::verify_votes(&chain.committee, Vec::new()).is_err());
+}

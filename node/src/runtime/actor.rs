@@ -11,8 +11,8 @@ use metrics::{counter, gauge, histogram};
 use rand_chacha::rand_core::SeedableRng as _;
 use rand_chacha::ChaCha20Rng;
 use shroud_consensus::{
-    verify_message, Block, Consensus, Height, Input, Limits as ConsensusLimits, Message, Output,
-    PayloadSource as _, ValidatorIndex, View,
+    verify_message, verify_votes, Block, BlockDigest, Consensus, Height, Input,
+    Limits as ConsensusLimits, Message, Output, PayloadSource as _, ValidatorIndex, View, Vote,
 };
 use shroud_crypto::{CertificateBuilder, SecretKey, SigningDomain};
 use shroud_network::frame;
@@ -101,6 +101,20 @@ pub struct Validator {
     unchecked_certificates: Vec<(usize, BatchCertificate)>,
     /// Weights of batched signature checks (public randomness).
     rng: ChaCha20Rng,
+    /// Votes for blocks this node gathers a QC for, held until a quorum can be checked at
+    /// once ([`Validator::on_vote`]).
+    votes: BTreeMap<(View, BlockDigest, Height), VoteGathering>,
+}
+
+/// The votes for one block gathered by the next leader.
+#[derive(Debug, Default)]
+struct VoteGathering {
+    /// Every signer seen (checked or waiting).
+    signers: std::collections::BTreeSet<ValidatorIndex>,
+    /// Votes handed to the state machine.
+    checked: usize,
+    /// Votes waiting for enough others to be checked together.
+    waiting: Vec<Vote>,
 }
 
 /// Peers' certificates checked together at most (one multi-pairing).
@@ -169,6 +183,7 @@ impl Validator {
             summary_order: VecDeque::new(),
             unchecked_certificates: Vec::new(),
             rng: ChaCha20Rng::from_entropy(),
+            votes: BTreeMap::new(),
         }
     }
 
@@ -433,6 +448,10 @@ impl Validator {
             // rather than one by one in the payload check.
             self.check_certificates()?;
         }
+        let message = match message {
+            Message::Vote(vote) => return self.on_vote(from, vote),
+            other => other,
+        };
         let verified = match verify_message(&self.committee, &ConsensusLimits::default(), message) {
             Ok(verified) => verified,
             Err(error) => {
@@ -453,6 +472,85 @@ impl Validator {
         };
         let outputs = self.consensus.handle(self.now_ms(), input);
         self.apply(outputs)
+    }
+
+    /// A vote, at the leader that gathers its QC. Votes for one block wait until a quorum of
+    /// them can be checked with one pairing check ([`verify_votes`]) instead of one each;
+    /// if that fails they are checked one by one and the good ones go on. A vote for a view
+    /// whose QC this node already holds adds nothing and is dropped unchecked, as is one not
+    /// sent by its own signer (votes go straight from voter to leader; this also keeps a
+    /// peer from taking another's place in the gathering).
+    fn on_vote(&mut self, from: usize, vote: Vote) -> Result<(), NodeError> {
+        let view = self.consensus.view();
+        let window = ConsensusLimits::default().view_window;
+        let useless = vote.view <= self.consensus.safety().highest_qc.view
+            || vote.view.0.saturating_add(1) < view.0
+            || vote.view.0 > view.0.saturating_add(window)
+            || self.committee.leader(vote.view.next()).as_usize() != self.me;
+        if useless {
+            counter!("shroud_votes_dropped_total").increment(1);
+            return Ok(());
+        }
+        if vote.signer.as_usize() != from {
+            counter!("shroud_consensus_messages_rejected_total").increment(1);
+            warn!(
+                peer = from,
+                signer = vote.signer.0,
+                "refused a vote not sent by its signer"
+            );
+            return Ok(());
+        }
+        // Gatherings for views the state machine no longer collects go.
+        let oldest = View(view.0.saturating_sub(1));
+        self.votes
+            .retain(|(vote_view, _, _), _| *vote_view >= oldest);
+        let quorum = self.committee.quorum();
+        let key = (vote.view, vote.block, vote.height);
+        let gathering = self.votes.entry(key).or_default();
+        if !gathering.signers.insert(vote.signer) {
+            return Ok(());
+        }
+        gathering.waiting.push(vote);
+        if gathering.checked + gathering.waiting.len() < quorum {
+            return Ok(());
+        }
+        let waiting = std::mem::take(&mut gathering.waiting);
+        let verified = match verify_votes(&self.committee, waiting.clone()) {
+            Ok(verified) => verified,
+            Err(_) => waiting
+                .into_iter()
+                .filter_map(|vote| {
+                    let signer = vote.signer;
+                    match verify_message(
+                        &self.committee,
+                        &ConsensusLimits::default(),
+                        Message::Vote(vote),
+                    ) {
+                        Ok(verified) => Some(verified),
+                        Err(error) => {
+                            counter!("shroud_consensus_messages_rejected_total").increment(1);
+                            warn!(signer = signer.0, %error, "refused a vote");
+                            None
+                        }
+                    }
+                })
+                .collect(),
+        };
+        if let Some(gathering) = self.votes.get_mut(&key) {
+            gathering.checked += verified.len();
+        }
+        for message in verified {
+            counter!("shroud_votes_received_total").increment(1);
+            let from = match &*message {
+                Message::Vote(vote) => vote.signer,
+                _ => ValidatorIndex(u16::MAX),
+            };
+            let outputs = self
+                .consensus
+                .handle(self.now_ms(), Input::Message { from, message });
+            self.apply(outputs)?;
+        }
+        Ok(())
     }
 
     fn consensus_frame(&self, message: &Message) -> Option<Arc<Vec<u8>>> {
