@@ -210,6 +210,9 @@ pub fn availability_threshold(committee: &Committee) -> usize {
     committee.fault_bound() + 1
 }
 
+/// What a certificate's pairing check needs: the signers' key, the message, the signature.
+type CertificateParts = (PublicKey, Vec<u8>, Signature);
+
 impl BatchCertificate {
     /// Checks the certificate: `f + 1` committee members signed the digest.
     pub fn verify(&self, committee: &Committee) -> Result<(), BatchError> {
@@ -235,7 +238,7 @@ impl BatchCertificate {
 
     /// The checks of [`BatchCertificate::verify`] short of the pairing: the key that must
     /// have signed, the message and the signature.
-    fn parts(&self, committee: &Committee) -> Result<(PublicKey, Vec<u8>, Signature), BatchError> {
+    fn parts(&self, committee: &Committee) -> Result<CertificateParts, BatchError> {
         if self.epoch != committee.epoch().0 {
             return Err(BatchError::WrongEpoch {
                 expected: committee.epoch().0,
@@ -269,7 +272,7 @@ impl BatchCertificate {
         committee: &Committee,
         rng: &mut R,
     ) -> Vec<Result<(), BatchError>> {
-        let parts: Vec<Result<(PublicKey, Vec<u8>, Signature), BatchError>> = certificates
+        let parts: Vec<Result<CertificateParts, BatchError>> = certificates
             .iter()
             .map(|certificate| certificate.parts(committee))
             .collect();

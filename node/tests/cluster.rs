@@ -222,8 +222,8 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
         }
         endpoint.close();
     });
-    // A member's connection carrying a vote signed by a key outside the committee: validator
-    // 3 is stopped and its TLS identity reused, so only the BLS signature is wrong.
+    // A member's connection carrying a timeout signed by a key outside the committee:
+    // validator 3 is stopped and its TLS identity reused, so only the BLS signature is wrong.
     cluster.kill(3);
     let home = cluster.configs[3]
         .parent()
@@ -247,18 +247,19 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
             .expect("a member's certificate is accepted");
         let impostor = shroud_crypto::SecretKey::random();
         let epoch = shroud_consensus::Epoch(committee.file.epoch);
-        let block = shroud_consensus::BlockDigest([5; 32]);
-        let view = shroud_consensus::View(1);
-        let height = shroud_consensus::Height(1);
-        let encoding = shroud_consensus::types::vote_encoding(epoch, view, &block, height);
-        let vote = shroud_consensus::Message::Vote(shroud_consensus::Vote {
+        // A timeout (always checked: a vote for an old view would be dropped unchecked by a
+        // leader that holds its QC already).
+        let view = shroud_consensus::View(1_000);
+        let high_qc = shroud_consensus::QuorumCertificate::genesis(epoch);
+        let encoding = shroud_consensus::types::timeout_encoding(epoch, view, high_qc.view);
+        let vote = shroud_consensus::Message::Timeout(shroud_consensus::Timeout {
             epoch,
             view,
-            block,
-            height,
+            high_qc,
+            last_tc: None,
             signer: shroud_consensus::ValidatorIndex(3),
             signature: impostor
-                .sign(shroud_crypto::SigningDomain::Vote, &encoding)
+                .sign(shroud_crypto::SigningDomain::Timeout, &encoding)
                 .to_bytes(),
         });
         let bytes = frame::encode(FrameKind::Consensus, &vote, &Limits::default()).expect("encode");
