@@ -10,7 +10,8 @@
 //! second. After the load window the run waits (bounded) for what was accepted to finish,
 //! then reads CPU time and peak RSS from `/proc` and stops the validators.
 
-use std::collections::{BTreeMap, HashMap};
+use shroud_node::id_hash::IdMap;
+use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -592,10 +593,10 @@ fn encrypt_ahead(
 
 #[derive(Default)]
 struct Timings {
-    submitted: HashMap<TxId, Instant>,
-    needs: HashMap<TxId, usize>,
-    ordered: HashMap<TxId, Instant>,
-    certified: HashMap<TxId, (usize, Instant)>,
+    submitted: IdMap<TxId, Instant>,
+    needs: IdMap<TxId, usize>,
+    ordered: IdMap<TxId, Instant>,
+    certified: IdMap<TxId, (usize, Instant)>,
     rejects: BTreeMap<String, u64>,
     submitted_count: u64,
 }

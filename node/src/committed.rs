@@ -21,10 +21,11 @@
 //! about 2^64 hashes to make; whoever makes such a pair only has the second of their own two
 //! transactions counted as a duplicate of the first, the same way on every validator.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::batch::TxId;
+use crate::id_hash::IdMap;
 use crate::store::HeightRecord;
 
 /// The part of an id the index keys by.
@@ -56,7 +57,7 @@ impl Entry {
 /// See the module documentation.
 #[derive(Debug)]
 pub struct CommittedIndex {
-    entries: HashMap<Key, Entry>,
+    entries: IdMap<Key, Entry>,
     /// The keys each height wrote, oldest height first (to drop them when they are dead).
     heights: VecDeque<(u64, Vec<Key>)>,
     validity_heights: u64,
@@ -66,7 +67,7 @@ impl CommittedIndex {
     /// An empty index for a chain with `validity_heights`.
     pub fn new(validity_heights: u64) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: IdMap::default(),
             heights: VecDeque::new(),
             validity_heights,
         }

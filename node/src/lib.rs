@@ -6,6 +6,7 @@
 //!   pending-log record and one fdatasync per group), batch cutting, receipts after the sync.
 //! - [`mempool`]: admission checks, batching, the committed-order rule (the ingress stage's
 //!   sync logic).
+//! - [`id_hash`]: a keyed hasher for maps keyed by digests.
 //! - [`committed`]: the committed-transaction index in memory (duplicates, receipts),
 //!   rebuilt from the height records.
 //! - [`batch_log`]: batch payloads in append-only segment files (sled keeps their places).
@@ -27,6 +28,7 @@ pub mod committed;
 pub mod config;
 pub mod decrypt;
 pub mod demo;
+pub mod id_hash;
 pub mod ingress;
 pub mod mempool;
 pub mod pending_log;

@@ -13,7 +13,9 @@
 //! keyed by its first number, and a batch cut moves the *batched-through* mark past the
 //! numbers it took: that is how a restart tells what is still pending.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::id_hash::IdSet;
 
 use shroud_crypto::tdh2::{verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label};
 use thiserror::Error;
@@ -177,7 +179,7 @@ pub struct Mempool {
     pending_bytes: usize,
     /// The admission sequence number the next held ciphertext gets.
     next_admission: u64,
-    known: HashSet<TxId>,
+    known: IdSet<TxId>,
     oldest_ms: Option<u64>,
     next_sequence: u64,
     /// The chain's `validity_heights`.
@@ -207,7 +209,7 @@ impl Mempool {
             pending: VecDeque::new(),
             pending_bytes: 0,
             next_admission: 0,
-            known: HashSet::new(),
+            known: IdSet::default(),
             oldest_ms: None,
             next_sequence,
         }
@@ -251,7 +253,7 @@ impl Mempool {
         let mut verdicts: Vec<Result<TxId, Rejection>> = Vec::with_capacity(submissions.len());
         let mut proofs = Vec::new();
         let mut proof_slots = Vec::new();
-        let mut group_ids = HashSet::with_capacity(submissions.len());
+        let mut group_ids = IdSet::with_capacity_and_hasher(submissions.len(), Default::default());
         let room = self.config.pending_max.saturating_sub(self.pending.len());
         for bytes in submissions {
             let verdict = self.cheap_checks(bytes, unchecked).and_then(|parsed| {
@@ -673,7 +675,7 @@ mod tests {
         };
         let first = batch(0, &[b"a", b"b"]);
         let second = batch(1, &[b"c", b"a", b"d"]);
-        let mut seen = HashSet::new();
+        let mut seen = std::collections::HashSet::new();
         let order = committed_order([&first, &second], |id| seen.insert(id));
         let expected: Vec<TxId> = [b"a", b"b", b"c", b"d"]
             .iter()

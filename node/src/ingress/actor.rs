@@ -2,7 +2,7 @@
 //! the group commit, answers receipts after the flush, and hands own batches to the validator
 //! loop.
 
-use std::collections::HashMap;
+use crate::id_hash::IdMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -37,10 +37,10 @@ struct Submission {
 /// `batched` steps; once a transaction commits, its height's record answers instead. Its size
 /// is bounded by the pending set and the own batches in flight.
 #[derive(Clone, Debug, Default)]
-pub struct HeldIds(Arc<Mutex<HashMap<TxId, Option<BatchDigest>>>>);
+pub struct HeldIds(Arc<Mutex<IdMap<TxId, Option<BatchDigest>>>>);
 
 impl HeldIds {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TxId, Option<BatchDigest>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdMap<TxId, Option<BatchDigest>>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -95,7 +95,7 @@ pub struct Validator {
     /// The committed-transaction index (shared with admission and receipts).
     committed: SharedCommitted,
     /// What the order rule needs of batches stored by this run, until they commit.
-    summaries: HashMap<BatchDigest, Arc<BatchSummary>>,
+    summaries: crate::id_hash::IdMap<BatchDigest, Arc<BatchSummary>>,
     summary_order: VecDeque<BatchDigest>,
     /// Peers' batch certificates waiting for one batched check ([`Validator::idle`]).
     unchecked_certificates: Vec<(usize, BatchCertificate)>,
@@ -179,7 +179,7 @@ impl Validator {
             own_batches_received: 0,
             last_tick_ms: 0,
             processed: None,
-            summaries: HashMap::new(),
+            summaries: Default::default(),
             summary_order: VecDeque::new(),
             unchecked_certificates: Vec::new(),
             rng: ChaCha20Rng::from_entropy(),
@@ -973,7 +973,7 @@ impl Validator {
         summaries: &[Arc<BatchSummary>],
     ) -> Vec<OrderedTx> {
         let index = self.committed.read();
-        let mut fresh = std::collections::HashSet::new();
+        let mut fresh = crate::id_hash::IdSet::default();
         let located = committed_locations(
             summaries.iter().map(|summary| summary.ids.as_slice()),
             |id| !index.is_live(&id, height.0) && fresh.insert(id),
