@@ -52,10 +52,10 @@ impl Default for MempoolConfig {
         Self {
             ciphertext_bytes_max: 64 * 1024,
             pending_max: 100_000,
-            batch_bytes_max: 512 * 1024,
+            batch_bytes_max: 1024 * 1024,
             batch_count_max: 10_000,
             batch_interval_ms: 50,
-            batches_in_flight_max: 16,
+            batches_in_flight_max: 6,
             batches_in_flight_by_age_max: 2,
         }
     }
