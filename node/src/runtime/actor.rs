@@ -104,7 +104,12 @@ pub struct Validator {
     /// Votes for blocks this node gathers a QC for, held until a quorum can be checked at
     /// once ([`Validator::on_vote`]).
     votes: BTreeMap<(View, BlockDigest, Height), VoteGathering>,
+    /// Acknowledgements of peers' batches stored but not yet flushed ([`Validator::idle`]).
+    unsent_acks: Vec<(usize, Arc<Vec<u8>>)>,
 }
+
+/// Peers' batches stored before one flush and their acknowledgements at most.
+const ACKS_UNFLUSHED_MAX: usize = 8;
 
 /// The votes for one block gathered by the next leader.
 #[derive(Debug, Default)]
@@ -184,12 +189,27 @@ impl Validator {
             unchecked_certificates: Vec::new(),
             rng: ChaCha20Rng::from_entropy(),
             votes: BTreeMap::new(),
+            unsent_acks: Vec::new(),
         }
     }
 
     /// The loop has no event waiting: checks the certificates gathered meanwhile together.
     pub fn idle(&mut self) -> Result<(), NodeError> {
+        self.send_acks()?;
         self.check_certificates()
+    }
+
+    /// Flushes the peers' batches stored since the last flush, once for all of them, then
+    /// sends their acknowledgements (an acknowledgement says the batch is durable here).
+    fn send_acks(&mut self) -> Result<(), NodeError> {
+        if self.unsent_acks.is_empty() {
+            return Ok(());
+        }
+        self.store.flush()?;
+        for (to, frame) in std::mem::take(&mut self.unsent_acks) {
+            self.outbox.send(to, frame);
+        }
+        Ok(())
     }
 
     /// Starts certifying the epoch key set (unless the store holds its certificate already):
@@ -377,6 +397,7 @@ impl Validator {
             let outputs = self.consensus.handle(now, Input::Tick);
             self.apply(outputs)?;
         }
+        self.send_acks()?;
         self.check_certificates()?;
         self.rebroadcast(now)?;
         if self
@@ -765,8 +786,8 @@ impl Validator {
         // A batch committed before is acknowledged (its author stops re-sending) but not
         // stored again: its transactions are all placed, and its height may be pruned.
         if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
+            // Flushed with the others stored meanwhile, before the acknowledgement leaves.
             self.store.put_batch_digested(&batch, digest)?;
-            self.store.flush()?;
             self.remember_summary(digest, BatchSummary::of(&batch));
         }
         self.fetch_sent.remove(&digest);
@@ -774,8 +795,11 @@ impl Validator {
             let signer = u16::try_from(self.me).unwrap_or(u16::MAX);
             let ack = BatchAck::sign(&batch, digest, signer, &self.signer);
             match frame::encode(FrameKind::BatchAck, &ack, &self.limits) {
-                Ok(bytes) => self.outbox.send(from, Arc::new(bytes)),
+                Ok(bytes) => self.unsent_acks.push((from, Arc::new(bytes))),
                 Err(error) => error!(%error, "an acknowledgement exceeds the frame limit"),
+            }
+            if self.unsent_acks.len() >= ACKS_UNFLUSHED_MAX {
+                self.send_acks()?;
             }
         }
         Ok(())
