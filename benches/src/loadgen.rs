@@ -734,8 +734,21 @@ async fn drive(
             let Some(next) = prepared.recv().await else {
                 break 'schedule;
             };
-            if senders[i % senders.len()].send(next).await.is_err() {
-                break 'schedule;
+            // A stream that failed (its error is counted among the rejects) leaves the
+            // rotation; the load goes on over the others.
+            let mut next = next;
+            loop {
+                let at = i % senders.len();
+                match senders[at].send(next).await {
+                    Ok(()) => break,
+                    Err(tokio::sync::mpsc::error::SendError(back)) => {
+                        senders.swap_remove(at);
+                        if senders.is_empty() {
+                            break 'schedule;
+                        }
+                        next = back;
+                    }
+                }
             }
             i += 1;
         }

@@ -202,7 +202,7 @@ async fn read_bounded(stream: &mut quinn::RecvStream, max: usize) -> Result<Vec<
         quinn::ReadToEndError::TooLong => {
             NetworkError::Frame(FrameError::TooLarge { max, got: max + 1 })
         }
-        quinn::ReadToEndError::Read(error) => NetworkError::Read(error.to_string()),
+        quinn::ReadToEndError::Read(error) => NetworkError::Read(crate::error::read_reason(&error)),
     })
 }
 
@@ -220,7 +220,7 @@ pub async fn read_frame(
             return Err(NetworkError::Frame(FrameError::TooShort(got)))
         }
         Err(quinn::ReadExactError::ReadError(error)) => {
-            return Err(NetworkError::Read(error.to_string()))
+            return Err(NetworkError::Read(crate::error::read_reason(&error)))
         }
     }
     read_body(stream, header, max).await.map(Some)
@@ -254,7 +254,9 @@ async fn read_body(
                     got,
                 })
             }
-            quinn::ReadExactError::ReadError(error) => NetworkError::Read(error.to_string()),
+            quinn::ReadExactError::ReadError(error) => {
+                NetworkError::Read(crate::error::read_reason(&error))
+            }
         })?;
     Ok(frame)
 }
@@ -402,7 +404,7 @@ impl ClientConnection {
                             NetworkError::Frame(FrameError::TooShort(2 + got))
                         }
                         quinn::ReadExactError::ReadError(error) => {
-                            NetworkError::Read(error.to_string())
+                            NetworkError::Read(crate::error::read_reason(&error))
                         }
                     })?;
                 let frame = read_body(&mut receive, header, max).await?;
@@ -422,7 +424,7 @@ impl ClientConnection {
             }
             Err(quinn::ReadExactError::FinishedEarly(got)) => start[..got].to_vec(),
             Err(quinn::ReadExactError::ReadError(error)) => {
-                return Err(NetworkError::Read(error.to_string()))
+                return Err(NetworkError::Read(crate::error::read_reason(&error)))
             }
         };
         Ok(Request {

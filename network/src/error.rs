@@ -22,8 +22,8 @@ pub enum NetworkError {
     /// The connection failed or was refused (including a certificate that is not pinned).
     #[error("connection: {0}")]
     Connection(#[from] quinn::ConnectionError),
-    /// Writing a stream failed.
-    #[error("write: {0}")]
+    /// Writing a stream failed (a lost connection says why it was lost).
+    #[error("write: {}", write_reason(.0))]
     Write(#[from] quinn::WriteError),
     /// Reading a stream failed.
     #[error("read: {0}")]
@@ -38,4 +38,20 @@ pub enum NetworkError {
     /// A refused frame.
     #[error("frame: {0}")]
     Frame(#[from] FrameError),
+}
+
+fn write_reason(error: &quinn::WriteError) -> String {
+    match error {
+        quinn::WriteError::ConnectionLost(cause) => format!("connection lost: {cause}"),
+        other => other.to_string(),
+    }
+}
+
+/// A stream read's failure as text; a lost connection says why it was lost (timed out,
+/// reset, closed by the peer with its reason), which quinn's own text leaves out.
+pub(crate) fn read_reason(error: &quinn::ReadError) -> String {
+    match error {
+        quinn::ReadError::ConnectionLost(cause) => format!("connection lost: {cause}"),
+        other => other.to_string(),
+    }
 }

@@ -14,19 +14,27 @@
 //! its entry is kept, and by height after that.
 //!
 //! # Memory
-//! An entry is a 16-byte id prefix and 16 bytes of place and expiry in the map, and the
-//! 16-byte prefix again in its height's list (to drop it), about 56 bytes with the map's
-//! overhead; the index holds the transactions of `validity_heights` heights (ADR 0009
-//! states what that is at the target rate). Two distinct ids with one 16-byte prefix take
+//! An entry is a 16-byte id prefix and 16 bytes of place and expiry in one hash map (33 bytes
+//! a slot with its control byte; the map is between 44% and 88% full, so 38-75 bytes an
+//! entry); the index holds the transactions of `validity_heights` heights (ADR 0009 states
+//! what that is at the target rate). Dead entries are not found through a per-height list
+//! of keys (which cost 16 bytes more an entry and an allocation per height): they are hidden
+//! at once (an entry of a height more than `validity_heights` below the last recorded one is
+//! treated as absent everywhere) and swept out of the map every [`SWEEP_DIVISOR`]th of the
+//! window, so at most that fraction more entries are held. Two distinct ids with one 16-byte prefix take
 //! about 2^64 hashes to make; whoever makes such a pair only has the second of their own two
 //! transactions counted as a duplicate of the first, the same way on every validator.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::batch::TxId;
 use crate::id_hash::IdMap;
 use crate::store::HeightRecord;
+
+/// Dead entries are swept from the map once every `validity_heights / SWEEP_DIVISOR` heights
+/// (at least every height): a sweep visits every slot, so rarer sweeps cost less CPU and
+/// hold more dead entries (at most `1 / SWEEP_DIVISOR` of the window).
+pub const SWEEP_DIVISOR: u64 = 32;
 
 /// The part of an id the index keys by.
 type Key = [u8; 16];
@@ -58,8 +66,10 @@ impl Entry {
 #[derive(Debug)]
 pub struct CommittedIndex {
     entries: IdMap<Key, Entry>,
-    /// The keys each height wrote, oldest height first (to drop them when they are dead).
-    heights: VecDeque<(u64, Vec<Key>)>,
+    /// The last height recorded (0: none).
+    latest: u64,
+    /// The height at which dead entries were last swept out.
+    swept_at: u64,
     validity_heights: u64,
 }
 
@@ -68,7 +78,8 @@ impl CommittedIndex {
     pub fn new(validity_heights: u64) -> Self {
         Self {
             entries: IdMap::default(),
-            heights: VecDeque::new(),
+            latest: 0,
+            swept_at: 0,
             validity_heights,
         }
     }
@@ -78,19 +89,25 @@ impl CommittedIndex {
         next.saturating_sub(self.validity_heights).max(1)
     }
 
+    /// The entry of `slot` if it is kept: made within the window below the last recorded
+    /// height (`entry.height + validity_heights >= latest`). An older one is dead (it decides
+    /// nothing from `latest` on) and only waits for the next sweep.
+    fn kept(&self, slot: &Key) -> Option<&Entry> {
+        self.entries
+            .get(slot)
+            .filter(|entry| entry.height.saturating_add(self.validity_heights) >= self.latest)
+    }
+
     /// Whether `id` was committed with an entry that still decides at `height`.
     pub fn is_live(&self, id: &TxId, height: u64) -> bool {
-        self.entries
-            .get(&key(id))
+        self.kept(&key(id))
             .is_some_and(|entry| entry.decides_through() >= height)
     }
 
     /// The height and the position in it of a committed transaction, while its entry is
     /// kept.
     pub fn committed_at(&self, id: &TxId) -> Option<(u64, u32)> {
-        self.entries
-            .get(&key(id))
-            .map(|entry| (entry.height, entry.index))
+        self.kept(&key(id)).map(|entry| (entry.height, entry.index))
     }
 
     /// Records a committed height. Each placement's entry is written when none exists, and
@@ -98,11 +115,11 @@ impl CommittedIndex {
     /// its validity), so a receipt keeps the placement that mattered. Heights are recorded in
     /// order; entries that can no longer decide anything are dropped first.
     pub fn record_height(&mut self, record: &HeightRecord, height: u64) {
-        self.drop_dead(height);
-        let mut written = Vec::new();
+        self.latest = self.latest.max(height);
+        self.sweep();
         for (index, placed) in (0u32..).zip(&record.transactions) {
             let slot = key(&placed.tx_id);
-            let write = match self.entries.get(&slot) {
+            let write = match self.kept(&slot) {
                 None => true,
                 Some(entry) => entry.decides_through() < height && placed.expiry.is_some(),
             };
@@ -121,35 +138,25 @@ impl CommittedIndex {
                         decides_for: u32::try_from(decides_for).unwrap_or(u32::MAX),
                     },
                 );
-                written.push(slot);
-            }
-        }
-        self.heights.push_back((height, written));
-    }
-
-    /// Drops the entries of every height `h` with `h + validity_heights < next` (each of them
-    /// decides through `h + validity_heights` at most, so none decides anything at `next`).
-    fn drop_dead(&mut self, next: u64) {
-        while let Some((height, _)) = self.heights.front() {
-            if height.saturating_add(self.validity_heights) >= next {
-                break;
-            }
-            let Some((height, keys)) = self.heights.pop_front() else {
-                break;
-            };
-            for slot in keys {
-                if self
-                    .entries
-                    .get(&slot)
-                    .is_some_and(|entry| entry.height == height)
-                {
-                    self.entries.remove(&slot);
-                }
             }
         }
     }
 
-    /// Entries held.
+    /// Removes the dead entries (of a height `h` with `h + validity_heights < latest`: each
+    /// decides through `h + validity_heights` at most, so none decides anything from `latest`
+    /// on) once the last sweep is a `1 / SWEEP_DIVISOR` of the window old.
+    fn sweep(&mut self) {
+        let interval = (self.validity_heights / SWEEP_DIVISOR).max(1);
+        if self.latest < self.swept_at.saturating_add(interval) {
+            return;
+        }
+        let (latest, validity_heights) = (self.latest, self.validity_heights);
+        self.entries
+            .retain(|_, entry| entry.height.saturating_add(validity_heights) >= latest);
+        self.swept_at = latest;
+    }
+
+    /// Entries held (dead ones not yet swept included).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -259,6 +266,29 @@ mod tests {
         assert!(index.is_live(&TxId::of(b"c"), 5));
         assert_eq!(index.committed_at(&TxId::of(b"a")), None);
         assert_eq!(index.window_start(6), 3);
+    }
+
+    #[test]
+    fn dead_entries_are_hidden_at_once_and_swept_within_a_fraction_of_the_window() {
+        let validity = 64;
+        let interval = validity / SWEEP_DIVISOR;
+        let mut index = CommittedIndex::new(validity);
+        for height in 1..=200u64 {
+            let tag = height.to_be_bytes();
+            index.record_height(&record(height, &[(&tag[..], Some(height + 1))]), height);
+            for old in 1..=height {
+                let visible = index.committed_at(&TxId::of(&old.to_be_bytes())).is_some();
+                assert_eq!(visible, old + validity >= height, "{old} at {height}");
+            }
+            // One entry per height: the window's, and at most an interval of dead ones.
+            let window = height.min(validity + 1);
+            assert!(index.len() as u64 >= window);
+            assert!(
+                index.len() as u64 <= window + interval,
+                "{} at {height}",
+                index.len()
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`id_hash`]: a keyed hasher for maps keyed by digests.
 //! - [`committed`]: the committed-transaction index in memory (duplicates, receipts),
 //!   rebuilt from the height records.
-//! - [`batch_log`]: batch payloads in append-only segment files (sled keeps their places).
+//! - [`segment_log`]: batch payloads and height records in append-only segment files (sled
+//!   keeps their places).
 //! - [`pending_log`]: accepted, not yet batched ciphertexts in append-only segment files.
 //! - [`store`]: the node's sled state (the batched-through mark, batches, the committed order,
 //!   shares, outputs and certificates).
@@ -22,7 +23,6 @@
 //! - [`cli`]: the client commands (`tx submit`, `tx watch`, `tail`).
 
 pub mod batch;
-pub mod batch_log;
 pub mod cli;
 pub mod committed;
 pub mod config;
@@ -33,6 +33,7 @@ pub mod ingress;
 pub mod mempool;
 pub mod pending_log;
 pub mod runtime;
+pub mod segment_log;
 pub mod status;
 pub mod store;
 pub mod wire;

@@ -23,8 +23,8 @@ use shroud_crypto::tdh2::Ciphertext;
 use shroud_proofs::{OutputCertificate, OutputHeader, PositionEntry};
 
 use crate::batch::{Batch, BatchCertificate, BatchDigest, TxId};
-use crate::batch_log::{BatchLog, Location};
 use crate::pending_log::PendingLog;
+use crate::segment_log::{Location, SegmentLog, LOCATION_BYTES};
 use crate::wire::SharesMessage;
 
 /// One ordered transaction of a height and where its ciphertext is stored.
@@ -133,8 +133,8 @@ pub enum StoreError {
     /// A record that does not decode.
     #[error("corrupt record in {0}")]
     Corrupt(&'static str),
-    /// The batch log's files failed.
-    #[error("batch log: {0}")]
+    /// A segment log's files (batches, height records) failed.
+    #[error("segment log: {0}")]
     Log(String),
 }
 
@@ -177,7 +177,25 @@ pub struct NodeStore {
     /// Batch-log segment → the latest expiry of a batch in it.
     log_segments: sled::Tree,
     /// The batches' bytes (the `batches` tree holds their locations).
-    log: std::sync::Arc<BatchLog>,
+    log: std::sync::Arc<SegmentLog>,
+    /// Height-log segment → the last height recorded in it.
+    record_segments: sled::Tree,
+    /// The height records' bytes (the `heights` tree holds their locations and checksums).
+    records: std::sync::Arc<SegmentLog>,
+}
+
+/// Domain tag of a height record's checksum.
+const HEIGHT_RECORD_TAG: &[u8] = b"SHROUD-V1-HEIGHT-RECORD";
+/// A `heights` entry: the record's [`Location`] and its checksum.
+const HEIGHT_ENTRY_BYTES: usize = LOCATION_BYTES + 32;
+
+/// `SHA-256(tag || bytes)`: a height record's checksum, kept in sled beside its location so
+/// that a record damaged on disk reads as corrupt, never as another order.
+fn height_record_checksum(bytes: &[u8]) -> [u8; 32] {
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    sha2::Digest::update(&mut hasher, HEIGHT_RECORD_TAG);
+    sha2::Digest::update(&mut hasher, bytes);
+    sha2::Digest::finalize(hasher).into()
 }
 
 /// sled's page cache for the node's store when none is given (`[storage] node_cache_mib`).
@@ -268,7 +286,9 @@ impl NodeStore {
             committed_batches: db.open_tree("committed_batches")?,
             expiring_batches: db.open_tree("expiring_batches")?,
             log_segments: db.open_tree("log_segments")?,
-            log: std::sync::Arc::new(BatchLog::open(&path.join("batch-log"))?),
+            log: std::sync::Arc::new(SegmentLog::open(&path.join("batch-log"))?),
+            record_segments: db.open_tree("record_segments")?,
+            records: std::sync::Arc::new(SegmentLog::open(&path.join("height-log"))?),
             db,
         })
     }
@@ -571,6 +591,12 @@ impl NodeStore {
             transactions: transactions.to_vec(),
         };
         let encoded = encode(&record, "heights")?;
+        // The record goes to the height log, durable before the entry that locates it.
+        let location = self.records.append(&encoded)?;
+        self.records.sync()?;
+        let mut entry = [0u8; HEIGHT_ENTRY_BYTES];
+        entry[..LOCATION_BYTES].copy_from_slice(&location.to_bytes());
+        entry[LOCATION_BYTES..].copy_from_slice(&height_record_checksum(&encoded));
         let batch_list: Vec<u8> = batches.iter().flat_map(|digest| digest.0).collect();
         (
             &self.height_starts,
@@ -579,6 +605,7 @@ impl NodeStore {
             &self.heights,
             &self.height_batches,
             &self.committed_batches,
+            &self.record_segments,
         )
             .transaction(
                 |(
@@ -588,6 +615,7 @@ impl NodeStore {
                     heights,
                     height_batches,
                     committed_batches,
+                    record_segments,
                 )|
                  -> TxResult {
                     if !transactions.is_empty() {
@@ -599,7 +627,9 @@ impl NodeStore {
                             committed_batches.insert(&digest.0, &height.to_be_bytes())?;
                         }
                     }
-                    heights.insert(&height.to_be_bytes(), encoded.as_slice())?;
+                    heights.insert(&height.to_be_bytes(), &entry[..])?;
+                    record_segments
+                        .insert(&location.segment.to_be_bytes(), &height.to_be_bytes())?;
                     height_batches.insert(&height.to_be_bytes(), batch_list.as_slice())?;
                     meta.insert(PROCESSED_HEIGHT, &height.to_be_bytes())?;
                     meta.insert(ORDER_LEN, &end)?;
@@ -618,7 +648,10 @@ impl NodeStore {
             .range(from.to_be_bytes()..=to.to_be_bytes())
             .map(|entry| {
                 let (key, value) = entry?;
-                Ok((u64_value(&key, "heights")?, decode(&value, "heights")?))
+                Ok((
+                    u64_value(&key, "heights")?,
+                    self.read_height_record(&value)?,
+                ))
             })
             .collect()
     }
@@ -627,8 +660,27 @@ impl NodeStore {
     pub fn height(&self, height: u64) -> Result<Option<HeightRecord>, StoreError> {
         self.heights
             .get(height.to_be_bytes())?
-            .map(|bytes| decode(&bytes, "heights"))
+            .map(|entry| self.read_height_record(&entry))
             .transpose()
+    }
+
+    /// Reads the record a `heights` entry locates and checks it against the entry's checksum.
+    /// The entry was written only after the record was durable, so a record that is missing,
+    /// short or different is corruption (or an edited data folder), never a normal state.
+    fn read_height_record(&self, entry: &[u8]) -> Result<HeightRecord, StoreError> {
+        if entry.len() != HEIGHT_ENTRY_BYTES {
+            return Err(StoreError::Corrupt("heights"));
+        }
+        let location =
+            Location::from_bytes(&entry[..LOCATION_BYTES]).ok_or(StoreError::Corrupt("heights"))?;
+        let bytes = self
+            .records
+            .read(location)?
+            .ok_or(StoreError::Corrupt("height log"))?;
+        if height_record_checksum(&bytes)[..] != entry[LOCATION_BYTES..] {
+            return Err(StoreError::Corrupt("height log"));
+        }
+        decode(&bytes, "height log")
     }
 
     /// Records a verified batch certificate (any author's), for receipts.
@@ -933,24 +985,54 @@ impl NodeStore {
         Ok(kept_from)
     }
 
-    /// Deletes the batch-log segments whose every batch expired before `kept_from`: each was
-    /// committed at a height below it (and pruned with it) or never committed (and swept or
-    /// past any use).
+    /// Deletes the segments no kept record needs: batch-log segments whose every batch
+    /// expired before `kept_from` (each was committed at a height below it and pruned with
+    /// it, or never committed and swept or past any use), and height-log segments whose every
+    /// record is of a height below `kept_from`. The current segments stay. The prunings that
+    /// removed the entries pointing into a segment are flushed before its file goes, so a
+    /// crash never leaves a durable entry pointing at a deleted file.
     fn reclaim_segments(&self, kept_from: u64) -> Result<(), StoreError> {
-        let current = self.log.current_segment();
+        let batches = Self::reclaimable(&self.log, &self.log_segments, "log_segments", kept_from)?;
+        let records = Self::reclaimable(
+            &self.records,
+            &self.record_segments,
+            "record_segments",
+            kept_from,
+        )?;
+        if batches.is_empty() && records.is_empty() {
+            return Ok(());
+        }
+        self.db.flush()?;
+        for (log, segments, done) in [
+            (&self.log, &self.log_segments, batches),
+            (&self.records, &self.record_segments, records),
+        ] {
+            for segment in done {
+                log.remove(segment)?;
+                segments.remove(segment.to_be_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The closed segments of `log` whose last needed height (in `segments`) is below
+    /// `kept_from`.
+    fn reclaimable(
+        log: &SegmentLog,
+        segments: &sled::Tree,
+        tree: &'static str,
+        kept_from: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let current = log.current_segment();
         let mut done = Vec::new();
-        for entry in self.log_segments.iter() {
+        for entry in segments.iter() {
             let (key, value) = entry?;
-            let segment = u64_value(&key, "log_segments")?;
-            if segment < current && u64_value(&value, "log_segments")? < kept_from {
+            let segment = u64_value(&key, tree)?;
+            if segment < current && u64_value(&value, tree)? < kept_from {
                 done.push(segment);
             }
         }
-        for segment in done {
-            self.log.remove(segment)?;
-            self.log_segments.remove(segment.to_be_bytes())?;
-        }
-        Ok(())
+        Ok(done)
     }
 
     /// Removes one height's records and moves the kept-from marks past it, in one transaction
@@ -1334,6 +1416,46 @@ mod tests {
             ids.push(height_ids);
         }
         (dir, store, ids)
+    }
+
+    #[test]
+    fn height_records_live_in_the_height_log_are_checked_on_read_and_reclaimed_when_pruned() {
+        let (dir, store, ids) = filled_store(3);
+        drop(store);
+        let store = reopen(dir.path());
+        // Written before the reopen, read back from the closed segment 0.
+        let record = store.height(2).expect("read").expect("recorded");
+        assert_eq!(record.transactions[1].tx_id, ids[1][1]);
+        assert_eq!(
+            store.heights_in(1, 3).expect("read").len(),
+            3,
+            "every kept height is read back"
+        );
+        // A record damaged on disk reads as corrupt, never as another order.
+        let segment = dir
+            .path()
+            .join("height-log")
+            .join("segment-0000000000000000");
+        let mut bytes = std::fs::read(&segment).expect("segment 0");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&segment, &bytes).expect("damage");
+        assert!(matches!(
+            store.height(3),
+            Err(StoreError::Corrupt("height log"))
+        ));
+        bytes[last] ^= 1;
+        std::fs::write(&segment, &bytes).expect("repair");
+        assert!(store.height(3).expect("read").is_some());
+        // Once every height in segment 0 is pruned, its file goes; the current segment stays
+        // (pruned as an ordering-only validator does, up to its processed height).
+        assert_eq!(store.prune_below_final(4, 100, 4).expect("prune"), 4);
+        assert!(!segment.exists(), "a wholly pruned segment is deleted");
+        assert!(dir
+            .path()
+            .join("height-log")
+            .join("segment-0000000000000001")
+            .exists());
     }
 
     #[test]

@@ -1,24 +1,28 @@
-//! Batch payloads in append-only segment files beside the node's sled store.
+//! Large records in append-only segment files beside the node's sled store: batch payloads
+//! (`batch-log/`) and committed heights' records (`height-log/`).
 //!
-//! A batch is hundreds of KiB. Kept as a sled value it sits in a tree node with its
-//! neighbours: every insert into that node rewrites all of them, and every read of one
-//! deserialises all of them (measured: most of a validator's heap and of its kernel time in
-//! page-cache copies at 16,000 tx/s, ADR 0009). Here a batch is written once, sequentially, to
-//! the current segment; sled keeps only its [`Location`] (20 bytes).
+//! A batch is hundreds of KiB, and a height record under load tens to hundreds of KiB (one
+//! entry per ordered transaction). Kept as a sled value such a record sits in a tree node with
+//! its neighbours: every insert into that node rewrites all of them, every read of one
+//! deserialises all of them, and sled keeps them in its buffers far past its configured cache
+//! (measured: most of a validator's heap and of its kernel time in page-cache copies at 16,000
+//! tx/s for batches; 61 MB of a validator's heap for height records at 24,000 tx/s, ADR 0009).
+//! Here a record is written once, sequentially, to the current segment; sled keeps only its
+//! [`Location`] (20 bytes).
 //!
-//! Durability: [`BatchLog::append`] writes and the caller makes the bytes durable with
-//! [`BatchLog::sync`] *before* the sled entry that points at them is written, so no durable
+//! Durability: [`SegmentLog::append`] writes and the caller makes the bytes durable with
+//! [`SegmentLog::sync`] *before* the sled entry that points at them is written, so no durable
 //! entry ever points at bytes a crash can lose. A crash after the append and before the entry
 //! leaves unreferenced bytes at the end of a segment, never read. A restart opens a new
 //! segment rather than appending to a possibly torn one.
 //!
 //! Reads are hostile input like any disk read: a location past the end of its segment, or a
-//! segment that is gone, reads as absent; the caller validates the bytes (rkyv) and checks the
-//! batch digest.
+//! segment that is gone, reads as absent; the caller validates the bytes (rkyv) and checks
+//! them against a digest it kept (the batch digest, or a height record's checksum).
 //!
-//! Reclaiming: each segment's latest batch expiry is recorded; once every height up to that
-//! expiry is pruned, no batch in the segment can be needed (a committed one was pruned with its
-//! height, which is at most its expiry; an uncommitted one expired), and the file is deleted.
+//! Reclaiming is the caller's: for each segment the store records the latest height at which
+//! a record in it can still be needed (a batch's expiry, a height record's height); once every
+//! height up to that one is pruned, the file is deleted.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
@@ -33,7 +37,7 @@ const SEGMENT_BYTES: u64 = 64 << 20;
 /// Encoded size of a [`Location`].
 pub const LOCATION_BYTES: usize = 20;
 
-/// Where a batch's bytes are: segment, offset, length.
+/// Where a record's bytes are: segment, offset, length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
     /// Segment number.
@@ -79,7 +83,7 @@ struct Current {
 
 /// See the module documentation.
 #[derive(Debug)]
-pub struct BatchLog {
+pub struct SegmentLog {
     dir: PathBuf,
     current: Mutex<Current>,
 }
@@ -88,7 +92,7 @@ fn io(path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Log(format!("{}: {error}", path.display()))
 }
 
-impl BatchLog {
+impl SegmentLog {
     /// Opens the log in `dir` (created if missing) and starts a new segment after the
     /// highest one there.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -149,10 +153,10 @@ impl BatchLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Appends `bytes` to the current segment (not yet durable: see [`BatchLog::sync`]).
+    /// Appends `bytes` to the current segment (not yet durable: see [`SegmentLog::sync`]).
     pub fn append(&self, bytes: &[u8]) -> Result<Location, StoreError> {
         let len = u32::try_from(bytes.len())
-            .map_err(|_| StoreError::Log("a batch of 4 GiB or more".into()))?;
+            .map_err(|_| StoreError::Log("a record of 4 GiB or more".into()))?;
         let mut current = self.lock();
         if current.len > 0 && current.len + bytes.len() as u64 > SEGMENT_BYTES {
             let next = current.segment + 1;
@@ -235,7 +239,7 @@ mod tests {
     #[test]
     fn appends_read_back_across_segments_and_a_reopen_starts_a_new_segment() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let log = BatchLog::open(dir.path()).expect("open");
+        let log = SegmentLog::open(dir.path()).expect("open");
         let big = vec![7u8; (SEGMENT_BYTES / 2 + 1) as usize];
         let first = log.append(b"first").expect("append");
         let second = log.append(&big).expect("append");
@@ -251,7 +255,7 @@ mod tests {
         assert_eq!(log.read(third).expect("read"), Some(big.clone()));
         assert_eq!(Location::from_bytes(&third.to_bytes()), Some(third));
         drop(log);
-        let log = BatchLog::open(dir.path()).expect("reopen");
+        let log = SegmentLog::open(dir.path()).expect("reopen");
         assert_eq!(log.current_segment(), third.segment + 1);
         assert_eq!(log.read(second).expect("read"), Some(big));
         // Past the end of a segment, or in a removed one, reads as absent.
