@@ -14,16 +14,20 @@
 //! its entry is kept, and by height after that.
 //!
 //! # Memory
-//! An entry is a 16-byte id prefix and 16 bytes of place and expiry in one hash map (33 bytes
-//! a slot with its control byte; the map is between 44% and 88% full, so 38-75 bytes an
-//! entry); the index holds the transactions of `validity_heights` heights (ADR 0009 states
-//! what that is at the target rate). Dead entries are not found through a per-height list
-//! of keys (which cost 16 bytes more an entry and an allocation per height): they are hidden
-//! at once (an entry of a height more than `validity_heights` below the last recorded one is
-//! treated as absent everywhere) and swept out of the map every [`SWEEP_DIVISOR`]th of the
-//! window, so at most that fraction more entries are held. Two distinct ids with one 16-byte prefix take
-//! about 2^64 hashes to make; whoever makes such a pair only has the second of their own two
-//! transactions counted as a duplicate of the first, the same way on every validator.
+//! The index is two parts. Entries of the last few heights sit in a hash map (`recent`); every
+//! `validity_heights / MERGE_DIVISOR` heights they are merged into one array sorted by key
+//! (`run`), and the entries that died meanwhile leave it in the same pass. An entry of the run
+//! is its 16-byte id prefix and 12 bytes of place and expiry, with no empty slots and no
+//! table that doubles: about 30 bytes an entry with the directory that finds a key's range,
+//! against 38-75 bytes a slot in a hash map (and twice that while a map resizes, which was the
+//! largest step of a validator's memory at 50,000 tx/s, ADR 0009). The index holds the
+//! transactions of `validity_heights` heights, plus at most a `1 / MERGE_DIVISOR` of the
+//! window of dead entries that wait for the next merge (an entry of a height more than
+//! `validity_heights` below the last recorded one is treated as absent at once). A merge
+//! moves the run in place (its allocation grows by `mremap`, not by a copy), so it needs no
+//! second array. Two distinct ids with one 16-byte prefix take about 2^64 hashes to make;
+//! whoever makes such a pair only has the second of their own two transactions counted as a
+//! duplicate of the first, the same way on every validator.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -31,10 +35,11 @@ use crate::batch::TxId;
 use crate::id_hash::IdMap;
 use crate::store::HeightRecord;
 
-/// Dead entries are swept from the map once every `validity_heights / SWEEP_DIVISOR` heights
-/// (at least every height): a sweep visits every slot, so rarer sweeps cost less CPU and
-/// hold more dead entries (at most `1 / SWEEP_DIVISOR` of the window).
-pub const SWEEP_DIVISOR: u64 = 32;
+/// Recent entries are merged into the sorted run once every `validity_heights /
+/// MERGE_DIVISOR` heights (at least every height): a merge moves the whole run, so rarer
+/// merges cost less CPU, and hold more recent entries in the map and more dead ones in the
+/// run (each at most `1 / MERGE_DIVISOR` of the window).
+pub const MERGE_DIVISOR: u64 = 16;
 
 /// The part of an id the index keys by.
 type Key = [u8; 16];
@@ -45,7 +50,7 @@ fn key(id: &TxId) -> Key {
     key
 }
 
-/// Where a committed transaction was placed and how long it decides duplicates (16 bytes).
+/// Where a committed transaction was placed and how long it decides duplicates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     height: u64,
@@ -62,14 +67,155 @@ impl Entry {
     }
 }
 
+/// An entry as the sorted run keeps it: its height as an offset from the run's base height
+/// (12 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Place {
+    height_offset: u32,
+    index: u32,
+    decides_for: u32,
+}
+
+/// Entries sorted by key, each key once, with a directory of where each range of first bits
+/// starts (the keys are SHA-256 prefixes, so the ranges hold about two keys each).
+#[derive(Debug, Default)]
+struct SortedRun {
+    /// Every entry's height is at least this.
+    base: u64,
+    keys: Vec<Key>,
+    places: Vec<Place>,
+    /// `directory[b]..directory[b + 1]` holds the keys whose first `bits` bits are `b`.
+    directory: Vec<u32>,
+    bits: u32,
+}
+
+impl SortedRun {
+    fn bucket(key: &Key, bits: u32) -> usize {
+        if bits == 0 {
+            return 0;
+        }
+        let first = u64::from_be_bytes([
+            key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        ]);
+        usize::try_from(first >> (64 - bits)).expect("fewer than 2^32 buckets")
+    }
+
+    fn get(&self, key: &Key) -> Option<Entry> {
+        let bucket = Self::bucket(key, self.bits);
+        let (start, end) = (
+            *self.directory.get(bucket)? as usize,
+            *self.directory.get(bucket + 1)? as usize,
+        );
+        let at = start + self.keys[start..end].iter().position(|held| held == key)?;
+        let place = self.places[at];
+        Some(Entry {
+            height: self.base + u64::from(place.height_offset),
+            index: place.index,
+            decides_for: place.decides_for,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Takes `fresh` (sorted by key, each key once) in: run entries older than `base` and
+    /// those a fresh entry replaces leave, the rest are re-based on `base`, and the two are
+    /// merged in place (the vectors grow by `fresh.len()` at most, with no second array).
+    fn merge(&mut self, fresh: &[(Key, Entry)], base: u64) {
+        debug_assert!(fresh.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        // Pass 1, front to back: keep what lives and is not replaced, re-based.
+        let (old_base, mut kept, mut next_fresh) = (self.base, 0usize, 0usize);
+        for at in 0..self.keys.len() {
+            let key = self.keys[at];
+            while next_fresh < fresh.len() && fresh[next_fresh].0 < key {
+                next_fresh += 1;
+            }
+            let replaced = next_fresh < fresh.len() && fresh[next_fresh].0 == key;
+            let height = old_base + u64::from(self.places[at].height_offset);
+            if replaced || height < base {
+                continue;
+            }
+            let mut place = self.places[at];
+            place.height_offset = offset(height, base);
+            self.keys[kept] = key;
+            self.places[kept] = place;
+            kept += 1;
+        }
+        self.base = base;
+        // Pass 2, back to front: merge the fresh entries in.
+        let total = kept + fresh.len();
+        self.keys.truncate(kept);
+        self.places.truncate(kept);
+        self.keys.resize(total, [0; 16]);
+        self.places.resize(total, Place::default());
+        let (mut run, mut incoming) = (kept, fresh.len());
+        for write in (0..total).rev() {
+            let take_fresh =
+                incoming > 0 && (run == 0 || fresh[incoming - 1].0 > self.keys[run - 1]);
+            if take_fresh {
+                incoming -= 1;
+                let (key, entry) = fresh[incoming];
+                self.keys[write] = key;
+                self.places[write] = Place {
+                    height_offset: offset(entry.height, base),
+                    index: entry.index,
+                    decides_for: entry.decides_for,
+                };
+            } else {
+                run -= 1;
+                self.keys[write] = self.keys[run];
+                self.places[write] = self.places[run];
+            }
+        }
+        debug_assert!(
+            self.keys.windows(2).all(|pair| pair[0] < pair[1]),
+            "the run holds each key once, in order"
+        );
+        self.index_keys();
+    }
+
+    /// Rebuilds the directory: about two keys a range.
+    fn index_keys(&mut self) {
+        let count = self.keys.len();
+        self.bits = if count < 4 {
+            0
+        } else {
+            (usize::BITS - 1 - count.leading_zeros()) - 1
+        };
+        let buckets = 1usize << self.bits;
+        self.directory.clear();
+        self.directory.reserve_exact(buckets + 1);
+        let mut at = 0usize;
+        for bucket in 0..buckets {
+            while at < count && Self::bucket(&self.keys[at], self.bits) < bucket {
+                at += 1;
+            }
+            self.directory
+                .push(u32::try_from(at).expect("fewer than 2^32 entries"));
+        }
+        self.directory
+            .push(u32::try_from(count).expect("fewer than 2^32 entries"));
+    }
+}
+
+/// A kept height's offset from the run's base: at most `validity_heights` plus one merge
+/// interval, far below 2^32.
+fn offset(height: u64, base: u64) -> u32 {
+    u32::try_from(height - base).expect("a kept height is within the window above the base")
+}
+
 /// See the module documentation.
 #[derive(Debug)]
 pub struct CommittedIndex {
-    entries: IdMap<Key, Entry>,
+    /// Entries of the heights recorded since the last merge (newer than the run's).
+    recent: IdMap<Key, Entry>,
+    /// Older entries.
+    run: SortedRun,
     /// The last height recorded (0: none).
     latest: u64,
-    /// The height at which dead entries were last swept out.
-    swept_at: u64,
+    /// The height at which `recent` was last merged into `run`.
+    merged_at: u64,
     validity_heights: u64,
 }
 
@@ -77,9 +223,10 @@ impl CommittedIndex {
     /// An empty index for a chain with `validity_heights`.
     pub fn new(validity_heights: u64) -> Self {
         Self {
-            entries: IdMap::default(),
+            recent: IdMap::default(),
+            run: SortedRun::default(),
             latest: 0,
-            swept_at: 0,
+            merged_at: 0,
             validity_heights,
         }
     }
@@ -91,10 +238,13 @@ impl CommittedIndex {
 
     /// The entry of `slot` if it is kept: made within the window below the last recorded
     /// height (`entry.height + validity_heights >= latest`). An older one is dead (it decides
-    /// nothing from `latest` on) and only waits for the next sweep.
-    fn kept(&self, slot: &Key) -> Option<&Entry> {
-        self.entries
+    /// nothing from `latest` on) and only waits for the next merge. A recent entry is newer
+    /// than any of the run's, so it is the one that counts when both hold the key.
+    fn kept(&self, slot: &Key) -> Option<Entry> {
+        self.recent
             .get(slot)
+            .copied()
+            .or_else(|| self.run.get(slot))
             .filter(|entry| entry.height.saturating_add(self.validity_heights) >= self.latest)
     }
 
@@ -116,7 +266,7 @@ impl CommittedIndex {
     /// order; entries that can no longer decide anything are dropped first.
     pub fn record_height(&mut self, record: &HeightRecord, height: u64) {
         self.latest = self.latest.max(height);
-        self.sweep();
+        self.merge_due();
         for (index, placed) in (0u32..).zip(&record.transactions) {
             let slot = key(&placed.tx_id);
             let write = match self.kept(&slot) {
@@ -130,7 +280,7 @@ impl CommittedIndex {
                     .expiry
                     .map_or(0, |expiry| expiry.saturating_sub(height))
                     .min(u64::from(u32::MAX));
-                self.entries.insert(
+                self.recent.insert(
                     slot,
                     Entry {
                         height,
@@ -142,28 +292,35 @@ impl CommittedIndex {
         }
     }
 
-    /// Removes the dead entries (of a height `h` with `h + validity_heights < latest`: each
-    /// decides through `h + validity_heights` at most, so none decides anything from `latest`
-    /// on) once the last sweep is a `1 / SWEEP_DIVISOR` of the window old.
-    fn sweep(&mut self) {
-        let interval = (self.validity_heights / SWEEP_DIVISOR).max(1);
-        if self.latest < self.swept_at.saturating_add(interval) {
+    /// Once a `1 / MERGE_DIVISOR` of the window has passed since the last merge, moves the
+    /// recent entries into the run and drops the dead ones of both (of a height `h` with
+    /// `h + validity_heights < latest`: each decides through `h + validity_heights` at most,
+    /// so none decides anything from `latest` on).
+    fn merge_due(&mut self) {
+        let interval = (self.validity_heights / MERGE_DIVISOR).max(1);
+        if self.latest < self.merged_at.saturating_add(interval) {
             return;
         }
-        let (latest, validity_heights) = (self.latest, self.validity_heights);
-        self.entries
-            .retain(|_, entry| entry.height.saturating_add(validity_heights) >= latest);
-        self.swept_at = latest;
+        let base = self.latest.saturating_sub(self.validity_heights);
+        let mut fresh: Vec<(Key, Entry)> = self
+            .recent
+            .drain()
+            .filter(|(_, entry)| entry.height >= base)
+            .collect();
+        fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // The map's table stays allocated at its size for the next interval's entries.
+        self.run.merge(&fresh, base);
+        self.merged_at = self.latest;
     }
 
-    /// Entries held (dead ones not yet swept included).
+    /// Entries held (dead ones not yet merged away included).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.recent.len() + self.run.len()
     }
 
     /// Whether no entry is held.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
@@ -269,9 +426,9 @@ mod tests {
     }
 
     #[test]
-    fn dead_entries_are_hidden_at_once_and_swept_within_a_fraction_of_the_window() {
+    fn dead_entries_are_hidden_at_once_and_merged_away_within_a_fraction_of_the_window() {
         let validity = 64;
-        let interval = validity / SWEEP_DIVISOR;
+        let interval = validity / MERGE_DIVISOR;
         let mut index = CommittedIndex::new(validity);
         for height in 1..=200u64 {
             let tag = height.to_be_bytes();
@@ -288,6 +445,103 @@ mod tests {
                 "{} at {height}",
                 index.len()
             );
+        }
+    }
+
+    /// The index as a plain map that never drops an entry, with the same write rule: what
+    /// the merged index must decide and answer at every step.
+    struct Model {
+        entries: std::collections::HashMap<Key, Entry>,
+        latest: u64,
+        validity_heights: u64,
+    }
+
+    impl Model {
+        fn kept(&self, id: &TxId) -> Option<Entry> {
+            self.entries
+                .get(&key(id))
+                .copied()
+                .filter(|entry| entry.height + self.validity_heights >= self.latest)
+        }
+
+        fn record(&mut self, record: &HeightRecord, height: u64) {
+            self.latest = self.latest.max(height);
+            for (index, placed) in (0u32..).zip(&record.transactions) {
+                let write = match self.kept(&placed.tx_id) {
+                    None => true,
+                    Some(entry) => entry.decides_through() < height && placed.expiry.is_some(),
+                };
+                if write {
+                    let decides_for = placed.expiry.map_or(0, |expiry| expiry - height);
+                    self.entries.insert(
+                        key(&placed.tx_id),
+                        Entry {
+                            height,
+                            index,
+                            decides_for: u32::try_from(decides_for).expect("small"),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Heights (with gaps) of placements drawn from a small pool of ids, so that ids come
+        /// back live, dead and replaced, across many merges: every answer is the model's,
+        /// and the entries held stay within the window and one merge interval.
+        #[test]
+        fn merged_index_answers_as_a_map_that_keeps_everything(
+            validity in 1u64..40,
+            heights in proptest::collection::vec(
+                (1u64..4, proptest::collection::vec((0u8..48, proptest::option::of(0u64..45)), 0..12)),
+                1..80,
+            ),
+        ) {
+            let mut index = CommittedIndex::new(validity);
+            let mut model = Model {
+                entries: Default::default(),
+                latest: 0,
+                validity_heights: validity,
+            };
+            let mut height = 0u64;
+            let mut window_entries = std::collections::VecDeque::new();
+            for (gap, offered) in heights {
+                height += gap;
+                // The order rule's part: one placement per id in a height, an expiry only
+                // within the validity.
+                let mut seen = std::collections::HashSet::new();
+                let placed: Vec<(&[u8], Option<u64>)> = offered
+                    .iter()
+                    .filter(|(tag, _)| seen.insert(*tag))
+                    .map(|(tag, ahead)| {
+                        let expiry = ahead.filter(|ahead| *ahead <= validity).map(|ahead| height + ahead);
+                        (std::slice::from_ref(tag), expiry)
+                    })
+                    .collect();
+                let record = record(height, &placed);
+                index.record_height(&record, height);
+                model.record(&record, height);
+                window_entries.push_back((height, record.transactions.len()));
+                while window_entries.front().is_some_and(|(at, _)| at + validity + validity / MERGE_DIVISOR.max(1) + 1 < height) {
+                    window_entries.pop_front();
+                }
+                for tag in 0u8..48 {
+                    let id = TxId::of(&[tag]);
+                    proptest::prop_assert_eq!(index.committed_at(&id), model.kept(&id).map(|entry| (entry.height, entry.index)), "{} at {}", tag, height);
+                    for at in height..=height + validity + 1 {
+                        proptest::prop_assert_eq!(
+                            index.is_live(&id, at),
+                            model.kept(&id).is_some_and(|entry| entry.decides_through() >= at),
+                            "{} at {} from {}", tag, at, height
+                        );
+                    }
+                }
+                let bound: usize = window_entries.iter().map(|(_, count)| count).sum();
+                proptest::prop_assert!(index.len() <= bound, "{} held, {} bound", index.len(), bound);
+            }
         }
     }
 
