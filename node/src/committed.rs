@@ -17,17 +17,23 @@
 //! The index is two parts. Entries of the last few heights sit in a hash map (`recent`); every
 //! `validity_heights / MERGE_DIVISOR` heights they are merged into one array sorted by key
 //! (`run`), and the entries that died meanwhile leave it in the same pass. An entry of the run
-//! is its 16-byte id prefix and 12 bytes of place and expiry, with no empty slots and no
-//! table that doubles: about 30 bytes an entry with the directory that finds a key's range,
-//! against 38-75 bytes a slot in a hash map (and twice that while a map resizes, which was the
-//! largest step of a validator's memory at 50,000 tx/s, ADR 0009). The index holds the
-//! transactions of `validity_heights` heights, plus at most a `1 / MERGE_DIVISOR` of the
+//! is a 12-byte id prefix and 8 bytes of place and expiry, with no empty slots and no table
+//! that doubles: about 22 bytes an entry with the directory that finds a key's range, against
+//! 38-75 bytes a slot in the hash map this replaced (and twice that while it resized, which
+//! was the largest step of a validator's memory at 50,000 tx/s, ADR 0009). The index holds
+//! the transactions of `validity_heights` heights, plus at most a `1 / MERGE_DIVISOR` of the
 //! window of dead entries that wait for the next merge (an entry of a height more than
 //! `validity_heights` below the last recorded one is treated as absent at once). A merge
 //! moves the run in place (its allocation grows by `mremap`, not by a copy), so it needs no
-//! second array. Two distinct ids with one 16-byte prefix take about 2^64 hashes to make;
-//! whoever makes such a pair only has the second of their own two transactions counted as a
-//! duplicate of the first, the same way on every validator.
+//! second array.
+//!
+//! # Why a 12-byte prefix is enough
+//! Two ids that share a prefix are one entry: the later one is taken for a duplicate of the
+//! earlier one, the same way on every validator (every decision stays deterministic). Making
+//! such a pair of one's own transactions takes about 2^48 hashes and harms only their maker.
+//! Harming someone else's transaction needs an id with the prefix of a victim's id that is
+//! not yet ordered: a second preimage of 96 bits (about 2^96 hashes, or 2^75 against two
+//! million targets at once), within the seconds before the victim's batch is ordered.
 
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -42,11 +48,11 @@ use crate::store::HeightRecord;
 pub const MERGE_DIVISOR: u64 = 16;
 
 /// The part of an id the index keys by.
-type Key = [u8; 16];
+type Key = [u8; 12];
 
 fn key(id: &TxId) -> Key {
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&id.0[..16]);
+    let mut key = [0u8; 12];
+    key.copy_from_slice(&id.0[..12]);
     key
 }
 
@@ -67,13 +73,58 @@ impl Entry {
     }
 }
 
-/// An entry as the sorted run keeps it: its height as an offset from the run's base height
-/// (12 bytes).
+/// Bits of a packed place: the position in the height, the height's offset from the run's
+/// base, and how long it decides.
+const INDEX_BITS: u32 = 22;
+const OFFSET_BITS: u32 = 21;
+const DECIDES_BITS: u32 = 21;
+/// A packed index with all bits set: the position is in the run's overflow map (a height of
+/// more than four million placements, which only a block far past honest limits has).
+const INDEX_OVERFLOW: u32 = (1 << INDEX_BITS) - 1;
+
+/// An entry as the sorted run keeps it, in 8 bytes: position (22 bits), the height as an
+/// offset from the run's base (21 bits: a kept height is at most `validity_heights` plus one
+/// merge interval above the base, and `validity_heights` is at most 2^20), and how long it
+/// decides (21 bits, at most `validity_heights`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Place {
-    height_offset: u32,
-    index: u32,
-    decides_for: u32,
+struct Place(u64);
+
+impl Place {
+    fn new(index: u32, height_offset: u64, decides_for: u32) -> Self {
+        assert!(
+            height_offset < 1 << OFFSET_BITS,
+            "a kept height is within the window above the base"
+        );
+        assert!(
+            decides_for < 1 << DECIDES_BITS,
+            "an entry decides for at most validity_heights"
+        );
+        Self(
+            u64::from(index.min(INDEX_OVERFLOW))
+                | height_offset << INDEX_BITS
+                | u64::from(decides_for) << (INDEX_BITS + OFFSET_BITS),
+        )
+    }
+
+    fn index(self) -> u32 {
+        u32::try_from(self.0 & u64::from(INDEX_OVERFLOW)).expect("22 bits")
+    }
+
+    fn height_offset(self) -> u64 {
+        (self.0 >> INDEX_BITS) & ((1 << OFFSET_BITS) - 1)
+    }
+
+    fn decides_for(self) -> u32 {
+        u32::try_from(self.0 >> (INDEX_BITS + OFFSET_BITS)).expect("21 bits")
+    }
+
+    fn rebased(self, old_base: u64, base: u64) -> Self {
+        Self::new(
+            self.index(),
+            old_base + self.height_offset() - base,
+            self.decides_for(),
+        )
+    }
 }
 
 /// Entries sorted by key, each key once, with a directory of where each range of first bits
@@ -84,6 +135,8 @@ struct SortedRun {
     base: u64,
     keys: Vec<Key>,
     places: Vec<Place>,
+    /// Positions that do not fit a packed place ([`INDEX_OVERFLOW`]).
+    overflow: IdMap<Key, u32>,
     /// `directory[b]..directory[b + 1]` holds the keys whose first `bits` bits are `b`.
     directory: Vec<u32>,
     bits: u32,
@@ -108,10 +161,17 @@ impl SortedRun {
         );
         let at = start + self.keys[start..end].iter().position(|held| held == key)?;
         let place = self.places[at];
+        let index = match place.index() {
+            INDEX_OVERFLOW => *self
+                .overflow
+                .get(key)
+                .expect("an overflowing position is in the overflow map"),
+            index => index,
+        };
         Some(Entry {
-            height: self.base + u64::from(place.height_offset),
-            index: place.index,
-            decides_for: place.decides_for,
+            height: self.base + place.height_offset(),
+            index,
+            decides_for: place.decides_for(),
         })
     }
 
@@ -132,14 +192,15 @@ impl SortedRun {
                 next_fresh += 1;
             }
             let replaced = next_fresh < fresh.len() && fresh[next_fresh].0 == key;
-            let height = old_base + u64::from(self.places[at].height_offset);
-            if replaced || height < base {
+            let place = self.places[at];
+            if replaced || old_base + place.height_offset() < base {
+                if place.index() == INDEX_OVERFLOW {
+                    self.overflow.remove(&key);
+                }
                 continue;
             }
-            let mut place = self.places[at];
-            place.height_offset = offset(height, base);
             self.keys[kept] = key;
-            self.places[kept] = place;
+            self.places[kept] = place.rebased(old_base, base);
             kept += 1;
         }
         self.base = base;
@@ -147,7 +208,7 @@ impl SortedRun {
         let total = kept + fresh.len();
         self.keys.truncate(kept);
         self.places.truncate(kept);
-        self.keys.resize(total, [0; 16]);
+        self.keys.resize(total, [0; 12]);
         self.places.resize(total, Place::default());
         let (mut run, mut incoming) = (kept, fresh.len());
         for write in (0..total).rev() {
@@ -156,12 +217,12 @@ impl SortedRun {
             if take_fresh {
                 incoming -= 1;
                 let (key, entry) = fresh[incoming];
+                if entry.index >= INDEX_OVERFLOW {
+                    self.overflow.insert(key, entry.index);
+                }
                 self.keys[write] = key;
-                self.places[write] = Place {
-                    height_offset: offset(entry.height, base),
-                    index: entry.index,
-                    decides_for: entry.decides_for,
-                };
+                self.places[write] =
+                    Place::new(entry.index, entry.height - base, entry.decides_for);
             } else {
                 run -= 1;
                 self.keys[write] = self.keys[run];
@@ -199,12 +260,6 @@ impl SortedRun {
     }
 }
 
-/// A kept height's offset from the run's base: at most `validity_heights` plus one merge
-/// interval, far below 2^32.
-fn offset(height: u64, base: u64) -> u32 {
-    u32::try_from(height - base).expect("a kept height is within the window above the base")
-}
-
 /// See the module documentation.
 #[derive(Debug)]
 pub struct CommittedIndex {
@@ -222,6 +277,10 @@ pub struct CommittedIndex {
 impl CommittedIndex {
     /// An empty index for a chain with `validity_heights`.
     pub fn new(validity_heights: u64) -> Self {
+        assert!(
+            validity_heights <= *shroud_proofs::validity::VALIDITY_HEIGHTS_RANGE.end(),
+            "the configuration checks validity_heights"
+        );
         Self {
             recent: IdMap::default(),
             run: SortedRun::default(),
@@ -279,7 +338,7 @@ impl CommittedIndex {
                 let decides_for = placed
                     .expiry
                     .map_or(0, |expiry| expiry.saturating_sub(height))
-                    .min(u64::from(u32::MAX));
+                    .min(self.validity_heights);
                 self.recent.insert(
                     slot,
                     Entry {
@@ -446,6 +505,46 @@ mod tests {
                 index.len()
             );
         }
+    }
+
+    #[test]
+    fn a_position_past_the_packed_bits_is_kept_beside_the_run_and_leaves_with_its_entry() {
+        let mut run = SortedRun::default();
+        let (big, small) = (key(&TxId::of(b"big")), key(&TxId::of(b"small")));
+        let mut fresh = vec![
+            (
+                big,
+                Entry {
+                    height: 10,
+                    index: INDEX_OVERFLOW + 5,
+                    decides_for: 3,
+                },
+            ),
+            (
+                small,
+                Entry {
+                    height: 11,
+                    index: 7,
+                    decides_for: 2,
+                },
+            ),
+        ];
+        fresh.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        run.merge(&fresh, 5);
+        assert_eq!(
+            run.get(&big).map(|entry| entry.index),
+            Some(INDEX_OVERFLOW + 5)
+        );
+        assert_eq!(
+            run.get(&small),
+            Some(fresh.iter().find(|f| f.0 == small).expect("small").1)
+        );
+        assert_eq!(run.overflow.len(), 1);
+        // Height 10 falls below the new base: the entry and its overflow go.
+        run.merge(&[], 11);
+        assert_eq!(run.get(&big), None);
+        assert!(run.overflow.is_empty());
+        assert_eq!(run.get(&small).map(|entry| entry.height), Some(11));
     }
 
     /// The index as a plain map that never drops an entry, with the same write rule: what
