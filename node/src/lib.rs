@@ -19,6 +19,7 @@
 //! - [`runtime`]: network tasks, the validator loop, the client and operator APIs.
 //! - [`status`]: receipts (a transaction's status with evidence), read from the store.
 //! - [`wire`]: messages between validators and with clients.
+//! - [`malloc`]: glibc's allocator thresholds, fixed for a long-running validator.
 //! - [`demo`]: `shroud demo`, a local network driven through the SDK.
 //! - [`cli`]: the client commands (`tx submit`, `tx watch`, `tail`).
 
@@ -30,6 +31,7 @@ pub mod decrypt;
 pub mod demo;
 pub mod id_hash;
 pub mod ingress;
+pub mod malloc;
 pub mod mempool;
 pub mod pending_log;
 pub mod runtime;

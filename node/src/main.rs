@@ -136,6 +136,11 @@ fn client_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // A validator runs for months: glibc's thresholds are fixed before anything allocates
+    // much (this executes the program again, once).
+    let thresholds =
+        matches!(cli.command, Command::Run { .. }).then(shroud_node::malloc::fix_thresholds);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -143,7 +148,10 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    if let Some(shroud_node::malloc::Thresholds::Dynamic(error)) = thresholds {
+        tracing::warn!(%error, "could not fix the allocator's thresholds; running with glibc's defaults");
+    }
+    match cli.command {
         Command::Demo {
             transactions,
             bundle_percent,

@@ -122,7 +122,15 @@ impl From<Options> for RunOptions {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Validator { config } => loadgen::run_validator(&config),
+        Command::Validator { config } => {
+            // As `shroud run` does (the validators measured are the ones operators run).
+            if let shroud_node::malloc::Thresholds::Dynamic(error) =
+                shroud_node::malloc::fix_thresholds()
+            {
+                eprintln!("could not fix the allocator's thresholds: {error}");
+            }
+            loadgen::run_validator(&config)
+        }
         Command::Run { options, json } => {
             let report = loadgen::run(&options.into())?;
             println!("{}", report.table());
