@@ -126,6 +126,11 @@ fn a_flood_past_the_caps_is_refused_as_overloaded_and_ordering_goes_on() {
         client.close();
     });
     let height = |index| status_field(&cluster, index, "committed_height").unwrap_or(0);
+    // The unloaded pace, measured in this run, to compare the flood's with (printed, not
+    // asserted: no timing is asserted in a test).
+    let unloaded = (height(1), Instant::now());
+    std::thread::sleep(Duration::from_secs(4));
+    let unloaded_per_s = (height(1) - unloaded.0) as f64 / unloaded.1.elapsed().as_secs_f64();
     let before = (height(1), Instant::now());
 
     let (overloaded, accepted_ids, refused_connections) = runtime.block_on(async {
@@ -203,12 +208,16 @@ fn a_flood_past_the_caps_is_refused_as_overloaded_and_ordering_goes_on() {
         (overloaded, accepted, refused)
     });
     let after = (height(1), Instant::now());
+    let flood_s = after.1.duration_since(before.1).as_secs_f64();
+    let flood_per_s = (after.0 - before.0) as f64 / flood_s;
     println!(
         "flood: {refused_connections} of 1000 connections refused, {overloaded} submissions \
-         overloaded, {} accepted; validator 1 committed {} heights in {:.1} s",
+         overloaded, {} accepted; validator 1 committed {} heights in {flood_s:.1} s \
+         ({flood_per_s:.1} a second; {unloaded_per_s:.1} a second unloaded, just before: \
+         {:.2}x)",
         accepted_ids.len(),
         after.0 - before.0,
-        after.1.duration_since(before.1).as_secs_f64()
+        unloaded_per_s / flood_per_s.max(f64::MIN_POSITIVE),
     );
     assert!(
         refused_connections >= 1_000 - 16,
