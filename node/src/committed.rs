@@ -45,7 +45,7 @@ use crate::store::HeightRecord;
 /// MERGE_DIVISOR` heights (at least every height): a merge moves the whole run, so rarer
 /// merges cost less CPU, and hold more recent entries in the map and more dead ones in the
 /// run (each at most `1 / MERGE_DIVISOR` of the window).
-pub const MERGE_DIVISOR: u64 = 16;
+pub const MERGE_DIVISOR: u64 = 32;
 
 /// The part of an id the index keys by.
 type Key = [u8; 12];
@@ -183,57 +183,74 @@ impl SortedRun {
     /// those a fresh entry replaces leave, the rest are re-based on `base`, and the two are
     /// merged in place (the vectors grow by `fresh.len()` at most, with no second array).
     fn merge(&mut self, fresh: &[(Key, Entry)], base: u64) {
-        debug_assert!(fresh.windows(2).all(|pair| pair[0].0 < pair[1].0));
-        // Pass 1, front to back: keep what lives and is not replaced, re-based.
+        debug_assert!(fresh
+            .windows(2)
+            .all(|pair| rank(&pair[0].0) < rank(&pair[1].0)));
+        let kept = self.compact(fresh, base);
+        // Back to front: each fresh entry goes after the kept keys below it; the kept keys
+        // between two fresh ones move up as one block.
+        let total = kept + fresh.len();
+        self.keys.resize(total, [0; 12]);
+        self.places.resize(total, Place::default());
+        let mut run = kept;
+        for (incoming, (key, entry)) in fresh.iter().enumerate().rev() {
+            let below = rank(key);
+            let mut start = run;
+            while start > 0 && rank(&self.keys[start - 1]) > below {
+                start -= 1;
+            }
+            // Kept keys `start..run` are above `key`: they move up by the fresh entries
+            // still to place below them and this one.
+            self.keys.copy_within(start..run, start + incoming + 1);
+            self.places.copy_within(start..run, start + incoming + 1);
+            if entry.index >= INDEX_OVERFLOW {
+                self.overflow.insert(*key, entry.index);
+            }
+            self.keys[start + incoming] = *key;
+            self.places[start + incoming] =
+                Place::new(entry.index, entry.height - base, entry.decides_for);
+            run = start;
+        }
+        debug_assert!(
+            self.keys
+                .windows(2)
+                .all(|pair| rank(&pair[0]) < rank(&pair[1])),
+            "the run holds each key once, in order"
+        );
+        self.index_keys();
+    }
+
+    /// Front to back: keeps the entries that live (height at least `base`) and that no fresh
+    /// entry replaces, re-based on `base`, and returns how many.
+    fn compact(&mut self, fresh: &[(Key, Entry)], base: u64) -> usize {
         let (old_base, mut kept, mut next_fresh) = (self.base, 0usize, 0usize);
         for at in 0..self.keys.len() {
             let key = self.keys[at];
-            while next_fresh < fresh.len() && fresh[next_fresh].0 < key {
+            let place = self.places[at];
+            let live = old_base + place.height_offset() >= base;
+            let order = rank(&key);
+            while next_fresh < fresh.len() && rank(&fresh[next_fresh].0) < order {
                 next_fresh += 1;
             }
             let replaced = next_fresh < fresh.len() && fresh[next_fresh].0 == key;
-            let place = self.places[at];
-            if replaced || old_base + place.height_offset() < base {
+            if !live || replaced {
                 if place.index() == INDEX_OVERFLOW {
                     self.overflow.remove(&key);
                 }
                 continue;
             }
             self.keys[kept] = key;
-            self.places[kept] = place.rebased(old_base, base);
+            self.places[kept] = if old_base == base {
+                place
+            } else {
+                place.rebased(old_base, base)
+            };
             kept += 1;
         }
         self.base = base;
-        // Pass 2, back to front: merge the fresh entries in.
-        let total = kept + fresh.len();
         self.keys.truncate(kept);
         self.places.truncate(kept);
-        self.keys.resize(total, [0; 12]);
-        self.places.resize(total, Place::default());
-        let (mut run, mut incoming) = (kept, fresh.len());
-        for write in (0..total).rev() {
-            let take_fresh =
-                incoming > 0 && (run == 0 || fresh[incoming - 1].0 > self.keys[run - 1]);
-            if take_fresh {
-                incoming -= 1;
-                let (key, entry) = fresh[incoming];
-                if entry.index >= INDEX_OVERFLOW {
-                    self.overflow.insert(key, entry.index);
-                }
-                self.keys[write] = key;
-                self.places[write] =
-                    Place::new(entry.index, entry.height - base, entry.decides_for);
-            } else {
-                run -= 1;
-                self.keys[write] = self.keys[run];
-                self.places[write] = self.places[run];
-            }
-        }
-        debug_assert!(
-            self.keys.windows(2).all(|pair| pair[0] < pair[1]),
-            "the run holds each key once, in order"
-        );
-        self.index_keys();
+        kept
     }
 
     /// Rebuilds the directory: two to four keys a range (one byte an entry; a range's keys
@@ -259,6 +276,16 @@ impl SortedRun {
         self.directory
             .push(u32::try_from(count).expect("fewer than 2^32 entries"));
     }
+}
+
+/// A key's order as two integers (the bytes' order, compared without a call per key).
+fn rank(key: &Key) -> (u64, u32) {
+    (
+        u64::from_be_bytes([
+            key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
+        ]),
+        u32::from_be_bytes([key[8], key[9], key[10], key[11]]),
+    )
 }
 
 /// See the module documentation.
@@ -368,7 +395,7 @@ impl CommittedIndex {
             .drain()
             .filter(|(_, entry)| entry.height >= base)
             .collect();
-        fresh.sort_unstable_by_key(|(key, _)| *key);
+        fresh.sort_unstable_by_key(|(key, _)| rank(key));
         // The map's table stays allocated at its size for the next interval's entries.
         self.run.merge(&fresh, base);
         metrics::histogram!("shroud_committed_index_merge_seconds")
@@ -533,7 +560,7 @@ mod tests {
                 },
             ),
         ];
-        fresh.sort_unstable_by_key(|(key, _)| *key);
+        fresh.sort_unstable_by_key(|(key, _)| rank(key));
         run.merge(&fresh, 5);
         assert_eq!(
             run.get(&big).map(|entry| entry.index),
