@@ -47,6 +47,11 @@ fn primitives(c: &mut Criterion) {
     c.bench_function("primitive::g1_mul/lib=arkworks", |b| {
         b.iter(|| black_box(point) * black_box(scalar))
     });
+    // What every multiplication by a secret scalar costs: blst's constant-time multiplication
+    // with the points and the scalar carried over from arkworks and back.
+    c.bench_function("primitive::g1_mul/lib=blst-secret", |b| {
+        b.iter(|| shroud_crypto::secret_scalar::g1(black_box(&point), black_box(&scalar)))
+    });
 
     // blst: one variable-base multiplication through the safe API (a one-term
     // multi-scalar multiplication with a full 255-bit scalar).

@@ -12,6 +12,8 @@
 //! - [`tdh2`]: the CCA-secure threshold KEM with a label, hybrid with a key-committing AEAD;
 //!   decryption shares with proofs, checked singly or in batches, combined optimistically.
 //! - [`shamir`]: polynomials over the scalar field and Lagrange coefficients at zero.
+//! - [`secret_scalar`]: multiplication by secret scalars (key shares, nonces, encryption
+//!   randomness) in constant time, in blst.
 //! - [`domains`]: every domain tag; changing one is a breaking change.
 //! - [`encodings`]: the canonical bytes that committee signatures cover.
 //!
@@ -20,7 +22,8 @@
 //!   no trailing bytes); verification is an explicit, separate step whose success is a type
 //!   ([`tdh2::VerifiedCiphertext`], [`tdh2::VerifiedShare`]). Only verified ciphertexts get
 //!   decryption shares.
-//! - Secret keys and key shares are wiped on drop and their `Debug` output is redacted.
+//! - Secret keys and key shares are wiped on drop and their `Debug` output is redacted; every
+//!   multiplication by a secret scalar runs in constant time ([`secret_scalar`]).
 //! - A committee key without a valid proof of possession is refused
 //!   ([`certificate::CommitteeKeys::new`]), which is what makes one-pairing certificate checks
 //!   sound against rogue keys.
@@ -35,6 +38,7 @@ pub mod domains;
 pub mod eip2537;
 pub mod encodings;
 pub mod error;
+pub mod secret_scalar;
 pub mod shamir;
 pub mod tdh2;
 

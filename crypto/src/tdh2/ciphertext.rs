@@ -1,7 +1,7 @@
 //! The TDH2 ciphertext: encryption, the validity proof, and the wire format.
 
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
-use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, VariableBaseMSM};
 use ark_ff::Zero;
 use ark_std::UniformRand;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -19,6 +19,7 @@ use super::hash::{
 use super::keys::EncryptionKey;
 use crate::domains::{TDH2_AEAD_KEY, TDH2_CIPHERTEXT_CHALLENGE, TDH2_LABEL};
 use crate::error::ThresholdError;
+use crate::secret_scalar;
 
 /// The current ciphertext format version.
 pub const CIPHERTEXT_VERSION: u8 = 2;
@@ -184,11 +185,15 @@ pub fn encrypt<R: RngCore + CryptoRng>(
 ) -> Ciphertext {
     let r = Zeroizing::new(Fr::rand(rng));
     let s = Zeroizing::new(Fr::rand(rng));
-    let g = G1Projective::generator();
+    // `r` and `s` are secret (`r` opens the payload): constant-time multiplications only.
     let g_bar = second_generator();
-    let points =
-        G1Projective::normalize_batch(&[g * *r, g_bar * *r, g * *s, g_bar * *s, key.0 * *r]);
-    let (u, u_bar, w, w_bar, shared) = (points[0], points[1], points[2], points[3], points[4]);
+    let (u, u_bar, w, w_bar, shared) = (
+        secret_scalar::g1_generator(&r),
+        secret_scalar::g1(&g_bar, &r),
+        secret_scalar::g1_generator(&s),
+        secret_scalar::g1(&g_bar, &s),
+        secret_scalar::g1(&key.0, &r),
+    );
     let keys = derive_keys(&shared, &label, &u);
     let payload = seal(&keys, &label, plaintext);
     let mut ciphertext = Ciphertext {

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
-use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::UniformRand;
 use rand_core::{CryptoRng, RngCore};
@@ -286,7 +286,7 @@ impl KeyShare {
                 share_count: usize::from(ShareIndex::MAX),
             });
         }
-        let verification_key = (G1Projective::generator() * secret).into_affine();
+        let verification_key = crate::secret_scalar::g1_generator(&secret);
         Ok(Self {
             index,
             secret,
@@ -345,8 +345,8 @@ pub fn trusted_dealer_for_local_testnet<R: RngCore + CryptoRng>(
     check_parameters(threshold, share_count)?;
     let secret = zeroize::Zeroizing::new(Fr::rand(rng));
     let polynomial = SecretPolynomial::random(*secret, threshold, rng);
-    let encryption_key = EncryptionKey((G1Projective::generator() * *secret).into_affine());
-    let encryption_key_g2 = (G2Projective::generator() * *secret).into_affine();
+    let encryption_key = EncryptionKey(crate::secret_scalar::g1_generator(&secret));
+    let encryption_key_g2 = crate::secret_scalar::g2(&G2Affine::generator(), &secret);
     let mut shares = Vec::with_capacity(share_count);
     for index in 1..=share_count {
         let index = ShareIndex::try_from(index).expect("checked: share count fits in a u16");

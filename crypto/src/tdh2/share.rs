@@ -2,7 +2,7 @@
 //! batched) and their combination.
 
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
-use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::Zero;
 use ark_std::UniformRand;
 use rand_core::{CryptoRng, RngCore};
@@ -16,6 +16,7 @@ use super::hash::{
 use super::keys::{KeyShare, PublicKeySet};
 use crate::domains::TDH2_SHARE_CHALLENGE;
 use crate::error::ThresholdError;
+use crate::secret_scalar;
 use crate::shamir::{lagrange_coefficients_at_zero, ShareIndex};
 
 /// Length of an encoded [`DecryptionShare`].
@@ -106,16 +107,12 @@ pub fn create_share<R: RngCore + CryptoRng>(
 ) -> DecryptionShare {
     let u = *ciphertext.ciphertext().u();
     let nonce = Zeroizing::new(Fr::rand(rng));
-    let points = G1Projective::normalize_batch(&[
-        u * key_share.secret(),
-        u * *nonce,
-        G1Projective::generator() * *nonce,
-    ]);
+    // The key share and the nonce are secret: constant-time multiplications only.
     let mut share = DecryptionShare {
         index: key_share.index(),
-        value: points[0],
-        commitment_u: points[1],
-        commitment_g: points[2],
+        value: secret_scalar::g1(&u, key_share.secret()),
+        commitment_u: secret_scalar::g1(&u, &nonce),
+        commitment_g: secret_scalar::g1_generator(&nonce),
         response: Fr::zero(),
     };
     let verification_key = key_share.verification_key();
