@@ -13,10 +13,19 @@
 //! glibc reads its tunables once, at start-up, from `GLIBC_TUNABLES`, and the workspace has no
 //! unsafe code to call `mallopt`: [`fix_thresholds`] therefore executes the same program again
 //! (same process, same arguments, same environment) with the tunables added, once. An
-//! operator who sets either malloc threshold in `GLIBC_TUNABLES` keeps their own values.
+//! operator who sets one of them in `GLIBC_TUNABLES` keeps their own value. The arenas are
+//! limited to two as well: in 120 s runs at 50,000 tx/s, where the pruner and sled's threads
+//! allocate beside the validator's, that took the largest validator from 113-116 to 100-103
+//! MiB (BENCHMARKS.md, 2026-12-07).
 
-/// glibc's starting thresholds, fixed (which also turns its dynamic adjustment off).
-pub const TUNABLES: &str = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072";
+/// glibc's starting thresholds, fixed (which also turns its dynamic adjustment off), and two
+/// arenas rather than one per thread (up to sixteen on two cores): the pruner's and sled's
+/// threads otherwise each kept their own freed pages.
+pub const TUNABLES: [(&str, &str); 3] = [
+    ("glibc.malloc.mmap_threshold", "131072"),
+    ("glibc.malloc.trim_threshold", "131072"),
+    ("glibc.malloc.arena_max", "2"),
+];
 
 /// Set in the executed-again process, so that it runs on rather than executing again.
 const MARK: &str = "SHROUD_MALLOC_THRESHOLDS_FIXED";
@@ -26,24 +35,37 @@ const MARK: &str = "SHROUD_MALLOC_THRESHOLDS_FIXED";
 pub enum Thresholds {
     /// This process already runs with the thresholds fixed (or on another allocator).
     Fixed,
-    /// The operator set a malloc threshold in `GLIBC_TUNABLES`: theirs stands.
+    /// The operator set every one of these tunables in `GLIBC_TUNABLES`: theirs stand.
     SetByOperator,
     /// Executing again failed; the process runs on with glibc's dynamic thresholds.
     Dynamic(String),
 }
 
-/// The `GLIBC_TUNABLES` value to execute with, or none when the operator set a threshold.
+/// The `GLIBC_TUNABLES` value to execute with: the operator's, and each of [`TUNABLES`] they
+/// did not set; none when they set them all.
 fn tunables(existing: Option<&str>) -> Option<String> {
-    match existing {
-        Some(set)
-            if set.contains("glibc.malloc.mmap_threshold")
-                || set.contains("glibc.malloc.trim_threshold") =>
-        {
-            None
-        }
-        Some(set) if !set.is_empty() => Some(format!("{set}:{TUNABLES}")),
-        _ => Some(TUNABLES.to_owned()),
+    let existing = existing.unwrap_or("");
+    let set = |name: &str| {
+        existing
+            .split(':')
+            .any(|item| item.split('=').next() == Some(name))
+    };
+    let added: Vec<String> = TUNABLES
+        .iter()
+        .filter(|(name, _)| !set(name))
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    if added.is_empty() {
+        return None;
     }
+    Some(
+        std::iter::once(existing)
+            .filter(|existing| !existing.is_empty())
+            .map(str::to_owned)
+            .chain(added)
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }
 
 /// Executes this program again with glibc's malloc thresholds fixed (see the module
@@ -91,14 +113,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_operators_thresholds_stand_and_other_tunables_are_kept() {
-        assert_eq!(tunables(None).as_deref(), Some(TUNABLES));
-        assert_eq!(tunables(Some("")).as_deref(), Some(TUNABLES));
+    fn the_operators_tunables_stand_and_ours_fill_the_rest() {
+        let ours = "glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072:\
+                    glibc.malloc.arena_max=2";
+        assert_eq!(tunables(None).as_deref(), Some(ours));
+        assert_eq!(tunables(Some("")).as_deref(), Some(ours));
         assert_eq!(
-            tunables(Some("glibc.malloc.arena_max=2")),
-            Some(format!("glibc.malloc.arena_max=2:{TUNABLES}"))
+            tunables(Some("glibc.malloc.tcache_count=0")),
+            Some(format!("glibc.malloc.tcache_count=0:{ours}"))
         );
-        assert_eq!(tunables(Some("glibc.malloc.trim_threshold=1")), None);
-        assert_eq!(tunables(Some("glibc.malloc.mmap_threshold=1")), None);
+        assert_eq!(
+            tunables(Some("glibc.malloc.arena_max=4")).as_deref(),
+            Some(
+                "glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=131072:\
+                 glibc.malloc.trim_threshold=131072"
+            )
+        );
+        assert_eq!(
+            tunables(Some(
+                "glibc.malloc.trim_threshold=1:glibc.malloc.mmap_threshold=1:glibc.malloc.arena_max=8"
+            )),
+            None
+        );
     }
 }
