@@ -18,9 +18,10 @@
 //! `validity_heights / MERGE_DIVISOR` heights they are merged into one array sorted by key
 //! (`run`), and the entries that died meanwhile leave it in the same pass. An entry of the run
 //! is a 12-byte id prefix and 8 bytes of place and expiry, with no empty slots and no table
-//! that doubles: about 21 bytes an entry with the directory that finds a key's range, against
-//! 38-75 bytes a slot in the hash map this replaced (and twice that while it resized, which
-//! was the largest step of a validator's memory at 50,000 tx/s, ADR 0009). The index holds
+//! that doubles: about 21 bytes an entry with the directory that finds a key's range (from the
+//! layout), against 38-75 bytes a slot in the hash map this replaced (and twice that while it
+//! resized, which was the largest step of a validator's memory at 50,000 tx/s, ADR 0009).
+//! The index holds
 //! the transactions of `validity_heights` heights, plus at most a `1 / MERGE_DIVISOR` of the
 //! window of dead entries that wait for the next merge (an entry of a height more than
 //! `validity_heights` below the last recorded one is treated as absent at once). A merge
@@ -147,10 +148,7 @@ impl SortedRun {
         if bits == 0 {
             return 0;
         }
-        let first = u64::from_be_bytes([
-            key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7],
-        ]);
-        usize::try_from(first >> (64 - bits)).expect("fewer than 2^32 buckets")
+        usize::try_from(rank(key).0 >> (64 - bits)).expect("fewer than 2^32 buckets")
     }
 
     fn get(&self, key: &Key) -> Option<Entry> {
