@@ -21,12 +21,11 @@
 //! that doubles: about 21 bytes an entry with the directory that finds a key's range (from the
 //! layout), against 38-75 bytes a slot in the hash map this replaced (and twice that while it
 //! resized, which was the largest step of a validator's memory at 50,000 tx/s, ADR 0009).
-//! The index holds
-//! the transactions of `validity_heights` heights, plus at most a `1 / MERGE_DIVISOR` of the
-//! window of dead entries that wait for the next merge (an entry of a height more than
-//! `validity_heights` below the last recorded one is treated as absent at once). A merge
-//! moves the run in place (its allocation grows by `mremap`, not by a copy), so it needs no
-//! second array.
+//! The index holds the transactions of `validity_heights` heights, plus at most a
+//! `1 / MERGE_DIVISOR` of the window of dead entries that wait for the next merge (an entry
+//! of a height more than `validity_heights` below the last recorded one is treated as absent
+//! at once). A merge moves the run in place (its allocation grows by `mremap`, not by a
+//! copy), so it needs no second array.
 //!
 //! # Why a 12-byte prefix is enough
 //! Two ids that share a prefix are one entry: the later one is taken for a duplicate of the
