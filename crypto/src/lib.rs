@@ -12,8 +12,8 @@
 //! - [`tdh2`]: the CCA-secure threshold KEM with a label, hybrid with a key-committing AEAD;
 //!   decryption shares with proofs, checked singly or in batches, combined optimistically.
 //! - [`shamir`]: polynomials over the scalar field and Lagrange coefficients at zero.
-//! - [`secret_scalar`]: multiplication by secret scalars (key shares, nonces, encryption
-//!   randomness) in constant time, in blst.
+//! - [`secret_scalar`]: secret scalars (key shares, nonces, encryption randomness) as a type
+//!   whose only multiplications are constant-time, in blst.
 //! - [`domains`]: every domain tag; changing one is a breaking change.
 //! - [`encodings`]: the canonical bytes that committee signatures cover.
 //!

@@ -6,8 +6,8 @@
 //! arkworks multiplies with a GLV loop that skips work on zero digits and returns early on the
 //! identity, which leaks the scalar's bit pattern through timing; arkworks therefore keeps the
 //! public side (multi-scalar multiplications over public scalars in batch verification, field
-//! and polynomial arithmetic), and every multiplication by a secret scalar goes through this
-//! module. blst's multiplication (`blst_p1_mult` and `blst_p2_mult` for 255-bit scalars: GLV
+//! and polynomial arithmetic), and secret scalars are a type of their own, [`Secret`], whose
+//! only multiplications are this module's: one written with arkworks does not compile. blst's multiplication (`blst_p1_mult` and `blst_p2_mult` for 255-bit scalars: GLV
 //! with fixed windows and constant-time table lookups) is the one blst signs with, and takes
 //! a third less time here than arkworks' (73.5 against 112.6 µs, BENCHMARKS.md, 2026-12-07).
 //!
@@ -20,10 +20,66 @@
 use ark_bls12_381::{Fr, G1Affine, G2Affine};
 use ark_ff::{BigInteger, PrimeField};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_std::UniformRand;
+use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 const G1_UNCOMPRESSED: usize = 96;
 const G2_UNCOMPRESSED: usize = 192;
+
+/// A secret scalar: a key share, a proof nonce, encryption randomness. It is wiped on drop and
+/// never printed, and it is used only through this type's methods: multiplying a point in
+/// constant time, and a Schnorr response (public once made). It has no arithmetic operator
+/// with arkworks' points or scalars, so a variable-time multiplication by it does not compile;
+/// [`Secret::expose`] (for the key file's encoding and the dealer's polynomial) is allowed only
+/// where a test lists it.
+pub struct Secret(Zeroizing<Fr>);
+
+impl Secret {
+    /// Takes `value` as a secret.
+    pub fn new(value: Fr) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// A uniformly random secret.
+    pub fn random<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        Self::new(Fr::rand(rng))
+    }
+
+    /// `self · point` in G1, in constant time.
+    pub fn g1(&self, point: &G1Affine) -> G1Affine {
+        g1(point, &self.0)
+    }
+
+    /// `self · g` for G1's generator, in constant time.
+    pub fn g1_generator(&self) -> G1Affine {
+        g1(&ark_ec::AffineRepr::generator(), &self.0)
+    }
+
+    /// `self · point` in G2, in constant time.
+    pub fn g2(&self, point: &G2Affine) -> G2Affine {
+        g2(point, &self.0)
+    }
+
+    /// `self + challenge · other`: a Schnorr or Chaum-Pedersen response, public once made (the
+    /// product is wiped). Field arithmetic has no secret-dependent branches.
+    pub fn respond(&self, challenge: &Fr, other: &Secret) -> Fr {
+        let product = Zeroizing::new(*challenge * *other.0);
+        *self.0 + *product
+    }
+
+    /// The scalar itself, for encodings and the dealer's polynomial only (a test lists where
+    /// this is called).
+    pub(crate) fn expose(&self) -> &Fr {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret(<redacted>)")
+    }
+}
 
 /// The scalar as blst takes it: canonical little-endian bytes (wiped on drop).
 fn scalar(secret: &Fr) -> blstrs::Scalar {
@@ -33,8 +89,7 @@ fn scalar(secret: &Fr) -> blstrs::Scalar {
         .expect("an arkworks scalar is canonical, below the group order")
 }
 
-/// `secret · point` in G1, in constant time.
-pub fn g1(point: &G1Affine, secret: &Fr) -> G1Affine {
+fn g1(point: &G1Affine, secret: &Fr) -> G1Affine {
     let mut bytes = [0u8; G1_UNCOMPRESSED];
     point
         .serialize_uncompressed(&mut bytes[..])
@@ -48,8 +103,7 @@ pub fn g1(point: &G1Affine, secret: &Fr) -> G1Affine {
         .expect("arkworks and blst share the uncompressed G1 layout")
 }
 
-/// `secret · point` in G2, in constant time.
-pub fn g2(point: &G2Affine, secret: &Fr) -> G2Affine {
+fn g2(point: &G2Affine, secret: &Fr) -> G2Affine {
     let mut bytes = [0u8; G2_UNCOMPRESSED];
     point
         .serialize_uncompressed(&mut bytes[..])
@@ -63,18 +117,12 @@ pub fn g2(point: &G2Affine, secret: &Fr) -> G2Affine {
         .expect("arkworks and blst share the uncompressed G2 layout")
 }
 
-/// `secret · g` for G1's generator, in constant time.
-pub fn g1_generator(secret: &Fr) -> G1Affine {
-    g1(&ark_ec::AffineRepr::generator(), secret)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use ark_bls12_381::{G1Projective, G2Projective};
     use ark_ec::{AffineRepr, CurveGroup};
     use ark_ff::{One, Zero};
-    use ark_std::UniformRand;
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
 
@@ -89,17 +137,58 @@ mod tests {
         g1_points.extend((0..4).map(|_| G1Projective::rand(&mut rng).into_affine()));
         let mut g2_points = vec![G2Affine::generator(), G2Affine::identity()];
         g2_points.extend((0..2).map(|_| G2Projective::rand(&mut rng).into_affine()));
-        for secret in &scalars {
+        for value in &scalars {
+            let secret = Secret::new(*value);
             for point in &g1_points {
-                assert_eq!(g1(point, secret), (*point * secret).into_affine());
+                assert_eq!(secret.g1(point), (*point * value).into_affine());
             }
             for point in &g2_points {
-                assert_eq!(g2(point, secret), (*point * secret).into_affine());
+                assert_eq!(secret.g2(point), (*point * value).into_affine());
             }
             assert_eq!(
-                g1_generator(secret),
-                (G1Affine::generator() * secret).into_affine()
+                secret.g1_generator(),
+                (G1Affine::generator() * value).into_affine()
+            );
+            let (nonce, challenge) = (Fr::rand(&mut rng), Fr::rand(&mut rng));
+            assert_eq!(
+                Secret::new(nonce).respond(&challenge, &secret),
+                nonce + challenge * value
             );
         }
+    }
+
+    /// The lint: a secret's scalar leaves its type only where this list says (the key file's
+    /// encoding and the dealer's polynomial), so no other code can hand it to arkworks.
+    #[test]
+    fn a_secret_is_exposed_only_where_listed() {
+        let allowed: &[(&str, usize)] = &[("tdh2/keys.rs", 2)];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        let mut folders = vec![root.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("source folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path.extension().is_some_and(|ext| ext == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("source file");
+                    let calls = text.matches(".expose()").count();
+                    let name = path
+                        .strip_prefix(&root)
+                        .expect("below src")
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    if calls > 0 && name != "secret_scalar.rs" {
+                        found.push((name, calls));
+                    }
+                }
+            }
+        }
+        found.sort();
+        let allowed: Vec<(String, usize)> = allowed
+            .iter()
+            .map(|(name, calls)| (name.to_string(), *calls))
+            .collect();
+        assert_eq!(found, allowed, "Secret::expose is called outside its list");
     }
 }

@@ -3,7 +3,6 @@
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
 use ark_ec::{AffineRepr, VariableBaseMSM};
 use ark_ff::Zero;
-use ark_std::UniformRand;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
@@ -19,7 +18,7 @@ use super::hash::{
 use super::keys::EncryptionKey;
 use crate::domains::{TDH2_AEAD_KEY, TDH2_CIPHERTEXT_CHALLENGE, TDH2_LABEL};
 use crate::error::ThresholdError;
-use crate::secret_scalar;
+use crate::secret_scalar::Secret;
 
 /// The current ciphertext format version.
 pub const CIPHERTEXT_VERSION: u8 = 2;
@@ -183,16 +182,15 @@ pub fn encrypt<R: RngCore + CryptoRng>(
     plaintext: &[u8],
     rng: &mut R,
 ) -> Ciphertext {
-    let r = Zeroizing::new(Fr::rand(rng));
-    let s = Zeroizing::new(Fr::rand(rng));
+    let (r, s) = (Secret::random(rng), Secret::random(rng));
     // `r` and `s` are secret (`r` opens the payload): constant-time multiplications only.
     let g_bar = second_generator();
     let (u, u_bar, w, w_bar, shared) = (
-        secret_scalar::g1_generator(&r),
-        secret_scalar::g1(&g_bar, &r),
-        secret_scalar::g1_generator(&s),
-        secret_scalar::g1(&g_bar, &s),
-        secret_scalar::g1(&key.0, &r),
+        r.g1_generator(),
+        r.g1(&g_bar),
+        s.g1_generator(),
+        s.g1(&g_bar),
+        r.g1(&key.0),
     );
     let keys = derive_keys(&shared, &label, &u);
     let payload = seal(&keys, &label, plaintext);
@@ -207,7 +205,7 @@ pub fn encrypt<R: RngCore + CryptoRng>(
         payload,
     };
     let e = ciphertext.challenge(key);
-    ciphertext.f = *s + *r * e;
+    ciphertext.f = s.respond(&e, &r);
     ciphertext
 }
 

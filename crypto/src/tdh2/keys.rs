@@ -7,12 +7,11 @@ use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
-use ark_std::UniformRand;
 use rand_core::{CryptoRng, RngCore};
-use zeroize::Zeroize;
 
 use super::hash::{decode_point, encode_point, POINT_BYTES};
 use crate::error::ThresholdError;
+use crate::secret_scalar::Secret;
 use crate::shamir::{lagrange_coefficients_at, SecretPolynomial, ShareIndex};
 
 /// The public encryption key `h = x·g` that wallets encrypt to.
@@ -273,7 +272,7 @@ pub(crate) fn check_parameters(threshold: usize, share_count: usize) -> Result<(
 /// wiped on drop and never printed.
 pub struct KeyShare {
     index: ShareIndex,
-    secret: Fr,
+    secret: Secret,
     verification_key: G1Affine,
 }
 
@@ -286,7 +285,8 @@ impl KeyShare {
                 share_count: usize::from(ShareIndex::MAX),
             });
         }
-        let verification_key = crate::secret_scalar::g1_generator(&secret);
+        let secret = Secret::new(secret);
+        let verification_key = secret.g1_generator();
         Ok(Self {
             index,
             secret,
@@ -299,7 +299,7 @@ impl KeyShare {
         self.index
     }
 
-    pub(crate) fn secret(&self) -> &Fr {
+    pub(crate) fn secret(&self) -> &Secret {
         &self.secret
     }
 
@@ -310,19 +310,13 @@ impl KeyShare {
 
     /// The secret as 32 big-endian bytes, in a buffer wiped on drop (for the key file).
     pub fn secret_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        zeroize::Zeroizing::new(super::hash::encode_scalar(&self.secret))
+        zeroize::Zeroizing::new(super::hash::encode_scalar(self.secret.expose()))
     }
 
     /// A share from its index and the 32-byte big-endian secret (from a key file).
     pub fn from_secret_bytes(index: ShareIndex, bytes: &[u8]) -> Result<Self, ThresholdError> {
         let secret = super::hash::decode_scalar(bytes, "key share")?;
         Self::new(index, secret)
-    }
-}
-
-impl Drop for KeyShare {
-    fn drop(&mut self) {
-        self.secret.zeroize();
     }
 }
 
@@ -343,10 +337,10 @@ pub fn trusted_dealer_for_local_testnet<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<(PublicKeySet, Vec<KeyShare>), ThresholdError> {
     check_parameters(threshold, share_count)?;
-    let secret = zeroize::Zeroizing::new(Fr::rand(rng));
-    let polynomial = SecretPolynomial::random(*secret, threshold, rng);
-    let encryption_key = EncryptionKey(crate::secret_scalar::g1_generator(&secret));
-    let encryption_key_g2 = crate::secret_scalar::g2(&G2Affine::generator(), &secret);
+    let secret = Secret::random(rng);
+    let polynomial = SecretPolynomial::random(*secret.expose(), threshold, rng);
+    let encryption_key = EncryptionKey(secret.g1_generator());
+    let encryption_key_g2 = secret.g2(&G2Affine::generator());
     let mut shares = Vec::with_capacity(share_count);
     for index in 1..=share_count {
         let index = ShareIndex::try_from(index).expect("checked: share count fits in a u16");

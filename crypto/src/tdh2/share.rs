@@ -4,9 +4,7 @@
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::Zero;
-use ark_std::UniformRand;
 use rand_core::{CryptoRng, RngCore};
-use zeroize::Zeroizing;
 
 use super::ciphertext::VerifiedCiphertext;
 use super::hash::{
@@ -16,7 +14,7 @@ use super::hash::{
 use super::keys::{KeyShare, PublicKeySet};
 use crate::domains::TDH2_SHARE_CHALLENGE;
 use crate::error::ThresholdError;
-use crate::secret_scalar;
+use crate::secret_scalar::Secret;
 use crate::shamir::{lagrange_coefficients_at_zero, ShareIndex};
 
 /// Length of an encoded [`DecryptionShare`].
@@ -106,20 +104,18 @@ pub fn create_share<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> DecryptionShare {
     let u = *ciphertext.ciphertext().u();
-    let nonce = Zeroizing::new(Fr::rand(rng));
     // The key share and the nonce are secret: constant-time multiplications only.
+    let nonce = Secret::random(rng);
     let mut share = DecryptionShare {
         index: key_share.index(),
-        value: secret_scalar::g1(&u, key_share.secret()),
-        commitment_u: secret_scalar::g1(&u, &nonce),
-        commitment_g: secret_scalar::g1_generator(&nonce),
+        value: key_share.secret().g1(&u),
+        commitment_u: nonce.g1(&u),
+        commitment_g: nonce.g1_generator(),
         response: Fr::zero(),
     };
     let verification_key = key_share.verification_key();
     let challenge = share_challenge(&u, &verification_key, &share);
-    let mut blinded = challenge * key_share.secret();
-    share.response = *nonce + blinded;
-    zeroize::Zeroize::zeroize(&mut blinded);
+    share.response = nonce.respond(&challenge, key_share.secret());
     share
 }
 
