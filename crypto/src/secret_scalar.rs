@@ -31,7 +31,7 @@ const G2_UNCOMPRESSED: usize = 192;
 /// never printed, and it is used only through this type's methods: multiplying a point in
 /// constant time, and a Schnorr response (public once made). It has no arithmetic operator
 /// with arkworks' points or scalars, so a variable-time multiplication by it does not compile;
-/// [`Secret::expose`] (for the key file's encoding and the dealer's polynomial) is allowed only
+/// `Secret::expose` (for the key file's encoding and the dealer's polynomial) is allowed only
 /// where a test lists it.
 pub struct Secret(Zeroizing<Fr>);
 
