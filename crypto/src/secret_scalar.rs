@@ -7,9 +7,10 @@
 //! identity, which leaks the scalar's bit pattern through timing; arkworks therefore keeps the
 //! public side (multi-scalar multiplications over public scalars in batch verification, field
 //! and polynomial arithmetic), and secret scalars are a type of their own, [`Secret`], whose
-//! only multiplications are this module's: one written with arkworks does not compile. blst's multiplication (`blst_p1_mult` and `blst_p2_mult` for 255-bit scalars: GLV
-//! with fixed windows and constant-time table lookups) is the one blst signs with, and takes
-//! a third less time here than arkworks' (73.5 against 112.6 µs, BENCHMARKS.md, 2026-12-07).
+//! only multiplications are this module's: one written with arkworks does not compile. blst's
+//! multiplication (`blst_p1_mult` and `blst_p2_mult` for 255-bit scalars: GLV with fixed
+//! windows and constant-time table lookups) is the one blst signs with, and takes a third less
+//! time here than arkworks' (73.5 against 112.6 µs, BENCHMARKS.md, 2026-12-07).
 //!
 //! The points cross between the libraries in their uncompressed encodings, which are the same
 //! (the ZCash layout, big-endian coordinates with flag bits); the points are this crate's own
@@ -21,11 +22,10 @@ use ark_bls12_381::{Fr, G1Affine, G2Affine};
 use ark_ff::{BigInteger, PrimeField};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_std::UniformRand;
+use group::prime::PrimeCurveAffine;
+use group::{Curve as _, UncompressedEncoding};
 use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
-
-const G1_UNCOMPRESSED: usize = 96;
-const G2_UNCOMPRESSED: usize = 192;
 
 /// A secret scalar: a key share, a proof nonce, encryption randomness. It is wiped on drop and
 /// never printed, and it is used only through this type's methods: multiplying a point in
@@ -48,17 +48,17 @@ impl Secret {
 
     /// `self · point` in G1, in constant time.
     pub fn g1(&self, point: &G1Affine) -> G1Affine {
-        g1(point, &self.0)
+        multiply::<_, blstrs::G1Affine>(point, &self.0)
     }
 
     /// `self · g` for G1's generator, in constant time.
     pub fn g1_generator(&self) -> G1Affine {
-        g1(&ark_ec::AffineRepr::generator(), &self.0)
+        self.g1(&ark_ec::AffineRepr::generator())
     }
 
     /// `self · point` in G2, in constant time.
     pub fn g2(&self, point: &G2Affine) -> G2Affine {
-        g2(point, &self.0)
+        multiply::<_, blstrs::G2Affine>(point, &self.0)
     }
 
     /// `self + challenge · other`: a Schnorr or Chaum-Pedersen response, public once made (the
@@ -89,32 +89,22 @@ fn scalar(secret: &Fr) -> blstrs::Scalar {
         .expect("an arkworks scalar is canonical, below the group order")
 }
 
-fn g1(point: &G1Affine, secret: &Fr) -> G1Affine {
-    let mut bytes = [0u8; G1_UNCOMPRESSED];
+/// `secret · point`: the point carried to blst in its uncompressed encoding (the same layout in
+/// both libraries), multiplied there in constant time, and carried back.
+fn multiply<Ark, Blst>(point: &Ark, secret: &Fr) -> Ark
+where
+    Ark: CanonicalSerialize + CanonicalDeserialize,
+    Blst: PrimeCurveAffine<Scalar = blstrs::Scalar> + UncompressedEncoding,
+{
+    let mut bytes = Blst::Uncompressed::default();
     point
-        .serialize_uncompressed(&mut bytes[..])
-        .expect("a G1 point is 96 bytes uncompressed");
-    let point: blstrs::G1Affine =
-        Option::from(blstrs::G1Affine::from_uncompressed_unchecked(&bytes))
-            .expect("arkworks and blst share the uncompressed G1 layout");
-    let product = blstrs::G1Projective::from(point) * scalar(secret);
-    let out = blstrs::G1Affine::from(product).to_uncompressed();
-    G1Affine::deserialize_uncompressed_unchecked(&out[..])
-        .expect("arkworks and blst share the uncompressed G1 layout")
-}
-
-fn g2(point: &G2Affine, secret: &Fr) -> G2Affine {
-    let mut bytes = [0u8; G2_UNCOMPRESSED];
-    point
-        .serialize_uncompressed(&mut bytes[..])
-        .expect("a G2 point is 192 bytes uncompressed");
-    let point: blstrs::G2Affine =
-        Option::from(blstrs::G2Affine::from_uncompressed_unchecked(&bytes))
-            .expect("arkworks and blst share the uncompressed G2 layout");
-    let product = blstrs::G2Projective::from(point) * scalar(secret);
-    let out = blstrs::G2Affine::from(product).to_uncompressed();
-    G2Affine::deserialize_uncompressed_unchecked(&out[..])
-        .expect("arkworks and blst share the uncompressed G2 layout")
+        .serialize_uncompressed(bytes.as_mut())
+        .expect("the encoding's length is the point's");
+    let point: Blst = Option::from(Blst::from_uncompressed_unchecked(&bytes))
+        .expect("arkworks and blst share the uncompressed layout");
+    let product = (point.to_curve() * scalar(secret)).to_affine();
+    Ark::deserialize_uncompressed_unchecked(product.to_uncompressed().as_ref())
+        .expect("arkworks and blst share the uncompressed layout")
 }
 
 #[cfg(test)]
