@@ -14,8 +14,8 @@ use rand_chacha::ChaCha20Rng;
 use shroud_crypto::bls::{verify_batch, BatchItem};
 use shroud_crypto::tdh2::{
     combine, combine_many_optimistic, combine_optimistic, create_share, encrypt,
-    trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Context,
-    DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, VerifiedShare,
+    trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Ciphertext,
+    Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, VerifiedShare,
 };
 use shroud_crypto::{
     CertificateBuilder, CommitteeKeys, ProofOfPossession, PublicKey, SecretKey, Signature,
@@ -211,11 +211,22 @@ fn threshold_encryption(c: &mut Criterion) {
         b.iter(|| verify_ciphertexts(block.clone(), &key, &CONTEXT, &mut rng))
     });
 
+    // Decoding checks every point (on the curve, in the subgroup, canonical): four points in
+    // a ciphertext, three in a share.
+    let ciphertext_bytes = ciphertext.to_bytes();
+    c.bench_function("tdh2::ciphertext_decode/payload=1KiB", |b| {
+        b.iter(|| Ciphertext::from_bytes(black_box(&ciphertext_bytes), 4096).expect("decodes"))
+    });
+
     let verified_one = ciphertext.clone().verify(&key, &CONTEXT).expect("valid");
     c.bench_function("tdh2::share_create", |b| {
         b.iter(|| create_share(&four.key_shares[0], black_box(&verified_one), &mut rng))
     });
     let share = create_share(&four.key_shares[0], &verified_one, &mut rng);
+    let share_bytes = share.to_bytes();
+    c.bench_function("tdh2::share_decode", |b| {
+        b.iter(|| DecryptionShare::from_bytes(black_box(&share_bytes)).expect("decodes"))
+    });
     c.bench_function("tdh2::share_verify", |b| {
         b.iter(|| verify_share(&four.public, &verified_one, share.clone()).expect("valid"))
     });

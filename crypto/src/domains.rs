@@ -73,6 +73,16 @@ pub const TDH2_CIPHERTEXT_CHALLENGE: &[u8] = b"SHROUD-V1-TDH2-CIPHERTEXT-CHALLEN
 /// Challenge of a decryption share's proof of discrete-log equality.
 pub const TDH2_SHARE_CHALLENGE: &[u8] = b"SHROUD-V1-TDH2-SHARE-CHALLENGE";
 
+/// Seed of the weights that fold one validator's shares of a block into one statement
+/// (batched Chaum–Pedersen proof).
+pub const TDH2_SHARE_BATCH_SEED: &[u8] = b"SHROUD-V1-TDH2-SHARE-BATCH-SEED";
+
+/// One weight of a batched share proof, from the seed and the share's place in the batch.
+pub const TDH2_SHARE_BATCH_WEIGHT: &[u8] = b"SHROUD-V1-TDH2-SHARE-BATCH-WEIGHT";
+
+/// Challenge of a batched share proof.
+pub const TDH2_SHARE_BATCH_CHALLENGE: &[u8] = b"SHROUD-V1-TDH2-SHARE-BATCH-CHALLENGE";
+
 /// Key derivation from the KEM's shared point to the AEAD key.
 pub const TDH2_AEAD_KEY: &[u8] = b"SHROUD-V1-TDH2-AEAD-KEY";
 

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use shroud_crypto::bls::signing_message;
 use shroud_crypto::domains;
 use shroud_crypto::tdh2::{
-    combine, create_share, encrypt, verify_share, Ciphertext, Context, DecryptionShare,
-    EncryptionKey, KeyShare, Label, PublicKeySet,
+    combine, create_share, create_share_batch, encrypt, verify_share, Ciphertext, Context,
+    DecryptionShare, EncryptionKey, KeyShare, Label, PublicKeySet,
 };
 use shroud_crypto::{SecretKey, SigningDomain};
 
@@ -75,6 +75,31 @@ fn fixed_shares(ciphertext: &Ciphertext) -> Vec<DecryptionShare> {
         .collect()
 }
 
+/// Validator 1's share batch of the fixed ciphertext (twice, so the weights matter), with the
+/// batch's domain tags in front: values then proof.
+fn share_batch_bytes() -> Vec<u8> {
+    let (public, key_shares) = fixed_key();
+    let verified = fixed_ciphertext()
+        .verify(public.encryption_key(), &CONTEXT)
+        .expect("valid");
+    let mut rng = ChaCha20Rng::seed_from_u64(0xba7c4);
+    let batch = create_share_batch(&key_shares[0], &[&verified, &verified], &mut rng);
+    let mut out = Vec::new();
+    for tag in [
+        domains::TDH2_SHARE_BATCH_SEED,
+        domains::TDH2_SHARE_BATCH_WEIGHT,
+        domains::TDH2_SHARE_BATCH_CHALLENGE,
+    ] {
+        out.extend_from_slice(&(tag.len() as u32).to_be_bytes());
+        out.extend_from_slice(tag);
+    }
+    for value in batch.value_bytes() {
+        out.extend_from_slice(&value);
+    }
+    out.extend_from_slice(&batch.proof().expect("a proof").to_bytes());
+    out
+}
+
 fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -123,6 +148,7 @@ const CIPHERTEXT_HEX: &str = concat!(
     "057e45218b9a05b2b2a5878c1050bf32ea1d65cc724d",
 );
 const SHARES_DIGEST: &str = "a6c71280c6e8c408d2563361fb5760abaabba137fdec0b44be0e3877f526a44e";
+const SHARE_BATCH_DIGEST: &str = "aa69236527617f1ecec28d63e7675741540a8e8015838e7fc25ca26e5d757df1";
 
 #[test]
 #[ignore = "prints the golden values; run by hand for a deliberate format change"]
@@ -139,6 +165,10 @@ fn print_golden() {
         hex::encode(ciphertext.to_bytes())
     );
     println!("const SHARES_DIGEST: &str = \"{}\";", digest(&shares));
+    println!(
+        "const SHARE_BATCH_DIGEST: &str = \"{}\";",
+        digest(&share_batch_bytes())
+    );
 }
 
 #[test]
@@ -163,6 +193,11 @@ fn share_encoding_is_frozen() {
         .flat_map(|share| share.to_bytes())
         .collect();
     assert_eq!(digest(&shares), SHARES_DIGEST);
+}
+
+#[test]
+fn share_batch_encoding_is_frozen() {
+    assert_eq!(digest(&share_batch_bytes()), SHARE_BATCH_DIGEST);
 }
 
 /// A version-2 ciphertext written by an earlier build still decodes, verifies and decrypts.

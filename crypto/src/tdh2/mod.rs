@@ -41,6 +41,7 @@ mod ciphertext;
 mod hash;
 mod keys;
 mod share;
+mod share_batch;
 
 pub use ciphertext::{
     encrypt, verify_ciphertexts, Ciphertext, Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES,
@@ -51,4 +52,8 @@ pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, Public
 pub use share::{
     combine, combine_many_optimistic, combine_optimistic, create_share, interpolate, verify_share,
     verify_shares, Decryption, DecryptionShare, VerifiedShare, SHARE_BYTES,
+};
+pub use share_batch::{
+    combine_share_batches, create_share_batch, decode_share_value, share_batch_from_parts,
+    verify_share_batch, ShareBatch, ShareBatchProof, SHARE_BATCH_PROOF_BYTES,
 };
