@@ -7,8 +7,9 @@ use rkyv::util::AlignedVec;
 use thiserror::Error;
 
 /// The protocol version this code speaks. Version 2: batches, acknowledgements and
-/// availability certificates carry `valid_through` (ADR 0008).
-pub const PROTOCOL_VERSION: u8 = 2;
+/// availability certificates carry `valid_through` (ADR 0008). Version 3: a validator's
+/// decryption shares of a height carry one batched proof (ADR 0011).
+pub const PROTOCOL_VERSION: u8 = 3;
 /// Bytes before the body.
 pub const HEADER_BYTES: usize = 6;
 

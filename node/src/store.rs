@@ -1394,7 +1394,9 @@ mod tests {
                     height,
                     block_digest: [height as u8; 32],
                     sender: 0,
-                    shares: Vec::new(),
+                    positions: Vec::new(),
+                    values: Vec::new(),
+                    proof: Vec::new(),
                 })
                 .expect("shares");
             store

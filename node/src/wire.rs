@@ -3,7 +3,7 @@
 
 use rkyv::{Archive, Deserialize, Serialize};
 
-use shroud_crypto::tdh2::SHARE_BYTES;
+use shroud_crypto::tdh2::POINT_BYTES;
 
 use crate::batch::BatchDigest;
 
@@ -17,9 +17,10 @@ pub struct BatchRequest {
     pub digest: BatchDigest,
 }
 
-/// One validator's decryption shares of a committed height: one share per position that needs
-/// one (a valid, new ciphertext), in position order. Sent only after the height committed and
-/// the shares were made durable.
+/// One validator's decryption shares of a committed height: one share value per position that
+/// needs one (a valid, new ciphertext), in position order, with one batched proof for all of
+/// them (`shroud_crypto::tdh2::ShareBatch`). Sent only after the height committed and the
+/// shares were made durable.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct SharesMessage {
@@ -31,8 +32,12 @@ pub struct SharesMessage {
     pub block_digest: [u8; 32],
     /// The sender.
     pub sender: u16,
-    /// (position, share bytes) in position order.
-    pub shares: Vec<(u32, [u8; SHARE_BYTES])>,
+    /// The positions given shares, in order.
+    pub positions: Vec<u32>,
+    /// The share values (compressed G1 points), one per position.
+    pub values: Vec<[u8; POINT_BYTES]>,
+    /// The batch's proof: [`shroud_crypto::tdh2::SHARE_BATCH_PROOF_BYTES`] bytes, or none when `positions` is empty.
+    pub proof: Vec<u8>,
 }
 
 /// A validator's signature over its output header of a height.

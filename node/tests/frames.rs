@@ -33,10 +33,9 @@ fn decryption_stage_messages_round_trip_through_frames() {
         height: 9,
         block_digest: [3; 32],
         sender: 2,
-        shares: vec![
-            (0, [5; shroud_crypto::tdh2::SHARE_BYTES]),
-            (4, [6; shroud_crypto::tdh2::SHARE_BYTES]),
-        ],
+        positions: vec![0, 4],
+        values: vec![[5; shroud_crypto::tdh2::POINT_BYTES]; 2],
+        proof: vec![6; shroud_crypto::tdh2::SHARE_BATCH_PROOF_BYTES],
     };
     let bytes = frame::encode(FrameKind::DecryptionShares, &shares, &limits).expect("encode");
     match decode_peer(&bytes, &limits) {

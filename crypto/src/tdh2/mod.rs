@@ -53,6 +53,8 @@ pub use share::{
     combine, combine_many_optimistic, combine_optimistic, create_share, interpolate, verify_share,
     verify_shares, Decryption, DecryptionShare, VerifiedShare, SHARE_BYTES,
 };
+/// A point of G1 (arkworks' affine form), as share values and combined points are handed out.
+pub type G1Point = ark_bls12_381::G1Affine;
 pub use share_batch::{
     combine_share_batches, create_share_batch, decode_share_value, share_batch_from_parts,
     verify_share_batch, ShareBatch, ShareBatchProof, SHARE_BATCH_PROOF_BYTES,

@@ -10,11 +10,15 @@
 //!    labelled for another chain or epoch, or its encapsulation `u` was ordered before
 //!    (`duplicate`: the first position keeps it). The same order and the same checks give
 //!    every honest validator the same classification.
-//! 3. **Share.** This validator makes one share per remaining position, stores them, flushes,
-//!    and only then broadcasts them in one message per height.
-//! 4. **Combine.** With `t` senders in, each position is combined optimistically: the first `t`
-//!    shares interpolated and checked with one pairing equation; only if that fails are the
-//!    shares verified (in a batch) and a sender with a bad share is excluded for the height.
+//! 3. **Share.** This validator makes one share per remaining position (one constant-time
+//!    multiplication each) with one batched proof for all of them, stores them, flushes, and
+//!    only then broadcasts them in one message per height.
+//! 4. **Combine.** Once `t` senders are in, the whole height is combined optimistically from
+//!    the first `t` senders' share values (decoded only then; proofs not checked): one
+//!    Lagrange combination per position, with the coefficients computed once, and one batched
+//!    pairing equation over all combined points. Only if that fails are the proofs of the
+//!    senders used checked; each sender whose proof fails is excluded for the height (named
+//!    in the log and counted) and the next senders are tried.
 //!    The true shared point either opens the payload (then the plaintext must be a bundle, or
 //!    the position fails as `malformed_bundle`) or it does not (`undecryptable`), the same on
 //!    every honest validator.

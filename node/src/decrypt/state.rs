@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use rand_core::OsRng;
 use shroud_crypto::tdh2::{
-    combine_many_optimistic, create_share, verify_ciphertexts, Ciphertext, Context,
-    DecryptionShare, KeyShare, PublicKeySet, VerifiedCiphertext,
+    combine_share_batches, create_share_batch, decode_share_value, share_batch_from_parts,
+    verify_ciphertexts, verify_share_batch, Ciphertext, Context, G1Point as G1Affine, KeyShare,
+    PublicKeySet, ShareBatchProof, VerifiedCiphertext, SHARE_BATCH_PROOF_BYTES,
 };
-use shroud_crypto::{
-    CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain, ThresholdError,
-};
+use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain};
 use shroud_proofs::output::HeightContext;
 use shroud_proofs::within_validity;
 use shroud_proofs::{
@@ -107,13 +106,21 @@ struct Decrypting {
     /// Positions that get shares (valid, new ciphertexts), in order.
     shareable: Vec<u32>,
     waiting: usize,
-    /// Share sets by sender, in arrival order (own first).
-    shares: Vec<(u16, HashMap<u32, DecryptionShare>)>,
+    /// Share batches by sender, in arrival order (own first).
+    shares: Vec<SenderShares>,
     bad: BTreeSet<u16>,
     attempted_with: usize,
     log: DecryptionLog,
     started: Instant,
     asked: Instant,
+}
+
+/// A sender's shares of a height: the message as it came (structure checked), its values
+/// decoded only once they are needed for a combination.
+struct SenderShares {
+    from: u16,
+    message: SharesMessage,
+    values: Option<Vec<G1Affine>>,
 }
 
 struct Certifying {
@@ -301,14 +308,10 @@ impl DecryptionState {
         // After a restart, the shares stored for this height already say which positions were
         // first: the encapsulation entries may since have been replaced by a later height's
         // (once expired), so asking them again could change an outcome this validator decided.
-        let decided: Option<std::collections::HashSet<u32>> =
-            self.store.own_shares(height)?.map(|message| {
-                message
-                    .shares
-                    .iter()
-                    .map(|(position, _)| *position)
-                    .collect()
-            });
+        let decided: Option<std::collections::HashSet<u32>> = self
+            .store
+            .own_shares(height)?
+            .map(|message| message.positions.iter().copied().collect());
         let mut shareable = Vec::new();
         for (position, result) in positions.into_iter().zip(checked) {
             let Ok(verified) = result else { continue };
@@ -348,8 +351,12 @@ impl DecryptionState {
             started: self.released_at.remove(&height).unwrap_or(now),
             asked: now,
         };
-        let own = self.own_shares(height, &mut decrypting, committed)?;
-        decrypting.shares.push((self.params.me, decode_own(&own)));
+        let (own, values) = self.own_shares(height, &mut decrypting, committed)?;
+        decrypting.shares.push(SenderShares {
+            from: self.params.me,
+            message: own.clone(),
+            values,
+        });
         self.decrypting.insert(height, decrypting);
         let mut sends = vec![Send::All(Outgoing::Shares(own))];
         for (from, message) in self.early_shares.remove(&height).unwrap_or_default() {
@@ -359,17 +366,18 @@ impl DecryptionState {
         Ok(sends)
     }
 
-    /// This validator's shares of a height: from the store if made before a restart, else made
-    /// now and stored. Returns the true shares and the message to send (they differ only
-    /// under an injected fault).
+    /// This validator's shares of a height: from the store if made before a restart (their
+    /// values decoded when needed), else made now with one batched proof and stored. Returns
+    /// the message to send and, when just made, the values this validator combines with
+    /// (under an injected fault both are made with a wrong key).
     fn own_shares(
         &mut self,
         height: u64,
         decrypting: &mut Decrypting,
         committed: u64,
-    ) -> Result<SharesMessage, StageError> {
+    ) -> Result<(SharesMessage, Option<Vec<G1Affine>>), StageError> {
         if let Some(stored) = self.store.own_shares(height)? {
-            return Ok(stored);
+            return Ok((stored, None));
         }
         // Under the injected fault the validator shares with a wrong key (and uses those
         // shares itself, so it is exactly as fast as an honest one).
@@ -381,29 +389,26 @@ impl DecryptionState {
             None
         };
         let key = wrong_key.as_ref().unwrap_or(&self.params.key_share);
-        let mut shares = Vec::with_capacity(decrypting.shareable.len());
-        for position in &decrypting.shareable {
-            let Slot::Waiting(ciphertext) = &decrypting.slots[*position as usize] else {
-                return Err(StageError::Invariant("a shareable position is waiting"));
-            };
-            shares.push((
-                *position,
-                create_share(key, ciphertext, &mut OsRng).to_bytes(),
-            ));
-        }
+        let ciphertexts = waiting_ciphertexts(decrypting)?;
+        let batch = create_share_batch(key, &ciphertexts, &mut OsRng);
         let message = SharesMessage {
             epoch: self.params.epoch,
             height,
             block_digest: decrypting.block_digest,
             sender: self.params.me,
-            shares,
+            positions: decrypting.shareable.clone(),
+            values: batch.value_bytes(),
+            proof: batch
+                .proof()
+                .map(|proof| proof.to_bytes().to_vec())
+                .unwrap_or_default(),
         };
         self.store.put_own_shares(&message)?;
         decrypting.log.made_at_committed = committed;
         self.store.put_decryption_log(height, &decrypting.log)?;
         self.dirty = true;
-        counter!("shroud_decryption_shares_sent_total").increment(message.shares.len() as u64);
-        Ok(message)
+        counter!("shroud_decryption_shares_sent_total").increment(message.values.len() as u64);
+        Ok((message, Some(batch.values().to_vec())))
     }
 
     /// A peer's shares of a height.
@@ -429,7 +434,7 @@ impl DecryptionState {
             }
             return Ok(Vec::new());
         };
-        if decrypting.bad.contains(&from) || decrypting.shares.iter().any(|(s, _)| *s == from) {
+        if decrypting.bad.contains(&from) || decrypting.shares.iter().any(|s| s.from == from) {
             return Ok(Vec::new());
         }
         if message.block_digest != decrypting.block_digest {
@@ -437,25 +442,25 @@ impl DecryptionState {
             decrypting.bad.insert(from);
             return Ok(Vec::new());
         }
-        let positions: Vec<u32> = message.shares.iter().map(|(p, _)| *p).collect();
-        let expected_index = from.checked_add(1);
-        let decoded: Option<HashMap<u32, DecryptionShare>> = message
-            .shares
-            .iter()
-            .map(|(position, bytes)| {
-                DecryptionShare::from_bytes(bytes)
-                    .ok()
-                    .filter(|share| Some(share.index()) == expected_index)
-                    .map(|share| (*position, share))
-            })
-            .collect();
-        let (true, Some(decoded)) = (positions == decrypting.shareable, decoded) else {
+        let proof_bytes = if message.positions.is_empty() {
+            0
+        } else {
+            SHARE_BATCH_PROOF_BYTES
+        };
+        if message.positions != decrypting.shareable
+            || message.values.len() != message.positions.len()
+            || message.proof.len() != proof_bytes
+        {
             refuse("shares", "malformed");
             decrypting.bad.insert(from);
             return Ok(Vec::new());
-        };
-        counter!("shroud_decryption_shares_received_total").increment(decoded.len() as u64);
-        decrypting.shares.push((from, decoded));
+        }
+        counter!("shroud_decryption_shares_received_total").increment(message.values.len() as u64);
+        decrypting.shares.push(SenderShares {
+            from,
+            message,
+            values: None,
+        });
         decrypting.log.accepted.push((from, committed));
         self.store.put_decryption_log(height, &decrypting.log)?;
         self.try_decide(height)
@@ -471,7 +476,7 @@ impl DecryptionState {
         let good = decrypting
             .shares
             .iter()
-            .filter(|(sender, _)| !decrypting.bad.contains(sender))
+            .filter(|sender| !decrypting.bad.contains(&sender.from))
             .count();
         if decrypting.waiting > 0 && good >= threshold && good > decrypting.attempted_with {
             decrypting.attempted_with = good;
@@ -766,57 +771,149 @@ fn classify(
     Ok(ciphertext)
 }
 
-fn decode_own(message: &SharesMessage) -> HashMap<u32, DecryptionShare> {
-    message
-        .shares
+/// The ciphertexts of the positions that get shares, in order.
+fn waiting_ciphertexts(decrypting: &Decrypting) -> Result<Vec<&VerifiedCiphertext>, StageError> {
+    decrypting
+        .shareable
         .iter()
-        .filter_map(|(position, bytes)| {
-            DecryptionShare::from_bytes(bytes)
-                .ok()
-                .map(|share| (*position, share))
+        .map(|position| match &decrypting.slots[*position as usize] {
+            Slot::Waiting(ciphertext) => Ok(&**ciphertext),
+            Slot::Done(_) => Err(StageError::Invariant("a shareable position is waiting")),
         })
         .collect()
 }
 
-/// Tries every waiting position with the shares of senders not known bad, all in one batch
-/// (one pairing check for the block when every share is good); a sender whose share fails
-/// its proof is marked bad for the height (its other shares are not used again).
-fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
-    let mut positions = Vec::new();
-    let mut items = Vec::new();
-    for position in &decrypting.shareable {
-        let Slot::Waiting(ciphertext) = &decrypting.slots[*position as usize] else {
-            continue;
-        };
-        let shares: Vec<DecryptionShare> = decrypting
-            .shares
-            .iter()
-            .filter(|(sender, _)| !decrypting.bad.contains(sender))
-            .filter_map(|(_, set)| set.get(position).cloned())
-            .collect();
-        positions.push(*position as usize);
-        items.push((&**ciphertext, shares));
+/// Decodes a sender's share values if not done yet; false (and counted) if one is malformed.
+fn decode_values(sender: &mut SenderShares) -> bool {
+    if sender.values.is_some() {
+        return true;
     }
-    let results = combine_many_optimistic(&params.public, items, &mut OsRng);
-    for (index, result) in positions.into_iter().zip(results) {
-        match result {
-            Ok(decryption) => {
-                for share_index in decryption.invalid_shares {
-                    counter!("shroud_decryption_shares_invalid_total").increment(1);
-                    decrypting.bad.insert(share_index.saturating_sub(1));
-                }
-                let outcome = match decryption.outcome {
-                    Ok(plaintext) => match Bundle::decode(&plaintext, &params.bundle_limits) {
-                        Ok(bundle) => Outcome::Decrypted(bundle),
-                        Err(_) => Outcome::Failed(FailureReason::MalformedBundle),
-                    },
-                    Err(_) => Outcome::Failed(FailureReason::Undecryptable),
-                };
-                decrypting.slots[index] = Slot::Done(outcome);
-                decrypting.waiting -= 1;
-            }
-            Err(ThresholdError::NotEnoughShares { .. }) => {}
-            Err(error) => warn!(%error, position = index, "combining shares failed"),
+    let values: Result<Vec<G1Affine>, _> = sender
+        .message
+        .values
+        .iter()
+        .map(|bytes| decode_share_value(bytes))
+        .collect();
+    match values {
+        Ok(values) => {
+            sender.values = Some(values);
+            true
         }
+        Err(_) => {
+            refuse("shares", "bad_value");
+            false
+        }
+    }
+}
+
+/// Whether a sender's batch passes its proof (its values decoded).
+fn batch_holds(
+    public: &PublicKeySet,
+    ciphertexts: &[&VerifiedCiphertext],
+    sender: &SenderShares,
+) -> bool {
+    let Some(values) = &sender.values else {
+        return false;
+    };
+    let proof = if sender.message.proof.is_empty() {
+        None
+    } else {
+        match ShareBatchProof::from_bytes(&sender.message.proof) {
+            Ok(proof) => Some(proof),
+            Err(_) => return false,
+        }
+    };
+    let index = sender.from.saturating_add(1);
+    let batch = share_batch_from_parts(index, values.clone(), proof);
+    verify_share_batch(public, ciphertexts, &batch).is_ok()
+}
+
+/// Decides every waiting position of a height at once: the first `t` senders not known bad
+/// are combined from their values alone (no proof checked) and all combined points are
+/// checked with one batched pairing equation, which pins each to the true `r·h`. If the check
+/// fails, the proofs of the senders used are checked, every one that fails is marked bad for
+/// the height (named, counted), and the next senders are tried.
+fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
+    let threshold = params.public.threshold();
+    loop {
+        let chosen: Vec<usize> = (0..decrypting.shares.len())
+            .filter(|&k| !decrypting.bad.contains(&decrypting.shares[k].from))
+            .take(threshold)
+            .collect();
+        if chosen.len() < threshold {
+            return;
+        }
+        let mut malformed = false;
+        for &k in &chosen {
+            if !decode_values(&mut decrypting.shares[k]) {
+                decrypting.bad.insert(decrypting.shares[k].from);
+                malformed = true;
+            }
+        }
+        if malformed {
+            continue;
+        }
+        let Ok(ciphertexts) = waiting_ciphertexts(decrypting) else {
+            return;
+        };
+        let senders: Vec<_> = chosen
+            .iter()
+            .map(|&k| {
+                let sender = &decrypting.shares[k];
+                let values = sender.values.as_deref().unwrap_or_default();
+                (sender.from.saturating_add(1), values)
+            })
+            .collect();
+        match combine_share_batches(&params.public, &ciphertexts, &senders, &mut OsRng) {
+            Ok(Some(points)) => {
+                let outcomes: Vec<Outcome> = ciphertexts
+                    .iter()
+                    .zip(&points)
+                    .map(|(ciphertext, point)| open(params, ciphertext, point))
+                    .collect();
+                for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
+                    decrypting.slots[*position as usize] = Slot::Done(outcome);
+                }
+                decrypting.waiting = 0;
+                return;
+            }
+            Ok(None) => {
+                let failing: Vec<u16> = chosen
+                    .iter()
+                    .map(|&k| &decrypting.shares[k])
+                    .filter(|sender| !batch_holds(&params.public, &ciphertexts, sender))
+                    .map(|sender| sender.from)
+                    .collect();
+                if failing.is_empty() {
+                    // Valid proofs and a failed pairing check cannot both happen (but for
+                    // probability 2^-128): nothing to exclude, so wait for requests to retry.
+                    warn!("a failed combination with valid share proofs");
+                    return;
+                }
+                for from in failing {
+                    warn!(
+                        peer = from,
+                        "a validator sent decryption shares that fail their proof"
+                    );
+                    counter!("shroud_decryption_shares_invalid_total").increment(1);
+                    decrypting.bad.insert(from);
+                }
+            }
+            Err(error) => {
+                warn!(%error, "combining shares failed");
+                return;
+            }
+        }
+    }
+}
+
+/// A position's outcome from its true shared point: the bundle, or why it failed.
+fn open(params: &Params, ciphertext: &VerifiedCiphertext, point: &G1Affine) -> Outcome {
+    match ciphertext.open(point) {
+        Ok(plaintext) => match Bundle::decode(&plaintext, &params.bundle_limits) {
+            Ok(bundle) => Outcome::Decrypted(bundle),
+            Err(_) => Outcome::Failed(FailureReason::MalformedBundle),
+        },
+        Err(_) => Outcome::Failed(FailureReason::Undecryptable),
     }
 }
