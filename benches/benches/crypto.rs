@@ -13,9 +13,10 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::bls::{verify_batch, BatchItem};
 use shroud_crypto::tdh2::{
-    combine, combine_many_optimistic, combine_optimistic, create_share, encrypt,
-    trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Ciphertext,
-    Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, VerifiedShare,
+    combine, combine_many_optimistic, combine_optimistic, combine_share_batches, create_share,
+    create_share_batch, encrypt, trusted_dealer_for_local_testnet, verify_ciphertexts,
+    verify_share, verify_share_batch, verify_shares, Ciphertext, Context, DecryptionShare,
+    KeyShare, Label, PublicKeySet, ShareBatch, VerifiedCiphertext, VerifiedShare,
 };
 use shroud_crypto::{
     CertificateBuilder, CommitteeKeys, ProofOfPossession, PublicKey, SecretKey, Signature,
@@ -292,6 +293,41 @@ fn threshold_encryption(c: &mut Criterion) {
             combine_many_optimistic(&four.public, items, &mut rng)
         })
     });
+    group.finish();
+
+    // The decryption stage's path since ADR 0011: a validator's shares of a 100-ciphertext
+    // block with one proof; the proof checked; the block combined from two senders' values
+    // (with the pairing check) and every payload opened.
+    let refs: Vec<&VerifiedCiphertext> = block.iter().collect();
+    let mut group = c.benchmark_group("tdh2::share_batch");
+    group.sample_size(10);
+    group.bench_function(BenchmarkId::from_parameter("create/ciphertexts=100"), |b| {
+        b.iter(|| create_share_batch(&four.key_shares[0], black_box(&refs), &mut rng))
+    });
+    let batches: Vec<ShareBatch> = four.key_shares[..2]
+        .iter()
+        .map(|key_share| create_share_batch(key_share, &refs, &mut rng))
+        .collect();
+    group.bench_function(BenchmarkId::from_parameter("verify/ciphertexts=100"), |b| {
+        b.iter(|| verify_share_batch(&four.public, &refs, &batches[0]).expect("valid"))
+    });
+    group.bench_function(
+        BenchmarkId::from_parameter("combine_and_open/t=2,ciphertexts=100"),
+        |b| {
+            b.iter(|| {
+                let senders: Vec<_> = batches
+                    .iter()
+                    .map(|batch| (batch.index(), batch.values()))
+                    .collect();
+                let points = combine_share_batches(&four.public, &refs, &senders, &mut rng)
+                    .expect("enough")
+                    .expect("honest");
+                for (ciphertext, point) in refs.iter().zip(&points) {
+                    ciphertext.open(point).expect("opens");
+                }
+            })
+        },
+    );
     group.finish();
 }
 

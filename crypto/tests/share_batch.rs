@@ -102,6 +102,31 @@ fn every_honest_batch_verifies_and_any_threshold_of_them_decrypts_the_block() {
 }
 
 #[test]
+fn at_threshold_three_any_three_senders_decrypt_the_block() {
+    let (block, mut rng) = block(3, 5, 6, 6);
+    let ciphertexts = refs(&block.ciphertexts);
+    let batches: Vec<ShareBatch> = block
+        .key_shares
+        .iter()
+        .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
+        .collect();
+    for chosen in [[0usize, 1, 2], [4, 2, 0], [1, 3, 4]] {
+        let senders: Vec<_> = chosen
+            .iter()
+            .map(|&i| (batches[i].index(), batches[i].values()))
+            .collect();
+        let points = combine_share_batches(&block.public, &ciphertexts, &senders, &mut rng)
+            .expect("enough senders")
+            .expect("honest values pass the pairing check");
+        for ((ciphertext, point), plaintext) in
+            ciphertexts.iter().zip(&points).zip(&block.plaintexts)
+        {
+            assert_eq!(ciphertext.open(point).as_ref(), Ok(plaintext));
+        }
+    }
+}
+
+#[test]
 fn one_bad_share_fails_the_batch_and_names_its_sender() {
     let (block, mut rng) = block(2, 4, 9, 2);
     let ciphertexts = refs(&block.ciphertexts);
