@@ -10,7 +10,8 @@
 //!   key and one pairing check against a committee whose keys all proved possession.
 //! - [`eip2537`]: the uncompressed point layout of the Ethereum BLS12-381 precompiles.
 //! - [`tdh2`]: the CCA-secure threshold KEM with a label, hybrid with a key-committing AEAD;
-//!   decryption shares with proofs, checked singly or in batches, combined optimistically.
+//!   decryption shares with proofs, checked singly or in batches, combined optimistically; a
+//!   validator's shares of a block with one batched proof ([`tdh2::ShareBatch`]).
 //! - [`shamir`]: polynomials over the scalar field and Lagrange coefficients at zero.
 //! - [`secret_scalar`]: secret scalars (key shares, nonces, encryption randomness) as a type
 //!   whose only multiplications are constant-time, in blst.

@@ -17,6 +17,11 @@
 //! `log_u U_i = log_g h_i`. Verification single ([`verify_share`]) or batched over many shares
 //! ([`verify_shares`]) by a random linear combination.
 //!
+//! Share batch ([`create_share_batch`], [`verify_share_batch`], [`combine_share_batches`]): a
+//! validator's shares of a whole block with one batched Chaum–Pedersen proof (RFC 9497's
+//! composite weights), so a share costs one multiplication; a block is combined from `t`
+//! senders' values and checked with one batched pairing equation.
+//!
 //! Combine ([`combine`], [`combine_optimistic`]): `r·h = Σ λ_i U_i` over any `t` valid shares;
 //! the key commitment is checked, then the AEAD. The optimistic path combines unverified shares
 //! and accepts the result only if `e(P, g₂) = e(u, x·g₂)`, with `x·g₂` part of the public key
