@@ -73,6 +73,22 @@ fn reencode(batch: &ShareBatch) -> ShareBatch {
     share_batch_from_parts(batch.index(), values, proof)
 }
 
+/// Combines the block from the chosen senders' batches and opens every position.
+fn assert_decrypts(block: &Block, batches: &[ShareBatch], chosen: &[usize], rng: &mut ChaCha20Rng) {
+    let ciphertexts = refs(&block.ciphertexts);
+    let senders: Vec<_> = chosen
+        .iter()
+        .map(|&i| (batches[i].index(), batches[i].values()))
+        .collect();
+    let points = combine_share_batches(&block.public, &ciphertexts, &senders, rng)
+        .expect("enough senders")
+        .expect("honest values pass the pairing check");
+    assert_eq!(points.len(), ciphertexts.len());
+    for ((ciphertext, point), plaintext) in ciphertexts.iter().zip(&points).zip(&block.plaintexts) {
+        assert_eq!(ciphertext.open(point).as_ref(), Ok(plaintext));
+    }
+}
+
 #[test]
 fn every_honest_batch_verifies_and_any_threshold_of_them_decrypts_the_block() {
     let (block, mut rng) = block(2, 4, 12, 1);
@@ -85,24 +101,22 @@ fn every_honest_batch_verifies_and_any_threshold_of_them_decrypts_the_block() {
     for batch in &batches {
         verify_share_batch(&block.public, &ciphertexts, batch).expect("an honest batch verifies");
     }
-    for pair in [[0usize, 1], [3, 1], [2, 0]] {
-        let senders: Vec<_> = pair
-            .iter()
-            .map(|&i| (batches[i].index(), batches[i].values()))
-            .collect();
-        let points = combine_share_batches(&block.public, &ciphertexts, &senders, &mut rng)
-            .expect("enough senders")
-            .expect("honest values pass the pairing check");
-        for ((ciphertext, point), plaintext) in
-            ciphertexts.iter().zip(&points).zip(&block.plaintexts)
-        {
-            assert_eq!(ciphertext.open(point).as_ref(), Ok(plaintext));
-        }
+    for chosen in [[0usize, 1], [3, 1], [2, 0]] {
+        assert_decrypts(&block, &batches, &chosen, &mut rng);
     }
 }
 
 #[test]
-fn at_threshold_three_any_three_senders_decrypt_the_block() {
+fn at_thresholds_one_and_three_the_block_decrypts() {
+    let (single, mut rng) = block(1, 1, 4, 7);
+    let ciphertexts = refs(&single.ciphertexts);
+    let alone = vec![create_share_batch(
+        &single.key_shares[0],
+        &ciphertexts,
+        &mut rng,
+    )];
+    assert_decrypts(&single, &alone, &[0], &mut rng);
+
     let (block, mut rng) = block(3, 5, 6, 6);
     let ciphertexts = refs(&block.ciphertexts);
     let batches: Vec<ShareBatch> = block
@@ -111,18 +125,7 @@ fn at_threshold_three_any_three_senders_decrypt_the_block() {
         .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
         .collect();
     for chosen in [[0usize, 1, 2], [4, 2, 0], [1, 3, 4]] {
-        let senders: Vec<_> = chosen
-            .iter()
-            .map(|&i| (batches[i].index(), batches[i].values()))
-            .collect();
-        let points = combine_share_batches(&block.public, &ciphertexts, &senders, &mut rng)
-            .expect("enough senders")
-            .expect("honest values pass the pairing check");
-        for ((ciphertext, point), plaintext) in
-            ciphertexts.iter().zip(&points).zip(&block.plaintexts)
-        {
-            assert_eq!(ciphertext.open(point).as_ref(), Ok(plaintext));
-        }
+        assert_decrypts(&block, &batches, &chosen, &mut rng);
     }
 }
 

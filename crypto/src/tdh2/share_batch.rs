@@ -331,11 +331,19 @@ pub fn combine_share_batches<R: RngCore + CryptoRng>(
         })
         .collect();
     let differences = G1Projective::normalize_batch(&differences);
-    let projective: Vec<G1Projective> = differences
-        .chunks(rest.len().max(1))
-        .zip(last_values)
-        .map(|(terms, last)| G1Projective::msm_bigint(terms, &lambdas) + last)
-        .collect();
+    let projective: Vec<G1Projective> = if rest.is_empty() {
+        // t = 1: the one value is the point.
+        last_values
+            .iter()
+            .map(|value| G1Projective::from(*value))
+            .collect()
+    } else {
+        differences
+            .chunks(rest.len())
+            .zip(last_values)
+            .map(|(terms, last)| G1Projective::msm_bigint(terms, &lambdas) + last)
+            .collect()
+    };
     let points = G1Projective::normalize_batch(&projective);
     let pairs: Vec<(G1Affine, G1Affine)> = ciphertexts
         .iter()
