@@ -12,8 +12,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::hash::{
-    batch_weight, decode_point, decode_scalar, encode_point, encode_scalar, second_generator,
-    ScalarHasher, POINT_BYTES, SCALAR_BYTES,
+    batch_weight, decode_point, decode_scalar, encode_point, encode_scalar, generator_table,
+    second_generator, second_generator_table, ScalarHasher, POINT_BYTES, SCALAR_BYTES,
 };
 use super::keys::EncryptionKey;
 use crate::domains::{TDH2_AEAD_KEY, TDH2_CIPHERTEXT_CHALLENGE, TDH2_LABEL};
@@ -289,15 +289,10 @@ impl Ciphertext {
     ) -> Result<VerifiedCiphertext, ThresholdError> {
         self.check_context(context)?;
         let e = self.challenge(key);
-        let g = G1Affine::generator();
-        let g_bar = second_generator();
-        let first = G1Projective::msm(&[g, self.u, self.w], &[self.f, -e, -Fr::from(1u64)])
-            .expect("three bases, three scalars");
-        let second = G1Projective::msm(
-            &[g_bar, self.u_bar, self.w_bar],
-            &[self.f, -e, -Fr::from(1u64)],
-        )
-        .expect("three bases, three scalars");
+        // The generators' multiples come from fixed tables; only `e·u` and `e·ū` are
+        // variable-base (all scalars here are public).
+        let first = generator_table().mul(&self.f) - self.u * e - self.w;
+        let second = second_generator_table().mul(&self.f) - self.u_bar * e - self.w_bar;
         if first.is_zero() && second.is_zero() {
             Ok(VerifiedCiphertext {
                 ciphertext: self,
