@@ -278,6 +278,11 @@ pub struct Report {
     pub cpu: CpuReport,
     /// Per-stage means from validator 0's metrics.
     pub stages: StageTimings,
+    /// Whether every payload was encrypted before the clock started (else just ahead of the
+    /// schedule, on the generator's thread, inside the window).
+    pub encrypted_before_clock: bool,
+    /// Seconds spent preparing payloads before the clock started.
+    pub preparation_seconds: f64,
     /// Per validator.
     pub resources: Vec<Resources>,
     /// The mempool and memory bounds, and whether they held.
@@ -362,6 +367,22 @@ impl Report {
                 self.ordered_count
             ),
         );
+        if self.mode == "encrypted" {
+            line(
+                &mut out,
+                "CPU per certified tx",
+                format!("{:.1} µs per validator", cpu.validator_us_per_certified_tx),
+            );
+        }
+        line(
+            &mut out,
+            "  by stage",
+            cpu.stage_us_per_tx
+                .iter()
+                .map(|(stage, us)| format!("{stage} {us:.0} µs"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
         line(
             &mut out,
             "generator CPU",
@@ -370,6 +391,20 @@ impl Report {
                 cpu.generator_seconds, cpu.wall_seconds
             ),
         );
+        if self.mode == "encrypted" {
+            line(
+                &mut out,
+                "encryption",
+                if self.encrypted_before_clock {
+                    format!(
+                        "every payload before the clock ({:.1} s on every core)",
+                        self.preparation_seconds
+                    )
+                } else {
+                    "just ahead of the schedule, inside the window".to_string()
+                },
+            );
+        }
         line(&mut out, "stages (validator 0)", self.stages.summary());
         for (index, resources) in self.resources.iter().enumerate() {
             line(
@@ -560,6 +595,62 @@ fn payload(options: &RunOptions, i: usize, rng: &mut impl RngCore) -> Planned {
     (Bundle { items }.encode(), namespaces)
 }
 
+/// Heights a second that no run is expected to pass (the ordering path's fastest pace under
+/// load is about 16): what decides whether a run's ciphertexts can all be made before it.
+const HEIGHTS_PER_SECOND_MAX: u64 = 20;
+
+/// Whether every height of the run and its drain fits the chain's validity window, so that
+/// every ciphertext can be made before the clock starts and still be valid at its turn.
+fn fits_window(committee: &Committee, options: &RunOptions) -> bool {
+    let seconds = options.duration.as_secs() + DRAIN.as_secs() + 1;
+    seconds.saturating_mul(HEIGHTS_PER_SECOND_MAX) < committee.validity_heights()
+}
+
+/// Makes every one of `count` transactions before the clock starts, on every core, each
+/// valid through the whole validity window above `anchor`; then hands them over in order.
+fn encrypt_before_clock(
+    committee: Committee,
+    options: RunOptions,
+    count: usize,
+    anchor: u64,
+) -> tokio::sync::mpsc::Receiver<Planned> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(count.max(1));
+    std::thread::spawn(move || {
+        let valid_through = anchor + committee.validity_heights();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = count.div_ceil(workers).max(1);
+        let made: Vec<Vec<Planned>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|start| {
+                    let (committee, options) = (&committee, &options);
+                    scope.spawn(move || {
+                        let mut rng = ChaCha8Rng::from_rng(OsRng).expect("the OS has randomness");
+                        (start..(start + chunk).min(count))
+                            .map(|i| {
+                                let (plaintext, namespaces) = payload(options, i, &mut rng);
+                                let bytes =
+                                    shroud_sdk::encrypt_bytes(committee, &plaintext, valid_through);
+                                (bytes, namespaces)
+                            })
+                            .collect::<Vec<Planned>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("an encryption worker does not panic"))
+                .collect()
+        });
+        for planned in made.into_iter().flatten() {
+            if sender.blocking_send(planned).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
 /// Makes `count` transactions in submission order on a thread of its own, a little ahead of
 /// the schedule (the channel holds `ahead` of them). Encrypted ones are valid through half
 /// the chain's validity window above the latest certified height the sampler saw: a
@@ -676,26 +767,39 @@ async fn drive(
     let height = Arc::new(std::sync::atomic::AtomicU64::new(
         clients[0].learned_height(),
     ));
-    // Two seconds of the schedule (at least 16 transactions) are made ahead of it: more would
-    // age the expiries (at ten heights a second, a short validity window is seconds).
-    let ahead = if rate == 0 {
+    // An encrypted run at a fixed rate whose heights fit the validity window has every
+    // payload encrypted before the clock starts: encryption is the clients' cost, not the
+    // validators'. Otherwise two seconds of the schedule (at least 16 transactions) are made
+    // ahead of it: more would age the expiries (at ten heights a second, a short validity
+    // window is seconds).
+    let before_clock = !options.ordering_only && rate > 0 && fits_window(committee, options);
+    let ahead = if before_clock {
+        planned
+    } else if rate == 0 {
         SATURATING_AHEAD
     } else {
         usize::try_from(rate.saturating_mul(2))
             .unwrap_or(usize::MAX)
             .max(16)
     };
-    let mut prepared = encrypt_ahead(
-        committee.clone(),
-        options.clone(),
-        planned,
-        height.clone(),
-        ahead,
-    );
+    let encryption_started = Instant::now();
+    let mut prepared = if before_clock {
+        let anchor = height.load(std::sync::atomic::Ordering::Relaxed);
+        encrypt_before_clock(committee.clone(), options.clone(), planned, anchor)
+    } else {
+        encrypt_ahead(
+            committee.clone(),
+            options.clone(),
+            planned,
+            height.clone(),
+            ahead,
+        )
+    };
     // Fill the channel before the clock starts.
     while prepared.len() < ahead.min(planned) && !prepared.is_closed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let encryption_seconds = encryption_started.elapsed().as_secs_f64();
     let timings: Arc<Mutex<Timings>> = Arc::default();
     // One pipelined submission stream per client connection.
     let mut senders = Vec::new();
@@ -786,8 +890,11 @@ async fn drive(
         client.close();
     }
     let mut report = report(options, network, &timings, window, samples);
-    report.cpu = cpu_after.since(&cpu_before, report.ordered_count);
+    let certified = report.certified_latency.count;
+    report.cpu = cpu_after.since(&cpu_before, report.ordered_count, certified);
     report.stages = stages;
+    report.encrypted_before_clock = before_clock;
+    report.preparation_seconds = encryption_seconds;
     Ok(report)
 }
 
@@ -1122,6 +1229,8 @@ fn report(
         ordered_count: ordered_histogram.len(),
         cpu: CpuReport::default(),
         stages: StageTimings::default(),
+        encrypted_before_clock: false,
+        preparation_seconds: 0.0,
         certified_tps: rate_until(last_certified, certified_histogram.len()),
         ordered_latency: Latency::of(&ordered_histogram),
         certified_latency: Latency::of(&certified_histogram),
@@ -1372,13 +1481,61 @@ pub struct CpuReport {
     pub generator_seconds: f64,
     /// Mean validator CPU per ordered transaction, microseconds.
     pub validator_us_per_ordered_tx: f64,
+    /// Mean validator CPU per certified transaction, microseconds (encrypted mode).
+    pub validator_us_per_certified_tx: f64,
+    /// The same by stage: mean validator CPU per certified (encrypted) or ordered transaction,
+    /// microseconds, by the thread that spent it (`decryption`, `ingress`, `tokio` workers
+    /// with QUIC and HTTP, `sled` I/O, and `loop` for the validator loop and the rest).
+    pub stage_us_per_tx: BTreeMap<String, f64>,
 }
 
-/// CPU seconds of every process at one moment.
+/// CPU seconds of every process at one moment, and of each validator's threads by stage.
 struct CpuMark {
     at: Instant,
     validators: Vec<f64>,
+    stages: Vec<BTreeMap<String, f64>>,
     generator: f64,
+}
+
+/// The stage a validator thread serves, from its name.
+fn stage_of(thread_name: &str) -> &'static str {
+    match thread_name {
+        "decryption" => "decryption",
+        "ingress" => "ingress",
+        name if name.starts_with("tokio") => "tokio",
+        name if name.starts_with("sled") => "sled",
+        _ => "loop",
+    }
+}
+
+/// (utime + stime) seconds of a process's live threads, summed by stage.
+fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
+    let mut stages = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return stages;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("stat")),
+        ) else {
+            continue;
+        };
+        let seconds = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>())
+            .and_then(|fields| {
+                let utime: f64 = fields.get(11)?.parse().ok()?;
+                let stime: f64 = fields.get(12)?.parse().ok()?;
+                Some((utime + stime) / 100.0)
+            })
+            .unwrap_or(0.0);
+        *stages
+            .entry(stage_of(name.trim()).to_string())
+            .or_insert(0.0) += seconds;
+    }
+    stages
 }
 
 impl CpuMark {
@@ -1391,11 +1548,19 @@ impl CpuMark {
                 .iter()
                 .map(|child| resources(child.id()).cpu_seconds)
                 .collect(),
+            stages: network
+                .processes
+                .children
+                .iter()
+                .map(|child| thread_cpu(child.id()))
+                .collect(),
             generator: resources(std::process::id()).cpu_seconds,
         }
     }
 
-    fn since(&self, before: &CpuMark, ordered: u64) -> CpuReport {
+    /// CPU between two marks; per-stage figures are per certified transaction when any was
+    /// certified (encrypted mode), else per ordered one.
+    fn since(&self, before: &CpuMark, ordered: u64, certified: u64) -> CpuReport {
         let validator_seconds: Vec<f64> = self
             .validators
             .iter()
@@ -1403,7 +1568,29 @@ impl CpuMark {
             .map(|(after, before)| after - before)
             .collect();
         let mean = validator_seconds.iter().sum::<f64>() / validator_seconds.len().max(1) as f64;
+        let per = |seconds: f64, count: u64| {
+            if count == 0 {
+                0.0
+            } else {
+                seconds * 1e6 / count as f64
+            }
+        };
+        let divisor = if certified > 0 { certified } else { ordered };
+        let mut stage_seconds: BTreeMap<String, f64> = BTreeMap::new();
+        for (after, before) in self.stages.iter().zip(&before.stages) {
+            for (stage, seconds) in after {
+                let earlier = before.get(stage).copied().unwrap_or(0.0);
+                *stage_seconds.entry(stage.clone()).or_insert(0.0) += seconds - earlier;
+            }
+        }
+        let validators = self.stages.len().max(1) as f64;
+        let stage_us_per_tx = stage_seconds
+            .into_iter()
+            .map(|(stage, seconds)| (stage, per(seconds / validators, divisor)))
+            .collect();
         CpuReport {
+            validator_us_per_certified_tx: per(mean, certified),
+            stage_us_per_tx,
             wall_seconds: self.at.duration_since(before.at).as_secs_f64(),
             generator_seconds: self.generator - before.generator,
             validator_us_per_ordered_tx: if ordered == 0 {
