@@ -246,6 +246,9 @@ pub struct CertificateBuilder {
     message: [u8; 32],
     signers: SignerBitmap,
     signatures: Vec<Signature>,
+    /// Signatures added but not checked yet, by member index (checked together by
+    /// [`CertificateBuilder::check_pending`]).
+    pending: Vec<(usize, Signature)>,
 }
 
 impl CertificateBuilder {
@@ -261,6 +264,7 @@ impl CertificateBuilder {
             message: signing_message(domain, encoding),
             signers: SignerBitmap::new(committee.len())?,
             signatures: Vec::new(),
+            pending: Vec::new(),
         })
     }
 
@@ -311,7 +315,68 @@ impl CertificateBuilder {
         Ok(true)
     }
 
-    /// Number of signatures collected.
+    /// Keeps member `index`'s signature to be checked later, together with others, by
+    /// [`CertificateBuilder::check_pending`]: one hash to the curve and one pairing check for
+    /// all of them when they are all good. Returns `Ok(false)` for a member that already
+    /// signed or is already pending (the first signature stays).
+    pub fn add_pending(
+        &mut self,
+        index: usize,
+        signature: &Signature,
+    ) -> Result<bool, CertificateError> {
+        if index >= self.committee.len() {
+            return Err(CertificateError::UnknownSigner {
+                index,
+                committee_size: self.committee.len(),
+            });
+        }
+        if self.signers.contains(index) || self.pending.iter().any(|(i, _)| *i == index) {
+            return Ok(false);
+        }
+        self.pending.push((index, *signature));
+        Ok(true)
+    }
+
+    /// Number of signatures waiting for [`CertificateBuilder::check_pending`].
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Checks every pending signature and adds the good ones. All signers sign one message, so
+    /// their aggregate is checked against their aggregate key first (keys with proofs of
+    /// possession, as in a certificate's own check); only if that fails is each checked alone.
+    /// Returns the members whose signature failed, in the order they were added.
+    pub fn check_pending(&mut self) -> Vec<usize> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let together = PublicKey::aggregate(
+            pending
+                .iter()
+                .filter_map(|(index, _)| self.committee.get(*index)),
+        )
+        .and_then(|key| {
+            let signature = Signature::aggregate(pending.iter().map(|(_, signature)| signature))?;
+            key.verify_raw(&self.message, &signature)
+        });
+        let mut bad = Vec::new();
+        for (index, signature) in pending {
+            let good = together.is_ok()
+                || self
+                    .committee
+                    .get(index)
+                    .is_some_and(|key| key.verify_raw(&self.message, &signature).is_ok());
+            if good && self.signers.insert(index).is_ok() {
+                self.signatures.push(signature);
+            } else if !good {
+                bad.push(index);
+            }
+        }
+        bad
+    }
+
+    /// Number of signatures collected and checked.
     pub fn count(&self) -> usize {
         self.signatures.len()
     }

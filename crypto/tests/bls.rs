@@ -334,6 +334,40 @@ fn builder_refuses_bad_and_ignores_repeated_votes() {
 }
 
 #[test]
+fn pending_signatures_are_checked_together_and_a_bad_one_is_named() {
+    let (secrets, keys) = committee(7, 23);
+    let encoding = b"header";
+    let sign = |i: usize| secrets[i].sign(SigningDomain::OutputHeader, encoding);
+    let mut builder =
+        CertificateBuilder::new(&keys, SigningDomain::OutputHeader, encoding).expect("builder");
+    for i in [0usize, 2, 3] {
+        assert_eq!(builder.add_pending(i, &sign(i)), Ok(true));
+    }
+    assert_eq!(builder.add_pending(2, &sign(2)), Ok(false));
+    assert!(builder.add_pending(7, &sign(0)).is_err());
+    assert_eq!((builder.count(), builder.pending_count()), (0, 3));
+    assert_eq!(builder.check_pending(), Vec::<usize>::new());
+    assert_eq!((builder.count(), builder.pending_count()), (3, 0));
+    // A signature over another message, and one by another member: both named, the good
+    // one beside them kept.
+    let other_message = secrets[4].sign(SigningDomain::OutputHeader, b"other header");
+    assert_eq!(builder.add_pending(4, &other_message), Ok(true));
+    assert_eq!(builder.add_pending(5, &sign(5)), Ok(true));
+    assert_eq!(builder.add_pending(6, &sign(1)), Ok(true));
+    assert_eq!(builder.add_pending(3, &sign(3)), Ok(false));
+    assert_eq!(builder.check_pending(), vec![4, 6]);
+    assert_eq!(builder.count(), 4);
+    let certificate = builder.finish(4).expect("four good signatures");
+    certificate
+        .verify(&keys, 4, SigningDomain::OutputHeader, encoding)
+        .expect("the certificate verifies");
+    assert_eq!(
+        certificate.signers().iter().collect::<Vec<_>>(),
+        vec![0, 2, 3, 5]
+    );
+}
+
+#[test]
 fn batch_verification_accepts_valid_and_refuses_one_bad() {
     let mut rng = rng(30);
     let secrets: Vec<SecretKey> = (0..100).map(|_| SecretKey::generate(&mut rng)).collect();

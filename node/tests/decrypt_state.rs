@@ -10,7 +10,7 @@ use rand_chacha::ChaCha20Rng;
 use shroud_crypto::tdh2::{
     encrypt, trusted_dealer_for_local_testnet, KeyShare, Label, PublicKeySet,
 };
-use shroud_crypto::{CommitteeKeys, SecretKey};
+use shroud_crypto::{CommitteeKeys, SecretKey, SigningDomain};
 use shroud_node::batch::Batch;
 use shroud_node::decrypt::{DecryptionState, Faults, Outgoing, Params, Send};
 use shroud_node::store::{NodeStore, OrderedTx};
@@ -181,6 +181,11 @@ fn persisted_then_sent(
 
 /// Runs every instance until no message is left.
 fn run(net: &mut Net) {
+    run_tampered(net, |_, outgoing| outgoing);
+}
+
+/// [`run`], with every message passed through `tamper` (given its sender) on its way.
+fn run_tampered(net: &mut Net, tamper: impl Fn(usize, Outgoing) -> Outgoing) {
     let mut queue = VecDeque::new();
     for index in 0..net.states.len() {
         if let Some(state) = net.states[index].as_mut() {
@@ -201,7 +206,7 @@ fn run(net: &mut Net) {
                 continue;
             };
             let sender = u16::try_from(from).expect("small");
-            let sends = match outgoing.clone() {
+            let sends = match tamper(from, outgoing.clone()) {
                 Outgoing::Shares(message) => state.on_shares(sender, message, 2).expect("shares"),
                 Outgoing::Vote(vote) => state.on_vote(sender, vote).expect("vote"),
                 Outgoing::Certificate(certificate) => {
@@ -273,6 +278,31 @@ fn a_sender_of_invalid_shares_is_excluded_and_the_others_decide() {
         network(&[bad, Faults::default(), Faults::default(), Faults::default()]);
     run(&mut net);
     check_agreement(&net, &[1, 2, 3], &outcomes);
+}
+
+/// Validator 3 signs another header than it should: its votes are refused (checked with the
+/// others in one aggregate first, then alone), and the other three certify every height.
+#[test]
+fn a_bad_output_signature_is_refused_and_the_others_certify() {
+    let (mut net, outcomes) = network(&[Faults::default(); 4]);
+    let forged = net.signers[3]
+        .sign(SigningDomain::OutputHeader, b"not the header")
+        .to_bytes();
+    run_tampered(&mut net, |from, outgoing| match outgoing {
+        Outgoing::Vote(mut vote) if from == 3 => {
+            vote.signature = forged;
+            Outgoing::Vote(vote)
+        }
+        other => other,
+    });
+    check_agreement(&net, &[0, 1, 2], &outcomes);
+    for height in 1..=2 {
+        let certificate = net.stores[0]
+            .output_certificate(height)
+            .expect("read")
+            .expect("certified");
+        assert_eq!(certificate.signers, vec![0b0111], "height {height}");
+    }
 }
 
 #[test]

@@ -202,7 +202,7 @@ impl DecryptionState {
             let record = state.store.output(height)?.ok_or(StageError::Invariant(
                 "every height up to the built one has an output",
             ))?;
-            state.start_certifying(&record)?;
+            state.start_certifying(&record, true)?;
         }
         Ok(state)
     }
@@ -553,7 +553,7 @@ impl DecryptionState {
             .record(decrypting.started.elapsed().as_secs_f64());
         counter!("shroud_transactions_decrypted_total").increment(decrypted as u64);
         gauge!("shroud_output_height").set(height as f64);
-        self.start_certifying(&record)?;
+        self.start_certifying(&record, false)?;
         let mut sends = vec![Send::All(Outgoing::Vote(OutputVote {
             epoch: self.params.epoch,
             height,
@@ -567,7 +567,10 @@ impl DecryptionState {
         Ok(sends)
     }
 
-    fn start_certifying(&mut self, record: &OutputRecord) -> Result<(), StageError> {
+    /// Starts collecting votes for a built output. `stored` says the signature was read back
+    /// from the store (it is checked then: a data folder written under other keys shows here);
+    /// one made just now is added unchecked.
+    fn start_certifying(&mut self, record: &OutputRecord, stored: bool) -> Result<(), StageError> {
         let header = record.header;
         let mut builder = CertificateBuilder::new(
             &self.params.keys,
@@ -577,9 +580,13 @@ impl DecryptionState {
         .map_err(|_| StageError::Invariant("the committee is within size limits"))?;
         let signature = Signature::from_bytes(&record.signature)
             .map_err(|_| StageError::Invariant("an own stored signature decodes"))?;
-        builder
-            .add(usize::from(self.params.me), &signature)
-            .map_err(|_| StageError::Invariant("an own signature verifies"))?;
+        let me = usize::from(self.params.me);
+        let added = if stored {
+            builder.add(me, &signature)
+        } else {
+            builder.add_own(me, &signature)
+        };
+        added.map_err(|_| StageError::Invariant("an own signature verifies"))?;
         self.certifying.insert(
             header.height,
             Certifying {
@@ -617,12 +624,14 @@ impl DecryptionState {
             );
             return Ok(Vec::new());
         }
+        // Kept unchecked until a quorum could form: then all are checked with one pairing
+        // check (they sign one header), and one by one only if that fails.
         let added = Signature::from_bytes(&vote.signature)
             .map_err(|_| ())
             .and_then(|signature| {
                 certifying
                     .builder
-                    .add(usize::from(from), &signature)
+                    .add_pending(usize::from(from), &signature)
                     .map_err(|_| ())
             });
         if added.is_err() {
@@ -635,9 +644,19 @@ impl DecryptionState {
 
     fn try_certify(&mut self, height: u64) -> Result<(), StageError> {
         let quorum = output_quorum(self.params.keys.len());
-        let Some(certifying) = self.certifying.get(&height) else {
+        let Some(certifying) = self.certifying.get_mut(&height) else {
             return Ok(());
         };
+        let builder = &mut certifying.builder;
+        if builder.count() < quorum && builder.count() + builder.pending_count() >= quorum {
+            for signer in builder.check_pending() {
+                refuse("vote", "bad_signature");
+                warn!(
+                    peer = signer,
+                    height, "a validator's output signature fails"
+                );
+            }
+        }
         if certifying.builder.count() < quorum {
             return Ok(());
         }
