@@ -81,6 +81,27 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// An arkworks G1 point as blst's, through the uncompressed encoding both share. The point
+/// must be one of this crate's checked points (no check is repeated).
+pub(crate) fn g1_to_blst(point: &G1Affine) -> blstrs::G1Affine {
+    let mut bytes = <blstrs::G1Affine as UncompressedEncoding>::Uncompressed::default();
+    point
+        .serialize_uncompressed(bytes.as_mut())
+        .expect("the encoding's length is the point's");
+    Option::from(<blstrs::G1Affine as UncompressedEncoding>::from_uncompressed_unchecked(&bytes))
+        .expect("arkworks and blst share the uncompressed layout")
+}
+
+/// An arkworks G2 point as blst's (see [`g1_to_blst`]).
+pub(crate) fn g2_to_blst(point: &G2Affine) -> blstrs::G2Affine {
+    let mut bytes = <blstrs::G2Affine as UncompressedEncoding>::Uncompressed::default();
+    point
+        .serialize_uncompressed(bytes.as_mut())
+        .expect("the encoding's length is the point's");
+    Option::from(<blstrs::G2Affine as UncompressedEncoding>::from_uncompressed_unchecked(&bytes))
+        .expect("arkworks and blst share the uncompressed layout")
+}
+
 /// The scalar as blst takes it: canonical little-endian bytes (wiped on drop).
 fn scalar(secret: &Fr) -> blstrs::Scalar {
     let mut bytes = Zeroizing::new([0u8; 32]);

@@ -107,7 +107,7 @@ fn every_honest_batch_verifies_and_any_threshold_of_them_decrypts_the_block() {
 }
 
 #[test]
-fn at_thresholds_one_and_three_the_block_decrypts() {
+fn at_thresholds_one_three_and_seven_the_block_decrypts() {
     let (single, mut rng) = block(1, 1, 4, 7);
     let ciphertexts = refs(&single.ciphertexts);
     let alone = vec![create_share_batch(
@@ -117,16 +117,26 @@ fn at_thresholds_one_and_three_the_block_decrypts() {
     )];
     assert_decrypts(&single, &alone, &[0], &mut rng);
 
-    let (block, mut rng) = block(3, 5, 6, 6);
-    let ciphertexts = refs(&block.ciphertexts);
-    let batches: Vec<ShareBatch> = block
+    let (middle, mut rng) = block(3, 5, 6, 6);
+    let ciphertexts = refs(&middle.ciphertexts);
+    let batches: Vec<ShareBatch> = middle
         .key_shares
         .iter()
         .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
         .collect();
     for chosen in [[0usize, 1, 2], [4, 2, 0], [1, 3, 4]] {
-        assert_decrypts(&block, &batches, &chosen, &mut rng);
+        assert_decrypts(&middle, &batches, &chosen, &mut rng);
     }
+
+    // A larger threshold: six differences a position.
+    let (large, mut rng) = block(7, 10, 3, 8);
+    let ciphertexts = refs(&large.ciphertexts);
+    let batches: Vec<ShareBatch> = large
+        .key_shares
+        .iter()
+        .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
+        .collect();
+    assert_decrypts(&large, &batches, &[9, 0, 8, 1, 7, 2, 5], &mut rng);
 }
 
 #[test]

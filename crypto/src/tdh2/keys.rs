@@ -3,15 +3,15 @@
 
 use std::fmt;
 
-use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
-use ark_ec::pairing::Pairing;
+use ark_bls12_381::{Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use group::prime::PrimeCurveAffine;
 use rand_core::{CryptoRng, RngCore};
 
 use super::hash::{decode_point, encode_point, POINT_BYTES};
 use crate::error::ThresholdError;
-use crate::secret_scalar::Secret;
+use crate::secret_scalar::{g1_to_blst, g2_to_blst, Secret};
 use crate::shamir::{lagrange_coefficients_at, SecretPolynomial, ShareIndex};
 
 /// The public encryption key `h = x·g` that wallets encrypt to.
@@ -240,11 +240,16 @@ impl PublicKeySet {
 
 /// `e(a, g₂) = e(b, k₂)`: `a` is `b` times the discrete logarithm of `k₂`.
 fn same_discrete_log(a: &G1Affine, b: &G1Affine, k2: &G2Affine) -> bool {
-    let product = Bls12_381::multi_pairing(
-        [*a, (-b.into_group()).into_affine()],
-        [G2Affine::generator(), *k2],
-    );
-    product.0 == <Bls12_381 as Pairing>::TargetField::from(1u64)
+    // e(a, g₂)·e(−b, k₂) = 1, as one multi-pairing in blst (about half arkworks' time here).
+    let a = g1_to_blst(a);
+    let minus_b = g1_to_blst(&(-b.into_group()).into_affine());
+    let g2 = blstrs::G2Affine::generator();
+    let k2 = g2_to_blst(k2);
+    let mut pairing = blst::Pairing::new(false, &[]);
+    pairing.raw_aggregate(g2.as_ref(), a.as_ref());
+    pairing.raw_aggregate(k2.as_ref(), minus_b.as_ref());
+    pairing.commit();
+    pairing.finalverify(None)
 }
 
 /// The value at `target` of the polynomial in the exponent through `(indices[k], points[k])`.

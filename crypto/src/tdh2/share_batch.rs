@@ -319,7 +319,7 @@ pub fn combine_share_batches<R: RngCore + CryptoRng>(
     // `t − 1` multiplications a position instead of `t` (one, not two, at t = 2).
     let (last_index, rest) = chosen.split_last().expect("the threshold is at least one");
     let last_values = last_index.1;
-    let lambdas: Vec<_> = lambdas[..rest.len()]
+    let lambda_bigints: Vec<_> = lambdas[..rest.len()]
         .iter()
         .map(|lambda| lambda.into_bigint())
         .collect();
@@ -341,7 +341,7 @@ pub fn combine_share_batches<R: RngCore + CryptoRng>(
         differences
             .chunks(rest.len())
             .zip(last_values)
-            .map(|(terms, last)| G1Projective::msm_bigint(terms, &lambdas) + last)
+            .map(|(terms, last)| G1Projective::msm_bigint(terms, &lambda_bigints) + last)
             .collect()
     };
     let points = G1Projective::normalize_batch(&projective);
