@@ -314,9 +314,24 @@ fn threshold_encryption(c: &mut Criterion) {
     let refs: Vec<&VerifiedCiphertext> = block.iter().collect();
     let mut group = c.benchmark_group("tdh2::share_batch");
     group.sample_size(10);
-    group.bench_function(BenchmarkId::from_parameter("create/ciphertexts=100"), |b| {
-        b.iter(|| create_share_batch(&four.key_shares[0], black_box(&refs), &mut rng))
-    });
+    // On a pool of one worker and of one per core: the per-position multiplications spread.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for workers in [1, cores] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .build()
+            .expect("a pool");
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("create/ciphertexts=100,workers={workers}")),
+            |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        create_share_batch(&four.key_shares[0], black_box(&refs), &mut rng)
+                    })
+                })
+            },
+        );
+    }
     let batches: Vec<ShareBatch> = four.key_shares[..2]
         .iter()
         .map(|key_share| create_share_batch(key_share, &refs, &mut rng))

@@ -1500,8 +1500,8 @@ struct CpuMark {
 /// The stage a validator thread serves, from its name.
 fn stage_of(thread_name: &str) -> &'static str {
     match thread_name {
-        "decryption" => "decryption",
-        "ingress" => "ingress",
+        name if name.starts_with("decryption") => "decryption",
+        name if name.starts_with("ingress") => "ingress",
         name if name.starts_with("tokio") => "tokio",
         name if name.starts_with("sled") => "sled",
         _ => "loop",

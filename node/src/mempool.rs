@@ -17,7 +17,10 @@ use std::collections::VecDeque;
 
 use crate::id_hash::IdSet;
 
-use shroud_crypto::tdh2::{verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label};
+use shroud_crypto::tdh2::{
+    decode_ciphertexts, verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label,
+};
+use shroud_crypto::ThresholdError;
 use thiserror::Error;
 
 use crate::batch::{Batch, TxId};
@@ -255,18 +258,35 @@ impl Mempool {
         let mut proof_slots = Vec::new();
         let mut group_ids = IdSet::with_capacity_and_hasher(submissions.len(), Default::default());
         let room = self.config.pending_max.saturating_sub(self.pending.len());
+        // Decoding (square roots and subgroup checks of four points) is most of the cheap
+        // checks: every submission of the group within the size limit is decoded at once, on
+        // every worker of the current rayon pool.
+        let decodable: Vec<&[u8]> = submissions
+            .iter()
+            .filter(|bytes| !unchecked && bytes.len() <= self.config.ciphertext_bytes_max)
+            .map(Vec::as_slice)
+            .collect();
+        let mut decoded =
+            decode_ciphertexts(&decodable, self.config.ciphertext_bytes_max).into_iter();
         for bytes in submissions {
-            let verdict = self.cheap_checks(bytes, unchecked).and_then(|parsed| {
-                let id = TxId::of(bytes);
-                if self.known.contains(&id) || group_ids.contains(&id) || committed(&id) {
-                    return Err(Rejection::Duplicate);
-                }
-                if group_ids.len() >= room {
-                    return Err(Rejection::Full);
-                }
-                group_ids.insert(id);
-                Ok((id, parsed))
-            });
+            let decoded = if !unchecked && bytes.len() <= self.config.ciphertext_bytes_max {
+                decoded.next()
+            } else {
+                None
+            };
+            let verdict = self
+                .cheap_checks(bytes, decoded, unchecked)
+                .and_then(|parsed| {
+                    let id = TxId::of(bytes);
+                    if self.known.contains(&id) || group_ids.contains(&id) || committed(&id) {
+                        return Err(Rejection::Duplicate);
+                    }
+                    if group_ids.len() >= room {
+                        return Err(Rejection::Full);
+                    }
+                    group_ids.insert(id);
+                    Ok((id, parsed))
+                });
             match verdict {
                 Ok((id, Some(ciphertext))) => {
                     proof_slots.push(verdicts.len());
@@ -330,7 +350,14 @@ impl Mempool {
 
     /// The checks that need no group arithmetic; the parsed ciphertext whose proof is still
     /// to be checked (none when `unchecked`).
-    fn cheap_checks(&self, bytes: &[u8], unchecked: bool) -> Result<Option<Ciphertext>, Rejection> {
+    /// `decoded` is the submission decoded ahead (in a group); none when `unchecked` or over
+    /// the size limit.
+    fn cheap_checks(
+        &self,
+        bytes: &[u8],
+        decoded: Option<Result<Ciphertext, ThresholdError>>,
+        unchecked: bool,
+    ) -> Result<Option<Ciphertext>, Rejection> {
         if bytes.len() > self.config.ciphertext_bytes_max {
             return Err(Rejection::TooLarge {
                 max: self.config.ciphertext_bytes_max,
@@ -340,7 +367,8 @@ impl Mempool {
         if unchecked {
             return Ok(None);
         }
-        let ciphertext = Ciphertext::from_bytes(bytes, self.config.ciphertext_bytes_max)
+        let ciphertext = decoded
+            .unwrap_or_else(|| Ciphertext::from_bytes(bytes, self.config.ciphertext_bytes_max))
             .map_err(|error| Rejection::Malformed(error.to_string()))?;
         let label = ciphertext.label();
         if label.chain_id != self.context.chain_id {

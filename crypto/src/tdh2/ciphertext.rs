@@ -7,6 +7,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
 use rand_core::{CryptoRng, RngCore};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -506,7 +507,28 @@ fn batch_holds<R: RngCore + CryptoRng>(
     }
     bases.extend([G1Affine::generator(), second_generator()]);
     scalars.extend([g_scalar, g_bar_scalar]);
-    G1Projective::msm(&bases, &scalars)
-        .expect("one scalar per base")
-        .is_zero()
+    // One multi-scalar multiplication, split over the current rayon pool's workers.
+    let workers = rayon::current_num_threads().max(1);
+    let chunk = bases.len().div_ceil(workers).max(MSM_CHUNK_MIN);
+    let sum: G1Projective = bases
+        .par_chunks(chunk)
+        .zip(scalars.par_chunks(chunk))
+        .map(|(bases, scalars)| G1Projective::msm(bases, scalars).expect("one scalar per base"))
+        .sum();
+    sum.is_zero()
+}
+
+/// Terms below which a multi-scalar multiplication is not split further.
+const MSM_CHUNK_MIN: usize = 64;
+
+/// Decodes many ciphertexts (see [`Ciphertext::from_bytes`]) on every worker of the current
+/// rayon pool, one result per input, in order.
+pub fn decode_ciphertexts(
+    items: &[&[u8]],
+    payload_bytes_max: usize,
+) -> Vec<Result<Ciphertext, ThresholdError>> {
+    items
+        .par_iter()
+        .map(|bytes| Ciphertext::from_bytes(bytes, payload_bytes_max))
+        .collect()
 }

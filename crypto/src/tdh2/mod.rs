@@ -49,8 +49,9 @@ mod share;
 mod share_batch;
 
 pub use ciphertext::{
-    encrypt, verify_ciphertexts, Ciphertext, Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES,
-    CIPHERTEXT_VERSION, HEADER_BYTES, KEY_COMMITMENT_BYTES, LABEL_BYTES,
+    decode_ciphertexts, encrypt, verify_ciphertexts, Ciphertext, Context, Label,
+    VerifiedCiphertext, AEAD_TAG_BYTES, CIPHERTEXT_VERSION, HEADER_BYTES, KEY_COMMITMENT_BYTES,
+    LABEL_BYTES,
 };
 pub use hash::{hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
 pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, PublicKeySet};
@@ -61,6 +62,7 @@ pub use share::{
 /// A point of G1 (arkworks' affine form), as share values and combined points are handed out.
 pub type G1Point = ark_bls12_381::G1Affine;
 pub use share_batch::{
-    combine_share_batches, create_share_batch, decode_share_value, share_batch_from_parts,
-    verify_share_batch, ShareBatch, ShareBatchProof, SHARE_BATCH_PROOF_BYTES,
+    combine_share_batches, create_share_batch, decode_share_value, decode_share_values,
+    share_batch_from_parts, verify_share_batch, ShareBatch, ShareBatchProof,
+    SHARE_BATCH_PROOF_BYTES,
 };

@@ -21,6 +21,7 @@ use ark_bls12_381::{Fr, G1Affine, G1Projective};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{PrimeField, Zero};
 use rand_core::{CryptoRng, RngCore};
+use rayon::prelude::*;
 use sha2::{Digest, Sha512};
 
 use super::ciphertext::VerifiedCiphertext;
@@ -104,6 +105,15 @@ impl ShareBatch {
     }
 }
 
+/// Decodes a list of share values (see [`decode_share_value`]) on every worker of the current
+/// rayon pool; the first failure in order if any fails.
+pub fn decode_share_values(values: &[[u8; POINT_BYTES]]) -> Result<Vec<G1Affine>, ThresholdError> {
+    values
+        .par_iter()
+        .map(|bytes| decode_share_value(bytes))
+        .collect()
+}
+
 /// Decodes one share value: a compressed point of the subgroup, not the identity. (A share's
 /// value is all that combining needs; its batch's proof is decoded and checked only when a
 /// combination fails.)
@@ -179,8 +189,9 @@ pub fn create_share_batch<R: RngCore + CryptoRng>(
         .iter()
         .map(|ciphertext| *ciphertext.ciphertext().u())
         .collect();
-    // The key share is secret: constant-time multiplications only.
-    let values: Vec<G1Affine> = us.iter().map(|u| secret.g1(u)).collect();
+    // The key share is secret: constant-time multiplications only, one per position, on
+    // every worker of the current rayon pool.
+    let values: Vec<G1Affine> = us.par_iter().map(|u| secret.g1(u)).collect();
     if values.is_empty() {
         return ShareBatch {
             index,
@@ -339,9 +350,9 @@ pub fn combine_share_batches<R: RngCore + CryptoRng>(
             .collect()
     } else {
         differences
-            .chunks(rest.len())
-            .zip(last_values)
-            .map(|(terms, last)| G1Projective::msm_bigint(terms, &lambda_bigints) + last)
+            .par_chunks(rest.len())
+            .zip(last_values.par_iter())
+            .map(|(terms, last)| G1Projective::msm_bigint(terms, &lambda_bigints) + *last)
             .collect()
     };
     let points = G1Projective::normalize_batch(&projective);

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use rand_core::OsRng;
 use shroud_crypto::tdh2::{
-    combine_share_batches, create_share_batch, decode_share_value, share_batch_from_parts,
-    verify_ciphertexts, verify_share_batch, Ciphertext, Context, G1Point as G1Affine, KeyShare,
-    PublicKeySet, ShareBatchProof, VerifiedCiphertext, SHARE_BATCH_PROOF_BYTES,
+    combine_share_batches, create_share_batch, decode_ciphertexts, decode_share_values,
+    share_batch_from_parts, verify_ciphertexts, verify_share_batch, Ciphertext, Context,
+    G1Point as G1Affine, KeyShare, PublicKeySet, ShareBatchProof, VerifiedCiphertext,
+    SHARE_BATCH_PROOF_BYTES,
 };
 use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain};
 use shroud_proofs::output::HeightContext;
@@ -267,27 +268,42 @@ impl DecryptionState {
             "a processed height has its order stored",
         ))?;
         let mut batches: HashMap<BatchDigest, Batch> = HashMap::new();
-        let mut slots = Vec::with_capacity(record.transactions.len());
-        let mut candidates = Vec::new();
-        let context = self.context();
-        for (position, transaction) in record.transactions.iter().enumerate() {
-            let batch = match batches.entry(transaction.batch) {
-                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+        for transaction in &record.transactions {
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                batches.entry(transaction.batch)
+            {
+                entry.insert(
                     self.store
                         .batch(&transaction.batch)?
                         .ok_or(StageError::Invariant("a committed batch is stored"))?,
-                ),
-            };
-            let bytes =
-                batch
-                    .transactions
-                    .get(transaction.index as usize)
+                );
+            }
+        }
+        let all_bytes = record
+            .transactions
+            .iter()
+            .map(|transaction| {
+                batches
+                    .get(&transaction.batch)
+                    .and_then(|batch| batch.transactions.get(transaction.index as usize))
+                    .map(Vec::as_slice)
                     .ok_or(StageError::Invariant(
-                        "an ordered transaction is in its batch",
-                    ))?;
-            let window = (height, self.params.validity_heights);
-            match classify(bytes, self.params.ciphertext_bytes_max, &context, window) {
+                        "an ordered transaction is in its stored batch",
+                    ))
+            })
+            .collect::<Result<Vec<&[u8]>, StageError>>()?;
+        // Decoding (every point's square root and subgroup check) is most of classifying:
+        // done on every worker of the stage's pool.
+        let decoded = decode_ciphertexts(&all_bytes, self.params.ciphertext_bytes_max);
+        let mut slots = Vec::with_capacity(record.transactions.len());
+        let mut candidates = Vec::new();
+        let context = self.context();
+        let window = (height, self.params.validity_heights);
+        for (position, decoded) in decoded.into_iter().enumerate() {
+            match decoded
+                .map_err(|_| FailureReason::InvalidCiphertext)
+                .and_then(|ciphertext| classify(ciphertext, &context, window))
+            {
                 Ok(ciphertext) => {
                     candidates.push((position, ciphertext));
                     slots.push(Slot::Done(Outcome::Failed(
@@ -763,19 +779,15 @@ impl DecryptionState {
     }
 }
 
-/// Parses a ciphertext and checks its label; the validity proofs are checked in one batch
-/// afterwards.
-/// The checks a position passes before its proof is checked, in order: it decodes, names
-/// this chain and epoch, and may be ordered at this height (`window`: the height and the
-/// chain's `validity_heights`). Every validator decides them from the committed bytes alone.
+/// The checks a decoded position passes before its proof is checked, in order: it names this
+/// chain and epoch, and may be ordered at this height (`window`: the height and the chain's
+/// `validity_heights`). Every validator decides them from the committed bytes alone (a
+/// position that does not decode fails as `invalid_ciphertext` before these).
 fn classify(
-    bytes: &[u8],
-    payload_bytes_max: usize,
+    ciphertext: Ciphertext,
     context: &Context,
     window: (u64, u64),
 ) -> Result<Ciphertext, FailureReason> {
-    let ciphertext = Ciphertext::from_bytes(bytes, payload_bytes_max)
-        .map_err(|_| FailureReason::InvalidCiphertext)?;
     let label = ciphertext.label();
     if label.chain_id != context.chain_id {
         return Err(FailureReason::WrongChain);
@@ -807,12 +819,7 @@ fn decode_values(sender: &mut SenderShares) -> bool {
     if sender.values.is_some() {
         return true;
     }
-    let values: Result<Vec<G1Affine>, _> = sender
-        .message
-        .values
-        .iter()
-        .map(|bytes| decode_share_value(bytes))
-        .collect();
+    let values = decode_share_values(&sender.message.values);
     match values {
         Ok(values) => {
             sender.values = Some(values);
