@@ -29,8 +29,9 @@
 //!    certificate; a restarted validator resumes from its store (own shares are reused, never
 //!    made twice for different points).
 //!
-//! The logic is in `state` (testable without threads); `actor` runs it on its own thread,
-//! since combining and proving are CPU work that must not stall consensus.
+//! The logic is in `state` (testable without threads); `actor` runs it on a rayon pool of
+//! one worker per core (the loop on one worker, per-position crypto on all), since combining
+//! and proving are CPU work that must not stall consensus.
 
 mod actor;
 mod state;
