@@ -24,7 +24,7 @@ use shroud_proofs::{
 use tracing::warn;
 
 use crate::batch::{Batch, BatchDigest};
-use crate::store::{DecryptionLog, NodeStore, OutputRecord, StoreError};
+use crate::store::{DecryptionLog, HeightRecord, NodeStore, OutputRecord, StoreError};
 use crate::wire::{DecryptionRequest, OutputVote, SharesMessage};
 
 /// Heights being decrypted at once.
@@ -115,6 +115,9 @@ struct Decrypting {
     started: Instant,
     asked: Instant,
 }
+
+/// Positions whose proofs are still to be checked, with their decoded ciphertexts.
+type Candidates = Vec<(usize, Ciphertext)>;
 
 /// A sender's shares of a height: the message as it came (structure checked), its values
 /// decoded only once they are needed for a combination.
@@ -267,58 +270,13 @@ impl DecryptionState {
         let record = self.store.height(height)?.ok_or(StageError::Invariant(
             "a processed height has its order stored",
         ))?;
-        let mut batches: HashMap<BatchDigest, Batch> = HashMap::new();
-        for transaction in &record.transactions {
-            if let std::collections::hash_map::Entry::Vacant(entry) =
-                batches.entry(transaction.batch)
-            {
-                entry.insert(
-                    self.store
-                        .batch(&transaction.batch)?
-                        .ok_or(StageError::Invariant("a committed batch is stored"))?,
-                );
-            }
-        }
-        let all_bytes = record
-            .transactions
-            .iter()
-            .map(|transaction| {
-                batches
-                    .get(&transaction.batch)
-                    .and_then(|batch| batch.transactions.get(transaction.index as usize))
-                    .map(Vec::as_slice)
-                    .ok_or(StageError::Invariant(
-                        "an ordered transaction is in its stored batch",
-                    ))
-            })
-            .collect::<Result<Vec<&[u8]>, StageError>>()?;
-        // Decoding (every point's square root and subgroup check) is most of classifying:
-        // done on every worker of the stage's pool.
-        let decoded = decode_ciphertexts(&all_bytes, self.params.ciphertext_bytes_max);
-        let mut slots = Vec::with_capacity(record.transactions.len());
-        let mut candidates = Vec::new();
-        let context = self.context();
-        let window = (height, self.params.validity_heights);
-        for (position, decoded) in decoded.into_iter().enumerate() {
-            match decoded
-                .map_err(|_| FailureReason::InvalidCiphertext)
-                .and_then(|ciphertext| classify(ciphertext, &context, window))
-            {
-                Ok(ciphertext) => {
-                    candidates.push((position, ciphertext));
-                    slots.push(Slot::Done(Outcome::Failed(
-                        FailureReason::InvalidCiphertext,
-                    )));
-                }
-                Err(reason) => slots.push(Slot::Done(Outcome::Failed(reason))),
-            }
-        }
+        let (mut slots, candidates) = self.classify_height(height, &record)?;
         let (positions, ciphertexts): (Vec<usize>, Vec<Ciphertext>) =
             candidates.into_iter().unzip();
         let checked = verify_ciphertexts(
             ciphertexts,
             self.params.public.encryption_key(),
-            &context,
+            &self.context(),
             &mut OsRng,
         );
         // After a restart, the shares stored for this height already say which positions were
@@ -380,6 +338,63 @@ impl DecryptionState {
         }
         sends.extend(self.try_decide(height)?);
         Ok(sends)
+    }
+
+    /// Decodes every position of a height (in parallel) and applies the checks that need no
+    /// proof; returns the slots (failed positions decided) and the candidates whose proofs
+    /// are still to be checked.
+    fn classify_height(
+        &self,
+        height: u64,
+        record: &HeightRecord,
+    ) -> Result<(Vec<Slot>, Candidates), StageError> {
+        let mut batches: HashMap<BatchDigest, Batch> = HashMap::new();
+        for transaction in &record.transactions {
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                batches.entry(transaction.batch)
+            {
+                entry.insert(
+                    self.store
+                        .batch(&transaction.batch)?
+                        .ok_or(StageError::Invariant("a committed batch is stored"))?,
+                );
+            }
+        }
+        let all_bytes = record
+            .transactions
+            .iter()
+            .map(|transaction| {
+                batches
+                    .get(&transaction.batch)
+                    .and_then(|batch| batch.transactions.get(transaction.index as usize))
+                    .map(Vec::as_slice)
+                    .ok_or(StageError::Invariant(
+                        "an ordered transaction is in its stored batch",
+                    ))
+            })
+            .collect::<Result<Vec<&[u8]>, StageError>>()?;
+        // Decoding (every point's square root and subgroup check) is most of classifying:
+        // done on every worker of the stage's pool.
+        let decoded = decode_ciphertexts(&all_bytes, self.params.ciphertext_bytes_max);
+        let mut slots = Vec::with_capacity(record.transactions.len());
+        let mut candidates = Vec::new();
+        let context = self.context();
+        let window = (height, self.params.validity_heights);
+        for (position, decoded) in decoded.into_iter().enumerate() {
+            match decoded
+                .map_err(|_| FailureReason::InvalidCiphertext)
+                .and_then(|ciphertext| classify(ciphertext, &context, window))
+            {
+                Ok(ciphertext) => {
+                    candidates.push((position, ciphertext));
+                    slots.push(Slot::Done(Outcome::Failed(
+                        FailureReason::InvalidCiphertext,
+                    )));
+                }
+                Err(reason) => slots.push(Slot::Done(Outcome::Failed(reason))),
+            }
+        }
+        Ok((slots, candidates))
     }
 
     /// This validator's shares of a height: from the store if made before a restart (their
