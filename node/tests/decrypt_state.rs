@@ -305,6 +305,26 @@ fn a_bad_output_signature_is_refused_and_the_others_certify() {
     }
 }
 
+/// Validator 0 sends share values that are not points, and validator 1 sends two of its
+/// values swapped (true shares, of the wrong positions; its proof no longer holds): both are
+/// excluded where they would be used, and everyone decides the same outcomes.
+#[test]
+fn undecodable_or_misplaced_share_values_exclude_their_sender() {
+    let (mut net, outcomes) = network(&[Faults::default(); 4]);
+    run_tampered(&mut net, |from, outgoing| match outgoing {
+        Outgoing::Shares(mut message) if from == 0 && !message.values.is_empty() => {
+            message.values[0] = [0xff; 48];
+            Outgoing::Shares(message)
+        }
+        Outgoing::Shares(mut message) if from == 1 && message.values.len() > 1 => {
+            message.values.swap(0, 1);
+            Outgoing::Shares(message)
+        }
+        other => other,
+    });
+    check_agreement(&net, &[0, 1, 2, 3], &outcomes);
+}
+
 #[test]
 fn a_restarted_instance_reuses_its_stored_shares_and_finishes() {
     let (mut net, outcomes) = network(&[Faults::default(); 4]);
