@@ -276,6 +276,9 @@ impl CertificateBuilder {
     /// Checks member `index`'s signature and adds it. Returns `Ok(false)` for a member that
     /// already signed (the first signature stays).
     pub fn add(&mut self, index: usize, signature: &Signature) -> Result<bool, CertificateError> {
+        if !self.is_new(index)? {
+            return Ok(false);
+        }
         let key = self
             .committee
             .get(index)
@@ -283,9 +286,6 @@ impl CertificateBuilder {
                 index,
                 committee_size: self.committee.len(),
             })?;
-        if self.signers.contains(index) {
-            return Ok(false);
-        }
         key.verify_raw(&self.message, signature)
             .map_err(|_| CertificateError::BadSignature)?;
         self.signers.insert(index)?;
@@ -301,18 +301,24 @@ impl CertificateBuilder {
         index: usize,
         signature: &Signature,
     ) -> Result<bool, CertificateError> {
+        if !self.is_new(index)? {
+            return Ok(false);
+        }
+        self.signers.insert(index)?;
+        self.signatures.push(*signature);
+        Ok(true)
+    }
+
+    /// Whether member `index` has neither signed nor a signature pending; an error for an
+    /// index outside the committee.
+    fn is_new(&self, index: usize) -> Result<bool, CertificateError> {
         if index >= self.committee.len() {
             return Err(CertificateError::UnknownSigner {
                 index,
                 committee_size: self.committee.len(),
             });
         }
-        if self.signers.contains(index) {
-            return Ok(false);
-        }
-        self.signers.insert(index)?;
-        self.signatures.push(*signature);
-        Ok(true)
+        Ok(!self.signers.contains(index) && self.pending.iter().all(|(i, _)| *i != index))
     }
 
     /// Keeps member `index`'s signature to be checked later, together with others, by
@@ -324,13 +330,7 @@ impl CertificateBuilder {
         index: usize,
         signature: &Signature,
     ) -> Result<bool, CertificateError> {
-        if index >= self.committee.len() {
-            return Err(CertificateError::UnknownSigner {
-                index,
-                committee_size: self.committee.len(),
-            });
-        }
-        if self.signers.contains(index) || self.pending.iter().any(|(i, _)| *i == index) {
+        if !self.is_new(index)? {
             return Ok(false);
         }
         self.pending.push((index, *signature));
@@ -367,10 +367,10 @@ impl CertificateBuilder {
                     .committee
                     .get(index)
                     .is_some_and(|key| key.verify_raw(&self.message, &signature).is_ok());
-            if good && self.signers.insert(index).is_ok() {
-                self.signatures.push(signature);
-            } else if !good {
+            if !good {
                 bad.push(index);
+            } else if matches!(self.signers.insert(index), Ok(true)) {
+                self.signatures.push(signature);
             }
         }
         bad

@@ -84,21 +84,24 @@ impl std::fmt::Debug for Secret {
 /// An arkworks G1 point as blst's, through the uncompressed encoding both share. The point
 /// must be one of this crate's checked points (no check is repeated).
 pub(crate) fn g1_to_blst(point: &G1Affine) -> blstrs::G1Affine {
-    let mut bytes = <blstrs::G1Affine as UncompressedEncoding>::Uncompressed::default();
-    point
-        .serialize_uncompressed(bytes.as_mut())
-        .expect("the encoding's length is the point's");
-    Option::from(<blstrs::G1Affine as UncompressedEncoding>::from_uncompressed_unchecked(&bytes))
-        .expect("arkworks and blst share the uncompressed layout")
+    to_blst(point)
 }
 
 /// An arkworks G2 point as blst's (see [`g1_to_blst`]).
 pub(crate) fn g2_to_blst(point: &G2Affine) -> blstrs::G2Affine {
-    let mut bytes = <blstrs::G2Affine as UncompressedEncoding>::Uncompressed::default();
+    to_blst(point)
+}
+
+fn to_blst<Ark, Blst>(point: &Ark) -> Blst
+where
+    Ark: CanonicalSerialize,
+    Blst: UncompressedEncoding,
+{
+    let mut bytes = Blst::Uncompressed::default();
     point
         .serialize_uncompressed(bytes.as_mut())
         .expect("the encoding's length is the point's");
-    Option::from(<blstrs::G2Affine as UncompressedEncoding>::from_uncompressed_unchecked(&bytes))
+    Option::from(Blst::from_uncompressed_unchecked(&bytes))
         .expect("arkworks and blst share the uncompressed layout")
 }
 
@@ -117,12 +120,7 @@ where
     Ark: CanonicalSerialize + CanonicalDeserialize,
     Blst: PrimeCurveAffine<Scalar = blstrs::Scalar> + UncompressedEncoding,
 {
-    let mut bytes = Blst::Uncompressed::default();
-    point
-        .serialize_uncompressed(bytes.as_mut())
-        .expect("the encoding's length is the point's");
-    let point: Blst = Option::from(Blst::from_uncompressed_unchecked(&bytes))
-        .expect("arkworks and blst share the uncompressed layout");
+    let point: Blst = to_blst(point);
     let product = (point.to_curve() * scalar(secret)).to_affine();
     Ark::deserialize_uncompressed_unchecked(product.to_uncompressed().as_ref())
         .expect("arkworks and blst share the uncompressed layout")

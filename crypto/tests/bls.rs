@@ -355,6 +355,10 @@ fn pending_signatures_are_checked_together_and_a_bad_one_is_named() {
     assert_eq!(builder.add_pending(5, &sign(5)), Ok(true));
     assert_eq!(builder.add_pending(6, &sign(1)), Ok(true));
     assert_eq!(builder.add_pending(3, &sign(3)), Ok(false));
+    // A member pending is not added a second way (the bitmap and the signatures stay one to
+    // one).
+    assert_eq!(builder.add(5, &sign(5)), Ok(false));
+    assert_eq!(builder.add_own(5, &sign(5)), Ok(false));
     assert_eq!(builder.check_pending(), vec![4, 6]);
     assert_eq!(builder.count(), 4);
     let certificate = builder.finish(4).expect("four good signatures");

@@ -39,3 +39,4 @@ pub mod segment_log;
 pub mod status;
 pub mod store;
 pub mod wire;
+pub mod workers;

@@ -118,14 +118,9 @@ pub fn spawn(
         stop: Arc::new(AtomicBool::new(false)),
     };
     let thread_handle = handle.clone();
-    // The stage's loop runs on a worker of its own pool, one worker per core, and its
-    // per-position crypto (decoding, shares, combining) is spread over all of them.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("decryption-{i}"))
-        .build()
-        .map_err(std::io::Error::other)?;
+    // The stage's loop runs on a worker of its own pool, and its per-position crypto
+    // (decoding, shares, combining) is spread over all of them.
+    let pool = crate::workers::stage_pool("decryption")?;
     let join = std::thread::Builder::new()
         .name("decryption".into())
         .spawn(move || {

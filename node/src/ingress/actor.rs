@@ -185,14 +185,9 @@ pub fn spawn(
         max: config.group_max,
         interval: Duration::from_millis(config.group_interval_ms),
     };
-    // The stage's loop runs on a worker of its own pool, one worker per core; a group's
-    // decoding and proof checks are spread over all of them.
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .thread_name(|i| format!("ingress-{i}"))
-        .build()
-        .map_err(std::io::Error::other)?;
+    // The stage's loop runs on a worker of its own pool; a group's decoding and proof
+    // checks are spread over all of them.
+    let pool = crate::workers::stage_pool("ingress")?;
     let join = std::thread::Builder::new()
         .name("ingress".into())
         .spawn(move || {
