@@ -10,6 +10,7 @@
 //! second. After the load window the run waits (bounded) for what was accepted to finish,
 //! then reads CPU time and peak RSS from `/proc` and stops the validators.
 
+use rayon::prelude::*;
 use shroud_node::id_hash::IdMap;
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
@@ -531,17 +532,9 @@ fn http_get(address: SocketAddr, path: &str) -> Option<serde_json::Value> {
 
 /// (utime + stime) seconds and peak RSS MiB of a process, from `/proc`.
 fn resources(pid: u32) -> Resources {
-    let ticks_per_second = 100.0; // Linux USER_HZ
     let cpu_seconds = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|stat| {
-            // Fields after the command name (which may hold spaces) start after the last ')'.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let utime: f64 = fields.get(11)?.parse().ok()?;
-            let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / ticks_per_second)
-        })
+        .and_then(|stat| stat_cpu_seconds(&stat))
         .unwrap_or(0.0);
     let status_kib = |key: &str| -> f64 {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -617,32 +610,18 @@ fn encrypt_before_clock(
     let (sender, receiver) = tokio::sync::mpsc::channel(count.max(1));
     std::thread::spawn(move || {
         let valid_through = anchor + committee.validity_heights();
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = count.div_ceil(workers).max(1);
-        let made: Vec<Vec<Planned>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..count)
-                .step_by(chunk)
-                .map(|start| {
-                    let (committee, options) = (&committee, &options);
-                    scope.spawn(move || {
-                        let mut rng = ChaCha8Rng::from_rng(OsRng).expect("the OS has randomness");
-                        (start..(start + chunk).min(count))
-                            .map(|i| {
-                                let (plaintext, namespaces) = payload(options, i, &mut rng);
-                                let bytes =
-                                    shroud_sdk::encrypt_bytes(committee, &plaintext, valid_through);
-                                (bytes, namespaces)
-                            })
-                            .collect::<Vec<Planned>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|handle| handle.join().expect("an encryption worker does not panic"))
-                .collect()
-        });
-        for planned in made.into_iter().flatten() {
+        let made: Vec<Planned> = (0..count)
+            .into_par_iter()
+            .map_init(
+                || ChaCha8Rng::from_rng(OsRng).expect("the OS has randomness"),
+                |rng, i| {
+                    let (plaintext, namespaces) = payload(&options, i, rng);
+                    let bytes = shroud_sdk::encrypt_bytes(&committee, &plaintext, valid_through);
+                    (bytes, namespaces)
+                },
+            )
+            .collect();
+        for planned in made {
             if sender.blocking_send(planned).is_err() {
                 return;
             }
@@ -1508,6 +1487,17 @@ fn stage_of(thread_name: &str) -> &'static str {
     }
 }
 
+/// (utime + stime) seconds from a `/proc` `stat` line (of a process or of one thread).
+fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    let ticks_per_second = 100.0; // Linux USER_HZ
+                                  // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / ticks_per_second)
+}
+
 /// (utime + stime) seconds of a process's live threads, summed by stage.
 fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
     let mut stages = BTreeMap::new();
@@ -1522,15 +1512,7 @@ fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
         ) else {
             continue;
         };
-        let seconds = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>())
-            .and_then(|fields| {
-                let utime: f64 = fields.get(11)?.parse().ok()?;
-                let stime: f64 = fields.get(12)?.parse().ok()?;
-                Some((utime + stime) / 100.0)
-            })
-            .unwrap_or(0.0);
+        let seconds = stat_cpu_seconds(&stat).unwrap_or(0.0);
         *stages
             .entry(stage_of(name.trim()).to_string())
             .or_insert(0.0) += seconds;

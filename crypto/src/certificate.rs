@@ -276,21 +276,12 @@ impl CertificateBuilder {
     /// Checks member `index`'s signature and adds it. Returns `Ok(false)` for a member that
     /// already signed (the first signature stays).
     pub fn add(&mut self, index: usize, signature: &Signature) -> Result<bool, CertificateError> {
-        if !self.is_new(index)? {
+        let Some(key) = self.new_member(index)? else {
             return Ok(false);
-        }
-        let key = self
-            .committee
-            .get(index)
-            .ok_or(CertificateError::UnknownSigner {
-                index,
-                committee_size: self.committee.len(),
-            })?;
+        };
         key.verify_raw(&self.message, signature)
             .map_err(|_| CertificateError::BadSignature)?;
-        self.signers.insert(index)?;
-        self.signatures.push(*signature);
-        Ok(true)
+        self.accept(index, signature)
     }
 
     /// Adds the builder's owner's own signature, made just now with its own key, without a
@@ -301,24 +292,33 @@ impl CertificateBuilder {
         index: usize,
         signature: &Signature,
     ) -> Result<bool, CertificateError> {
-        if !self.is_new(index)? {
+        if self.new_member(index)?.is_none() {
             return Ok(false);
         }
-        self.signers.insert(index)?;
-        self.signatures.push(*signature);
-        Ok(true)
+        self.accept(index, signature)
     }
 
-    /// Whether member `index` has neither signed nor a signature pending; an error for an
+    /// Member `index`'s key if it has neither signed nor a signature pending; an error for an
     /// index outside the committee.
-    fn is_new(&self, index: usize) -> Result<bool, CertificateError> {
-        if index >= self.committee.len() {
-            return Err(CertificateError::UnknownSigner {
+    fn new_member(&self, index: usize) -> Result<Option<&PublicKey>, CertificateError> {
+        let key = self
+            .committee
+            .get(index)
+            .ok_or(CertificateError::UnknownSigner {
                 index,
                 committee_size: self.committee.len(),
-            });
+            })?;
+        let new = !self.signers.contains(index) && self.pending.iter().all(|(i, _)| *i != index);
+        Ok(new.then_some(key))
+    }
+
+    /// Adds a checked (or own) signature of a member new to the bitmap.
+    fn accept(&mut self, index: usize, signature: &Signature) -> Result<bool, CertificateError> {
+        let new = self.signers.insert(index)?;
+        if new {
+            self.signatures.push(*signature);
         }
-        Ok(!self.signers.contains(index) && self.pending.iter().all(|(i, _)| *i != index))
+        Ok(new)
     }
 
     /// Keeps member `index`'s signature to be checked later, together with others, by
@@ -330,7 +330,7 @@ impl CertificateBuilder {
         index: usize,
         signature: &Signature,
     ) -> Result<bool, CertificateError> {
-        if !self.is_new(index)? {
+        if self.new_member(index)?.is_none() {
             return Ok(false);
         }
         self.pending.push((index, *signature));
@@ -367,10 +367,8 @@ impl CertificateBuilder {
                     .committee
                     .get(index)
                     .is_some_and(|key| key.verify_raw(&self.message, &signature).is_ok());
-            if !good {
+            if !good || self.accept(index, &signature).is_err() {
                 bad.push(index);
-            } else if matches!(self.signers.insert(index), Ok(true)) {
-                self.signatures.push(signature);
             }
         }
         bad

@@ -73,6 +73,16 @@ fn reencode(batch: &ShareBatch) -> ShareBatch {
     share_batch_from_parts(batch.index(), values, proof)
 }
 
+/// Every validator's share batch of the block.
+fn every_batch(block: &Block, rng: &mut ChaCha20Rng) -> Vec<ShareBatch> {
+    let ciphertexts = refs(&block.ciphertexts);
+    block
+        .key_shares
+        .iter()
+        .map(|key_share| create_share_batch(key_share, &ciphertexts, rng))
+        .collect()
+}
+
 /// Combines the block from the chosen senders' batches and opens every position.
 fn assert_decrypts(block: &Block, batches: &[ShareBatch], chosen: &[usize], rng: &mut ChaCha20Rng) {
     let ciphertexts = refs(&block.ciphertexts);
@@ -118,24 +128,14 @@ fn at_thresholds_one_three_and_seven_the_block_decrypts() {
     assert_decrypts(&single, &alone, &[0], &mut rng);
 
     let (middle, mut rng) = block(3, 5, 6, 6);
-    let ciphertexts = refs(&middle.ciphertexts);
-    let batches: Vec<ShareBatch> = middle
-        .key_shares
-        .iter()
-        .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
-        .collect();
+    let batches = every_batch(&middle, &mut rng);
     for chosen in [[0usize, 1, 2], [4, 2, 0], [1, 3, 4]] {
         assert_decrypts(&middle, &batches, &chosen, &mut rng);
     }
 
     // A larger threshold: six differences a position.
     let (large, mut rng) = block(7, 10, 3, 8);
-    let ciphertexts = refs(&large.ciphertexts);
-    let batches: Vec<ShareBatch> = large
-        .key_shares
-        .iter()
-        .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
-        .collect();
+    let batches = every_batch(&large, &mut rng);
     assert_decrypts(&large, &batches, &[9, 0, 8, 1, 7, 2, 5], &mut rng);
 }
 

@@ -17,9 +17,8 @@ use std::collections::VecDeque;
 
 use crate::id_hash::IdSet;
 
-use shroud_crypto::tdh2::{
-    decode_ciphertexts, verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label,
-};
+use rayon::prelude::*;
+use shroud_crypto::tdh2::{verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label};
 use shroud_crypto::ThresholdError;
 use thiserror::Error;
 
@@ -259,34 +258,27 @@ impl Mempool {
         let mut group_ids = IdSet::with_capacity_and_hasher(submissions.len(), Default::default());
         let room = self.config.pending_max.saturating_sub(self.pending.len());
         // Decoding (square roots and subgroup checks of four points) is most of the cheap
-        // checks: every submission of the group within the size limit is decoded at once, on
+        // checks: every submission of the group that will be checked is decoded at once, on
         // every worker of the current rayon pool.
-        let decodable: Vec<&[u8]> = submissions
-            .iter()
-            .filter(|bytes| !unchecked && bytes.len() <= self.config.ciphertext_bytes_max)
-            .map(Vec::as_slice)
+        let max = self.config.ciphertext_bytes_max;
+        let decoded: Vec<Option<Result<Ciphertext, ThresholdError>>> = submissions
+            .par_iter()
+            .map(|bytes| {
+                (!unchecked && bytes.len() <= max).then(|| Ciphertext::from_bytes(bytes, max))
+            })
             .collect();
-        let mut decoded =
-            decode_ciphertexts(&decodable, self.config.ciphertext_bytes_max).into_iter();
-        for bytes in submissions {
-            let decoded = if !unchecked && bytes.len() <= self.config.ciphertext_bytes_max {
-                decoded.next()
-            } else {
-                None
-            };
-            let verdict = self
-                .cheap_checks(bytes, decoded, unchecked)
-                .and_then(|parsed| {
-                    let id = TxId::of(bytes);
-                    if self.known.contains(&id) || group_ids.contains(&id) || committed(&id) {
-                        return Err(Rejection::Duplicate);
-                    }
-                    if group_ids.len() >= room {
-                        return Err(Rejection::Full);
-                    }
-                    group_ids.insert(id);
-                    Ok((id, parsed))
-                });
+        for (bytes, decoded) in submissions.iter().zip(decoded) {
+            let verdict = self.cheap_checks(bytes, decoded).and_then(|parsed| {
+                let id = TxId::of(bytes);
+                if self.known.contains(&id) || group_ids.contains(&id) || committed(&id) {
+                    return Err(Rejection::Duplicate);
+                }
+                if group_ids.len() >= room {
+                    return Err(Rejection::Full);
+                }
+                group_ids.insert(id);
+                Ok((id, parsed))
+            });
             match verdict {
                 Ok((id, Some(ciphertext))) => {
                     proof_slots.push(verdicts.len());
@@ -350,13 +342,12 @@ impl Mempool {
 
     /// The checks that need no group arithmetic; the parsed ciphertext whose proof is still
     /// to be checked (none when `unchecked`).
-    /// `decoded` is the submission decoded ahead (in a group); none when `unchecked` or over
-    /// the size limit.
+    /// `decoded` is the submission as decoded for its group: none when admission is
+    /// `unchecked` (or the bytes are over the size limit, refused here first).
     fn cheap_checks(
         &self,
         bytes: &[u8],
         decoded: Option<Result<Ciphertext, ThresholdError>>,
-        unchecked: bool,
     ) -> Result<Option<Ciphertext>, Rejection> {
         if bytes.len() > self.config.ciphertext_bytes_max {
             return Err(Rejection::TooLarge {
@@ -364,12 +355,10 @@ impl Mempool {
                 got: bytes.len(),
             });
         }
-        if unchecked {
+        let Some(decoded) = decoded else {
             return Ok(None);
-        }
-        let ciphertext = decoded
-            .unwrap_or_else(|| Ciphertext::from_bytes(bytes, self.config.ciphertext_bytes_max))
-            .map_err(|error| Rejection::Malformed(error.to_string()))?;
+        };
+        let ciphertext = decoded.map_err(|error| Rejection::Malformed(error.to_string()))?;
         let label = ciphertext.label();
         if label.chain_id != self.context.chain_id {
             return Err(Rejection::WrongChain {

@@ -120,7 +120,12 @@ impl ScalarHasher {
 
     /// The scalar.
     pub fn finish(self) -> Fr {
-        Fr::from_be_bytes_mod_order(&self.0.finalize())
+        Fr::from_be_bytes_mod_order(&self.digest())
+    }
+
+    /// The transcript's 64-byte digest, unreduced.
+    pub fn digest(self) -> [u8; 64] {
+        self.0.finalize().into()
     }
 }
 

@@ -13,8 +13,8 @@
 //! values are decoded with subgroup checks), which the argument needs.
 //!
 //! The prover does one constant-time multiplication per ciphertext (the share), two per block
-//! (the nonce commitments) and one more for `Ū = x_i·ū`; the verifier one multi-scalar
-//! multiplication over `2N + 1` points. A bad batch is rejected as a whole and names its
+//! (the nonce commitments) and one more for `Ū = x_i·ū`; the verifier two multi-scalar
+//! multiplications over `N` points (`ū` and `Ū`, which the challenge hashes) and two of three. A bad batch is rejected as a whole and names its
 //! sender; [`verify_share`](super::verify_share) stays for single shares.
 
 use ark_bls12_381::{Fr, G1Affine, G1Projective};
@@ -22,7 +22,6 @@ use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{PrimeField, Zero};
 use rand_core::{CryptoRng, RngCore};
 use rayon::prelude::*;
-use sha2::{Digest, Sha512};
 
 use super::ciphertext::VerifiedCiphertext;
 use super::hash::{
@@ -128,24 +127,20 @@ fn batch_weights(
     us: &[G1Affine],
     values: &[G1Affine],
 ) -> ([u8; 64], Vec<Fr>) {
-    let mut hasher = Sha512::new();
-    hasher.update([TDH2_SHARE_BATCH_SEED.len() as u8]);
-    hasher.update(TDH2_SHARE_BATCH_SEED);
-    hasher.update(index.to_be_bytes());
-    hasher.update(encode_point(verification_key));
-    hasher.update((us.len() as u64).to_be_bytes());
+    let mut transcript = ScalarHasher::new(TDH2_SHARE_BATCH_SEED)
+        .bytes(&index.to_be_bytes())
+        .point(verification_key)
+        .bytes(&(us.len() as u64).to_be_bytes());
     for point in us.iter().chain(values) {
-        hasher.update(encode_point(point));
+        transcript = transcript.point(point);
     }
-    let seed: [u8; 64] = hasher.finalize().into();
+    let seed = transcript.digest();
     let weights = (0..us.len() as u64)
         .map(|k| {
-            let mut hasher = Sha512::new();
-            hasher.update([TDH2_SHARE_BATCH_WEIGHT.len() as u8]);
-            hasher.update(TDH2_SHARE_BATCH_WEIGHT);
-            hasher.update(seed);
-            hasher.update(k.to_be_bytes());
-            let digest = hasher.finalize();
+            let digest = ScalarHasher::new(TDH2_SHARE_BATCH_WEIGHT)
+                .bytes(&seed)
+                .bytes(&k.to_be_bytes())
+                .digest();
             let mut bytes = [0u8; 16];
             bytes.copy_from_slice(&digest[..16]);
             // A zero weight (probability 2^-128) is replaced by one; the bound is the same.
@@ -170,6 +165,14 @@ fn batch_challenge(
         .finish()
 }
 
+/// The encapsulations `u_k` of the ciphertexts, in order.
+fn encapsulations(ciphertexts: &[&VerifiedCiphertext]) -> Vec<G1Affine> {
+    ciphertexts
+        .iter()
+        .map(|ciphertext| *ciphertext.ciphertext().u())
+        .collect()
+}
+
 fn msm(bases: &[G1Affine], scalars: &[Fr]) -> G1Projective {
     G1Projective::msm(bases, scalars).expect("one scalar per base")
 }
@@ -185,10 +188,7 @@ pub fn create_share_batch<R: RngCore + CryptoRng>(
 ) -> ShareBatch {
     let index = key_share.index();
     let secret = key_share.secret();
-    let us: Vec<G1Affine> = ciphertexts
-        .iter()
-        .map(|ciphertext| *ciphertext.ciphertext().u())
-        .collect();
+    let us = encapsulations(ciphertexts);
     // The key share is secret: constant-time multiplications only, one per position, on
     // every worker of the current rayon pool.
     let values: Vec<G1Affine> = us.par_iter().map(|u| secret.g1(u)).collect();
@@ -257,10 +257,7 @@ pub fn verify_share_batch(
     {
         return Err(ThresholdError::KeyMismatch);
     }
-    let us: Vec<G1Affine> = ciphertexts
-        .iter()
-        .map(|ciphertext| *ciphertext.ciphertext().u())
-        .collect();
+    let us = encapsulations(ciphertexts);
     let (seed, weights) = batch_weights(batch.index, &verification_key, &us, &batch.values);
     let u_sum = msm(&us, &weights).into_affine();
     let value_sum = msm(&batch.values, &weights).into_affine();
@@ -328,8 +325,7 @@ pub fn combine_share_batches<R: RngCore + CryptoRng>(
     let lambdas = lagrange_coefficients_at_zero(&indices)?;
     // The coefficients at zero sum to one, so `Σ λ_j U_j = U_t + Σ_{j<t} λ_j (U_j − U_t)`:
     // `t − 1` multiplications a position instead of `t` (one, not two, at t = 2).
-    let (last_index, rest) = chosen.split_last().expect("the threshold is at least one");
-    let last_values = last_index.1;
+    let ((_, last_values), rest) = chosen.split_last().expect("the threshold is at least one");
     let lambda_bigints: Vec<_> = lambdas[..rest.len()]
         .iter()
         .map(|lambda| lambda.into_bigint())
@@ -356,10 +352,9 @@ pub fn combine_share_batches<R: RngCore + CryptoRng>(
             .collect()
     };
     let points = G1Projective::normalize_batch(&projective);
-    let pairs: Vec<(G1Affine, G1Affine)> = ciphertexts
-        .iter()
-        .zip(&points)
-        .map(|(ciphertext, point)| (*ciphertext.ciphertext().u(), *point))
+    let pairs: Vec<(G1Affine, G1Affine)> = encapsulations(ciphertexts)
+        .into_iter()
+        .zip(points.iter().copied())
         .collect();
     if pairs.is_empty() || public.are_shared_points(&pairs, rng) {
         Ok(Some(points))

@@ -106,7 +106,8 @@ struct Decrypting {
     slots: Vec<Slot>,
     /// Positions that get shares (valid, new ciphertexts), in order.
     shareable: Vec<u32>,
-    waiting: usize,
+    /// Every position has its outcome (the shareable ones are decided all at once).
+    decided: bool,
     /// Share batches by sender, in arrival order (own first).
     shares: Vec<SenderShares>,
     bad: BTreeSet<u16>,
@@ -310,14 +311,14 @@ impl DecryptionState {
                 Slot::Done(Outcome::Failed(FailureReason::Duplicate))
             };
         }
-        let waiting = shareable.len();
+        let decided = shareable.is_empty();
         let now = Instant::now();
         let mut decrypting = Decrypting {
             block_digest: record.block_digest,
             tx_ids: record.transactions.iter().map(|t| t.tx_id).collect(),
             slots,
             shareable,
-            waiting,
+            decided,
             shares: Vec::new(),
             bad: BTreeSet::new(),
             attempted_with: 0,
@@ -509,11 +510,11 @@ impl DecryptionState {
             .iter()
             .filter(|sender| !decrypting.bad.contains(&sender.from))
             .count();
-        if decrypting.waiting > 0 && good >= threshold && good > decrypting.attempted_with {
+        if !decrypting.decided && good >= threshold && good > decrypting.attempted_with {
             decrypting.attempted_with = good;
             decide_positions(&self.params, decrypting);
         }
-        if decrypting.waiting == 0 {
+        if decrypting.decided {
             return self.build_ready();
         }
         Ok(Vec::new())
@@ -525,7 +526,7 @@ impl DecryptionState {
         while self
             .decrypting
             .get(&(self.built + 1))
-            .is_some_and(|decrypting| decrypting.waiting == 0)
+            .is_some_and(|decrypting| decrypting.decided)
         {
             let height = self.built + 1;
             let decrypting = self
@@ -915,7 +916,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
                 for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
                     decrypting.slots[*position as usize] = Slot::Done(outcome);
                 }
-                decrypting.waiting = 0;
+                decrypting.decided = true;
                 return;
             }
             Ok(None) => {
