@@ -358,10 +358,10 @@ fn a_validator_sending_invalid_shares_does_not_stop_decryption() {
     };
     // An honest validator combines the first t shares it has; the faulty one's are checked
     // only when they are among them, which depends on who answers first. Rounds of traffic
-    // go on (three at most) until an honest validator has met a faulty share.
+    // go on (eight at most) until an honest validator has met a faulty share.
     let mut sent = HashMap::new();
     let mut top = 0;
-    for round in 0..3 {
+    for round in 0..8 {
         sent.extend(runtime.block_on(async {
             let mut sent = HashMap::new();
             for validator in 1..4 {
