@@ -130,7 +130,7 @@ impl Default for ConsensusSection {
             base_timeout_ms: 1_000,
             backoff_exponent_max: 4,
             empty_block_delay_ms: 100,
-            proposal_interval_min_ms: 50,
+            proposal_interval_min_ms: 100,
         }
     }
 }

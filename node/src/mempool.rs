@@ -56,7 +56,7 @@ impl Default for MempoolConfig {
             pending_max: 100_000,
             batch_bytes_max: 1024 * 1024,
             batch_count_max: 10_000,
-            batch_interval_ms: 50,
+            batch_interval_ms: 100,
             batches_in_flight_max: 6,
             batches_in_flight_by_age_max: 2,
         }
