@@ -209,7 +209,7 @@ fn frozen_ciphertext_still_decrypts() {
         .expect("decodes")
         .verify(public.encryption_key(), &CONTEXT)
         .expect("verifies");
-    assert_eq!(ciphertext.ciphertext().label(), &fixed_label());
+    assert_eq!(ciphertext.label(), &fixed_label());
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let shares: Vec<_> = key_shares[2..]
         .iter()

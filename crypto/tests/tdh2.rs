@@ -13,8 +13,8 @@ use shroud_crypto::shamir::{interpolate_at_zero, SecretPolynomial};
 use shroud_crypto::tdh2::{
     combine, combine_many_optimistic, combine_optimistic, create_share, encrypt, interpolate,
     trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Ciphertext,
-    Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, HEADER_BYTES,
-    SHARE_BYTES,
+    Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, VerifiedShare,
+    HEADER_BYTES, SHARE_BYTES,
 };
 use shroud_crypto::ThresholdError;
 
@@ -412,6 +412,80 @@ fn ciphertext_decoding_enforces_limits() {
     assert_eq!(
         Ciphertext::from_bytes(&identity, PAYLOAD_MAX),
         Err(ThresholdError::BadPoint { field: "u" })
+    );
+}
+
+/// A vouched-for ciphertext (one of a certified batch) decodes to exactly what checking its
+/// proof gives, keeps every limit and `u`'s checks, and skips only the proof: a broken proof
+/// is not seen, which is why only certified batches are decoded this way.
+#[test]
+fn a_vouched_decode_is_the_verified_ciphertext_without_the_proof_check() {
+    let mut rng = rng(12);
+    let (public, key_shares) = trusted_dealer_for_local_testnet(2, 3, &mut rng).expect("dealer");
+    let key = public.encryption_key();
+    let plaintext = b"vouched".to_vec();
+    let ciphertext = encrypt(key, label(1), &plaintext, &mut rng);
+    let bytes = ciphertext.to_bytes();
+    let verified = ciphertext.verify(key, &CONTEXT).expect("valid");
+    let vouched = VerifiedCiphertext::vouched(&bytes, PAYLOAD_MAX, key).expect("decodes");
+    assert_eq!(vouched, verified);
+    let shares: Vec<VerifiedShare> = key_shares[..2]
+        .iter()
+        .map(|key_share| {
+            verify_share(
+                &public,
+                &vouched,
+                create_share(key_share, &vouched, &mut rng),
+            )
+            .expect("honest share")
+        })
+        .collect();
+    assert_eq!(
+        combine(&public, &vouched, &shares).expect("opens"),
+        plaintext
+    );
+
+    // f changed: the proof fails, the vouched decode does not look.
+    let mut broken = bytes.clone();
+    broken[280] ^= 1;
+    assert!(Ciphertext::from_bytes(&broken, PAYLOAD_MAX)
+        .expect("decodes")
+        .verify(key, &CONTEXT)
+        .is_err());
+    assert!(VerifiedCiphertext::vouched(&broken, PAYLOAD_MAX, key).is_ok());
+    // Everything else is checked as a full decode checks it.
+    let mut identity = bytes.clone();
+    let mut zero = Vec::new();
+    G1Affine::zero()
+        .serialize_compressed(&mut zero)
+        .expect("serialize");
+    identity[57..105].copy_from_slice(&zero);
+    assert_eq!(
+        VerifiedCiphertext::vouched(&identity, PAYLOAD_MAX, key),
+        Err(ThresholdError::BadPoint { field: "u" })
+    );
+    let mut off_curve = bytes.clone();
+    off_curve[60] ^= 0x55;
+    assert_eq!(
+        VerifiedCiphertext::vouched(&off_curve, PAYLOAD_MAX, key),
+        Err(ThresholdError::BadPoint { field: "u" })
+    );
+    assert_eq!(
+        VerifiedCiphertext::vouched(&bytes, plaintext.len() + 15, key),
+        Err(ThresholdError::PayloadTooLarge {
+            max: plaintext.len() + 15,
+            got: plaintext.len() + 16
+        })
+    );
+    assert!(matches!(
+        VerifiedCiphertext::vouched(&bytes[..bytes.len() - 1], PAYLOAD_MAX, key),
+        Err(ThresholdError::WrongLength { .. })
+    ));
+    let mut version = bytes;
+    version[0] = 3;
+    assert_eq!(
+        VerifiedCiphertext::vouched(&version, PAYLOAD_MAX, key),
+        Err(ThresholdError::UnknownVersion(3))
     );
 }
 

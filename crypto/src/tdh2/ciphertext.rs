@@ -295,10 +295,7 @@ impl Ciphertext {
         let first = generator_table().mul(&self.f) - self.u * e - self.w;
         let second = second_generator_table().mul(&self.f) - self.u_bar * e - self.w_bar;
         if first.is_zero() && second.is_zero() {
-            Ok(VerifiedCiphertext {
-                ciphertext: self,
-                key: *key,
-            })
+            Ok(VerifiedCiphertext::checked(self, key))
         } else {
             Err(ThresholdError::InvalidCiphertext)
         }
@@ -336,6 +333,32 @@ impl Ciphertext {
     /// scalar, no trailing bytes. Decoding does not check the proof; see
     /// [`Ciphertext::verify`].
     pub fn from_bytes(bytes: &[u8], payload_bytes_max: usize) -> Result<Self, ThresholdError> {
+        let parsed = Parsed::new(bytes, payload_bytes_max)?;
+        Ok(Self {
+            label: parsed.label,
+            u: decode_point(parsed.points[0], "u")?,
+            u_bar: decode_point(parsed.points[1], "u_bar")?,
+            w: decode_point(parsed.points[2], "w")?,
+            w_bar: decode_point(parsed.points[3], "w_bar")?,
+            f: decode_scalar(parsed.f, "f")?,
+            key_commitment: parsed.key_commitment,
+            payload: parsed.payload.to_vec(),
+        })
+    }
+}
+
+/// A ciphertext's wire encoding split into its fields, lengths and version checked, nothing
+/// decoded yet.
+struct Parsed<'a> {
+    label: Label,
+    points: [&'a [u8]; 4],
+    f: &'a [u8],
+    key_commitment: [u8; KEY_COMMITMENT_BYTES],
+    payload: &'a [u8],
+}
+
+impl<'a> Parsed<'a> {
+    fn new(bytes: &'a [u8], payload_bytes_max: usize) -> Result<Self, ThresholdError> {
         if bytes.len() < HEADER_BYTES {
             return Err(ThresholdError::WrongLength {
                 expected: HEADER_BYTES,
@@ -347,11 +370,13 @@ impl Ciphertext {
         }
         let mut reader = Reader::new(&bytes[1..]);
         let label = Label::from_bytes(reader.take(LABEL_BYTES));
-        let u = decode_point(reader.take(POINT_BYTES), "u")?;
-        let u_bar = decode_point(reader.take(POINT_BYTES), "u_bar")?;
-        let w = decode_point(reader.take(POINT_BYTES), "w")?;
-        let w_bar = decode_point(reader.take(POINT_BYTES), "w_bar")?;
-        let f = decode_scalar(reader.take(SCALAR_BYTES), "f")?;
+        let points = [
+            reader.take(POINT_BYTES),
+            reader.take(POINT_BYTES),
+            reader.take(POINT_BYTES),
+            reader.take(POINT_BYTES),
+        ];
+        let f = reader.take(SCALAR_BYTES);
         let mut key_commitment = [0u8; KEY_COMMITMENT_BYTES];
         key_commitment.copy_from_slice(reader.take(KEY_COMMITMENT_BYTES));
         let mut length = [0u8; 4];
@@ -369,16 +394,12 @@ impl Ciphertext {
                 got: bytes.len(),
             });
         }
-        let payload = reader.take(payload_len).to_vec();
         Ok(Self {
             label,
-            u,
-            u_bar,
-            w,
-            w_bar,
+            points,
             f,
             key_commitment,
-            payload,
+            payload: reader.take(payload_len),
         })
     }
 }
@@ -405,17 +426,70 @@ impl<'a> Reader<'a> {
 }
 
 /// A ciphertext whose label and validity proof were checked against an epoch's context and
-/// encryption key (which it remembers). Only a verified ciphertext gets a decryption share.
+/// encryption key (which it remembers), or that a quorum vouched for (see
+/// [`VerifiedCiphertext::vouched`]). Only a verified ciphertext gets a decryption share. It
+/// keeps what decryption needs; the proof is dropped once checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedCiphertext {
-    ciphertext: Ciphertext,
+    label: Label,
+    u: G1Affine,
+    key_commitment: [u8; KEY_COMMITMENT_BYTES],
+    payload: Vec<u8>,
     key: EncryptionKey,
 }
 
 impl VerifiedCiphertext {
-    /// The ciphertext.
-    pub fn ciphertext(&self) -> &Ciphertext {
-        &self.ciphertext
+    fn checked(ciphertext: Ciphertext, key: &EncryptionKey) -> Self {
+        Self {
+            label: ciphertext.label,
+            u: ciphertext.u,
+            key_commitment: ciphertext.key_commitment,
+            payload: ciphertext.payload,
+            key: *key,
+        }
+    }
+
+    /// Decodes a ciphertext whose proof was checked before by a party trusted for it, without
+    /// checking the proof again: the version, lengths and payload limit as
+    /// [`Ciphertext::from_bytes`] checks them, the label, and `u` (square root, subgroup and
+    /// identity checks: `u` is what key shares multiply, so it is checked whoever vouched);
+    /// `ū`, `w`, `w̄` and `f` are not decoded. Shroud calls it only for ciphertexts of a
+    /// certified batch, whose `f + 1` acknowledgements each attest that their signer checked
+    /// every ciphertext in it, so at least one honest validator did (ADR 0011). The caller
+    /// checks the label against its context.
+    pub fn vouched(
+        bytes: &[u8],
+        payload_bytes_max: usize,
+        key: &EncryptionKey,
+    ) -> Result<Self, ThresholdError> {
+        let parsed = Parsed::new(bytes, payload_bytes_max)?;
+        Ok(Self {
+            label: parsed.label,
+            u: decode_point(parsed.points[0], "u")?,
+            key_commitment: parsed.key_commitment,
+            payload: parsed.payload.to_vec(),
+            key: *key,
+        })
+    }
+
+    /// The label the ciphertext is bound to.
+    pub fn label(&self) -> &Label {
+        &self.label
+    }
+
+    /// `u = r·g`, the point that decryption shares raise to the key shares.
+    pub fn u(&self) -> &G1Affine {
+        &self.u
+    }
+
+    /// The compressed encoding of `u` (see [`Ciphertext::encapsulation_bytes`]).
+    pub fn encapsulation_bytes(&self) -> [u8; POINT_BYTES] {
+        encode_point(&self.u)
+    }
+
+    /// The encrypted payload (AEAD output, tag included).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
     }
 
     /// The key the proof was checked against.
@@ -423,19 +497,13 @@ impl VerifiedCiphertext {
         &self.key
     }
 
-    /// Gives the ciphertext back.
-    pub fn into_inner(self) -> Ciphertext {
-        self.ciphertext
-    }
-
     /// Opens the payload with a candidate shared point: the key commitment must match, then
     /// the AEAD must authenticate. Only the true `r·h` opens an honestly made ciphertext;
     /// callers that combine unverified shares must first check the point (see
     /// [`super::combine_optimistic`]).
     pub fn open(&self, shared: &G1Affine) -> Result<Vec<u8>, ThresholdError> {
-        let ciphertext = &self.ciphertext;
-        let keys = derive_keys(shared, &ciphertext.label, &ciphertext.u);
-        if !bool::from(keys.commitment.ct_eq(&ciphertext.key_commitment)) {
+        let keys = derive_keys(shared, &self.label, &self.u);
+        if !bool::from(keys.commitment.ct_eq(&self.key_commitment)) {
             return Err(ThresholdError::DecryptionFailed);
         }
         let cipher = ChaCha20Poly1305::new(keys.aead_key.as_ref().into());
@@ -443,8 +511,8 @@ impl VerifiedCiphertext {
             .decrypt(
                 &AEAD_NONCE.into(),
                 Payload {
-                    msg: &ciphertext.payload,
-                    aad: &associated_data(&ciphertext.label),
+                    msg: &self.payload,
+                    aad: &associated_data(&self.label),
                 },
             )
             .map_err(|_| ThresholdError::DecryptionFailed)
@@ -467,12 +535,7 @@ pub fn verify_ciphertexts<R: RngCore + CryptoRng>(
     if labels_match && ciphertexts.len() > 1 && batch_holds(&ciphertexts, key, rng) {
         return ciphertexts
             .into_iter()
-            .map(|ciphertext| {
-                Ok(VerifiedCiphertext {
-                    ciphertext,
-                    key: *key,
-                })
-            })
+            .map(|ciphertext| Ok(VerifiedCiphertext::checked(ciphertext, key)))
             .collect();
     }
     ciphertexts
@@ -530,5 +593,18 @@ pub fn decode_ciphertexts(
     items
         .par_iter()
         .map(|bytes| Ciphertext::from_bytes(bytes, payload_bytes_max))
+        .collect()
+}
+
+/// Decodes many vouched-for ciphertexts (see [`VerifiedCiphertext::vouched`]) on every
+/// worker of the current rayon pool, one result per input, in order.
+pub fn decode_vouched_ciphertexts(
+    items: &[&[u8]],
+    payload_bytes_max: usize,
+    key: &EncryptionKey,
+) -> Vec<Result<VerifiedCiphertext, ThresholdError>> {
+    items
+        .par_iter()
+        .map(|bytes| VerifiedCiphertext::vouched(bytes, payload_bytes_max, key))
         .collect()
 }

@@ -49,9 +49,9 @@ mod share;
 mod share_batch;
 
 pub use ciphertext::{
-    decode_ciphertexts, encrypt, verify_ciphertexts, Ciphertext, Context, Label,
-    VerifiedCiphertext, AEAD_TAG_BYTES, CIPHERTEXT_VERSION, HEADER_BYTES, KEY_COMMITMENT_BYTES,
-    LABEL_BYTES,
+    decode_ciphertexts, decode_vouched_ciphertexts, encrypt, verify_ciphertexts, Ciphertext,
+    Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES, CIPHERTEXT_VERSION, HEADER_BYTES,
+    KEY_COMMITMENT_BYTES, LABEL_BYTES,
 };
 pub use hash::{hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
 pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, PublicKeySet};

@@ -103,7 +103,7 @@ pub fn create_share<R: RngCore + CryptoRng>(
     ciphertext: &VerifiedCiphertext,
     rng: &mut R,
 ) -> DecryptionShare {
-    let u = *ciphertext.ciphertext().u();
+    let u = *ciphertext.u();
     // The key share and the nonce are secret: constant-time multiplications only.
     let nonce = Secret::random(rng);
     let mut share = DecryptionShare {
@@ -140,7 +140,7 @@ pub fn verify_share(
     ciphertext: &VerifiedCiphertext,
     share: DecryptionShare,
 ) -> Result<VerifiedShare, ThresholdError> {
-    let u = *ciphertext.ciphertext().u();
+    let u = *ciphertext.u();
     let verification_key = *public.verification_key(share.index)?;
     let challenge = share_challenge(&u, &verification_key, &share);
     let minus_one = -Fr::from(1u64);
@@ -176,7 +176,7 @@ pub fn verify_shares<R: RngCore + CryptoRng>(
             .map(|(ciphertext, share)| {
                 Ok(VerifiedShare {
                     share,
-                    u: *ciphertext.ciphertext().u(),
+                    u: *ciphertext.u(),
                 })
             })
             .collect();
@@ -202,7 +202,7 @@ fn shares_batch_holds<R: RngCore + CryptoRng>(
         let Ok(verification_key) = public.verification_key(share.index) else {
             return false;
         };
-        let u = *ciphertext.ciphertext().u();
+        let u = *ciphertext.u();
         let challenge = share_challenge(&u, verification_key, share);
         let rho = batch_weight(rng);
         let sigma = batch_weight(rng);
@@ -242,7 +242,7 @@ pub fn combine(
     if ciphertext.key() != public.encryption_key() {
         return Err(ThresholdError::KeyMismatch);
     }
-    let u = ciphertext.ciphertext().u();
+    let u = ciphertext.u();
     if let Some(other) = shares.iter().find(|share| share.u != *u) {
         return Err(ThresholdError::ShareForOtherCiphertext {
             index: other.share.index,
@@ -284,7 +284,7 @@ pub fn combine_optimistic<R: RngCore + CryptoRng>(
     if ciphertext.key() != public.encryption_key() {
         return Err(ThresholdError::KeyMismatch);
     }
-    let u = ciphertext.ciphertext().u();
+    let u = ciphertext.u();
     let fast = first_distinct(shares.iter(), public.threshold())
         .and_then(|chosen| interpolate(&chosen))
         .ok()
@@ -346,7 +346,7 @@ pub fn combine_many_optimistic<R: RngCore + CryptoRng>(
         .iter()
         .zip(&candidates)
         .filter_map(|((ciphertext, _), candidate)| {
-            candidate.map(|shared| (*ciphertext.ciphertext().u(), shared))
+            candidate.map(|shared| (*ciphertext.u(), shared))
         })
         .collect();
     let batch_holds = !pairs.is_empty() && public.are_shared_points(&pairs, rng);

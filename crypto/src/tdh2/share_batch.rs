@@ -169,7 +169,7 @@ fn batch_challenge(
 fn encapsulations(ciphertexts: &[&VerifiedCiphertext]) -> Vec<G1Affine> {
     ciphertexts
         .iter()
-        .map(|ciphertext| *ciphertext.ciphertext().u())
+        .map(|ciphertext| *ciphertext.u())
         .collect()
 }
 
