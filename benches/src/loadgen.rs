@@ -1481,6 +1481,7 @@ fn stage_of(thread_name: &str) -> &'static str {
     match thread_name {
         name if name.starts_with("decryption") => "decryption",
         name if name.starts_with("ingress") => "ingress",
+        name if name.starts_with("check") => "check",
         name if name.starts_with("tokio") => "tokio",
         name if name.starts_with("sled") => "sled",
         _ => "loop",

@@ -23,7 +23,9 @@ pub enum SigningDomain {
     Vote,
     /// A consensus timeout message.
     Timeout,
-    /// An acknowledgement that a validator stored a batch.
+    /// An acknowledgement that a validator stored a batch durably and checked every
+    /// ciphertext in it (decoded, label, validity proof); ordering-only networks, whose
+    /// payloads are opaque, attest storage alone.
     BatchAck,
     /// An output header (the certified per-height output).
     OutputHeader,
@@ -51,7 +53,7 @@ impl SigningDomain {
             SigningDomain::Proposal => b"SHROUD-V1-SIG-PROPOSAL",
             SigningDomain::Vote => b"SHROUD-V1-SIG-VOTE",
             SigningDomain::Timeout => b"SHROUD-V1-SIG-TIMEOUT",
-            SigningDomain::BatchAck => b"SHROUD-V1-SIG-BATCH-ACK",
+            SigningDomain::BatchAck => b"SHROUD-V1-SIG-BATCH-CHECKED",
             SigningDomain::OutputHeader => b"SHROUD-V1-SIG-OUTPUT-HEADER",
             SigningDomain::CommitteeHandover => b"SHROUD-V1-SIG-COMMITTEE-HANDOVER",
             SigningDomain::EpochKey => b"SHROUD-V1-SIG-EPOCH-KEY",

@@ -8,8 +8,10 @@ use thiserror::Error;
 
 /// The protocol version this code speaks. Version 2: batches, acknowledgements and
 /// availability certificates carry `valid_through` (ADR 0008). Version 3: a validator's
-/// decryption shares of a height carry one batched proof (ADR 0011).
-pub const PROTOCOL_VERSION: u8 = 3;
+/// decryption shares of a height carry one batched proof (ADR 0011). Version 4: a batch
+/// acknowledgement attests that its signer checked every ciphertext in the batch, under its
+/// own signing domain (ADR 0011, third pass).
+pub const PROTOCOL_VERSION: u8 = 4;
 /// Bytes before the body.
 pub const HEADER_BYTES: usize = 6;
 

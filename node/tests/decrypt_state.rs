@@ -80,10 +80,15 @@ fn transactions(public: &PublicKeySet, rng: &mut ChaCha20Rng) -> (Vec<Vec<u8>>, 
     }
     bytes.push(encrypt(key, label(EPOCH, 50), b"not a bundle", rng).to_bytes());
     outcomes.push(Outcome::Failed(FailureReason::MalformedBundle));
+    // A proof that fails cannot be in a certified batch (an honest acknowledgement checked
+    // it), so the stage does not check proofs: committed anyway, the position gets shares
+    // and fails to open, alike everywhere.
     let mut mauled = encrypt(key, label(EPOCH, 51), b"x", rng).to_bytes();
     let last = mauled.len() - 1;
     mauled[last] ^= 1;
     bytes.push(mauled);
+    outcomes.push(Outcome::Failed(FailureReason::Undecryptable));
+    bytes.push(b"not a ciphertext".to_vec());
     outcomes.push(Outcome::Failed(FailureReason::InvalidCiphertext));
     bytes.push(encrypt(key, label(EPOCH + 1, 52), b"y", rng).to_bytes());
     outcomes.push(Outcome::Failed(FailureReason::WrongEpoch));

@@ -125,7 +125,9 @@ fn stop_and_open(cluster: &mut Cluster, index: usize) -> NodeStore {
 
 #[test]
 fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
-    // Validator 3 is a Byzantine batch author: it admits bytes without checking them.
+    // Validator 3 is a Byzantine batch author: it admits bytes without checking them. What
+    // it batches with a valid proof is ordered and fails alike everywhere; a batch with an
+    // invalid ciphertext gets no honest acknowledgement and is never ordered.
     let mut cluster = Cluster::start_with(4, |index, text| {
         if index == 3 {
             *text = text.replace(
@@ -159,12 +161,14 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
     let expired = encrypt(&key, expiring(0, 4), &single, &mut rng).to_bytes();
     let too_far = encrypt(&key, expiring(u64::MAX, 5), &single, &mut rng).to_bytes();
     let expected_failures: Vec<(TxId, FailureReason)> = vec![
-        (TxId::of(&mauled), FailureReason::InvalidCiphertext),
-        (TxId::of(&wrong_epoch), FailureReason::WrongEpoch),
         (TxId::of(&not_a_bundle), FailureReason::MalformedBundle),
-        (TxId::of(&garbage), FailureReason::InvalidCiphertext),
         (TxId::of(&expired), FailureReason::Expired),
         (TxId::of(&too_far), FailureReason::Expired),
+    ];
+    let never_ordered = [
+        TxId::of(&mauled),
+        TxId::of(&wrong_epoch),
+        TxId::of(&garbage),
     ];
 
     let (sent, streams) = runtime.block_on(async {
@@ -184,14 +188,22 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
         }
         honest.close();
         let byzantine = connect(&committee, &[3]).await;
-        for bytes in [
-            &mauled,
-            &wrong_epoch,
-            &not_a_bundle,
-            &garbage,
-            &expired,
-            &too_far,
-        ] {
+        // Valid proofs first, alone in their batches: ordered before the invalid ones come.
+        for bytes in [&not_a_bundle, &expired, &too_far] {
+            byzantine.submit(bytes).await.expect("admitted unchecked");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for bytes in [&not_a_bundle, &expired, &too_far] {
+            while byzantine
+                .status(TxId::of(bytes))
+                .await
+                .map_or(true, |status| status.ordered.is_none())
+            {
+                assert!(Instant::now() < deadline, "valid proofs are ordered");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        for bytes in [&mauled, &wrong_epoch, &garbage] {
             byzantine.submit(bytes).await.expect("admitted unchecked");
         }
         byzantine.close();
@@ -260,10 +272,28 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
 
     let total = (sent.len() + expected_failures.len()) as u64;
     let top = wait_certified(&cluster, &[0, 1, 2, 3], total, Duration::from_secs(120));
+    // Validator 0 checks validator 3's batches at once (the one after it); the others check
+    // a batch themselves when no certificate came within a second. A refused batch is never
+    // acknowledged by an honest validator.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (0..3).any(|index| metric(&cluster, index, "shroud_batches_refused_total") < 1.0) {
+        assert!(
+            Instant::now() < deadline,
+            "every honest validator refuses the invalid batch"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let stores: Vec<NodeStore> = (0..4)
         .map(|index| stop_and_open(&mut cluster, index))
         .collect();
     check_records(&stores, top, &sent, &expected_failures);
+    let index = shroud_node::committed::rebuild(&stores[0], 1 << 20).expect("rebuild");
+    for tx_id in never_ordered {
+        assert!(
+            index.committed_at(&tx_id).is_none(),
+            "an invalid ciphertext was ordered"
+        );
+    }
 }
 
 /// What each validator recorded: identical certified headers per height, every transaction

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, histogram};
 use rand_core::OsRng;
 use shroud_crypto::tdh2::{
-    combine_share_batches, create_share_batch, decode_ciphertexts, decode_share_values,
-    share_batch_from_parts, verify_ciphertexts, verify_share_batch, Ciphertext, Context,
-    G1Point as G1Affine, KeyShare, PublicKeySet, ShareBatchProof, VerifiedCiphertext,
-    SHARE_BATCH_PROOF_BYTES,
+    combine_share_batches, create_share_batch, decode_share_values, decode_vouched_ciphertexts,
+    share_batch_from_parts, verify_share_batch, Context, G1Point as G1Affine, KeyShare,
+    PublicKeySet, ShareBatchProof, VerifiedCiphertext, SHARE_BATCH_PROOF_BYTES,
 };
 use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain};
 use shroud_proofs::output::HeightContext;
@@ -118,7 +117,7 @@ struct Decrypting {
 }
 
 /// Positions whose proofs are still to be checked, with their decoded ciphertexts.
-type Candidates = Vec<(usize, Ciphertext)>;
+type Candidates = Vec<(usize, VerifiedCiphertext)>;
 
 /// A sender's shares of a height: the message as it came (structure checked), its values
 /// decoded only once they are needed for a combination.
@@ -272,14 +271,6 @@ impl DecryptionState {
             "a processed height has its order stored",
         ))?;
         let (mut slots, candidates) = self.classify_height(height, &record)?;
-        let (positions, ciphertexts): (Vec<usize>, Vec<Ciphertext>) =
-            candidates.into_iter().unzip();
-        let checked = verify_ciphertexts(
-            ciphertexts,
-            self.params.public.encryption_key(),
-            &self.context(),
-            &mut OsRng,
-        );
         // After a restart, the shares stored for this height already say which positions were
         // first: the encapsulation entries may since have been replaced by a later height's
         // (once expired), so asking them again could change an outcome this validator decided.
@@ -288,15 +279,14 @@ impl DecryptionState {
             .own_shares(height)?
             .map(|message| message.positions.iter().copied().collect());
         let mut shareable = Vec::new();
-        for (position, result) in positions.into_iter().zip(checked) {
-            let Ok(verified) = result else { continue };
+        for (position, verified) in candidates {
             let position32 = u32::try_from(position)
                 .map_err(|_| StageError::Invariant("a height has fewer than 2^32 positions"))?;
             let first = match &decided {
                 Some(decided) => decided.contains(&position32),
                 None => {
-                    let u = verified.ciphertext().encapsulation_bytes();
-                    let valid_through = verified.ciphertext().label().valid_through;
+                    let u = verified.encapsulation_bytes();
+                    let valid_through = verified.label().valid_through;
                     let first =
                         self.store
                             .first_encapsulation(&u, height, position32, valid_through)?;
@@ -347,9 +337,12 @@ impl DecryptionState {
         Ok(sends)
     }
 
-    /// Decodes every position of a height (in parallel) and applies the checks that need no
-    /// proof; returns the slots (failed positions decided) and the candidates whose proofs
-    /// are still to be checked.
+    /// Decodes every position of a height (in parallel) and applies the label checks;
+    /// returns the slots (failed positions decided) and the candidates. Every batch of a
+    /// committed block is certified, and each of its `f + 1` acknowledgements attests that
+    /// its signer checked every ciphertext's proof against this chain's context and key
+    /// (`crate::vouch`): so proofs are not checked again here, and of the points only `u`
+    /// (the one key shares multiply) is decoded.
     fn classify_height(
         &self,
         height: u64,
@@ -380,9 +373,13 @@ impl DecryptionState {
                     ))
             })
             .collect::<Result<Vec<&[u8]>, StageError>>()?;
-        // Decoding (every point's square root and subgroup check) is most of classifying:
-        // done on every worker of the stage's pool.
-        let decoded = decode_ciphertexts(&all_bytes, self.params.ciphertext_bytes_max);
+        // Decoding (`u`'s square root and subgroup check) is most of classifying: done on
+        // every worker of the stage's pool.
+        let decoded = decode_vouched_ciphertexts(
+            &all_bytes,
+            self.params.ciphertext_bytes_max,
+            self.params.public.encryption_key(),
+        );
         let mut slots = Vec::with_capacity(record.transactions.len());
         let mut candidates = Vec::new();
         let context = self.context();
@@ -394,9 +391,8 @@ impl DecryptionState {
             {
                 Ok(ciphertext) => {
                     candidates.push((position, ciphertext));
-                    slots.push(Slot::Done(Outcome::Failed(
-                        FailureReason::InvalidCiphertext,
-                    )));
+                    // Decided in `setup`: waiting for shares, or a duplicate.
+                    slots.push(Slot::Done(Outcome::Failed(FailureReason::Duplicate)));
                 }
                 Err(reason) => slots.push(Slot::Done(Outcome::Failed(reason))),
             }
@@ -801,15 +797,15 @@ impl DecryptionState {
     }
 }
 
-/// The checks a decoded position passes before its proof is checked, in order: it names this
+/// The checks a decoded position passes before it gets shares, in order: it names this
 /// chain and epoch, and may be ordered at this height (`window`: the height and the chain's
 /// `validity_heights`). Every validator decides them from the committed bytes alone (a
 /// position that does not decode fails as `invalid_ciphertext` before these).
 fn classify(
-    ciphertext: Ciphertext,
+    ciphertext: VerifiedCiphertext,
     context: &Context,
     window: (u64, u64),
-) -> Result<Ciphertext, FailureReason> {
+) -> Result<VerifiedCiphertext, FailureReason> {
     let label = ciphertext.label();
     if label.chain_id != context.chain_id {
         return Err(FailureReason::WrongChain);

@@ -22,6 +22,7 @@ use tracing::{error, info, warn};
 
 use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
+use super::vouch::{Job, OnStored, Verdict, Vouching};
 use super::{NodeError, OutcomeSummary, Query, Status};
 use crate::batch::{
     AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload, TxId,
@@ -106,6 +107,10 @@ pub struct Validator {
     votes: BTreeMap<(View, BlockDigest, Height), VoteGathering>,
     /// Acknowledgements of peers' batches stored but not yet flushed ([`Validator::idle`]).
     unsent_acks: Vec<(usize, Arc<Vec<u8>>)>,
+    /// Peers' batches by check (`super::vouch`); none when ordering opaque payloads.
+    vouching: Option<Vouching>,
+    /// When remembered checks were last swept for expiry.
+    vouching_swept_ms: u64,
 }
 
 /// Peers' batches stored before one flush and their acknowledgements at most.
@@ -190,7 +195,79 @@ impl Validator {
             rng: ChaCha20Rng::from_entropy(),
             votes: BTreeMap::new(),
             unsent_acks: Vec::new(),
+            vouching: None,
+            vouching_swept_ms: 0,
         }
+    }
+
+    /// Acknowledges peers' batches only once checked (`super::vouch`).
+    pub fn check_batches(&mut self, vouching: Vouching) {
+        self.vouching = Some(vouching);
+    }
+
+    /// A batch check's result: acknowledged if it held (after the next flush).
+    pub fn on_verdict(&mut self, verdict: Verdict) -> Result<(), NodeError> {
+        let Some(vouching) = self.vouching.as_mut() else {
+            return Ok(());
+        };
+        if let Some(job) = vouching.on_verdict(verdict) {
+            self.acknowledge(job.from, &job.batch, job.digest)?;
+        }
+        Ok(())
+    }
+
+    /// Starts the checks of stored batches whose certificates did not come in time, and
+    /// forgets the checks of batches that can no longer be ordered.
+    fn start_due_checks(&mut self, now: u64) -> Result<(), NodeError> {
+        let Some(vouching) = self.vouching.as_mut() else {
+            return Ok(());
+        };
+        for (from, digest) in vouching.due(now) {
+            if self.store.is_batch_committed(&digest)? {
+                continue;
+            }
+            if let Some(batch) = self.store.batch(&digest)? {
+                counter!("shroud_batch_checks_fallback_total").increment(1);
+                vouching.start(
+                    Job {
+                        from,
+                        digest,
+                        batch,
+                    },
+                    now,
+                );
+            }
+        }
+        if now.saturating_sub(self.vouching_swept_ms) >= REBROADCAST_MS {
+            self.vouching_swept_ms = now;
+            let next = self.store.processed_height()? + 1;
+            vouching.forget_expired(|valid_through| valid_through >= next);
+            let [in_flight, held, refused, waiting] = vouching.sizes();
+            gauge!("shroud_batch_checks", "state" => "in_flight").set(in_flight as f64);
+            gauge!("shroud_batch_checks", "state" => "held").set(held as f64);
+            gauge!("shroud_batch_checks", "state" => "refused").set(refused as f64);
+            gauge!("shroud_batch_checks", "state" => "waiting").set(waiting as f64);
+        }
+        Ok(())
+    }
+
+    /// Signs an acknowledgement of a peer's stored batch; it leaves after the next flush.
+    fn acknowledge(
+        &mut self,
+        to: usize,
+        batch: &Batch,
+        digest: BatchDigest,
+    ) -> Result<(), NodeError> {
+        let signer = u16::try_from(self.me).unwrap_or(u16::MAX);
+        let ack = BatchAck::sign(batch, digest, signer, &self.signer);
+        match frame::encode(FrameKind::BatchAck, &ack, &self.limits) {
+            Ok(bytes) => self.unsent_acks.push((to, Arc::new(bytes))),
+            Err(error) => error!(%error, "an acknowledgement exceeds the frame limit"),
+        }
+        if self.unsent_acks.len() >= ACKS_UNFLUSHED_MAX {
+            self.send_acks()?;
+        }
+        Ok(())
     }
 
     /// The loop has no event waiting: checks the certificates gathered meanwhile together.
@@ -399,6 +476,7 @@ impl Validator {
         }
         self.send_acks()?;
         self.check_certificates()?;
+        self.start_due_checks(now)?;
         self.rebroadcast(now)?;
         if self
             .epoch_key
@@ -785,21 +863,26 @@ impl Validator {
         }
         // A batch committed before is acknowledged (its author stops re-sending) but not
         // stored again: its transactions are all placed, and its height may be pruned.
-        if !self.store.has_batch(&digest)? && !self.store.is_batch_committed(&digest)? {
+        let committed = self.store.is_batch_committed(&digest)?;
+        if !committed && !self.store.has_batch(&digest)? {
             // Flushed with the others stored meanwhile, before the acknowledgement leaves.
             self.store.put_batch_digested(&batch, digest)?;
             self.remember_summary(digest, BatchSummary::of(&batch));
         }
         self.fetch_sent.remove(&digest);
         if is_author {
-            let signer = u16::try_from(self.me).unwrap_or(u16::MAX);
-            let ack = BatchAck::sign(&batch, digest, signer, &self.signer);
-            match frame::encode(FrameKind::BatchAck, &ack, &self.limits) {
-                Ok(bytes) => self.unsent_acks.push((from, Arc::new(bytes))),
-                Err(error) => error!(%error, "an acknowledgement exceeds the frame limit"),
-            }
-            if self.unsent_acks.len() >= ACKS_UNFLUSHED_MAX {
-                self.send_acks()?;
+            // Acknowledged at once when ordering opaque payloads or committed already (its
+            // certificate vouched for it); else once checked, here or (not designated) only
+            // if no certificate comes in time (`super::vouch`).
+            let now = self.now_ms();
+            let acknowledge = match self.vouching.as_mut() {
+                Some(vouching) if !committed => {
+                    vouching.on_stored(from, digest, &batch, now) == OnStored::Acknowledge
+                }
+                _ => true,
+            };
+            if acknowledge {
+                self.acknowledge(from, &batch, digest)?;
             }
         }
         Ok(())
@@ -897,6 +980,9 @@ impl Validator {
                 continue;
             }
             self.store.put_batch_certificate(&certificate)?;
+            if let Some(vouching) = self.vouching.as_mut() {
+                vouching.certified(&certificate.digest);
+            }
             self.payload.add(certificate);
         }
         Ok(())
@@ -1091,6 +1177,9 @@ impl Validator {
         for digest in all_digests {
             self.announced.remove(digest);
             self.forget_summary(digest);
+        }
+        if let Some(vouching) = self.vouching.as_mut() {
+            vouching.forget(all_digests);
         }
         self.payload.mark_committed(all_digests);
         Ok(())

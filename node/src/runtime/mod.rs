@@ -14,6 +14,7 @@ pub mod http;
 mod net;
 mod payload;
 mod prune;
+mod vouch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -133,6 +134,8 @@ const EVENT_QUEUE: usize = 8_192;
 const CONSENSUS_QUEUE: usize = 1_024;
 /// Own batches cut by the ingress stage waiting for the validator loop at most.
 const OWN_BATCH_QUEUE: usize = 64;
+/// Batch checks finished and not yet taken by the validator loop at most.
+const VERDICT_QUEUE: usize = 64;
 
 /// Runs a validator until `shutdown` resolves; then stops accepting, flushes and returns.
 pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
@@ -325,10 +328,23 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     if config.faults.admit_unchecked_ciphertexts {
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
     }
+    let (verdicts, mut verdict_inbox) = mpsc::channel(VERDICT_QUEUE);
     if config.ordering_only {
         tracing::warn!("ORDERING ONLY: opaque payloads, no decryption, no outputs (benchmarks)");
         validator.ordering_only(processed_sender);
+        drop(verdicts);
+    } else {
+        let (jobs, _check_thread) = vouch::spawn(
+            vouch::CheckParams {
+                context,
+                key: *committee.public_key_set.encryption_key(),
+                ciphertext_bytes_max: config.mempool.mempool().ciphertext_bytes_max,
+            },
+            verdicts,
+        )?;
+        validator.check_batches(vouch::Vouching::new(me, committee.committee.size(), jobs));
     }
+    let mut checking = !config.ordering_only;
     validator.certify_epoch_key(committee.file.chain_id, committee.public_key_set.to_bytes())?;
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
@@ -355,6 +371,10 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
             event = inbox.recv() => match event {
                 Some(event) => validator.handle(event)?,
                 None => break,
+            },
+            verdict = verdict_inbox.recv(), if checking => match verdict {
+                Some(verdict) => validator.on_verdict(verdict)?,
+                None => checking = false,
             },
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => validator.tick()?,
             pruned = &mut pruner, if pruner_running => {
