@@ -134,7 +134,9 @@ fn bls_signature_hex() -> String {
     )
 }
 
-const TAGS_DIGEST: &str = "e0be04a24c602072b8c1188b3896e6b9781cefccd9082aab2cbb209cddaed720";
+// Changed deliberately (ADR 0011, third pass): a batch acknowledgement attests a check of
+// every ciphertext, under SHROUD-V1-SIG-BATCH-CHECKED (was SHROUD-V1-SIG-BATCH-ACK).
+const TAGS_DIGEST: &str = "b7c7a564b4dc60c4c9e94196bb4dbaedfe86ca7e4988f3cf43de36d6e4762762";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
     "0200005348524f554400000000000000010000000000001000ababababababababababababababababababab",
