@@ -140,4 +140,8 @@ pub enum ThresholdError {
     /// An empty batch.
     #[error("empty batch")]
     EmptyBatch,
+    /// A claimed shared point that is not `x·u` for its ciphertext (for a set of points:
+    /// at least one is not).
+    #[error("a shared point is not the ciphertext's x·u")]
+    WrongSharedPoint,
 }

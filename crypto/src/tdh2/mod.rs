@@ -45,6 +45,7 @@
 mod ciphertext;
 mod hash;
 mod keys;
+mod opened;
 mod share;
 mod share_batch;
 
@@ -55,6 +56,7 @@ pub use ciphertext::{
 };
 pub use hash::{hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
 pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, PublicKeySet};
+pub use opened::check_decryptions;
 pub use share::{
     combine, combine_many_optimistic, combine_optimistic, create_share, interpolate, verify_share,
     verify_shares, Decryption, DecryptionShare, VerifiedShare, SHARE_BYTES,
