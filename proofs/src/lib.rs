@@ -28,6 +28,7 @@
 
 pub mod bundle;
 pub mod committee;
+pub mod decryption;
 pub mod evidence;
 pub mod handover;
 pub mod merkle;
@@ -40,6 +41,7 @@ pub use bundle::{
     BUNDLE_VERSION,
 };
 pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
+pub use decryption::{got_shares, DecryptionError, DecryptionEvidence, SharedPosition};
 pub use evidence::{AvailabilityCertificate, BlockCertificate, EpochKeyCertificate};
 pub use handover::{keys_digest, CommitteeHandover, HandoverCertificate};
 pub use namespace::{
