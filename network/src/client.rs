@@ -9,12 +9,13 @@
 //! | [`OutputsRequest`] | `OutputsRequest` | [`OutputsResponse`] (`Outputs`) |
 //! | [`TxStatusRequest`] | `TxStatusRequest` | [`TxStatus`] (`TxStatus`) |
 //! | [`EpochKeyRequest`] | `EpochKeyRequest` | [`EpochKeyResponse`] (`EpochKey`) |
+//! | [`DecryptionEvidenceRequest`] | `DecryptionEvidenceRequest` | [`DecryptionEvidenceResponse`] (`DecryptionEvidence`) |
 //! | [`SubmitStreamOpen`], then [`SubmitRequest`]s | `SubmitStream`, `Submit`... | one [`Receipt`] per submission, in order |
 
 use rkyv::{Archive, Deserialize, Serialize};
 use shroud_proofs::{
-    AvailabilityCertificate, BlockCertificate, EpochKeyCertificate, FailureReason, NamespaceId,
-    NamespaceOutput, OutputCertificate, PositionProof,
+    AvailabilityCertificate, BlockCertificate, DecryptionEvidence, EpochKeyCertificate,
+    FailureReason, NamespaceId, NamespaceOutput, OutputCertificate, PositionProof,
 };
 
 /// A client's submission: one ciphertext's wire bytes.
@@ -166,4 +167,21 @@ pub struct EpochKeyRequest {
 pub struct EpochKeyResponse {
     /// The certificate, once the committee formed it.
     pub certificate: Option<EpochKeyCertificate>,
+}
+
+/// Asks for a certified height's decryption evidence.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct DecryptionEvidenceRequest {
+    /// The height.
+    pub height: u64,
+}
+
+/// The answer to a [`DecryptionEvidenceRequest`]: `None` when the height is not certified at
+/// this validator, or its records are pruned.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct DecryptionEvidenceResponse {
+    /// The evidence.
+    pub evidence: Option<DecryptionEvidence>,
 }

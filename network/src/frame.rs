@@ -76,11 +76,15 @@ pub enum FrameKind {
     /// Opens a submission stream: the `Submit` frames that follow on the same stream are each
     /// answered by a `Receipt`, in order.
     SubmitStream = 24,
+    /// A client's request for a height's decryption evidence.
+    DecryptionEvidenceRequest = 25,
+    /// The answer to it.
+    DecryptionEvidence = 26,
 }
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 19] = [
+    pub const ALL: [FrameKind; 21] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
@@ -100,6 +104,8 @@ impl FrameKind {
         FrameKind::EpochKeyRequest,
         FrameKind::EpochKey,
         FrameKind::SubmitStream,
+        FrameKind::DecryptionEvidenceRequest,
+        FrameKind::DecryptionEvidence,
     ];
 
     fn from_byte(byte: u8) -> Result<Self, FrameError> {

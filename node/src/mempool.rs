@@ -665,9 +665,11 @@ mod tests {
         for transaction in &transactions[..2] {
             mempool.admit(transaction, 10).expect("valid");
         }
-        // Two pending, count limit three, not old enough yet.
+        // Two pending, count limit three, not old enough yet: due a batch interval after the
+        // first arrived.
         assert_eq!(mempool.take_batch(20, 0), None);
-        assert_eq!(mempool.next_deadline(), Some(60));
+        let interval = MempoolConfig::default().batch_interval_ms;
+        assert_eq!(mempool.next_deadline(), Some(10 + interval));
         for transaction in &transactions[2..] {
             mempool.admit(transaction, 30).expect("valid");
         }
@@ -675,7 +677,7 @@ mod tests {
         assert_eq!(first.transactions, transactions[..3].to_vec());
         assert_eq!(first.sequence, 0);
         assert_eq!(mempool.take_batch(31, 0), None);
-        let second = mempool.take_batch(200, 0).expect("due by age");
+        let second = mempool.take_batch(30 + interval, 0).expect("due by age");
         assert_eq!(second.transactions, transactions[3..].to_vec());
         assert_eq!(second.sequence, 1);
         assert!(mempool.is_empty());

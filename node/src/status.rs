@@ -4,7 +4,10 @@
 
 use shroud_network::client::{Batched, Certified, Ordered, TxStatus};
 use shroud_proofs::output::HeightContext;
-use shroud_proofs::{build_output, AvailabilityCertificate, BuiltOutput, Outcome, TxId};
+use shroud_proofs::{
+    build_output, got_shares, AvailabilityCertificate, BuiltOutput, DecryptionEvidence, Outcome,
+    SharedPosition, TxId,
+};
 
 use crate::batch::BatchCertificate;
 use crate::committed::SharedCommitted;
@@ -160,4 +163,53 @@ fn read_status(
         namespaces,
     });
     Ok(status)
+}
+
+/// A certified height's decryption evidence: its certificate and entries, and for each
+/// position that got shares its ciphertext (read from its batch) and combined point. `None`
+/// when the height is not certified here (or its records are pruned).
+pub fn decryption_evidence(
+    store: &NodeStore,
+    height: u64,
+) -> Result<Option<DecryptionEvidence>, StoreError> {
+    let (Some(record), Some(certificate), Some(order)) = (
+        store.output(height)?,
+        store.output_certificate(height)?,
+        store.height(height)?,
+    ) else {
+        return Ok(None);
+    };
+    let corrupt = || StoreError::Corrupt("outputs");
+    let mut batches: std::collections::HashMap<crate::batch::BatchDigest, crate::batch::Batch> =
+        std::collections::HashMap::new();
+    let mut points = record.points.iter();
+    let mut shared = Vec::with_capacity(record.points.len());
+    for (position, entry) in record.entries.iter().enumerate() {
+        if !got_shares(&entry.outcome) {
+            continue;
+        }
+        let point = points.next().ok_or_else(corrupt)?;
+        let placed = order.transactions.get(position).ok_or_else(corrupt)?;
+        if let std::collections::hash_map::Entry::Vacant(vacant) = batches.entry(placed.batch) {
+            let Some(batch) = store.batch(&placed.batch)? else {
+                return Ok(None);
+            };
+            vacant.insert(batch);
+        }
+        let ciphertext = batches
+            .get(&placed.batch)
+            .and_then(|batch| batch.transactions.get(placed.index as usize))
+            .ok_or_else(corrupt)?
+            .clone();
+        shared.push(SharedPosition {
+            position: u32::try_from(position).map_err(|_| corrupt())?,
+            ciphertext,
+            point: *point,
+        });
+    }
+    Ok(Some(DecryptionEvidence {
+        certificate,
+        entries: record.entries,
+        shared,
+    }))
 }

@@ -76,6 +76,10 @@ pub struct OutputRecord {
     pub entries: Vec<PositionEntry>,
     /// This validator's signature over the header (domain `OutputHeader`).
     pub signature: [u8; 96],
+    /// The combined point `r·h` of every position that got shares
+    /// ([`shroud_proofs::got_shares`]), in position order: with the ciphertexts, anyone checks
+    /// the decryptions ([`shroud_proofs::DecryptionEvidence`]).
+    pub points: Vec<[u8; 48]>,
 }
 
 /// When this validator made and accepted decryption shares of a height, by its own clock of
@@ -1379,6 +1383,7 @@ mod tests {
                     header,
                     entries: Vec::new(),
                     signature: [2; 96],
+                    points: Vec::new(),
                 })
                 .expect("output");
             store

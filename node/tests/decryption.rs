@@ -283,6 +283,44 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    // Anyone can check every decryption: the SDK verifies each height's evidence (the
+    // certificate, every shared position's ciphertext and combined point, one batched pairing
+    // check against x·g2, and each payload re-opened to its certified outcome). Every
+    // decrypted position and the one that opened to something not a bundle got shares.
+    let shared = runtime.block_on(async {
+        let client = connect(&committee, &[1]).await;
+        let mut shared = 0;
+        for height in 1..=top {
+            let evidence = client
+                .decryption_evidence(height)
+                .await
+                .expect("verified decryption evidence");
+            shared += evidence.shared.len();
+        }
+        client.close();
+        shared
+    });
+    assert_eq!(shared, sent.len() + 1);
+    // The same evidence over HTTP, for clients without the SDK.
+    let over_http: usize = (1..=top)
+        .map(|height| {
+            let body =
+                common::get_json(cluster.http(2), &format!("/v1/outputs/{height}/decryption"))
+                    .expect("evidence over HTTP");
+            assert_eq!(body["height"].as_u64(), Some(height));
+            let positions = body["positions"].as_array().expect("positions");
+            for position in positions {
+                for field in ["tx_id", "ciphertext", "point"] {
+                    assert!(position[field]
+                        .as_str()
+                        .is_some_and(|hex| hex.starts_with("0x")));
+                }
+                assert_eq!(position["point"].as_str().map(str::len), Some(2 + 96));
+            }
+            positions.len()
+        })
+        .sum();
+    assert_eq!(over_http, shared);
     let stores: Vec<NodeStore> = (0..4)
         .map(|index| stop_and_open(&mut cluster, index))
         .collect();

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use rand_core::{OsRng, RngCore};
 use shroud_crypto::tdh2::{encrypt, Label};
 use shroud_network::client::{
-    EpochKeyRequest, EpochKeyResponse, OutputsRequest, OutputsResponse, Receipt, SubmitRequest,
-    TxStatus, TxStatusRequest,
+    DecryptionEvidenceRequest, DecryptionEvidenceResponse, EpochKeyRequest, EpochKeyResponse,
+    OutputsRequest, OutputsResponse, Receipt, SubmitRequest, TxStatus, TxStatusRequest,
 };
 use shroud_network::frame::{self, parse};
 use shroud_network::{ClientSession, FrameKind, Limits};
-use shroud_proofs::EpochKeyCertificate;
 use shroud_proofs::{Bundle, NamespaceId, NamespaceOutput, TxId};
+use shroud_proofs::{DecryptionEvidence, EpochKeyCertificate};
 
 use crate::committee::Committee;
 use crate::receipts::{verify_status, Receipts};
@@ -380,6 +380,51 @@ impl Client {
             return Ok(certificate);
         }
         Err(SdkError::KeyNotCertified)
+    }
+
+    /// A certified height's decryption evidence, verified: 2f+1 validators certified the
+    /// header, every position that got shares comes with its ciphertext and the combined point
+    /// `r·h`, the points pass one batched pairing check against the committee's `x·g₂`, and
+    /// re-opening each payload gives the certified outcome. So no plaintext rests on the
+    /// validators' word. Asks the connected validators in turn; one that serves evidence that
+    /// does not verify is named in the error.
+    pub async fn decryption_evidence(&self, height: u64) -> Result<DecryptionEvidence, SdkError> {
+        let request = DecryptionEvidenceRequest { height };
+        let bytes = self.encode(FrameKind::DecryptionEvidenceRequest, &request)?;
+        for (index, session) in &self.sessions {
+            let Ok(answer) = session.request(&bytes).await else {
+                continue;
+            };
+            let response = self.decode::<DecryptionEvidenceResponse>(
+                *index,
+                &answer,
+                FrameKind::DecryptionEvidence,
+            )?;
+            let Some(evidence) = response.evidence else {
+                continue;
+            };
+            if evidence.certificate.header.height != height {
+                return Err(SdkError::BadEvidence {
+                    validator: *index,
+                    what: "decryption evidence of another height",
+                });
+            }
+            evidence
+                .verify(
+                    self.committee.keys(),
+                    self.committee.public_key_set(),
+                    (self.committee.chain_id(), self.committee.epoch()),
+                    self.limits.frame_bytes_max,
+                    &shroud_proofs::BundleLimits::default(),
+                )
+                .map_err(|error| SdkError::InvalidDecryption {
+                    validator: *index,
+                    height,
+                    error,
+                })?;
+            return Ok(evidence);
+        }
+        Err(SdkError::NoEvidence { height })
     }
 
     /// One page of certified outputs of `namespace` from `from_height`, one per height, from

@@ -75,6 +75,11 @@ impl Committee {
         self.checked.public_key_set.encryption_key()
     }
 
+    /// The threshold key set (its `x·g₂` checks combined points).
+    pub fn public_key_set(&self) -> &shroud_crypto::tdh2::PublicKeySet {
+        &self.checked.public_key_set
+    }
+
     /// The threshold key set's encoding (what the committee's epoch-key certificate signs).
     pub fn key_set_bytes(&self) -> Vec<u8> {
         self.checked.public_key_set.to_bytes()

@@ -114,6 +114,25 @@ pub enum SdkError {
     /// The wait ended first.
     #[error("timed out")]
     Timeout,
+    /// A validator served decryption evidence that does not verify: a wrong point, a
+    /// plaintext that its point does not give, or evidence that does not fit the certificate.
+    #[error(
+        "validator {validator} served invalid decryption evidence at height {height}: {error}"
+    )]
+    InvalidDecryption {
+        /// The validator.
+        validator: usize,
+        /// The height.
+        height: u64,
+        /// Why it failed.
+        error: shroud_proofs::DecryptionError,
+    },
+    /// No validator asked has the height certified with its batches kept.
+    #[error("no validator asked has decryption evidence for height {height}")]
+    NoEvidence {
+        /// The height.
+        height: u64,
+    },
     /// Every validator asked has pruned the height wanted (it is older than they retain).
     #[error("height {height} is pruned at every validator asked")]
     Pruned {

@@ -54,7 +54,7 @@ pub use ciphertext::{
     Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES, CIPHERTEXT_VERSION, HEADER_BYTES,
     KEY_COMMITMENT_BYTES, LABEL_BYTES,
 };
-pub use hash::{hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
+pub use hash::{encode_point, hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
 pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, PublicKeySet};
 pub use opened::check_decryptions;
 pub use share::{

@@ -10,8 +10,8 @@ use metrics::{counter, gauge, histogram};
 use rand_core::OsRng;
 use shroud_crypto::tdh2::{
     combine_share_batches, create_share_batch, decode_share_values, decode_vouched_ciphertexts,
-    share_batch_from_parts, verify_share_batch, Context, G1Point as G1Affine, KeyShare,
-    PublicKeySet, ShareBatchProof, VerifiedCiphertext, SHARE_BATCH_PROOF_BYTES,
+    encode_point, share_batch_from_parts, verify_share_batch, Context, G1Point as G1Affine,
+    KeyShare, PublicKeySet, ShareBatchProof, VerifiedCiphertext, SHARE_BATCH_PROOF_BYTES,
 };
 use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, Signature, SigningDomain};
 use shroud_proofs::output::HeightContext;
@@ -105,6 +105,9 @@ struct Decrypting {
     slots: Vec<Slot>,
     /// Positions that get shares (valid, new ciphertexts), in order.
     shareable: Vec<u32>,
+    /// The combined point `r·h` of each shareable position, once decided (served with the
+    /// output so that anyone can check the decryptions).
+    points: Vec<[u8; 48]>,
     /// Every position has its outcome (the shareable ones are decided all at once).
     decided: bool,
     /// Share batches by sender, in arrival order (own first).
@@ -308,6 +311,7 @@ impl DecryptionState {
             tx_ids: record.transactions.iter().map(|t| t.tx_id).collect(),
             slots,
             shareable,
+            points: Vec::new(),
             decided,
             shares: Vec::new(),
             bad: BTreeSet::new(),
@@ -578,6 +582,7 @@ impl DecryptionState {
             header,
             entries,
             signature,
+            points: decrypting.points,
         };
         self.store.put_output(&record)?;
         self.dirty = true;
@@ -918,6 +923,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
                 for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
                     decrypting.slots[*position as usize] = Slot::Done(outcome);
                 }
+                decrypting.points = points.iter().map(encode_point).collect();
                 decrypting.decided = true;
                 return;
             }

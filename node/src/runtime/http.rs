@@ -46,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/committee"),
     ("get", "/v1/encryption-key"),
     ("get", "/v1/outputs/{height}"),
+    ("get", "/v1/outputs/{height}/decryption"),
     ("get", "/v1/namespaces/{namespace}/outputs/{height}"),
     ("get", "/v1/tx/{id}"),
     ("post", "/v1/tx"),
@@ -85,6 +86,7 @@ pub async fn serve(
         .route("/v1/committee", get(committee_info))
         .route("/v1/encryption-key", get(encryption_key))
         .route("/v1/outputs/{height}", get(output))
+        .route("/v1/outputs/{height}/decryption", get(decryption))
         .route(
             "/v1/namespaces/{namespace}/outputs/{height}",
             get(namespace_output),
@@ -362,6 +364,36 @@ async fn output(State(api): State<Api>, Path(height): Path<String>) -> ApiResult
         "positions": positions,
         "namespaces": namespaces,
     })))
+}
+
+/// The ciphertext and combined point of every position of a certified height that got
+/// shares: with the height's output, anyone re-derives its decryptions.
+async fn decryption(State(api): State<Api>, Path(height): Path<String>) -> ApiResult {
+    let height = parse_height(&height)?;
+    // The same answers as the output for an unknown or pruned height.
+    certified_output(&api.store, height)?;
+    let store = api.store.clone();
+    let evidence =
+        tokio::task::spawn_blocking(move || crate::status::decryption_evidence(&store, height))
+            .await
+            .map_err(|_| ApiError::store(crate::store::StoreError::Corrupt("outputs")))?
+            .map_err(ApiError::store)?
+            .ok_or_else(|| {
+                ApiError::pruned(format!("the batches of height {height} are pruned here"))
+            })?;
+    let positions: Vec<Value> = evidence
+        .shared
+        .iter()
+        .map(|shared| {
+            json!({
+                "position": shared.position,
+                "tx_id": hex(&evidence.entries[shared.position as usize].tx_id.0),
+                "ciphertext": hex(&shared.ciphertext),
+                "point": hex(&shared.point),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "height": height, "positions": positions })))
 }
 
 async fn namespace_output(

@@ -30,7 +30,8 @@ use crate::wire::{
     BatchRequest, EpochKeyVote, OutputsRequest, OutputsResponse, Receipt, SubmitRequest,
 };
 use shroud_network::client::{
-    EpochKeyRequest, EpochKeyResponse, SubmitStreamOpen, TxStatusRequest,
+    DecryptionEvidenceRequest, DecryptionEvidenceResponse, EpochKeyRequest, EpochKeyResponse,
+    SubmitStreamOpen, TxStatusRequest,
 };
 use shroud_proofs::TxId;
 
@@ -484,6 +485,31 @@ async fn serve_request(
                     .and_then(Result::ok);
                     status.and_then(|status| {
                         frame::encode(FrameKind::TxStatus, &status, &context.limits).ok()
+                    })
+                }
+                Err(error) => {
+                    bad = Some(error);
+                    None
+                }
+            }
+        }
+        Ok(parsed) if parsed.kind == FrameKind::DecryptionEvidenceRequest => {
+            match parsed.decode::<DecryptionEvidenceRequest>(FrameKind::DecryptionEvidenceRequest) {
+                Ok(wanted) => {
+                    let store = context.store.clone();
+                    let evidence = tokio::task::spawn_blocking(move || {
+                        crate::status::decryption_evidence(&store, wanted.height)
+                    })
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                    evidence.and_then(|evidence| {
+                        frame::encode(
+                            FrameKind::DecryptionEvidence,
+                            &DecryptionEvidenceResponse { evidence },
+                            &context.limits,
+                        )
+                        .ok()
                     })
                 }
                 Err(error) => {
