@@ -141,10 +141,12 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     // Every route is served (none falls through to the not-found answer).
     let tx_path = format!("/v1/tx/{posted_id}");
     let output_path = format!("/v1/outputs/{height}");
+    let decryption_path = format!("/v1/outputs/{height}/decryption");
     let namespace_path = format!("/v1/namespaces/2/outputs/{height}");
     for (method, route) in ROUTES {
         let path = match *route {
             "/v1/outputs/{height}" => output_path.as_str(),
+            "/v1/outputs/{height}/decryption" => decryption_path.as_str(),
             "/v1/namespaces/{namespace}/outputs/{height}" => namespace_path.as_str(),
             "/v1/tx/{id}" => tx_path.as_str(),
             "/v1/tx" => continue,
@@ -184,6 +186,14 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         .expect("positions")
         .iter()
         .any(|p| p["tx_id"] == hex(&bundle_id.0)));
+    let (_, decryption) = json(address, "GET", &decryption_path, None);
+    assert_eq!(decryption["height"], height);
+    let shared = decryption["positions"].as_array().expect("positions");
+    let ours = shared
+        .iter()
+        .find(|p| p["tx_id"] == hex(&bundle_id.0))
+        .expect("the decrypted bundle got shares");
+    assert_eq!(ours["point"].as_str().map(str::len), Some(2 + 96));
     let (_, namespace) = json(address, "GET", &namespace_path, None);
     assert_eq!(namespace["proof"]["kind"], "inclusion");
     assert_eq!(namespace["bundles"].as_array().expect("bundles").len(), 1);
@@ -218,6 +228,13 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
             "unknown_height",
         ),
         ("GET", "/v1/outputs/zero".into(), None, 400, "bad_height"),
+        (
+            "GET",
+            "/v1/outputs/99999999/decryption".into(),
+            None,
+            404,
+            "unknown_height",
+        ),
         ("GET", "/v1/outputs/0".into(), None, 400, "bad_height"),
         (
             "GET",
