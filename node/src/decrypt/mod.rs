@@ -4,12 +4,15 @@
 //! 1. **Release.** Consensus emits `ReleaseDecryptionShares(h)` only after height `h` committed
 //!    (never earlier); the validator loop raises the released height, and the stage sets up
 //!    `h` once its order is also processed (every batch stored).
-//! 2. **Classify.** Each position of the height's order is parsed and checked (label, then all
-//!    validity proofs in one multi-scalar multiplication). A position fails at once with a
-//!    reason if its ciphertext is malformed or its proof fails (`invalid_ciphertext`), it is
-//!    labelled for another chain or epoch, or its encapsulation `u` was ordered before
-//!    (`duplicate`: the first position keeps it). The same order and the same checks give
-//!    every honest validator the same classification.
+//! 2. **Classify.** Each position of the height's order is parsed and its label and `u`
+//!    decoded (`u` subgroup-checked). Validity proofs are not checked again: every committed
+//!    batch is certified, and each of its `f + 1` acknowledgements attests that its signer
+//!    checked every ciphertext (`crate::runtime`'s batch checks, ADR 0011). A position fails
+//!    at once with a reason if its ciphertext is malformed (`invalid_ciphertext`), it is
+//!    labelled for another chain or epoch, it is ordered outside its validity window
+//!    (`expired`), or its encapsulation `u` was ordered before (`duplicate`: the first
+//!    position keeps it). The same order and the same checks give every honest validator the
+//!    same classification.
 //! 3. **Share.** This validator makes one share per remaining position (one constant-time
 //!    multiplication each) with one batched proof for all of them, stores them, flushes, and
 //!    only then broadcasts them in one message per height.
