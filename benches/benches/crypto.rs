@@ -231,6 +231,12 @@ fn threshold_encryption(c: &mut Criterion) {
     c.bench_function("tdh2::ciphertext_decode/payload=1KiB", |b| {
         b.iter(|| Ciphertext::from_bytes(black_box(&ciphertext_bytes), 4096).expect("decodes"))
     });
+    // What classification decodes of a certified batch's ciphertext: the label and `u` only.
+    c.bench_function("tdh2::ciphertext_decode_vouched/payload=1KiB", |b| {
+        b.iter(|| {
+            VerifiedCiphertext::vouched(black_box(&ciphertext_bytes), 4096, &key).expect("decodes")
+        })
+    });
 
     let verified_one = ciphertext.clone().verify(&key, &CONTEXT).expect("valid");
     c.bench_function("tdh2::share_create", |b| {
@@ -339,23 +345,33 @@ fn threshold_encryption(c: &mut Criterion) {
     group.bench_function(BenchmarkId::from_parameter("verify/ciphertexts=100"), |b| {
         b.iter(|| verify_share_batch(&four.public, &refs, &batches[0]).expect("valid"))
     });
-    group.bench_function(
-        BenchmarkId::from_parameter("combine_and_open/t=2,ciphertexts=100"),
-        |b| {
-            b.iter(|| {
-                let senders: Vec<_> = batches
-                    .iter()
-                    .map(|batch| (batch.index(), batch.values()))
-                    .collect();
-                let points = combine_share_batches(&four.public, &refs, &senders, &mut rng)
-                    .expect("enough")
-                    .expect("honest");
-                for (ciphertext, point) in refs.iter().zip(&points) {
-                    ciphertext.open(point).expect("opens");
-                }
-            })
-        },
-    );
+    for workers in [1, cores] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers)
+            .build()
+            .expect("a pool");
+        group.bench_function(
+            BenchmarkId::from_parameter(format!(
+                "combine_and_open/t=2,ciphertexts=100,workers={workers}"
+            )),
+            |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        let senders: Vec<_> = batches
+                            .iter()
+                            .map(|batch| (batch.index(), batch.values()))
+                            .collect();
+                        let points = combine_share_batches(&four.public, &refs, &senders, &mut rng)
+                            .expect("enough")
+                            .expect("honest");
+                        for (ciphertext, point) in refs.iter().zip(&points) {
+                            ciphertext.open(point).expect("opens");
+                        }
+                    })
+                })
+            },
+        );
+    }
     group.finish();
 }
 
