@@ -10,7 +10,8 @@ use thiserror::Error;
 /// availability certificates carry `valid_through` (ADR 0008). Version 3: a validator's
 /// decryption shares of a height carry one batched proof (ADR 0011). Version 4: a batch
 /// acknowledgement attests that its signer checked every ciphertext in the batch, under its
-/// own signing domain (ADR 0011, third pass).
+/// own signing domain, a height's combiner sends its combined points, and clients may ask for
+/// a height's decryption evidence (ADR 0011, third pass).
 pub const PROTOCOL_VERSION: u8 = 4;
 /// Bytes before the body.
 pub const HEADER_BYTES: usize = 6;
@@ -57,6 +58,8 @@ pub enum FrameKind {
     DecryptionRequest = 9,
     /// A validator's signature over the epoch key set.
     EpochKeyVote = 10,
+    /// A height's combined points, from its combiner.
+    DecryptionCombined = 11,
     /// A client's ciphertext submission.
     Submit = 16,
     /// The answer to a submission.
@@ -84,7 +87,7 @@ pub enum FrameKind {
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 21] = [
+    pub const ALL: [FrameKind; 22] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
@@ -95,6 +98,7 @@ impl FrameKind {
         FrameKind::OutputCertificate,
         FrameKind::DecryptionRequest,
         FrameKind::EpochKeyVote,
+        FrameKind::DecryptionCombined,
         FrameKind::Submit,
         FrameKind::Receipt,
         FrameKind::OutputsRequest,

@@ -17,6 +17,25 @@ pub struct BatchRequest {
     pub digest: BatchDigest,
 }
 
+/// The combined points of a height, from its combiner (validator `height mod n`): the point
+/// `r·h` of each position that got shares, in position order. Every other validator checks
+/// them all with one batched pairing equation and decides from them, or combines the shares
+/// itself when they fail, do not come, or come from anyone else (ADR 0011).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct CombinedMessage {
+    /// The epoch.
+    pub epoch: u64,
+    /// The committed height.
+    pub height: u64,
+    /// The committed block.
+    pub block_digest: [u8; 32],
+    /// The sender (the height's combiner).
+    pub sender: u16,
+    /// The combined points (compressed G1), one per position given shares.
+    pub points: Vec<[u8; POINT_BYTES]>,
+}
+
 /// One validator's decryption shares of a committed height: one share value per position that
 /// needs one (a valid, new ciphertext), in position order, with one batched proof for all of
 /// them (`shroud_crypto::tdh2::ShareBatch`). Sent only after the height committed and the

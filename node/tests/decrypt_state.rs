@@ -186,11 +186,13 @@ fn persisted_then_sent(
 
 /// Runs every instance until no message is left.
 fn run(net: &mut Net) {
-    run_tampered(net, |_, outgoing| outgoing);
+    run_tampered(net, |_, _, outgoing| Some(outgoing));
 }
 
-/// [`run`], with every message passed through `tamper` (given its sender) on its way.
-fn run_tampered(net: &mut Net, tamper: impl Fn(usize, Outgoing) -> Outgoing) {
+/// [`run`], with every message passed through `tamper` (given its sender and its target) on
+/// its way; `None` drops it. When no message is left, the instances' timers run (after the
+/// wait for a combiner's points) until they send nothing more.
+fn run_tampered(net: &mut Net, tamper: impl Fn(usize, usize, Outgoing) -> Option<Outgoing>) {
     let mut queue = VecDeque::new();
     for index in 0..net.states.len() {
         if let Some(state) = net.states[index].as_mut() {
@@ -199,7 +201,25 @@ fn run_tampered(net: &mut Net, tamper: impl Fn(usize, Outgoing) -> Outgoing) {
         }
     }
     let mut steps = 0;
-    while let Some((from, send)) = queue.pop_front() {
+    let mut timer_rounds = 0;
+    loop {
+        let Some((from, send)) = queue.pop_front() else {
+            timer_rounds += 1;
+            if timer_rounds > 5 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(150));
+            for index in 0..net.states.len() {
+                if let Some(state) = net.states[index].as_mut() {
+                    let sends = state.on_timer().expect("timer");
+                    persisted_then_sent(state, sends, index, &mut queue);
+                }
+            }
+            if queue.is_empty() {
+                break;
+            }
+            continue;
+        };
         steps += 1;
         assert!(steps < 10_000, "the instances do not settle");
         let (targets, outgoing): (Vec<usize>, Outgoing) = match send {
@@ -211,8 +231,14 @@ fn run_tampered(net: &mut Net, tamper: impl Fn(usize, Outgoing) -> Outgoing) {
                 continue;
             };
             let sender = u16::try_from(from).expect("small");
-            let sends = match tamper(from, outgoing.clone()) {
+            let Some(tampered) = tamper(from, target, outgoing.clone()) else {
+                continue;
+            };
+            let sends = match tampered {
                 Outgoing::Shares(message) => state.on_shares(sender, message, 2).expect("shares"),
+                Outgoing::Combined(message) => {
+                    state.on_combined(sender, message).expect("combined")
+                }
                 Outgoing::Vote(vote) => state.on_vote(sender, vote).expect("vote"),
                 Outgoing::Certificate(certificate) => {
                     state.on_certificate(certificate).expect("certificate");
@@ -293,12 +319,14 @@ fn a_bad_output_signature_is_refused_and_the_others_certify() {
     let forged = net.signers[3]
         .sign(SigningDomain::OutputHeader, b"not the header")
         .to_bytes();
-    run_tampered(&mut net, |from, outgoing| match outgoing {
-        Outgoing::Vote(mut vote) if from == 3 => {
-            vote.signature = forged;
-            Outgoing::Vote(vote)
-        }
-        other => other,
+    run_tampered(&mut net, |from, _, outgoing| {
+        Some(match outgoing {
+            Outgoing::Vote(mut vote) if from == 3 => {
+                vote.signature = forged;
+                Outgoing::Vote(vote)
+            }
+            other => other,
+        })
     });
     check_agreement(&net, &[0, 1, 2], &outcomes);
     for height in 1..=2 {
@@ -316,18 +344,72 @@ fn a_bad_output_signature_is_refused_and_the_others_certify() {
 #[test]
 fn undecodable_or_misplaced_share_values_exclude_their_sender() {
     let (mut net, outcomes) = network(&[Faults::default(); 4]);
-    run_tampered(&mut net, |from, outgoing| match outgoing {
-        Outgoing::Shares(mut message) if from == 0 && !message.values.is_empty() => {
-            message.values[0] = [0xff; 48];
-            Outgoing::Shares(message)
-        }
-        Outgoing::Shares(mut message) if from == 1 && message.values.len() > 1 => {
-            message.values.swap(0, 1);
-            Outgoing::Shares(message)
-        }
-        other => other,
+    run_tampered(&mut net, |from, _, outgoing| {
+        Some(match outgoing {
+            Outgoing::Shares(mut message) if from == 0 && !message.values.is_empty() => {
+                message.values[0] = [0xff; 48];
+                Outgoing::Shares(message)
+            }
+            Outgoing::Shares(mut message) if from == 1 && message.values.len() > 1 => {
+                message.values.swap(0, 1);
+                Outgoing::Shares(message)
+            }
+            other => other,
+        })
     });
     check_agreement(&net, &[0, 1, 2, 3], &outcomes);
+}
+
+/// Height 1's combiner is validator 1. Byzantine in each way an honest validator can meet, it
+/// changes no outcome: every instance decides and certifies exactly the outcomes of an
+/// honest run (a wrong point accepted would open nothing and show as `undecryptable`).
+#[test]
+fn a_byzantine_combiner_cannot_change_an_outcome() {
+    type Tamper = fn(usize, usize, Outgoing) -> Option<Outgoing>;
+    let wrong: Tamper = |_, _, outgoing| {
+        Some(match outgoing {
+            // Two true points swapped: each is some position's point, not its own.
+            Outgoing::Combined(mut message) if message.points.len() > 1 => {
+                message.points.swap(0, 1);
+                Outgoing::Combined(message)
+            }
+            other => other,
+        })
+    };
+    let withheld: Tamper = |_, _, outgoing| match outgoing {
+        Outgoing::Combined(_) => None,
+        other => Some(other),
+    };
+    let equivocating: Tamper = |_, target, outgoing| match outgoing {
+        // The true points to validator 0, a wrong one to validator 2, nothing to 3.
+        Outgoing::Combined(mut message) => match target {
+            0 => Some(Outgoing::Combined(message)),
+            2 => {
+                message.points[0] = [0xff; 48];
+                Some(Outgoing::Combined(message))
+            }
+            _ => None,
+        },
+        other => Some(other),
+    };
+    for (name, tamper) in [
+        ("wrong points", wrong),
+        ("withheld", withheld),
+        ("equivocating", equivocating),
+    ] {
+        let (mut net, outcomes) = network(&[Faults::default(); 4]);
+        run_tampered(&mut net, tamper);
+        for index in 0..4 {
+            assert!(
+                net.stores[index]
+                    .output_certificate(1)
+                    .expect("read")
+                    .is_some(),
+                "{name}: validator {index} certified height 1"
+            );
+        }
+        check_agreement(&net, &[0, 1, 2, 3], &outcomes);
+    }
 }
 
 #[test]

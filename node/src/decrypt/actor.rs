@@ -14,7 +14,7 @@ use tracing::error;
 
 use super::state::{DecryptionState, Outgoing, Send, StageError};
 use crate::runtime::Outbox;
-use crate::wire::{DecryptionRequest, OutputVote, SharesMessage};
+use crate::wire::{CombinedMessage, DecryptionRequest, OutputVote, SharesMessage};
 
 /// Events waiting for the stage at most; more are dropped and counted (the stage's requests
 /// recover anything lost).
@@ -29,6 +29,8 @@ const ANSWER_INTERVAL: Duration = Duration::from_millis(100);
 pub enum DecryptMessage {
     /// Its shares of a height.
     Shares(SharesMessage),
+    /// A height's combined points, from its combiner.
+    Combined(CombinedMessage),
     /// Its signature over a header.
     Vote(OutputVote),
     /// A certificate.
@@ -169,6 +171,7 @@ fn run(
         if let Some(DecryptEvent::Peer { from, message }) = event {
             sends.extend(match message {
                 DecryptMessage::Shares(shares) => state.on_shares(from, shares, committed)?,
+                DecryptMessage::Combined(combined) => state.on_combined(from, combined)?,
                 DecryptMessage::Vote(vote) => state.on_vote(from, vote)?,
                 DecryptMessage::Certificate(certificate) => {
                     state.on_certificate(*certificate)?;
@@ -191,7 +194,7 @@ fn run(
         }
         if last_timer.elapsed() >= TICK {
             last_timer = Instant::now();
-            sends.extend(state.on_timer());
+            sends.extend(state.on_timer()?);
         }
         state.persist()?;
         certified.send_if_modified(|height| {
@@ -214,6 +217,9 @@ fn deliver(outbox: &Outbox, limits: &Limits, send: Send) {
     };
     let encoded = match &outgoing {
         Outgoing::Shares(message) => frame::encode(FrameKind::DecryptionShares, message, limits),
+        Outgoing::Combined(message) => {
+            frame::encode(FrameKind::DecryptionCombined, message, limits)
+        }
         Outgoing::Vote(vote) => frame::encode(FrameKind::OutputVote, vote, limits),
         Outgoing::Certificate(certificate) => {
             frame::encode(FrameKind::OutputCertificate, certificate, limits)

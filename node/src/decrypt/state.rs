@@ -24,7 +24,7 @@ use tracing::warn;
 
 use crate::batch::{Batch, BatchDigest};
 use crate::store::{DecryptionLog, HeightRecord, NodeStore, OutputRecord, StoreError};
-use crate::wire::{DecryptionRequest, OutputVote, SharesMessage};
+use crate::wire::{CombinedMessage, DecryptionRequest, OutputVote, SharesMessage};
 
 /// Heights being decrypted at once.
 const ACTIVE_MAX: usize = 16;
@@ -37,6 +37,9 @@ const REQUEST_AFTER: Duration = Duration::from_millis(700);
 const RELEASES_KEPT: usize = 4_096;
 /// Heights asked about per timer round at most.
 const REQUESTS_PER_ROUND: usize = 8;
+/// How long a validator that is not a height's combiner, holding `t` shares, waits for the
+/// combiner's points before it combines the shares itself.
+const COMBINER_WAIT: Duration = Duration::from_millis(100);
 
 /// Faults a test network injects into one validator. Never set on a real network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,6 +80,8 @@ pub struct Params {
 pub enum Outgoing {
     /// Own shares of a height.
     Shares(SharesMessage),
+    /// A height's combined points (this validator is its combiner).
+    Combined(CombinedMessage),
     /// Own signature over a header.
     Vote(OutputVote),
     /// A certificate (answering a request).
@@ -114,6 +119,11 @@ struct Decrypting {
     shares: Vec<SenderShares>,
     bad: BTreeSet<u16>,
     attempted_with: usize,
+    /// Not the combiner: when this validator combines itself if the combiner's points have
+    /// not decided the height (set once `t` senders are in).
+    combine_after: Option<Instant>,
+    /// The combiner's points failed (or never came in time): combine here.
+    combine_here: bool,
     log: DecryptionLog,
     started: Instant,
     asked: Instant,
@@ -147,6 +157,7 @@ pub struct DecryptionState {
     decrypting: BTreeMap<u64, Decrypting>,
     certifying: BTreeMap<u64, Certifying>,
     early_shares: BTreeMap<u64, BTreeMap<u16, SharesMessage>>,
+    early_combined: BTreeMap<u64, CombinedMessage>,
     early_votes: BTreeMap<u64, BTreeMap<u16, OutputVote>>,
     released_at: BTreeMap<u64, Instant>,
     dirty: bool,
@@ -198,6 +209,7 @@ impl DecryptionState {
             decrypting: BTreeMap::new(),
             certifying: BTreeMap::new(),
             early_shares: BTreeMap::new(),
+            early_combined: BTreeMap::new(),
             early_votes: BTreeMap::new(),
             released_at: BTreeMap::new(),
             dirty: false,
@@ -316,6 +328,8 @@ impl DecryptionState {
             shares: Vec::new(),
             bad: BTreeSet::new(),
             attempted_with: 0,
+            combine_after: None,
+            combine_here: false,
             log: self.store.decryption_log(height)?,
             started: self.released_at.remove(&height).unwrap_or(now),
             asked: now,
@@ -337,8 +351,60 @@ impl DecryptionState {
         for (from, message) in self.early_shares.remove(&height).unwrap_or_default() {
             sends.extend(self.on_shares(from, message, committed)?);
         }
+        if let Some(message) = self.early_combined.remove(&height) {
+            sends.extend(self.on_combined(message.sender, message)?);
+        }
         sends.extend(self.try_decide(height)?);
         Ok(sends)
+    }
+
+    /// The validator that combines `height` for everyone: `height mod n`.
+    fn combiner(&self, height: u64) -> u16 {
+        let size = self.params.keys.len().max(1) as u64;
+        u16::try_from(height % size).unwrap_or(0)
+    }
+
+    /// The combiner's points of a height: checked with one batched pairing equation (each
+    /// must be the true `x·u` of its position) and, if they hold, the height is decided from
+    /// them. Points that fail, or any that do not fit, make this validator combine the shares
+    /// itself; a Byzantine combiner can delay a height by [`COMBINER_WAIT`] at most and never
+    /// change an outcome (only the true points pass).
+    pub fn on_combined(
+        &mut self,
+        from: u16,
+        message: CombinedMessage,
+    ) -> Result<Vec<Send>, StageError> {
+        let height = message.height;
+        if message.epoch != self.params.epoch
+            || message.sender != from
+            || from != self.combiner(height)
+            || from == self.params.me
+        {
+            refuse("combined", "sender_or_epoch");
+            return Ok(Vec::new());
+        }
+        let Some(decrypting) = self.decrypting.get_mut(&height) else {
+            if height >= self.next_setup && height < self.next_setup + EARLY_WINDOW {
+                self.early_combined.entry(height).or_insert(message);
+            }
+            return Ok(Vec::new());
+        };
+        if decrypting.decided || decrypting.combine_here {
+            return Ok(Vec::new());
+        }
+        let fits = message.block_digest == decrypting.block_digest
+            && message.points.len() == decrypting.shareable.len();
+        if fits && accept_points(&self.params, decrypting, &message.points) {
+            counter!("shroud_decryption_combined_accepted_total").increment(1);
+        } else {
+            refuse("combined", "wrong_points");
+            warn!(
+                peer = from,
+                height, "the combiner's points fail their check: combining here"
+            );
+            decrypting.combine_here = true;
+        }
+        self.try_decide(height)
     }
 
     /// Decodes every position of a height (in parallel) and applies the label checks;
@@ -505,9 +571,13 @@ impl DecryptionState {
     }
 
     /// Combines shares for every undecided position once `t` senders are in (again whenever
-    /// a new sender arrives).
+    /// a new sender arrives) if this validator is the height's combiner (then it sends the
+    /// points to everyone) or the combiner's points failed or are late; else starts the wait
+    /// for them.
     fn try_decide(&mut self, height: u64) -> Result<Vec<Send>, StageError> {
         let threshold = self.params.public.threshold();
+        let combiner = self.combiner(height);
+        let me = self.params.me;
         let Some(decrypting) = self.decrypting.get_mut(&height) else {
             return Ok(Vec::new());
         };
@@ -516,14 +586,28 @@ impl DecryptionState {
             .iter()
             .filter(|sender| !decrypting.bad.contains(&sender.from))
             .count();
+        let mut sends = Vec::new();
         if !decrypting.decided && good >= threshold && good > decrypting.attempted_with {
-            decrypting.attempted_with = good;
-            decide_positions(&self.params, decrypting);
+            if combiner == me || decrypting.combine_here {
+                decrypting.attempted_with = good;
+                decide_positions(&self.params, decrypting);
+                if decrypting.decided && combiner == me {
+                    sends.push(Send::All(Outgoing::Combined(CombinedMessage {
+                        epoch: self.params.epoch,
+                        height,
+                        block_digest: decrypting.block_digest,
+                        sender: me,
+                        points: decrypting.points.clone(),
+                    })));
+                }
+            } else if decrypting.combine_after.is_none() {
+                decrypting.combine_after = Some(Instant::now() + COMBINER_WAIT);
+            }
         }
         if decrypting.decided {
-            return self.build_ready();
+            sends.extend(self.build_ready()?);
         }
-        Ok(Vec::new())
+        Ok(sends)
     }
 
     /// Builds, signs and stores the outputs of decided heights, in height order.
@@ -774,9 +858,28 @@ impl DecryptionState {
         Ok(sends)
     }
 
-    /// Asks peers about heights that have waited too long for shares or votes.
-    pub fn on_timer(&mut self) -> Vec<Send> {
+    /// Combines here the heights whose combiner's points did not come in time, and asks
+    /// peers about heights that have waited too long for shares or votes.
+    pub fn on_timer(&mut self) -> Result<Vec<Send>, StageError> {
         let now = Instant::now();
+        let late: Vec<u64> = self
+            .decrypting
+            .iter()
+            .filter(|(_, decrypting)| {
+                !decrypting.decided
+                    && !decrypting.combine_here
+                    && decrypting.combine_after.is_some_and(|at| at <= now)
+            })
+            .map(|(height, _)| *height)
+            .collect();
+        let mut sends = Vec::new();
+        for height in late {
+            if let Some(decrypting) = self.decrypting.get_mut(&height) {
+                counter!("shroud_decryption_combiner_late_total").increment(1);
+                decrypting.combine_here = true;
+            }
+            sends.extend(self.try_decide(height)?);
+        }
         let epoch = self.params.epoch;
         let mut heights = Vec::new();
         for (height, decrypting) in &mut self.decrypting {
@@ -795,10 +898,12 @@ impl DecryptionState {
                 heights.push(*height);
             }
         }
-        heights
-            .into_iter()
-            .map(|height| Send::All(Outgoing::Request(DecryptionRequest { epoch, height })))
-            .collect()
+        sends.extend(
+            heights
+                .into_iter()
+                .map(|height| Send::All(Outgoing::Request(DecryptionRequest { epoch, height }))),
+        );
+        Ok(sends)
     }
 }
 
@@ -955,6 +1060,36 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
             }
         }
     }
+}
+
+/// Decides a height from a combiner's points if every one decodes and all are the true shared
+/// points (one batched pairing check); false, with nothing changed, otherwise.
+fn accept_points(params: &Params, decrypting: &mut Decrypting, points: &[[u8; 48]]) -> bool {
+    let Ok(ciphertexts) = waiting_ciphertexts(decrypting) else {
+        return false;
+    };
+    let Ok(decoded) = decode_share_values(points) else {
+        return false;
+    };
+    let pairs: Vec<(G1Affine, G1Affine)> = ciphertexts
+        .iter()
+        .zip(&decoded)
+        .map(|(ciphertext, point)| (*ciphertext.u(), *point))
+        .collect();
+    if !pairs.is_empty() && !params.public.are_shared_points(&pairs, &mut OsRng) {
+        return false;
+    }
+    let outcomes: Vec<Outcome> = ciphertexts
+        .iter()
+        .zip(&decoded)
+        .map(|(ciphertext, point)| open(params, ciphertext, point))
+        .collect();
+    for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
+        decrypting.slots[*position as usize] = Slot::Done(outcome);
+    }
+    decrypting.points = points.to_vec();
+    decrypting.decided = true;
+    true
 }
 
 /// A position's outcome from its true shared point: the bundle, or why it failed.

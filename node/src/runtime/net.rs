@@ -93,6 +93,9 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
         FrameKind::DecryptionShares => parsed
             .decode(FrameKind::DecryptionShares)
             .map(|shares| PeerMessage::Decryption(DecryptMessage::Shares(shares))),
+        FrameKind::DecryptionCombined => parsed
+            .decode(FrameKind::DecryptionCombined)
+            .map(|combined| PeerMessage::Decryption(DecryptMessage::Combined(combined))),
         FrameKind::OutputVote => parsed
             .decode(FrameKind::OutputVote)
             .map(|vote| PeerMessage::Decryption(DecryptMessage::Vote(vote))),
