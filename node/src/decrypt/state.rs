@@ -40,6 +40,10 @@ const REQUESTS_PER_ROUND: usize = 8;
 /// How long a validator that is not a height's combiner, holding `t` shares, waits for the
 /// combiner's points before it combines the shares itself.
 const COMBINER_WAIT: Duration = Duration::from_millis(100);
+/// After a combiner was late, how long its heights are combined here without waiting for it
+/// (a combiner that is down or overloaded must not hold up every height it combines, nor
+/// make the others do the work twice).
+const LATE_COMBINER_SKIP: Duration = Duration::from_secs(2);
 
 /// Faults a test network injects into one validator. Never set on a real network.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -158,6 +162,8 @@ pub struct DecryptionState {
     certifying: BTreeMap<u64, Certifying>,
     early_shares: BTreeMap<u64, BTreeMap<u16, SharesMessage>>,
     early_combined: BTreeMap<u64, CombinedMessage>,
+    /// Combiners that were late, and until when their heights are combined here at once.
+    late_combiners: BTreeMap<u16, Instant>,
     early_votes: BTreeMap<u64, BTreeMap<u16, OutputVote>>,
     released_at: BTreeMap<u64, Instant>,
     dirty: bool,
@@ -210,6 +216,7 @@ impl DecryptionState {
             certifying: BTreeMap::new(),
             early_shares: BTreeMap::new(),
             early_combined: BTreeMap::new(),
+            late_combiners: BTreeMap::new(),
             early_votes: BTreeMap::new(),
             released_at: BTreeMap::new(),
             dirty: false,
@@ -396,6 +403,7 @@ impl DecryptionState {
             && message.points.len() == decrypting.shareable.len();
         if fits && accept_points(&self.params, decrypting, &message.points) {
             counter!("shroud_decryption_combined_accepted_total").increment(1);
+            self.late_combiners.remove(&from);
         } else {
             refuse("combined", "wrong_points");
             warn!(
@@ -578,6 +586,11 @@ impl DecryptionState {
         let threshold = self.params.public.threshold();
         let combiner = self.combiner(height);
         let me = self.params.me;
+        let now = Instant::now();
+        let combiner_late = self
+            .late_combiners
+            .get(&combiner)
+            .is_some_and(|until| *until > now);
         let Some(decrypting) = self.decrypting.get_mut(&height) else {
             return Ok(Vec::new());
         };
@@ -588,7 +601,7 @@ impl DecryptionState {
             .count();
         let mut sends = Vec::new();
         if !decrypting.decided && good >= threshold && good > decrypting.attempted_with {
-            if combiner == me || decrypting.combine_here {
+            if combiner == me || decrypting.combine_here || combiner_late {
                 decrypting.attempted_with = good;
                 decide_positions(&self.params, decrypting);
                 if decrypting.decided && combiner == me {
@@ -601,7 +614,7 @@ impl DecryptionState {
                     })));
                 }
             } else if decrypting.combine_after.is_none() {
-                decrypting.combine_after = Some(Instant::now() + COMBINER_WAIT);
+                decrypting.combine_after = Some(now + COMBINER_WAIT);
             }
         }
         if decrypting.decided {
@@ -878,6 +891,9 @@ impl DecryptionState {
                 counter!("shroud_decryption_combiner_late_total").increment(1);
                 decrypting.combine_here = true;
             }
+            let combiner = self.combiner(height);
+            self.late_combiners
+                .insert(combiner, now + LATE_COMBINER_SKIP);
             sends.extend(self.try_decide(height)?);
         }
         let epoch = self.params.epoch;
