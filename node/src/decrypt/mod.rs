@@ -16,7 +16,10 @@
 //! 3. **Share.** This validator makes one share per remaining position (one constant-time
 //!    multiplication each) with one batched proof for all of them, stores them, flushes, and
 //!    only then broadcasts them in one message per height.
-//! 4. **Combine.** Once `t` senders are in, the whole height is combined optimistically from
+//! 4. **Combine.** Once `t` senders are in, the height's combiner (validator `height mod n`)
+//!    combines it and sends the points; every other validator checks them with one batched
+//!    pairing equation and decides from them, or combines itself (as below) when they fail or
+//!    have not come in time. Combining: the whole height is combined optimistically from
 //!    the first `t` senders' share values (decoded only then; proofs not checked): one
 //!    Lagrange combination per position, with the coefficients computed once, and one batched
 //!    pairing equation over all combined points. Only if that fails are the proofs of the
