@@ -374,8 +374,8 @@ impl DecryptionState {
     /// The combiner's points of a height: checked with one batched pairing equation (each
     /// must be the true `x·u` of its position) and, if they hold, the height is decided from
     /// them. Points that fail, or any that do not fit, make this validator combine the shares
-    /// itself; a Byzantine combiner can delay a height by [`COMBINER_WAIT`] at most and never
-    /// change an outcome (only the true points pass).
+    /// itself; a Byzantine combiner can delay a height by the combiner wait (100 ms) at most
+    /// and never change an outcome (only the true points pass).
     pub fn on_combined(
         &mut self,
         from: u16,
