@@ -11,10 +11,10 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::shamir::{interpolate_at_zero, SecretPolynomial};
 use shroud_crypto::tdh2::{
-    combine, combine_many_optimistic, combine_optimistic, create_share, encrypt, interpolate,
-    trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares, Ciphertext,
-    Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext, VerifiedShare,
-    HEADER_BYTES, SHARE_BYTES,
+    all_valid, combine, combine_many_optimistic, combine_optimistic, create_share, encrypt,
+    interpolate, trusted_dealer_for_local_testnet, verify_ciphertexts, verify_share, verify_shares,
+    Ciphertext, Context, DecryptionShare, KeyShare, Label, PublicKeySet, VerifiedCiphertext,
+    VerifiedShare, HEADER_BYTES, SHARE_BYTES,
 };
 use shroud_crypto::ThresholdError;
 
@@ -360,6 +360,40 @@ fn batch_ciphertext_check_refuses_only_the_bad_one() {
     for (position, result) in results.iter().enumerate() {
         assert_eq!(result.is_err(), position == 13, "position {position}");
     }
+}
+
+/// What a validator checks before vouching for a batch: all or nothing.
+#[test]
+fn a_batch_is_valid_only_if_every_ciphertext_is() {
+    let mut rng = rng(13);
+    let (public, _) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
+    let key = public.encryption_key();
+    let wire: Vec<Vec<u8>> = (0..12u8)
+        .map(|i| encrypt(key, label(i), &[i; 40], &mut rng).to_bytes())
+        .collect();
+    let check = |wire: &[Vec<u8>], rng: &mut ChaCha20Rng| {
+        let items: Vec<&[u8]> = wire.iter().map(Vec::as_slice).collect();
+        all_valid(&items, PAYLOAD_MAX, key, &CONTEXT, rng)
+    };
+    assert!(check(&wire, &mut rng));
+    assert!(check(&[], &mut rng));
+    assert!(check(&wire[..1], &mut rng));
+    let mut mauled = wire.clone();
+    let last = mauled[7].len() - 1;
+    mauled[7][last] ^= 1;
+    assert!(!check(&mauled, &mut rng), "a proof that fails");
+    let mut relabelled = wire.clone();
+    relabelled[3][9] ^= 1;
+    assert!(!check(&relabelled, &mut rng), "another epoch");
+    let mut garbage = wire.clone();
+    garbage[11] = b"not a ciphertext".to_vec();
+    assert!(!check(&garbage, &mut rng), "bytes that do not decode");
+    let other_epoch = Context {
+        epoch: CONTEXT.epoch + 1,
+        ..CONTEXT
+    };
+    let items: Vec<&[u8]> = wire.iter().map(Vec::as_slice).collect();
+    assert!(!all_valid(&items, PAYLOAD_MAX, key, &other_epoch, &mut rng));
 }
 
 #[test]

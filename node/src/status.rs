@@ -207,6 +207,9 @@ pub fn decryption_evidence(
             point: *point,
         });
     }
+    if points.next().is_some() {
+        return Err(corrupt());
+    }
     Ok(Some(DecryptionEvidence {
         certificate,
         entries: record.entries,

@@ -193,7 +193,28 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         .iter()
         .find(|p| p["tx_id"] == hex(&bundle_id.0))
         .expect("the decrypted bundle got shares");
-    assert_eq!(ours["point"].as_str().map(str::len), Some(2 + 96));
+    // The served point is the ciphertext's true x·u: it passes the pairing check against the
+    // committee's key and opens the bundle (anyone can do this with the JSON alone).
+    let unhex = |field: &str| {
+        let text = ours[field].as_str().expect("hex");
+        ::hex::decode(text.trim_start_matches("0x")).expect("hex decodes")
+    };
+    let (ciphertext, point) = (unhex("ciphertext"), unhex("point"));
+    let opened = shroud_crypto::tdh2::check_decryptions(
+        committee.public_key_set(),
+        &shroud_crypto::tdh2::Context {
+            chain_id: committee.chain_id(),
+            epoch: committee.epoch(),
+        },
+        &[(ciphertext.as_slice(), point.as_slice())],
+        64 * 1024,
+        &mut rand_core::OsRng,
+    )
+    .expect("the served point is the true one");
+    let plaintext = opened[0].clone().expect("it opens");
+    let bundle =
+        Bundle::decode(&plaintext, &shroud_proofs::BundleLimits::default()).expect("a bundle");
+    assert_eq!(bundle.items[1].data, b"leg b".to_vec());
     let (_, namespace) = json(address, "GET", &namespace_path, None);
     assert_eq!(namespace["proof"]["kind"], "inclusion");
     assert_eq!(namespace["bundles"].as_array().expect("bundles").len(), 1);

@@ -31,6 +31,19 @@ pub fn got_shares(outcome: &Outcome) -> bool {
     )
 }
 
+/// A shared position's outcome from what its true shared point opened: `None` when it opened
+/// nothing (`undecryptable`), else the plaintext, which must be a bundle
+/// (`malformed_bundle`). Validators decide with it and verifiers re-derive with it.
+pub fn outcome_of_opened(plaintext: Option<&[u8]>, limits: &BundleLimits) -> Outcome {
+    match plaintext {
+        None => Outcome::Failed(FailureReason::Undecryptable),
+        Some(plaintext) => match Bundle::decode(plaintext, limits) {
+            Ok(bundle) => Outcome::Decrypted(bundle),
+            Err(_) => Outcome::Failed(FailureReason::MalformedBundle),
+        },
+    }
+}
+
 /// A position that got shares: the ordered ciphertext and its combined point `r·h`.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
@@ -140,13 +153,7 @@ impl DecryptionEvidence {
             &mut OsRng,
         )?;
         for (shared, plaintext) in self.shared.iter().zip(opened) {
-            let outcome = match plaintext {
-                None => Outcome::Failed(FailureReason::Undecryptable),
-                Some(plaintext) => match Bundle::decode(&plaintext, limits) {
-                    Ok(bundle) => Outcome::Decrypted(bundle),
-                    Err(_) => Outcome::Failed(FailureReason::MalformedBundle),
-                },
-            };
+            let outcome = outcome_of_opened(plaintext.as_deref(), limits);
             if outcome != self.entries[shared.position as usize].outcome {
                 return Err(DecryptionError::Outcome {
                     position: shared.position,

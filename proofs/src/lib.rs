@@ -41,7 +41,9 @@ pub use bundle::{
     BUNDLE_VERSION,
 };
 pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
-pub use decryption::{got_shares, DecryptionError, DecryptionEvidence, SharedPosition};
+pub use decryption::{
+    got_shares, outcome_of_opened, DecryptionError, DecryptionEvidence, SharedPosition,
+};
 pub use evidence::{AvailabilityCertificate, BlockCertificate, EpochKeyCertificate};
 pub use handover::{keys_digest, CommitteeHandover, HandoverCertificate};
 pub use namespace::{

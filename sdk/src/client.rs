@@ -386,11 +386,12 @@ impl Client {
     /// header, every position that got shares comes with its ciphertext and the combined point
     /// `r·h`, the points pass one batched pairing check against the committee's `x·g₂`, and
     /// re-opening each payload gives the certified outcome. So no plaintext rests on the
-    /// validators' word. Asks the connected validators in turn; one that serves evidence that
-    /// does not verify is named in the error.
+    /// validators' word. Asks the connected validators in turn until one's evidence verifies;
+    /// if none does, the error names the last one that served evidence that does not.
     pub async fn decryption_evidence(&self, height: u64) -> Result<DecryptionEvidence, SdkError> {
         let request = DecryptionEvidenceRequest { height };
         let bytes = self.encode(FrameKind::DecryptionEvidenceRequest, &request)?;
+        let mut refused = None;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
@@ -404,27 +405,31 @@ impl Client {
                 continue;
             };
             if evidence.certificate.header.height != height {
-                return Err(SdkError::BadEvidence {
+                refused = Some(SdkError::BadEvidence {
                     validator: *index,
                     what: "decryption evidence of another height",
                 });
+                continue;
             }
-            evidence
-                .verify(
-                    self.committee.keys(),
-                    self.committee.public_key_set(),
-                    (self.committee.chain_id(), self.committee.epoch()),
-                    self.limits.frame_bytes_max,
-                    &shroud_proofs::BundleLimits::default(),
-                )
-                .map_err(|error| SdkError::InvalidDecryption {
-                    validator: *index,
-                    height,
-                    error,
-                })?;
-            return Ok(evidence);
+            // A ciphertext's payload is bounded by what one frame carries.
+            match evidence.verify(
+                self.committee.keys(),
+                self.committee.public_key_set(),
+                (self.committee.chain_id(), self.committee.epoch()),
+                self.limits.frame_bytes_max,
+                &shroud_proofs::BundleLimits::default(),
+            ) {
+                Ok(()) => return Ok(evidence),
+                Err(error) => {
+                    refused = Some(SdkError::InvalidDecryption {
+                        validator: *index,
+                        height,
+                        error,
+                    });
+                }
+            }
         }
-        Err(SdkError::NoEvidence { height })
+        Err(refused.unwrap_or(SdkError::NoEvidence { height }))
     }
 
     /// One page of certified outputs of `namespace` from `from_height`, one per height, from

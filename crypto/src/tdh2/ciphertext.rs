@@ -426,7 +426,7 @@ impl<'a> Reader<'a> {
 }
 
 /// A ciphertext whose label and validity proof were checked against an epoch's context and
-/// encryption key (which it remembers), or that a quorum vouched for (see
+/// encryption key (which it remembers), or whose check `f + 1` validators vouched for (see
 /// [`VerifiedCiphertext::vouched`]). Only a verified ciphertext gets a decryption share. It
 /// keeps what decryption needs; the proof is dropped once checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -451,8 +451,9 @@ impl VerifiedCiphertext {
 
     /// Decodes a ciphertext whose proof was checked before by a party trusted for it, without
     /// checking the proof again: the version, lengths and payload limit as
-    /// [`Ciphertext::from_bytes`] checks them, the label, and `u` (square root, subgroup and
-    /// identity checks: `u` is what key shares multiply, so it is checked whoever vouched);
+    /// [`Ciphertext::from_bytes`] checks them, the label (parsed, not checked), and `u`
+    /// (square root, subgroup and identity checks: `u` is what key shares multiply, so it is
+    /// checked whoever vouched);
     /// `ū`, `w`, `w̄` and `f` are not decoded. Shroud calls it only for ciphertexts of a
     /// certified batch, whose `f + 1` acknowledgements each attest that their signer checked
     /// every ciphertext in it, so at least one honest validator did (ADR 0011). The caller
@@ -542,6 +543,33 @@ pub fn verify_ciphertexts<R: RngCore + CryptoRng>(
         .into_iter()
         .map(|ciphertext| ciphertext.verify(key, context))
         .collect()
+}
+
+/// Whether every ciphertext's wire bytes decode and name `context`, and every proof holds for
+/// `key`: a yes or no, stopping at the first that does not decode or names another context,
+/// and checking all proofs with one multi-scalar multiplication (no one-by-one fallback, so a
+/// bad item costs no more than a good one). What a validator needs to vouch for a batch.
+pub fn all_valid<R: RngCore + CryptoRng>(
+    items: &[&[u8]],
+    payload_bytes_max: usize,
+    key: &EncryptionKey,
+    context: &Context,
+    rng: &mut R,
+) -> bool {
+    let decoded: Result<Vec<Ciphertext>, ThresholdError> = items
+        .par_iter()
+        .map(|bytes| Ciphertext::from_bytes(bytes, payload_bytes_max))
+        .collect();
+    let Ok(ciphertexts) = decoded else {
+        return false;
+    };
+    if ciphertexts
+        .iter()
+        .any(|ciphertext| ciphertext.check_context(context).is_err())
+    {
+        return false;
+    }
+    ciphertexts.is_empty() || batch_holds(&ciphertexts, key, rng)
 }
 
 fn batch_holds<R: RngCore + CryptoRng>(

@@ -50,9 +50,9 @@ mod share;
 mod share_batch;
 
 pub use ciphertext::{
-    decode_ciphertexts, decode_vouched_ciphertexts, encrypt, verify_ciphertexts, Ciphertext,
-    Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES, CIPHERTEXT_VERSION, HEADER_BYTES,
-    KEY_COMMITMENT_BYTES, LABEL_BYTES,
+    all_valid, decode_ciphertexts, decode_vouched_ciphertexts, encrypt, verify_ciphertexts,
+    Ciphertext, Context, Label, VerifiedCiphertext, AEAD_TAG_BYTES, CIPHERTEXT_VERSION,
+    HEADER_BYTES, KEY_COMMITMENT_BYTES, LABEL_BYTES,
 };
 pub use hash::{encode_point, hash_to_g1, second_generator, POINT_BYTES, SCALAR_BYTES};
 pub use keys::{trusted_dealer_for_local_testnet, EncryptionKey, KeyShare, PublicKeySet};

@@ -17,8 +17,8 @@ use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, Signature, Sig
 use shroud_proofs::output::HeightContext;
 use shroud_proofs::within_validity;
 use shroud_proofs::{
-    build_output, output_quorum, Bundle, BundleLimits, FailureReason, Outcome, OutputCertificate,
-    OutputHeader, PositionEntry, TxId,
+    build_output, outcome_of_opened, output_quorum, BundleLimits, FailureReason, Outcome,
+    OutputCertificate, OutputHeader, PositionEntry, TxId,
 };
 use tracing::warn;
 
@@ -133,7 +133,7 @@ struct Decrypting {
     asked: Instant,
 }
 
-/// Positions whose proofs are still to be checked, with their decoded ciphertexts.
+/// Positions that passed classification's checks, with their decoded ciphertexts.
 type Candidates = Vec<(usize, VerifiedCiphertext)>;
 
 /// A sender's shares of a height: the message as it came (structure checked), its values
@@ -419,8 +419,8 @@ impl DecryptionState {
     /// returns the slots (failed positions decided) and the candidates. Every batch of a
     /// committed block is certified, and each of its `f + 1` acknowledgements attests that
     /// its signer checked every ciphertext's proof against this chain's context and key
-    /// (`crate::vouch`): so proofs are not checked again here, and of the points only `u`
-    /// (the one key shares multiply) is decoded.
+    /// (`crate::runtime`'s batch checks): so proofs are not checked again here, and of the
+    /// points only `u` (the one key shares multiply) is decoded.
     fn classify_height(
         &self,
         height: u64,
@@ -1036,16 +1036,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
             .collect();
         match combine_share_batches(&params.public, &ciphertexts, &senders, &mut OsRng) {
             Ok(Some(points)) => {
-                let outcomes: Vec<Outcome> = ciphertexts
-                    .iter()
-                    .zip(&points)
-                    .map(|(ciphertext, point)| open(params, ciphertext, point))
-                    .collect();
-                for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
-                    decrypting.slots[*position as usize] = Slot::Done(outcome);
-                }
-                decrypting.points = points.iter().map(encode_point).collect();
-                decrypting.decided = true;
+                settle(params, decrypting, &points);
                 return;
             }
             Ok(None) => {
@@ -1095,26 +1086,32 @@ fn accept_points(params: &Params, decrypting: &mut Decrypting, points: &[[u8; 48
     if !pairs.is_empty() && !params.public.are_shared_points(&pairs, &mut OsRng) {
         return false;
     }
-    let outcomes: Vec<Outcome> = ciphertexts
-        .iter()
-        .zip(&decoded)
-        .map(|(ciphertext, point)| open(params, ciphertext, point))
-        .collect();
-    for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
-        decrypting.slots[*position as usize] = Slot::Done(outcome);
-    }
-    decrypting.points = points.to_vec();
-    decrypting.decided = true;
+    settle(params, decrypting, &decoded);
     true
 }
 
 /// A position's outcome from its true shared point: the bundle, or why it failed.
 fn open(params: &Params, ciphertext: &VerifiedCiphertext, point: &G1Affine) -> Outcome {
-    match ciphertext.open(point) {
-        Ok(plaintext) => match Bundle::decode(&plaintext, &params.bundle_limits) {
-            Ok(bundle) => Outcome::Decrypted(bundle),
-            Err(_) => Outcome::Failed(FailureReason::MalformedBundle),
-        },
-        Err(_) => Outcome::Failed(FailureReason::Undecryptable),
+    outcome_of_opened(
+        ciphertext.open(point).ok().as_deref(),
+        &params.bundle_limits,
+    )
+}
+
+/// Decides every waiting position from its true shared point (in `shareable` order), and
+/// keeps the points for the output.
+fn settle(params: &Params, decrypting: &mut Decrypting, points: &[G1Affine]) {
+    let Ok(ciphertexts) = waiting_ciphertexts(decrypting) else {
+        return;
+    };
+    let outcomes: Vec<Outcome> = ciphertexts
+        .iter()
+        .zip(points)
+        .map(|(ciphertext, point)| open(params, ciphertext, point))
+        .collect();
+    for (position, outcome) in decrypting.shareable.iter().zip(outcomes) {
+        decrypting.slots[*position as usize] = Slot::Done(outcome);
     }
+    decrypting.points = points.iter().map(encode_point).collect();
+    decrypting.decided = true;
 }

@@ -427,6 +427,12 @@ impl Validator {
 
     /// Restores what the stores hold and starts consensus.
     pub fn start(&mut self, committed: Vec<(Height, Block)>) -> Result<(), NodeError> {
+        if self.vouching.is_none() && !self.ordering_only {
+            // An acknowledgement attests a check: without the checker there is none to give.
+            return Err(NodeError::Invariant(
+                "peers' batches are checked before they are acknowledged",
+            ));
+        }
         let now = self.now_ms();
         for batch in self.store.own_uncertified()? {
             self.track_own(batch, 0)?;
@@ -875,7 +881,11 @@ impl Validator {
             // certificate vouched for it); else once checked, here or (not designated) only
             // if no certificate comes in time (`super::vouch`).
             let now = self.now_ms();
+            // A batch whose certificate is known needs no check here (f + 1 vouched for it)
+            // and no acknowledgement either: its author has its certificate.
+            let certified = !committed && self.store.batch_certificate(&digest)?.is_some();
             let acknowledge = match self.vouching.as_mut() {
+                Some(_) if certified => false,
                 Some(vouching) if !committed => {
                     vouching.on_stored(from, digest, &batch, now) == OnStored::Acknowledge
                 }

@@ -344,7 +344,9 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         )?;
         validator.check_batches(vouch::Vouching::new(me, committee.committee.size(), jobs));
     }
-    let mut checking = !config.ordering_only;
+    // Ordering opaque payloads, there is no checking thread (its channel is closed).
+    let checking = !config.ordering_only;
+    let mut checker_gone = false;
     validator.certify_epoch_key(committee.file.chain_id, committee.public_key_set.to_bytes())?;
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
@@ -374,7 +376,12 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
             },
             verdict = verdict_inbox.recv(), if checking => match verdict {
                 Some(verdict) => validator.on_verdict(verdict)?,
-                None => checking = false,
+                None => {
+                    // The checking thread ended (it does only with the loop's own end):
+                    // without it no peer's batch is ever acknowledged again, so stop loudly.
+                    checker_gone = true;
+                    break;
+                }
             },
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)) => validator.tick()?,
             pruned = &mut pruner, if pruner_running => {
@@ -413,6 +420,11 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     validator.flush_all()?;
     ingress_result?;
     stage_result?;
+    if checker_gone {
+        return Err(NodeError::Invariant(
+            "the batch-checking thread runs while the loop does",
+        ));
+    }
     Ok(())
 }
 

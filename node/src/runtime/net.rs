@@ -507,12 +507,19 @@ async fn serve_request(
                     .ok()
                     .and_then(Result::ok);
                     evidence.and_then(|evidence| {
-                        frame::encode(
-                            FrameKind::DecryptionEvidence,
-                            &DecryptionEvidenceResponse { evidence },
-                            &context.limits,
-                        )
-                        .ok()
+                        let encode = |evidence| {
+                            frame::encode(
+                                FrameKind::DecryptionEvidence,
+                                &DecryptionEvidenceResponse { evidence },
+                                &context.limits,
+                            )
+                        };
+                        // A height too large for one frame is answered as not served here
+                        // (counted), not by closing the client's connection.
+                        encode(evidence).ok().or_else(|| {
+                            counter!("shroud_decryption_evidence_too_large_total").increment(1);
+                            encode(None).ok()
+                        })
                     })
                 }
                 Err(error) => {
