@@ -29,16 +29,57 @@ struct Setup {
     other: SharedPosition,
 }
 
-fn setup() -> Setup {
-    let mut rng = ChaCha20Rng::seed_from_u64(33);
-    let secrets: Vec<SecretKey> = (0..4u8)
-        .map(|i| SecretKey::from_seed(&[i + 1; 32]).expect("seed"))
+/// A committee of four BLS keys from seeds `first..first + 4`.
+fn committee(first: u8) -> (Vec<SecretKey>, CommitteeKeys) {
+    let secrets: Vec<SecretKey> = (first..first + 4)
+        .map(|i| SecretKey::from_seed(&[i; 32]).expect("seed"))
         .collect();
     let members: Vec<_> = secrets
         .iter()
         .map(|secret| (secret.public_key(), secret.prove_possession()))
         .collect();
-    let keys = CommitteeKeys::new(&members).expect("committee");
+    (secrets, CommitteeKeys::new(&members).expect("committee"))
+}
+
+/// Height 9's header over `entries`, certified by a quorum of `secrets`.
+fn certify(
+    secrets: &[SecretKey],
+    keys: &CommitteeKeys,
+    entries: &[PositionEntry],
+) -> OutputCertificate {
+    let header = build_output(
+        &HeightContext {
+            chain_id: CHAIN,
+            epoch: EPOCH,
+            height: 9,
+            block_digest: [9; 32],
+            parent_output: [8; 32],
+        },
+        entries,
+    )
+    .header;
+    let mut builder =
+        CertificateBuilder::new(keys, SigningDomain::OutputHeader, &header.encoding())
+            .expect("builder");
+    for (index, secret) in secrets.iter().enumerate().take(output_quorum(4)) {
+        builder
+            .add(
+                index,
+                &secret.sign(SigningDomain::OutputHeader, &header.encoding()),
+            )
+            .expect("valid");
+    }
+    let certificate = builder.finish(output_quorum(4)).expect("quorum");
+    OutputCertificate {
+        header,
+        signers: certificate.signers().as_bytes().to_vec(),
+        signature: certificate.signature().to_bytes(),
+    }
+}
+
+fn setup() -> Setup {
+    let mut rng = ChaCha20Rng::seed_from_u64(33);
+    let (secrets, keys) = committee(1);
     let (public, key_shares) = trusted_dealer_for_local_testnet(2, 4, &mut rng).expect("dealer");
     let bundle = |k: u8| Bundle {
         items: vec![Item {
@@ -107,34 +148,7 @@ fn setup() -> Setup {
             },
         })
         .collect();
-    let header = build_output(
-        &HeightContext {
-            chain_id: CHAIN,
-            epoch: EPOCH,
-            height: 9,
-            block_digest: [9; 32],
-            parent_output: [8; 32],
-        },
-        &entries,
-    )
-    .header;
-    let mut builder =
-        CertificateBuilder::new(&keys, SigningDomain::OutputHeader, &header.encoding())
-            .expect("builder");
-    for (index, secret) in secrets.iter().enumerate().take(output_quorum(4)) {
-        builder
-            .add(
-                index,
-                &secret.sign(SigningDomain::OutputHeader, &header.encoding()),
-            )
-            .expect("valid");
-    }
-    let certificate = builder.finish(output_quorum(4)).expect("quorum");
-    let certificate = OutputCertificate {
-        header,
-        signers: certificate.signers().as_bytes().to_vec(),
-        signature: certificate.signature().to_bytes(),
-    };
+    let certificate = certify(&secrets, &keys, &entries);
     let shared: Vec<SharedPosition> = shared_at
         .iter()
         .zip(&points)
@@ -216,13 +230,7 @@ fn honest_evidence_verifies_and_every_tamper_is_caught() {
     );
     assert_eq!(check(&setup, &extra), Err(DecryptionError::Positions));
     // A certificate by another committee.
-    let other_keys = {
-        let members: Vec<_> = (10..14u8)
-            .map(|i| SecretKey::from_seed(&[i; 32]).expect("seed"))
-            .map(|secret| (secret.public_key(), secret.prove_possession()))
-            .collect();
-        CommitteeKeys::new(&members).expect("committee")
-    };
+    let (_, other_keys) = committee(10);
     assert!(matches!(
         setup.evidence.verify(
             &other_keys,
@@ -249,37 +257,8 @@ fn a_certified_outcome_that_the_point_does_not_give_is_refused() {
             data: b"invented".to_vec(),
         }],
     });
-    let header = build_output(
-        &HeightContext {
-            chain_id: CHAIN,
-            epoch: EPOCH,
-            height: 9,
-            block_digest: [9; 32],
-            parent_output: [8; 32],
-        },
-        &lying.entries,
-    )
-    .header;
-    let secrets: Vec<SecretKey> = (0..4u8)
-        .map(|i| SecretKey::from_seed(&[i + 1; 32]).expect("seed"))
-        .collect();
-    let mut builder =
-        CertificateBuilder::new(&setup.keys, SigningDomain::OutputHeader, &header.encoding())
-            .expect("builder");
-    for (index, secret) in secrets.iter().enumerate().take(3) {
-        builder
-            .add(
-                index,
-                &secret.sign(SigningDomain::OutputHeader, &header.encoding()),
-            )
-            .expect("valid");
-    }
-    let certificate = builder.finish(3).expect("quorum");
-    lying.certificate = OutputCertificate {
-        header,
-        signers: certificate.signers().as_bytes().to_vec(),
-        signature: certificate.signature().to_bytes(),
-    };
+    let (secrets, _) = committee(1);
+    lying.certificate = certify(&secrets, &setup.keys, &lying.entries);
     assert_eq!(
         check(&setup, &lying),
         Err(DecryptionError::Outcome { position: 3 })
