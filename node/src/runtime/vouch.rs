@@ -16,7 +16,10 @@
 //! it only if no certificate for it is known after [`FALLBACK_MS`] (a designated checker may
 //! be down or Byzantine): liveness costs at most that delay, and the common case costs the
 //! committee two checks of each ciphertext, the author's and one peer's at n = 4, instead of
-//! one at admission and one at every validator.
+//! one at admission and one at every validator. After such a fallback, this validator checks
+//! that author's batches at once for a while (its designated checker is late), and one
+//! author's batches being checked or waiting here are capped, so that a flooding author
+//! cannot crowd out the others' checks.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -28,7 +31,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::batch::{Batch, BatchDigest};
-use crate::id_hash::{IdMap, IdSet};
+use crate::id_hash::IdMap;
 
 /// How long a validator that is not a designated checker waits for a batch's certificate
 /// before it checks and acknowledges the batch itself.
@@ -36,6 +39,15 @@ pub const FALLBACK_MS: u64 = 1_000;
 /// Batches waiting for the checking thread at most (past it a check is retried at the next
 /// tick).
 const JOBS_QUEUED_MAX: usize = 64;
+/// One author's batches being checked or waiting for a certificate here, at most. An honest
+/// author has at most `batches_in_flight_max` (6 by default) uncertified batches, each
+/// waiting here about a second; past this, further batches of that author are stored but
+/// neither checked nor acknowledged (its re-sends are considered again later).
+const AUTHOR_PENDING_MAX: usize = 32;
+/// After a fallback check of an author's batch (no certificate came in time: its designated
+/// checker may be down or silent), this validator checks that author's batches at once for
+/// this long.
+const LATE_CHECKER_MS: u64 = 10_000;
 
 /// A batch to check, from its author.
 #[derive(Debug)]
@@ -132,7 +144,11 @@ pub struct Vouching {
     me: usize,
     size: usize,
     jobs: SyncSender<Job>,
-    in_flight: IdSet<BatchDigest>,
+    /// Sent to the checking thread, with the author.
+    in_flight: IdMap<BatchDigest, usize>,
+    /// Authors whose batches this validator checks at once, until when (their designated
+    /// checkers were late).
+    check_at_once_until: IdMap<usize, u64>,
     /// Checked and valid, with the batch's expiry (to forget it).
     held: IdMap<BatchDigest, u64>,
     /// Checked and refused, with the batch's expiry.
@@ -148,7 +164,8 @@ impl Vouching {
             me,
             size,
             jobs,
-            in_flight: IdSet::default(),
+            in_flight: IdMap::default(),
+            check_at_once_until: IdMap::default(),
             held: IdMap::default(),
             refused: IdMap::default(),
             waiting: IdMap::default(),
@@ -170,11 +187,19 @@ impl Vouching {
             counter!("shroud_batches_refused_again_total").increment(1);
             return OnStored::Wait;
         }
-        if self.in_flight.contains(&digest) || self.waiting.contains_key(&digest) {
+        if self.in_flight.contains_key(&digest) || self.waiting.contains_key(&digest) {
+            return OnStored::Wait;
+        }
+        if self.pending_of(from) >= AUTHOR_PENDING_MAX {
+            counter!("shroud_batch_checks_over_quota_total").increment(1);
             return OnStored::Wait;
         }
         let valid_through = batch.valid_through;
-        if designated(from, self.me, self.size) {
+        let at_once = self
+            .check_at_once_until
+            .get(&from)
+            .is_some_and(|until| *until > now);
+        if at_once || designated(from, self.me, self.size) {
             let batch = batch.clone();
             self.start(
                 Job {
@@ -201,7 +226,7 @@ impl Vouching {
         match self.jobs.try_send(job) {
             Ok(()) => {
                 self.waiting.remove(&digest);
-                self.in_flight.insert(digest);
+                self.in_flight.insert(digest, entry.0);
             }
             Err(TrySendError::Full(_)) => {
                 counter!("shroud_batch_checks_deferred_total").increment(1);
@@ -251,8 +276,11 @@ impl Vouching {
             .collect();
         due.sort_unstable_by_key(|(from, digest)| (*from, *digest));
         due.truncate(room);
-        for (_, digest) in &due {
+        for (from, digest) in &due {
             self.waiting.remove(digest);
+            // Its designated checker was late: check this author's next batches at once.
+            self.check_at_once_until
+                .insert(*from, now.saturating_add(LATE_CHECKER_MS));
         }
         due
     }
@@ -273,6 +301,19 @@ impl Vouching {
         self.refused.retain(|_, valid_through| keep(*valid_through));
         self.waiting
             .retain(|_, (_, _, valid_through)| keep(*valid_through));
+    }
+
+    /// One author's batches being checked or waiting here.
+    fn pending_of(&self, author: usize) -> usize {
+        self.in_flight
+            .values()
+            .filter(|from| **from == author)
+            .count()
+            + self
+                .waiting
+                .values()
+                .filter(|(from, _, _)| *from == author)
+                .count()
     }
 
     /// Batches remembered, by state (for `/metrics`).
@@ -360,6 +401,35 @@ mod tests {
         vouching.on_stored(3, third_digest, &third, 0);
         vouching.certified(&third_digest);
         assert!(vouching.due(10 * FALLBACK_MS).is_empty());
+    }
+
+    #[test]
+    fn one_author_gets_a_bounded_share_and_a_late_checker_is_stood_in_for() {
+        let (jobs, inbox) = sync_channel(JOBS_QUEUED_MAX);
+        let mut vouching = Vouching::new(1, 4, jobs);
+        // Validator 2's batches wait for a certificate here; past the quota they are not
+        // tracked at all.
+        for sequence in 0..AUTHOR_PENDING_MAX as u64 + 5 {
+            let next = batch(2, sequence);
+            vouching.on_stored(2, next.digest(), &next, 0);
+        }
+        assert_eq!(vouching.sizes(), [0, 0, 0, AUTHOR_PENDING_MAX]);
+        // Another author is not held back by it.
+        let other = batch(3, 0);
+        vouching.on_stored(3, other.digest(), &other, 0);
+        assert_eq!(vouching.sizes()[3], AUTHOR_PENDING_MAX + 1);
+        // No certificate came: the fallback checks start, and from then on validator 2's new
+        // batches are checked at once, as if this validator were designated.
+        let due = vouching.due(FALLBACK_MS);
+        assert!(due.iter().any(|(from, _)| *from == 2));
+        let fresh = batch(2, 1_000);
+        vouching.on_stored(2, fresh.digest(), &fresh, FALLBACK_MS + 1);
+        let queued: Vec<BatchDigest> = inbox.try_iter().map(|job| job.digest).collect();
+        assert_eq!(queued, vec![fresh.digest()]);
+        // Until the stand-in time is over.
+        let later = batch(2, 2_000);
+        vouching.on_stored(2, later.digest(), &later, FALLBACK_MS + LATE_CHECKER_MS + 1);
+        assert!(inbox.try_recv().is_err());
     }
 
     #[test]
