@@ -22,7 +22,7 @@ use tracing::{error, info, warn};
 
 use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
-use super::vouch::{Job, OnStored, Verdict, Vouching};
+use super::vouch::{Job, Verdict, Vouching};
 use super::{NodeError, OutcomeSummary, Query, Status};
 use crate::batch::{
     AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload, TxId,
@@ -885,13 +885,11 @@ impl Validator {
             // and no acknowledgement either: its author has its certificate.
             let certified = !committed && self.store.batch_certificate(&digest)?.is_some();
             let acknowledge = match self.vouching.as_mut() {
-                Some(_) if certified => false,
-                Some(vouching) if !committed => {
-                    vouching.on_stored(from, digest, &batch, now) == OnStored::Acknowledge
-                }
-                _ => true,
+                Some(_) if certified => None,
+                Some(vouching) if !committed => vouching.on_stored(from, digest, batch, now),
+                _ => Some(batch),
             };
-            if acknowledge {
+            if let Some(batch) = acknowledge {
                 self.acknowledge(from, &batch, digest)?;
             }
         }

@@ -128,15 +128,6 @@ pub fn designated(author: usize, me: usize, size: usize) -> bool {
     after >= 1 && after <= faulty
 }
 
-/// What the loop does with a peer's batch it just stored.
-#[derive(Debug, PartialEq, Eq)]
-pub enum OnStored {
-    /// Acknowledge it now (checked before, and it held).
-    Acknowledge,
-    /// Nothing now: being checked, waiting for a certificate, or refused.
-    Wait,
-}
-
 /// The loop's bookkeeping of peers' batches by check: sent to the thread, checked (and how),
 /// waiting for a certificate.
 #[derive(Debug)]
@@ -172,35 +163,36 @@ impl Vouching {
         }
     }
 
-    /// A batch from its author, stored (and flushed before any acknowledgement leaves).
+    /// A batch from its author, stored (and flushed before any acknowledgement leaves): handed
+    /// back when it is to be acknowledged now (checked before, and it held), else kept for
+    /// its check or dropped (being checked, waiting for a certificate, refused, or past its
+    /// author's quota).
     pub fn on_stored(
         &mut self,
         from: usize,
         digest: BatchDigest,
-        batch: &Batch,
+        batch: Batch,
         now: u64,
-    ) -> OnStored {
+    ) -> Option<Batch> {
         if self.held.contains_key(&digest) {
-            return OnStored::Acknowledge;
+            return Some(batch);
         }
         if self.refused.contains_key(&digest) {
             counter!("shroud_batches_refused_again_total").increment(1);
-            return OnStored::Wait;
+            return None;
         }
         if self.in_flight.contains_key(&digest) || self.waiting.contains_key(&digest) {
-            return OnStored::Wait;
+            return None;
         }
         if self.pending_of(from) >= AUTHOR_PENDING_MAX {
             counter!("shroud_batch_checks_over_quota_total").increment(1);
-            return OnStored::Wait;
+            return None;
         }
-        let valid_through = batch.valid_through;
         let at_once = self
             .check_at_once_until
             .get(&from)
             .is_some_and(|until| *until > now);
         if at_once || designated(from, self.me, self.size) {
-            let batch = batch.clone();
             self.start(
                 Job {
                     from,
@@ -212,10 +204,10 @@ impl Vouching {
         } else {
             self.waiting.insert(
                 digest,
-                (from, now.saturating_add(FALLBACK_MS), valid_through),
+                (from, now.saturating_add(FALLBACK_MS), batch.valid_through),
             );
         }
-        OnStored::Wait
+        None
     }
 
     /// Sends a batch to the checking thread (or, with its queue full, retries at the next
@@ -368,37 +360,31 @@ mod tests {
         // From validator 0: validator 1 is designated.
         let mine = batch(0, 1);
         let mine_digest = mine.digest();
-        assert_eq!(vouching.on_stored(0, mine_digest, &mine, 0), OnStored::Wait);
+        assert_eq!(vouching.on_stored(0, mine_digest, mine, 0), None);
         let job = inbox.try_recv().expect("checked at once");
         assert_eq!(job.digest, mine_digest);
         // Re-sent while in flight: nothing more.
-        assert_eq!(
-            vouching.on_stored(0, mine_digest, &batch(0, 1), 5),
-            OnStored::Wait
-        );
+        assert_eq!(vouching.on_stored(0, mine_digest, batch(0, 1), 5), None);
         assert!(inbox.try_recv().is_err());
         let acknowledged = vouching.on_verdict(Verdict { job, valid: true });
         assert_eq!(acknowledged.map(|job| job.digest), Some(mine_digest));
         // Re-sent after it held: acknowledged again without a check.
         assert_eq!(
-            vouching.on_stored(0, mine_digest, &batch(0, 1), 10),
-            OnStored::Acknowledge
+            vouching.on_stored(0, mine_digest, batch(0, 1), 10),
+            Some(batch(0, 1))
         );
 
         // From validator 2: validator 1 waits for a certificate.
         let other = batch(2, 7);
         let other_digest = other.digest();
-        assert_eq!(
-            vouching.on_stored(2, other_digest, &other, 0),
-            OnStored::Wait
-        );
+        assert_eq!(vouching.on_stored(2, other_digest, other, 0), None);
         assert!(inbox.try_recv().is_err());
         assert!(vouching.due(FALLBACK_MS - 1).is_empty());
         assert_eq!(vouching.due(FALLBACK_MS), vec![(2, other_digest)]);
         // A certified one is never checked here.
         let third = batch(3, 9);
         let third_digest = third.digest();
-        vouching.on_stored(3, third_digest, &third, 0);
+        vouching.on_stored(3, third_digest, third, 0);
         vouching.certified(&third_digest);
         assert!(vouching.due(10 * FALLBACK_MS).is_empty());
     }
@@ -411,24 +397,25 @@ mod tests {
         // tracked at all.
         for sequence in 0..AUTHOR_PENDING_MAX as u64 + 5 {
             let next = batch(2, sequence);
-            vouching.on_stored(2, next.digest(), &next, 0);
+            vouching.on_stored(2, next.digest(), next, 0);
         }
         assert_eq!(vouching.sizes(), [0, 0, 0, AUTHOR_PENDING_MAX]);
         // Another author is not held back by it.
         let other = batch(3, 0);
-        vouching.on_stored(3, other.digest(), &other, 0);
+        vouching.on_stored(3, other.digest(), other, 0);
         assert_eq!(vouching.sizes()[3], AUTHOR_PENDING_MAX + 1);
         // No certificate came: the fallback checks start, and from then on validator 2's new
         // batches are checked at once, as if this validator were designated.
         let due = vouching.due(FALLBACK_MS);
         assert!(due.iter().any(|(from, _)| *from == 2));
         let fresh = batch(2, 1_000);
-        vouching.on_stored(2, fresh.digest(), &fresh, FALLBACK_MS + 1);
+        let fresh_digest = fresh.digest();
+        vouching.on_stored(2, fresh_digest, fresh, FALLBACK_MS + 1);
         let queued: Vec<BatchDigest> = inbox.try_iter().map(|job| job.digest).collect();
-        assert_eq!(queued, vec![fresh.digest()]);
+        assert_eq!(queued, vec![fresh_digest]);
         // Until the stand-in time is over.
         let later = batch(2, 2_000);
-        vouching.on_stored(2, later.digest(), &later, FALLBACK_MS + LATE_CHECKER_MS + 1);
+        vouching.on_stored(2, later.digest(), later, FALLBACK_MS + LATE_CHECKER_MS + 1);
         assert!(inbox.try_recv().is_err());
     }
 
@@ -438,13 +425,10 @@ mod tests {
         let mut vouching = Vouching::new(1, 4, jobs);
         let bad = batch(0, 3);
         let digest = bad.digest();
-        vouching.on_stored(0, digest, &bad, 0);
+        vouching.on_stored(0, digest, bad, 0);
         let job = inbox.try_recv().expect("checked");
         assert!(vouching.on_verdict(Verdict { job, valid: false }).is_none());
-        assert_eq!(
-            vouching.on_stored(0, digest, &batch(0, 3), 1),
-            OnStored::Wait
-        );
+        assert_eq!(vouching.on_stored(0, digest, batch(0, 3), 1), None);
         assert!(inbox.try_recv().is_err(), "not checked twice");
         assert_eq!(vouching.sizes(), [0, 0, 1, 0]);
         vouching.forget_expired(|valid_through| valid_through > 100);
