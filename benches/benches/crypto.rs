@@ -322,11 +322,17 @@ fn threshold_encryption(c: &mut Criterion) {
     group.sample_size(10);
     // On a pool of one worker and of one per core: the per-position multiplications spread.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for workers in [1, cores] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .build()
-            .expect("a pool");
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, cores]
+        .into_iter()
+        .map(|workers| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(workers)
+                .build()
+                .expect("a pool");
+            (workers, pool)
+        })
+        .collect();
+    for (workers, pool) in &pools {
         group.bench_function(
             BenchmarkId::from_parameter(format!("create/ciphertexts=100,workers={workers}")),
             |b| {
@@ -345,11 +351,7 @@ fn threshold_encryption(c: &mut Criterion) {
     group.bench_function(BenchmarkId::from_parameter("verify/ciphertexts=100"), |b| {
         b.iter(|| verify_share_batch(&four.public, &refs, &batches[0]).expect("valid"))
     });
-    for workers in [1, cores] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(workers)
-            .build()
-            .expect("a pool");
+    for (workers, pool) in &pools {
         group.bench_function(
             BenchmarkId::from_parameter(format!(
                 "combine_and_open/t=2,ciphertexts=100,workers={workers}"

@@ -1,15 +1,17 @@
 //! Batched decryption shares: one proof per validator per block, the combination from value
-//! lists, and what a bad value or a bad proof does.
+//! lists, what a bad value or a bad proof does, and checking combined points from outside.
 
 use ark_bls12_381::G1Projective;
 use ark_ec::{CurveGroup, PrimeGroup};
+use ark_serialize::CanonicalSerialize;
 use ark_std::UniformRand;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_crypto::tdh2::{
-    combine_share_batches, create_share_batch, decode_share_value, encrypt, share_batch_from_parts,
-    trusted_dealer_for_local_testnet, verify_share_batch, Context, KeyShare, Label, PublicKeySet,
-    ShareBatch, ShareBatchProof, VerifiedCiphertext, SHARE_BATCH_PROOF_BYTES,
+    check_decryptions, combine_share_batches, create_share_batch, decode_share_value, encrypt,
+    share_batch_from_parts, trusted_dealer_for_local_testnet, verify_share_batch, Context, G1Point,
+    KeyShare, Label, PublicKeySet, ShareBatch, ShareBatchProof, VerifiedCiphertext,
+    SHARE_BATCH_PROOF_BYTES,
 };
 use shroud_crypto::ThresholdError;
 
@@ -22,6 +24,8 @@ struct Block {
     public: PublicKeySet,
     key_shares: Vec<KeyShare>,
     ciphertexts: Vec<VerifiedCiphertext>,
+    /// The same ciphertexts' wire bytes.
+    wire: Vec<Vec<u8>>,
     plaintexts: Vec<Vec<u8>>,
 }
 
@@ -32,7 +36,7 @@ fn block(threshold: usize, share_count: usize, size: usize, seed: u64) -> (Block
     let plaintexts: Vec<Vec<u8>> = (0..size)
         .map(|k| format!("transaction {k}").into_bytes())
         .collect();
-    let ciphertexts = plaintexts
+    let (ciphertexts, wire) = plaintexts
         .iter()
         .enumerate()
         .map(|(k, plaintext)| {
@@ -42,15 +46,19 @@ fn block(threshold: usize, share_count: usize, size: usize, seed: u64) -> (Block
                 valid_through: 100,
                 nonce: [k as u8; 32],
             };
-            encrypt(public.encryption_key(), label, plaintext, &mut rng)
+            let ciphertext = encrypt(public.encryption_key(), label, plaintext, &mut rng);
+            let wire = ciphertext.to_bytes();
+            let verified = ciphertext
                 .verify(public.encryption_key(), &CONTEXT)
-                .expect("valid")
+                .expect("valid");
+            (verified, wire)
         })
-        .collect();
+        .unzip();
     let block = Block {
         public,
         key_shares,
         ciphertexts,
+        wire,
         plaintexts,
     };
     (block, rng)
@@ -245,4 +253,85 @@ fn encodings_are_checked() {
         bytes
     };
     assert!(decode_share_value(&identity).is_err());
+}
+
+fn compressed(point: &G1Point) -> Vec<u8> {
+    let mut out = Vec::new();
+    point.serialize_compressed(&mut out).expect("serialize");
+    out
+}
+
+/// Decryptions anyone can check (`check_decryptions`): the true combined points open every
+/// payload, and a wrong one is caught.
+#[test]
+fn the_true_points_open_every_payload_and_a_wrong_one_is_caught() {
+    const PAYLOAD_MAX: usize = 1024;
+    let (block, mut rng) = block(2, 4, 5, 21);
+    let ciphertexts = refs(&block.ciphertexts);
+    let batches: Vec<ShareBatch> = block.key_shares[1..3]
+        .iter()
+        .map(|key_share| create_share_batch(key_share, &ciphertexts, &mut rng))
+        .collect();
+    let senders: Vec<(u16, &[G1Point])> = batches
+        .iter()
+        .map(|batch| (batch.index(), batch.values()))
+        .collect();
+    let points: Vec<Vec<u8>> =
+        combine_share_batches(&block.public, &ciphertexts, &senders, &mut rng)
+            .expect("combines")
+            .expect("honest shares")
+            .iter()
+            .map(compressed)
+            .collect();
+    let items = |points: &[Vec<u8>]| -> Vec<(Vec<u8>, Vec<u8>)> {
+        block
+            .wire
+            .iter()
+            .cloned()
+            .zip(points.iter().cloned())
+            .collect()
+    };
+    let check = |items: &[(Vec<u8>, Vec<u8>)], rng: &mut ChaCha20Rng| {
+        let borrowed: Vec<(&[u8], &[u8])> = items
+            .iter()
+            .map(|(bytes, point)| (bytes.as_slice(), point.as_slice()))
+            .collect();
+        check_decryptions(&block.public, &CONTEXT, &borrowed, PAYLOAD_MAX, rng)
+    };
+
+    let opened = check(&items(&points), &mut rng).expect("the true points");
+    let expected: Vec<Option<Vec<u8>>> = block.plaintexts.iter().cloned().map(Some).collect();
+    assert_eq!(opened, expected);
+
+    // Two points swapped: each is some ciphertext's true point, not its own.
+    let mut swapped = points.clone();
+    swapped.swap(1, 3);
+    assert_eq!(
+        check(&items(&swapped), &mut rng),
+        Err(ThresholdError::WrongSharedPoint)
+    );
+    // One point replaced by another valid point (a share value, not the combination).
+    let mut share_value = points.clone();
+    share_value[2] = compressed(&batches[0].values()[2]);
+    assert_eq!(
+        check(&items(&share_value), &mut rng),
+        Err(ThresholdError::WrongSharedPoint)
+    );
+    // A point that does not decode.
+    let mut garbage = points.clone();
+    garbage[0] = vec![0xff; 48];
+    assert!(matches!(
+        check(&items(&garbage), &mut rng),
+        Err(ThresholdError::BadPoint { .. })
+    ));
+    // A ciphertext changed after the fact fails its own proof before any point is used.
+    let mut mauled = items(&points);
+    let last = mauled[4].0.len() - 1;
+    mauled[4].0[last] ^= 1;
+    assert_eq!(
+        check(&mauled, &mut rng),
+        Err(ThresholdError::InvalidCiphertext)
+    );
+    // Nothing to check is no error.
+    assert_eq!(check(&[], &mut rng), Ok(Vec::new()));
 }

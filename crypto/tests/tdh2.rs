@@ -48,6 +48,17 @@ fn encrypt_verified(
         .expect("a fresh ciphertext is valid")
 }
 
+/// A ciphertext's wire bytes with `u` replaced by the identity's encoding.
+fn with_identity_u(bytes: &[u8]) -> Vec<u8> {
+    let mut zero = Vec::new();
+    G1Affine::zero()
+        .serialize_compressed(&mut zero)
+        .expect("serialize");
+    let mut changed = bytes.to_vec();
+    changed[57..105].copy_from_slice(&zero);
+    changed
+}
+
 fn round_trip(threshold: usize, share_count: usize, seed: u64) {
     let mut rng = rng(seed);
     let (public, key_shares) =
@@ -437,12 +448,7 @@ fn ciphertext_decoding_enforces_limits() {
         Err(ThresholdError::BadScalar { field: "f" })
     );
     // u set to the identity.
-    let mut identity = bytes.clone();
-    let mut zero = Vec::new();
-    G1Affine::zero()
-        .serialize_compressed(&mut zero)
-        .expect("serialize");
-    identity[57..105].copy_from_slice(&zero);
+    let identity = with_identity_u(&bytes);
     assert_eq!(
         Ciphertext::from_bytes(&identity, PAYLOAD_MAX),
         Err(ThresholdError::BadPoint { field: "u" })
@@ -488,12 +494,7 @@ fn a_vouched_decode_is_the_verified_ciphertext_without_the_proof_check() {
         .is_err());
     assert!(VerifiedCiphertext::vouched(&broken, PAYLOAD_MAX, key).is_ok());
     // Everything else is checked as a full decode checks it.
-    let mut identity = bytes.clone();
-    let mut zero = Vec::new();
-    G1Affine::zero()
-        .serialize_compressed(&mut zero)
-        .expect("serialize");
-    identity[57..105].copy_from_slice(&zero);
+    let identity = with_identity_u(&bytes);
     assert_eq!(
         VerifiedCiphertext::vouched(&identity, PAYLOAD_MAX, key),
         Err(ThresholdError::BadPoint { field: "u" })
