@@ -33,11 +33,13 @@ pub enum SigningDomain {
     CommitteeHandover,
     /// A committee vouching for its epoch's threshold encryption key set.
     EpochKey,
+    /// A message of the distributed key generation (a dealing or a response).
+    Dkg,
 }
 
 impl SigningDomain {
     /// All domains, for tests that check the tags are distinct.
-    pub const ALL: [SigningDomain; 7] = [
+    pub const ALL: [SigningDomain; 8] = [
         SigningDomain::Proposal,
         SigningDomain::Vote,
         SigningDomain::Timeout,
@@ -45,6 +47,7 @@ impl SigningDomain {
         SigningDomain::OutputHeader,
         SigningDomain::CommitteeHandover,
         SigningDomain::EpochKey,
+        SigningDomain::Dkg,
     ];
 
     /// The tag bytes of this domain.
@@ -57,6 +60,7 @@ impl SigningDomain {
             SigningDomain::OutputHeader => b"SHROUD-V1-SIG-OUTPUT-HEADER",
             SigningDomain::CommitteeHandover => b"SHROUD-V1-SIG-COMMITTEE-HANDOVER",
             SigningDomain::EpochKey => b"SHROUD-V1-SIG-EPOCH-KEY",
+            SigningDomain::Dkg => b"SHROUD-V1-SIG-DKG",
         }
     }
 }
@@ -127,3 +131,19 @@ pub const ITEM_DATA: &[u8] = b"SHROUD-V1-ITEM-DATA";
 /// `SHA-256(tag || member count (u16) || each key in EIP-2537 encoding)`. The EIP-2537 form is
 /// what the L1 contract holds, so it can recompute the digest without decompressing points.
 pub const COMMITTEE_KEYS: &[u8] = b"SHROUD-V1-COMMITTEE-KEYS";
+
+/// Seed of a dealer's polynomial and ephemeral scalar, derived from its DKG secret key, the
+/// session, the round and its index (so dealing again gives the same bytes).
+pub const DKG_DEAL_SEED: &[u8] = b"SHROUD-V1-DKG-DEAL-SEED";
+
+/// The one-time pad of an encrypted dealt share, from the recipient's shared point.
+pub const DKG_SHARE_PAD: &[u8] = b"SHROUD-V1-DKG-SHARE-PAD";
+
+/// Nonce of a complaint's Chaum–Pedersen proof, derived from the complainer's key.
+pub const DKG_COMPLAINT_NONCE: &[u8] = b"SHROUD-V1-DKG-COMPLAINT-NONCE";
+
+/// Challenge of a complaint's Chaum–Pedersen proof.
+pub const DKG_COMPLAINT_CHALLENGE: &[u8] = b"SHROUD-V1-DKG-COMPLAINT-CHALLENGE";
+
+/// The session digest of a DKG: chain id, epoch, threshold and every member's keys.
+pub const DKG_SESSION: &[u8] = b"SHROUD-V1-DKG-SESSION";

@@ -33,3 +33,14 @@ pub fn epoch_key(chain_id: u64, epoch: u64, key_set: &[u8]) -> Vec<u8> {
     out.extend_from_slice(key_set);
     out
 }
+
+/// What a validator signs to post a DKG message (domain `Dkg`): chain id, epoch, and the
+/// message's canonical encoding (`DkgMessage::to_bytes`).
+pub fn dkg_message(chain_id: u64, epoch: u64, message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + message.len());
+    out.extend_from_slice(&chain_id.to_be_bytes());
+    out.extend_from_slice(&epoch.to_be_bytes());
+    out.extend_from_slice(&(message.len() as u64).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}

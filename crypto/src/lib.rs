@@ -12,6 +12,8 @@
 //! - [`tdh2`]: the CCA-secure threshold KEM with a label, hybrid with a key-committing AEAD;
 //!   decryption shares with proofs, checked singly or in batches, combined optimistically; a
 //!   validator's shares of a block with one batched proof ([`tdh2::ShareBatch`]).
+//! - [`dkg`]: the distributed key generation (Joint-Feldman with complaints judged from the
+//!   committed transcript), which gives each validator its TDH2 key share with no dealer.
 //! - [`shamir`]: polynomials over the scalar field and Lagrange coefficients at zero.
 //! - [`secret_scalar`]: secret scalars (key shares, nonces, encryption randomness) as a type
 //!   whose only multiplications are constant-time, in blst.
@@ -35,6 +37,7 @@
 
 pub mod bls;
 pub mod certificate;
+pub mod dkg;
 pub mod domains;
 pub mod eip2537;
 pub mod encodings;

@@ -1,5 +1,5 @@
 //! Golden tests: they freeze the domain tags, the signing-message construction, the ciphertext
-//! format (version 1) and the decryption-share format.
+//! format (version 1), the decryption-share format and the DKG message format.
 //!
 //! A failure here means a wire or signing format changed. Regenerating the constants (run
 //! `cargo test -p shroud-crypto --test golden -- --ignored --nocapture print_golden`) is a
@@ -100,6 +100,48 @@ fn share_batch_bytes() -> Vec<u8> {
     out
 }
 
+/// A fixed committee's dealing and a complaint, as DKG messages (both are deterministic in
+/// the key, the session and the round).
+fn dkg_messages_bytes() -> Vec<u8> {
+    use shroud_crypto::dkg::{Complaint, Dealing, DkgBody, DkgMessage, DkgParams, DkgSecretKey};
+    let keys: Vec<DkgSecretKey> = (1..=4u8)
+        .map(|seed| {
+            let mut bytes = [0u8; 32];
+            bytes[31] = seed;
+            DkgSecretKey::from_bytes(&bytes).expect("key")
+        })
+        .collect();
+    let params = DkgParams::new(
+        [0x5e; 32],
+        2,
+        keys.iter().map(DkgSecretKey::public_key).collect(),
+        10,
+    )
+    .expect("params");
+    let dealing = DkgMessage {
+        round: 0,
+        sender: 1,
+        body: DkgBody::Dealing(Box::new(Dealing::deal(&params, 1, 0, &keys[1]))),
+    };
+    let mut out = dealing.to_bytes();
+    let ephemeral_at = 8 + 2 + 48 * 2 + 96;
+    let ephemeral =
+        <ark_bls12_381::G1Affine as ark_serialize::CanonicalDeserialize>::deserialize_compressed(
+            &out[ephemeral_at..ephemeral_at + 48],
+        )
+        .expect("point");
+    let response = DkgMessage {
+        round: 0,
+        sender: 2,
+        body: DkgBody::Response(vec![Complaint::make(
+            &params, 0, 1, 2, &keys[2], &ephemeral,
+        )
+        .expect("member")]),
+    };
+    out.extend_from_slice(&response.to_bytes());
+    out
+}
+
 fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -115,6 +157,11 @@ fn tags_digest() -> String {
         domains::TDH2_SHARE_CHALLENGE,
         domains::TDH2_AEAD_KEY,
         domains::TDH2_LABEL,
+        domains::DKG_DEAL_SEED,
+        domains::DKG_SHARE_PAD,
+        domains::DKG_COMPLAINT_NONCE,
+        domains::DKG_COMPLAINT_CHALLENGE,
+        domains::DKG_SESSION,
     ] {
         all.extend_from_slice(&(tag.len() as u32).to_be_bytes());
         all.extend_from_slice(tag);
@@ -136,7 +183,7 @@ fn bls_signature_hex() -> String {
 
 // Changed deliberately (ADR 0011, third pass): a batch acknowledgement attests a check of
 // every ciphertext, under SHROUD-V1-SIG-BATCH-CHECKED (was SHROUD-V1-SIG-BATCH-ACK).
-const TAGS_DIGEST: &str = "b7c7a564b4dc60c4c9e94196bb4dbaedfe86ca7e4988f3cf43de36d6e4762762";
+const TAGS_DIGEST: &str = "658d735930097604f8c3c8db953058d2dee9bdf469176435fafbd673dd3982bf";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
     "0200005348524f554400000000000000010000000000001000ababababababababababababababababababab",
@@ -150,6 +197,8 @@ const CIPHERTEXT_HEX: &str = concat!(
     "057e45218b9a05b2b2a5878c1050bf32ea1d65cc724d",
 );
 const SHARES_DIGEST: &str = "a6c71280c6e8c408d2563361fb5760abaabba137fdec0b44be0e3877f526a44e";
+const DKG_MESSAGES_DIGEST: &str =
+    "2addd01faacc7280d8de87dfc6a333593a0004498799fa68c009485b64c027ad";
 const SHARE_BATCH_DIGEST: &str = "aa69236527617f1ecec28d63e7675741540a8e8015838e7fc25ca26e5d757df1";
 
 #[test]
@@ -161,6 +210,10 @@ fn print_golden() {
         .flat_map(|share| share.to_bytes())
         .collect();
     println!("const TAGS_DIGEST: &str = \"{}\";", tags_digest());
+    println!(
+        "const DKG_MESSAGES_DIGEST: &str = \"{}\";",
+        digest(&dkg_messages_bytes())
+    );
     println!("const BLS_SIGNATURE: &str = \"{}\";", bls_signature_hex());
     println!(
         "const CIPHERTEXT_HEX: &str = \"{}\";",
@@ -176,6 +229,11 @@ fn print_golden() {
 #[test]
 fn domain_tags_are_frozen() {
     assert_eq!(tags_digest(), TAGS_DIGEST);
+}
+
+#[test]
+fn dkg_message_encoding_is_frozen() {
+    assert_eq!(digest(&dkg_messages_bytes()), DKG_MESSAGES_DIGEST);
 }
 
 #[test]

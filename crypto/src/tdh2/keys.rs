@@ -239,7 +239,7 @@ impl PublicKeySet {
 }
 
 /// `e(a, g₂) = e(b, k₂)`: `a` is `b` times the discrete logarithm of `k₂`.
-fn same_discrete_log(a: &G1Affine, b: &G1Affine, k2: &G2Affine) -> bool {
+pub(crate) fn same_discrete_log(a: &G1Affine, b: &G1Affine, k2: &G2Affine) -> bool {
     // e(a, g₂)·e(−b, k₂) = 1, as one multi-pairing in blst (about half arkworks' time here).
     let a = g1_to_blst(a);
     let minus_b = g1_to_blst(&(-b.into_group()).into_affine());

@@ -43,8 +43,8 @@
 //!   The key commitment stays as a cheap early rejection and makes the AEAD key-committing.
 
 mod ciphertext;
-mod hash;
-mod keys;
+pub(crate) mod hash;
+pub(crate) mod keys;
 mod opened;
 mod share;
 mod share_batch;
