@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use shroud_node::config::{
-    free_loopback_ports, write_testnet, ConsensusSection, MempoolSection, NodeConfig,
+    free_loopback_ports, write_testnet, ConsensusSection, KeySource, MempoolSection, NodeConfig,
 };
 use shroud_node::demo::Processes;
 use shroud_proofs::{Bundle, Item, NamespaceId, TxId};
@@ -284,6 +284,8 @@ pub struct Report {
     pub encrypted_before_clock: bool,
     /// Seconds spent preparing payloads before the clock started.
     pub preparation_seconds: f64,
+    /// Seconds from starting the validators to a certified key (their DKG, no dealer).
+    pub key_formed_seconds: f64,
     /// Per validator.
     pub resources: Vec<Resources>,
     /// The mempool and memory bounds, and whether they held.
@@ -309,6 +311,14 @@ impl Report {
         );
         let or_default =
             |value: Option<u64>| value.map_or("default".to_string(), |v| v.to_string());
+        line(
+            &mut out,
+            "key (DKG, no dealer)",
+            format!(
+                "formed and certified {:.1} s after start",
+                self.key_formed_seconds
+            ),
+        );
         line(
             &mut out,
             "windows (heights)",
@@ -489,6 +499,7 @@ fn start_network(folder: &Path, options: &RunOptions) -> anyhow::Result<Network>
         1,
         ConsensusSection::default(),
         MempoolSection::default(),
+        KeySource::Dkg,
     )?;
     if let Some(validity_heights) = options.validity_heights {
         shroud_node::config::set_validity_heights(folder, validity_heights)?;
@@ -616,7 +627,8 @@ fn encrypt_before_clock(
                 || ChaCha8Rng::from_rng(OsRng).expect("the OS has randomness"),
                 |rng, i| {
                     let (plaintext, namespaces) = payload(&options, i, rng);
-                    let bytes = shroud_sdk::encrypt_bytes(&committee, &plaintext, valid_through);
+                    let bytes = shroud_sdk::encrypt_bytes(&committee, &plaintext, valid_through)
+                        .expect("the committee's key is certified before encryption starts");
                     (bytes, namespaces)
                 },
             )
@@ -652,6 +664,7 @@ fn encrypt_ahead(
             } else {
                 let anchor = height.load(std::sync::atomic::Ordering::Relaxed);
                 shroud_sdk::encrypt_bytes(&committee, &plaintext, anchor + half_window)
+                    .expect("the committee's key is certified before encryption starts")
             };
             if sender.blocking_send((bytes, namespaces)).is_err() {
                 return;
@@ -695,12 +708,27 @@ pub fn run(options: &RunOptions) -> anyhow::Result<Report> {
 fn run_once(options: &RunOptions) -> anyhow::Result<Report> {
     let folder = tempfile::Builder::new().prefix("shroud-bench-").tempdir()?;
     let network = start_network(folder.path(), options)?;
+    let launched = Instant::now();
     let committee = Committee::load(&folder.path().join("committee.toml"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = runtime.block_on(drive(&committee, options, &network));
+    let result = runtime.block_on(async {
+        // The genesis file has no key: the validators form it with their DKG, and clients
+        // encrypt only to the key the committee certified.
+        let mut client = connect(&committee, &[0]).await?;
+        client
+            .wait_for_key(Duration::from_secs(120))
+            .await
+            .context("waiting for the validators' DKG")?;
+        let key_formed_seconds = launched.elapsed().as_secs_f64();
+        let committee = client.committee().clone();
+        client.close();
+        let mut report = drive(&committee, options, &network).await?;
+        report.key_formed_seconds = key_formed_seconds;
+        Ok(report)
+    });
     if result.is_err() {
         for index in 0..options.validators {
             let path = folder.path().join(format!("validator-{index}.log"));
@@ -1210,6 +1238,7 @@ fn report(
         stages: StageTimings::default(),
         encrypted_before_clock: false,
         preparation_seconds: 0.0,
+        key_formed_seconds: 0.0,
         certified_tps: rate_until(last_certified, certified_histogram.len()),
         ordered_latency: Latency::of(&ordered_histogram),
         certified_latency: Latency::of(&certified_histogram),

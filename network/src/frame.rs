@@ -12,7 +12,7 @@ use thiserror::Error;
 /// acknowledgement attests that its signer checked every ciphertext in the batch, under its
 /// own signing domain, a height's combiner sends its combined points, and clients may ask for
 /// a height's decryption evidence (ADR 0011, third pass).
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 /// Bytes before the body.
 pub const HEADER_BYTES: usize = 6;
 
@@ -60,6 +60,8 @@ pub enum FrameKind {
     EpochKeyVote = 10,
     /// A height's combined points, from its combiner.
     DecryptionCombined = 11,
+    /// A validator's signed DKG message, for the receiver's proposals.
+    DkgPost = 12,
     /// A client's ciphertext submission.
     Submit = 16,
     /// The answer to a submission.
@@ -87,7 +89,7 @@ pub enum FrameKind {
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 22] = [
+    pub const ALL: [FrameKind; 23] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
@@ -99,6 +101,7 @@ impl FrameKind {
         FrameKind::DecryptionRequest,
         FrameKind::EpochKeyVote,
         FrameKind::DecryptionCombined,
+        FrameKind::DkgPost,
         FrameKind::Submit,
         FrameKind::Receipt,
         FrameKind::OutputsRequest,

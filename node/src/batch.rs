@@ -203,6 +203,95 @@ pub enum BatchError {
     /// A payload listing too many batches.
     #[error("payload lists {got} batches, at most {max}")]
     TooManyBatches { max: usize, got: usize },
+    /// A DKG post that is not one (bad sender, size, encoding or signature).
+    #[error("bad DKG post from {sender}: {reason}")]
+    DkgPost { sender: u16, reason: String },
+    /// A payload carrying too many DKG posts.
+    #[error("payload carries {got} DKG posts, at most {max}")]
+    TooManyDkgPosts { max: usize, got: usize },
+}
+
+/// DKG posts a block carries at most (a round has one dealing and one response per member;
+/// a block may list each twice, when a proposal is repeated).
+pub const DKG_POSTS_PER_BLOCK_MAX: usize = 512;
+/// The largest DKG message accepted (a dealing of a committee of a few hundred members).
+pub const DKG_MESSAGE_BYTES_MAX: usize = 64 * 1024;
+
+/// A DKG message as a validator posts it: the sender's index, the message's canonical bytes
+/// (`shroud_crypto::dkg::DkgMessage`), and the sender's signature over them (domain `Dkg`,
+/// bound to the chain id and epoch). Blocks carry posts so that consensus orders the DKG's
+/// transcript.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[rkyv(derive(Debug))]
+pub struct DkgPost {
+    /// The sender's validator index.
+    pub sender: u16,
+    /// The message's canonical encoding.
+    pub message: Vec<u8>,
+    /// The sender's BLS signature.
+    pub signature: [u8; 96],
+}
+
+impl DkgPost {
+    /// Signs `message` (canonical bytes) as validator `sender`.
+    pub fn sign(
+        sender: u16,
+        message: Vec<u8>,
+        signer: &SecretKey,
+        chain_id: u64,
+        epoch: u64,
+    ) -> Self {
+        let encoding = shroud_crypto::encodings::dkg_message(chain_id, epoch, &message);
+        let signature = signer.sign(SigningDomain::Dkg, &encoding).to_bytes();
+        Self {
+            sender,
+            message,
+            signature,
+        }
+    }
+
+    /// Checks the post: a member's, within the size limit, a DKG message from that member
+    /// (validated decode), signed by it for this chain and epoch. Returns the message.
+    pub fn verify(
+        &self,
+        committee: &Committee,
+        chain_id: u64,
+    ) -> Result<shroud_crypto::dkg::DkgMessage, BatchError> {
+        let bad = |reason: String| BatchError::DkgPost {
+            sender: self.sender,
+            reason,
+        };
+        let key = committee
+            .keys()
+            .get(usize::from(self.sender))
+            .ok_or(BatchError::UnknownValidator(self.sender))?;
+        if self.message.len() > DKG_MESSAGE_BYTES_MAX {
+            return Err(bad(format!("{} bytes", self.message.len())));
+        }
+        let message = shroud_crypto::dkg::DkgMessage::from_bytes(&self.message, committee.size())
+            .map_err(|error| bad(error.to_string()))?;
+        if message.sender != self.sender {
+            return Err(bad(format!("a message of validator {}", message.sender)));
+        }
+        let signature =
+            Signature::from_bytes(&self.signature).map_err(|error| bad(error.to_string()))?;
+        let encoding =
+            shroud_crypto::encodings::dkg_message(chain_id, committee.epoch().0, &self.message);
+        key.verify(SigningDomain::Dkg, &encoding, &signature)
+            .map_err(|error| bad(error.to_string()))?;
+        Ok(message)
+    }
+
+    /// A digest of the whole post, to tell posts apart.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"SHROUD-V1-LOCAL-DKG-POST");
+        hasher.update(self.sender.to_be_bytes());
+        hasher.update((self.message.len() as u64).to_be_bytes());
+        hasher.update(&self.message);
+        hasher.update(self.signature);
+        hasher.finalize().into()
+    }
 }
 
 /// `f + 1`: acknowledgements that prove availability.
@@ -392,19 +481,22 @@ impl AckCollector {
     }
 }
 
-/// The block payload: certified batches in proposal order.
+/// The block payload: certified batches in proposal order, and DKG posts (the distributed
+/// key generation's transcript, ordered by consensus).
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
 pub struct BlockPayload {
     /// The batches, in order.
     pub batches: Vec<BatchCertificate>,
+    /// DKG posts, in order.
+    pub dkg: Vec<DkgPost>,
 }
 
 impl BlockPayload {
     /// The consensus payload bytes (rkyv).
     pub fn to_payload(&self) -> Payload {
-        // No batches is the empty payload (consensus paces empty blocks by it).
-        if self.batches.is_empty() {
+        // No content is the empty payload (consensus paces empty blocks by it).
+        if self.batches.is_empty() && self.dkg.is_empty() {
             return Payload(Vec::new());
         }
         let bytes = rkyv::to_bytes::<rkyv::rancor::Error>(self)
@@ -412,13 +504,36 @@ impl BlockPayload {
         Payload(bytes.to_vec())
     }
 
-    /// Decodes (validated) and checks every certificate and the count limit.
+    /// Decodes (validated) and checks every certificate and the count limit (not the DKG
+    /// posts: see [`Self::check_dkg_posts`]).
     pub fn from_payload(
         payload: &Payload,
         committee: &Committee,
         batches_max: usize,
     ) -> Result<Self, BatchError> {
         Self::from_payload_skipping(payload, committee, batches_max, |_| false)
+    }
+
+    /// Checks every DKG post (see [`DkgPost::verify`]) but those `verified` says were checked
+    /// before, and their count.
+    pub fn check_dkg_posts(
+        &self,
+        committee: &Committee,
+        chain_id: u64,
+        verified: impl Fn(&DkgPost) -> bool,
+    ) -> Result<(), BatchError> {
+        if self.dkg.len() > DKG_POSTS_PER_BLOCK_MAX {
+            return Err(BatchError::TooManyDkgPosts {
+                max: DKG_POSTS_PER_BLOCK_MAX,
+                got: self.dkg.len(),
+            });
+        }
+        for post in &self.dkg {
+            if !verified(post) {
+                post.verify(committee, chain_id)?;
+            }
+        }
+        Ok(())
     }
 
     /// [`Self::from_payload`], skipping the check of certificates for which `verified` says
@@ -627,6 +742,7 @@ mod tests {
             .expect("certificate");
         let payload = BlockPayload {
             batches: vec![certificate.clone(), certificate],
+            dkg: Vec::new(),
         };
         let bytes = payload.to_payload();
         assert_eq!(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use shroud_consensus::{Committee, Epoch};
+use shroud_crypto::dkg::{DkgParams, DkgSecretKey};
 use shroud_crypto::tdh2::{trusted_dealer_for_local_testnet, KeyShare, PublicKeySet};
 use shroud_crypto::SecretKey;
 use shroud_network::{Identity, Pin};
@@ -47,12 +48,23 @@ fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), ConfigEr
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io)?;
     }
-    fs::write(path, contents).map_err(io)?;
     if secret {
-        use std::os::unix::fs::PermissionsExt;
+        // Created 0600, so the secret is never readable by others, not even for a moment; an
+        // existing file keeps its mode, so set it again.
+        use std::io::Write as _;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
         fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io)?;
+        file.write_all(contents).map_err(io)?;
+        return Ok(());
     }
-    Ok(())
+    fs::write(path, contents).map_err(io)
 }
 
 fn hex_field(text: &str, what: &str) -> Result<Vec<u8>, ConfigError> {
@@ -68,8 +80,10 @@ pub struct LoadedCommittee {
     pub committee: Committee,
     /// TLS pins by index.
     pub pins: Vec<Pin>,
-    /// The threshold key set.
-    pub public_key_set: PublicKeySet,
+    /// The threshold key set, if the file carries one (a trusted dealer made it).
+    pub public_key_set: Option<PublicKeySet>,
+    /// The DKG's parameters, if the members listed DKG keys.
+    pub dkg_params: Option<DkgParams>,
 }
 
 /// Reads and checks a committee file.
@@ -100,10 +114,12 @@ pub fn check_committee(file: CommitteeFile) -> Result<LoadedCommittee, ConfigErr
             "two validators share a tls_pin".into(),
         ));
     }
+    let dkg_params = checked.dkg_params();
     Ok(LoadedCommittee {
-        committee: Committee::new(Epoch(checked.file.epoch), checked.keys),
+        committee: Committee::new(Epoch(checked.file.epoch), checked.keys.clone()),
         pins,
         public_key_set: checked.public_key_set,
+        dkg_params,
         file: checked.file,
     })
 }
@@ -227,8 +243,10 @@ impl Default for StorageSection {
 /// One validator's configuration file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NodeConfig {
-    /// This validator's index in the committee.
-    pub index: u16,
+    /// This validator's index in the committee; if absent, the member whose BLS key matches
+    /// this validator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u16>,
     /// The committee file.
     pub committee_file: PathBuf,
     /// Where sled keeps this validator's data.
@@ -239,8 +257,15 @@ pub struct NodeConfig {
     pub tls_certificate_file: PathBuf,
     /// TLS private key (PKCS#8 DER) file.
     pub tls_key_file: PathBuf,
-    /// Threshold decryption key share (hex) file.
-    pub key_share_file: PathBuf,
+    /// Threshold decryption key share (hex) file, when a trusted dealer made the key (test
+    /// networks). Without it, the validator forms its share with the DKG and keeps it in
+    /// `data_dir/key-share.hex`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_share_file: Option<PathBuf>,
+    /// DKG secret key (hex) file: the key dealers encrypt this validator's shares to. Needed
+    /// when the committee file has no key set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkg_key_file: Option<PathBuf>,
     /// Order opaque payloads with the decryption stage off (for comparing with
     /// ordering-only sequencers in benchmarks; no MEV protection, no outputs).
     #[serde(default)]
@@ -272,6 +297,10 @@ pub struct FaultsSection {
     /// Admit ciphertexts without checking them (a Byzantine batch author: garbage gets
     /// ordered, and every validator must reach the same failure outcome for it).
     pub admit_unchecked_ciphertexts: bool,
+    /// A Byzantine DKG dealer: its dealing carries a wrong share for this validator index.
+    pub dkg_wrong_share_to: Option<u16>,
+    /// A Byzantine DKG dealer: it also posts a second, different dealing (equivocation).
+    pub dkg_equivocate: bool,
 }
 
 /// Everything a validator needs, loaded and cross-checked.
@@ -285,8 +314,49 @@ pub struct Loaded {
     pub signer: SecretKey,
     /// TLS identity.
     pub identity: Identity,
-    /// Decryption key share.
-    pub key_share: KeyShare,
+    /// This validator's index in the committee.
+    pub index: u16,
+    /// Decryption key share, if known at start (a dealer's, or one this validator's DKG
+    /// formed on an earlier run).
+    pub key_share: Option<KeyShare>,
+    /// DKG secret key, when the committee forms its key with the DKG.
+    pub dkg_key: Option<DkgSecretKey>,
+}
+
+/// Where a validator keeps the key share its DKG formed.
+pub fn dkg_share_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("key-share.hex")
+}
+
+/// Writes the share the DKG formed (0600, written then renamed, flushed), so a restarted
+/// validator does not need the transcript to find it.
+pub fn write_dkg_share(data_dir: &Path, share: &KeyShare) -> Result<(), ConfigError> {
+    let path = dkg_share_path(data_dir);
+    let temporary = data_dir.join("key-share.hex.new");
+    let encoded = zeroize::Zeroizing::new(hex::encode(share.secret_bytes().as_ref()));
+    write_file(&temporary, encoded.as_bytes(), true)?;
+    let io = |source| ConfigError::Io {
+        path: path.clone(),
+        source,
+    };
+    fs::File::open(&temporary)
+        .and_then(|file| file.sync_all())
+        .map_err(io)?;
+    fs::rename(&temporary, &path).map_err(io)?;
+    fs::File::open(data_dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io)?;
+    Ok(())
+}
+
+fn read_share(path: &Path, index: u16) -> Result<KeyShare, ConfigError> {
+    let text = zeroize::Zeroizing::new(read(path)?);
+    let bytes = zeroize::Zeroizing::new(hex_field(&text, "key share")?);
+    let share_index = index
+        .checked_add(1)
+        .ok_or_else(|| ConfigError::Invalid("index too large".into()))?;
+    KeyShare::from_secret_bytes(share_index, &bytes)
+        .map_err(|error| ConfigError::Invalid(format!("{}: {error}", path.display())))
 }
 
 impl NodeConfig {
@@ -307,21 +377,34 @@ impl NodeConfig {
                 config.storage.retain_heights, committee.file.validity_heights
             )));
         }
-        let index = usize::from(config.index);
-        let entry = committee.file.validators.get(index).ok_or_else(|| {
-            ConfigError::Invalid(format!(
-                "index {index} is not in a committee of {}",
-                committee.file.validators.len()
-            ))
-        })?;
-        let secret = hex_field(&read(&config.bls_secret_key_file)?, "BLS secret key")?;
+        let secret = zeroize::Zeroizing::new(hex_field(
+            &zeroize::Zeroizing::new(read(&config.bls_secret_key_file)?),
+            "BLS secret key",
+        )?);
         let signer = SecretKey::from_bytes(&secret)
             .map_err(|error| ConfigError::Invalid(format!("BLS secret key: {error}")))?;
-        if hex::encode(signer.public_key().to_bytes()) != entry.bls_public_key.trim() {
-            return Err(ConfigError::Invalid(
-                "the BLS secret key does not match this index in the committee".into(),
-            ));
-        }
+        let own_key = hex::encode(signer.public_key().to_bytes());
+        let found = committee
+            .file
+            .validators
+            .iter()
+            .position(|entry| entry.bls_public_key.trim() == own_key);
+        let index = match (config.index, found) {
+            (Some(index), Some(found)) if usize::from(index) == found => found,
+            (Some(index), _) => {
+                return Err(ConfigError::Invalid(format!(
+                    "the BLS secret key does not match index {index} in the committee"
+                )))
+            }
+            (None, Some(found)) => found,
+            (None, None) => {
+                return Err(ConfigError::Invalid(
+                    "the BLS secret key is not a member's of the committee".into(),
+                ))
+            }
+        };
+        let index_u16 =
+            u16::try_from(index).map_err(|_| ConfigError::Invalid("index too large".into()))?;
         let certificate =
             fs::read(&config.tls_certificate_file).map_err(|source| ConfigError::Io {
                 path: config.tls_certificate_file.clone(),
@@ -337,28 +420,37 @@ impl NodeConfig {
                 "the TLS certificate does not match this index's pin in the committee".into(),
             ));
         }
-        let share_bytes = hex_field(&read(&config.key_share_file)?, "key share")?;
-        let share_index = config
-            .index
-            .checked_add(1)
-            .ok_or_else(|| ConfigError::Invalid("index too large".into()))?;
-        let key_share = KeyShare::from_secret_bytes(share_index, &share_bytes)
-            .map_err(|error| ConfigError::Invalid(format!("key share: {error}")))?;
-        let expected = committee
-            .public_key_set
-            .verification_key(share_index)
-            .map_err(|error| ConfigError::Invalid(format!("key share: {error}")))?;
-        if key_share.verification_key() != *expected {
-            return Err(ConfigError::Invalid(
-                "the key share does not match this index's verification key".into(),
-            ));
-        }
+        let (key_share, dkg_key) = match &committee.public_key_set {
+            Some(public) => {
+                let path = config.key_share_file.as_ref().ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "the committee file has a dealer's key set: key_share_file is needed"
+                            .into(),
+                    )
+                })?;
+                let share = read_share(path, index_u16)?;
+                check_share(public, &share)?;
+                (Some(share), None)
+            }
+            None => {
+                let dkg_key = load_dkg_key(&config, &committee, index)?;
+                let stored = dkg_share_path(&config.data_dir);
+                let share = if stored.exists() {
+                    Some(read_share(&stored, index_u16)?)
+                } else {
+                    None
+                };
+                (share, Some(dkg_key))
+            }
+        };
         Ok(Loaded {
             config,
             committee,
             signer,
             identity,
+            index: index_u16,
             key_share,
+            dkg_key,
         })
     }
 
@@ -393,6 +485,49 @@ impl NodeConfig {
     }
 }
 
+fn check_share(public: &PublicKeySet, share: &KeyShare) -> Result<(), ConfigError> {
+    let expected = public
+        .verification_key(share.index())
+        .map_err(|error| ConfigError::Invalid(format!("key share: {error}")))?;
+    if share.verification_key() != *expected {
+        return Err(ConfigError::Invalid(
+            "the key share does not match this index's verification key".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn load_dkg_key(
+    config: &NodeConfig,
+    committee: &LoadedCommittee,
+    index: usize,
+) -> Result<DkgSecretKey, ConfigError> {
+    let path = config.dkg_key_file.as_ref().ok_or_else(|| {
+        ConfigError::Invalid(
+            "the committee file has no key set (the validators run the DKG): dkg_key_file is \
+             needed"
+                .into(),
+        )
+    })?;
+    let text = zeroize::Zeroizing::new(read(path)?);
+    let bytes = zeroize::Zeroizing::new(hex_field(&text, "DKG secret key")?);
+    let key = DkgSecretKey::from_bytes(&bytes)
+        .map_err(|error| ConfigError::Invalid(format!("{}: {error}", path.display())))?;
+    let listed = committee.file.validators[index]
+        .dkg_public_key
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if hex::encode(key.public_key().to_bytes()) != listed {
+        return Err(ConfigError::Invalid(format!(
+            "{}: the DKG key does not match validator {index}'s dkg_public_key",
+            path.display()
+        )));
+    }
+    Ok(key)
+}
+
 /// Addresses of one generated validator.
 #[derive(Clone, Copy, Debug)]
 pub struct Ports {
@@ -404,15 +539,28 @@ pub struct Ports {
     pub http: SocketAddr,
 }
 
+/// How a test network gets its threshold key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// The validators run the distributed key generation when they start (no dealer: what a
+    /// real committee does).
+    Dkg,
+    /// The **trusted dealer, for local test networks only**: whoever runs it holds the whole
+    /// decryption key and can read every transaction before it is ordered.
+    TrustedDealer,
+}
+
 /// Writes a local test network: keys, committee file and one node file per validator, under
-/// `dir`. The threshold key comes from the **trusted dealer, for local test networks only**.
-/// Returns the node files' paths.
+/// `dir`. With [`KeySource::Dkg`] the committee file has no key set and each validator gets a
+/// DKG key; with [`KeySource::TrustedDealer`] a dealer makes the key. Returns the node files'
+/// paths.
 pub fn write_testnet(
     dir: &Path,
     ports: &[Ports],
     chain_id: u64,
     consensus: ConsensusSection,
     mempool: MempoolSection,
+    keys: KeySource,
 ) -> Result<Vec<PathBuf>, ConfigError> {
     let count = ports.len();
     if count == 0 {
@@ -422,50 +570,47 @@ pub fn write_testnet(
     }
     let fault_bound = (count - 1) / 3;
     let mut rng = rand_core::OsRng;
-    let (public_key_set, key_shares) =
-        trusted_dealer_for_local_testnet(fault_bound + 1, count, &mut rng)
-            .map_err(|error| ConfigError::Invalid(format!("dealer: {error}")))?;
+    let dealt = match keys {
+        KeySource::TrustedDealer => Some(
+            trusted_dealer_for_local_testnet(fault_bound + 1, count, &mut rng)
+                .map_err(|error| ConfigError::Invalid(format!("dealer: {error}")))?,
+        ),
+        KeySource::Dkg => None,
+    };
     let mut validators = Vec::with_capacity(count);
     let mut paths = Vec::with_capacity(count);
     let committee_file = dir.join("committee.toml");
-    for (index, (ports, share)) in ports.iter().zip(&key_shares).enumerate() {
+    for (index, ports) in ports.iter().enumerate() {
         let home = dir.join(format!("validator-{index}"));
-        let signer = SecretKey::random();
-        let identity =
-            Identity::generate().map_err(|error| ConfigError::Invalid(error.to_string()))?;
-        let bls_file = home.join("bls.key");
-        let certificate_file = home.join("tls.cert.der");
-        let tls_key_file = home.join("tls.key.der");
-        let share_file = home.join("key-share.hex");
-        write_file(
-            &bls_file,
-            hex::encode(signer.to_bytes().as_ref()).as_bytes(),
-            true,
-        )?;
-        write_file(&certificate_file, identity.certificate_der(), false)?;
-        write_file(&tls_key_file, identity.key_der(), true)?;
-        write_file(
-            &share_file,
-            hex::encode(share.secret_bytes().as_ref()).as_bytes(),
-            true,
-        )?;
+        let member = write_member_keys(&home, ports)?;
+        let (key_share_file, dkg_key_file) = match &dealt {
+            Some((_, shares)) => {
+                let share_file = home.join("key-share.hex");
+                write_file(
+                    &share_file,
+                    hex::encode(shares[index].secret_bytes().as_ref()).as_bytes(),
+                    true,
+                )?;
+                (Some(share_file), None)
+            }
+            None => (None, Some(home.join("dkg.key"))),
+        };
         validators.push(MemberEntry {
-            bls_public_key: hex::encode(signer.public_key().to_bytes()),
-            proof_of_possession: hex::encode(signer.prove_possession().to_bytes()),
-            tls_pin: identity.pin().to_hex(),
-            peer_address: ports.peer,
-            client_address: ports.client,
-            http_address: ports.http,
+            dkg_public_key: dkg_key_file.as_ref().and(member.dkg_public_key.clone()),
+            ..member
         });
         let node = NodeConfig {
-            index: u16::try_from(index)
-                .map_err(|_| ConfigError::Invalid("too many validators".into()))?,
+            index: Some(
+                u16::try_from(index)
+                    .map_err(|_| ConfigError::Invalid("too many validators".into()))?,
+            ),
             committee_file: committee_file.clone(),
             data_dir: home.join("data"),
-            bls_secret_key_file: bls_file,
-            tls_certificate_file: certificate_file,
-            tls_key_file,
-            key_share_file: share_file,
+            bls_secret_key_file: home.join("bls.key"),
+            tls_certificate_file: home.join("tls.cert.der"),
+            tls_key_file: home.join("tls.key.der"),
+            key_share_file,
+            dkg_key_file,
             consensus: consensus.clone(),
             mempool: mempool.clone(),
             storage: StorageSection::default(),
@@ -483,13 +628,70 @@ pub fn write_testnet(
         chain_id,
         epoch: 1,
         validity_heights: shroud_proofs::validity::VALIDITY_HEIGHTS_DEFAULT,
-        public_key_set: hex::encode(public_key_set.to_bytes()),
+        public_key_set: dealt
+            .as_ref()
+            .map(|(public, _)| hex::encode(public.to_bytes())),
+        dkg_window_heights: shroud_proofs::DKG_WINDOW_HEIGHTS_DEFAULT,
         validators,
     };
     let text =
         toml::to_string(&committee).map_err(|error| ConfigError::Invalid(error.to_string()))?;
     write_file(&committee_file, text.as_bytes(), false)?;
     Ok(paths)
+}
+
+/// One operator's keys, written under `home` (secret files 0600): `bls.key`, `tls.cert.der`,
+/// `tls.key.der`, `dkg.key`. Returns the member's public entry for the genesis file.
+pub fn write_member_keys(home: &Path, ports: &Ports) -> Result<MemberEntry, ConfigError> {
+    let signer = SecretKey::random();
+    let identity = Identity::generate().map_err(|error| ConfigError::Invalid(error.to_string()))?;
+    let dkg_key = DkgSecretKey::random(&mut rand_core::OsRng);
+    write_file(
+        &home.join("bls.key"),
+        zeroize::Zeroizing::new(hex::encode(signer.to_bytes().as_ref())).as_bytes(),
+        true,
+    )?;
+    write_file(&home.join("tls.cert.der"), identity.certificate_der(), false)?;
+    write_file(&home.join("tls.key.der"), identity.key_der(), true)?;
+    write_file(
+        &home.join("dkg.key"),
+        zeroize::Zeroizing::new(hex::encode(dkg_key.to_bytes().as_ref())).as_bytes(),
+        true,
+    )?;
+    Ok(MemberEntry {
+        bls_public_key: hex::encode(signer.public_key().to_bytes()),
+        proof_of_possession: hex::encode(signer.prove_possession().to_bytes()),
+        tls_pin: identity.pin().to_hex(),
+        peer_address: ports.peer,
+        client_address: ports.client,
+        http_address: ports.http,
+        dkg_public_key: Some(hex::encode(dkg_key.public_key().to_bytes())),
+    })
+}
+
+/// A genesis committee file from the operators' public entries, in the order given: no
+/// secret in it, and no threshold key (the validators form it with the DKG).
+pub fn genesis(
+    chain_id: u64,
+    members: Vec<MemberEntry>,
+    dkg_window_heights: u64,
+) -> Result<CommitteeFile, ConfigError> {
+    let file = CommitteeFile {
+        chain_id,
+        epoch: 1,
+        validity_heights: shroud_proofs::validity::VALIDITY_HEIGHTS_DEFAULT,
+        public_key_set: None,
+        dkg_window_heights,
+        validators: members,
+    };
+    // The same checks every validator and client makes.
+    check_committee(file.clone())?;
+    Ok(file)
+}
+
+/// Writes a file that is not secret (a genesis or member file).
+pub fn write_public_file(path: &Path, contents: &str) -> Result<(), ConfigError> {
+    write_file(path, contents.as_bytes(), false)
 }
 
 /// Sets the validity window of a test network written by [`write_testnet`] in `dir` (a
@@ -542,14 +744,17 @@ mod tests {
             7,
             ConsensusSection::default(),
             MempoolSection::default(),
+            KeySource::TrustedDealer,
         )
         .expect("testnet");
         assert_eq!(paths.len(), 4);
         for (index, path) in paths.iter().enumerate() {
             let loaded = NodeConfig::load(path).expect("loads");
-            assert_eq!(usize::from(loaded.config.index), index);
+            assert_eq!(usize::from(loaded.index), index);
             assert_eq!(loaded.committee.committee.size(), 4);
-            assert_eq!(loaded.committee.public_key_set.threshold(), 2);
+            let public = loaded.committee.public_key_set.as_ref().expect("dealt");
+            assert_eq!(public.threshold(), 2);
+            assert!(loaded.key_share.is_some() && loaded.dkg_key.is_none());
         }
         // Validator 1's node file pointing at validator 0's BLS key is refused.
         let mut config: NodeConfig =
@@ -562,6 +767,11 @@ mod tests {
             error.to_string().contains("BLS secret key does not match"),
             "{error}"
         );
+        // Without an index, the node finds itself by its BLS key.
+        config.bls_secret_key_file = dir.path().join("validator-1/bls.key");
+        config.index = None;
+        fs::write(&swapped, toml::to_string(&config).expect("toml")).expect("write");
+        assert_eq!(NodeConfig::load(&swapped).expect("loads").index, 1);
         // A broken rule gets its own message.
         config.mempool.batch_count_max = 0;
         assert!(config
@@ -583,6 +793,46 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_dkg_testnet_has_no_key_set_and_checks_the_dkg_keys() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let ports = free_loopback_ports(4).expect("ports");
+        let paths = write_testnet(
+            dir.path(),
+            &ports,
+            7,
+            ConsensusSection::default(),
+            MempoolSection::default(),
+            KeySource::Dkg,
+        )
+        .expect("testnet");
+        let committee = fs::read_to_string(dir.path().join("committee.toml")).expect("read");
+        assert!(!committee.contains("public_key_set"));
+        for (index, path) in paths.iter().enumerate() {
+            let loaded = NodeConfig::load(path).expect("loads");
+            assert_eq!(usize::from(loaded.index), index);
+            assert!(loaded.committee.public_key_set.is_none());
+            assert!(loaded.key_share.is_none() && loaded.dkg_key.is_some());
+            let params = loaded.committee.dkg_params.expect("dkg params");
+            assert_eq!((params.member_count(), params.threshold()), (4, 2));
+        }
+        // Another validator's DKG key is refused.
+        let mut config: NodeConfig =
+            toml::from_str(&fs::read_to_string(&paths[1]).expect("read")).expect("parse");
+        config.dkg_key_file = Some(dir.path().join("validator-0/dkg.key"));
+        let swapped = dir.path().join("swapped.toml");
+        fs::write(&swapped, toml::to_string(&config).expect("toml")).expect("write");
+        let error = NodeConfig::load(&swapped).expect_err("another DKG key");
+        assert!(error.to_string().contains("does not match validator 1"), "{error}");
+        // A genesis file from the members' entries checks like any committee file.
+        let file: CommitteeFile = toml::from_str(&committee).expect("parse");
+        let built = genesis(7, file.validators.clone(), 50).expect("genesis");
+        assert!(built.public_key_set.is_none());
+        let mut missing = file.validators;
+        missing[2].dkg_public_key = None;
+        assert!(genesis(7, missing, 50).is_err());
     }
 
     #[test]

@@ -16,7 +16,9 @@ use rand_core::{OsRng, RngCore};
 use shroud_proofs::{Bundle, Item, NamespaceId, NamespaceOutput, TxId};
 use shroud_sdk::{Client, Committee};
 
-use crate::config::{free_loopback_ports, write_testnet, ConsensusSection, MempoolSection};
+use crate::config::{
+    free_loopback_ports, write_testnet, ConsensusSection, KeySource, MempoolSection,
+};
 
 /// The two rollups of the demo.
 const ROLLUP_A: NamespaceId = NamespaceId(0xA);
@@ -120,8 +122,10 @@ pub fn run(options: DemoOptions) -> anyhow::Result<()> {
         1,
         consensus,
         MempoolSection::default(),
+        KeySource::Dkg,
     )?;
     let network = start(&configs, folder.path())?;
+    let launched = Instant::now();
     let committee = Committee::load(&folder.path().join("committee.toml"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -129,7 +133,10 @@ pub fn run(options: DemoOptions) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     let http: Vec<SocketAddr> = ports.iter().map(|p| p.http).collect();
-    let result = runtime.block_on(drive(committee, &options, &http));
+    let result = runtime.block_on(async {
+        let committee = form_key(committee, launched).await?;
+        drive(committee, &options, &http).await
+    });
     if result.is_err() {
         for log in &network.logs {
             if let Ok(text) = std::fs::read_to_string(log) {
@@ -179,6 +186,23 @@ async fn connect(committee: &Committee, validators: &[usize]) -> anyhow::Result<
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
+}
+
+/// Waits for the validators' DKG: the genesis file has no key, and a wallet encrypts only to
+/// the key 2f+1 validators certify.
+async fn form_key(committee: Committee, launched: Instant) -> anyhow::Result<Committee> {
+    let mut client = connect(&committee, &[0, 1, 2, 3]).await?;
+    client
+        .wait_for_key(Duration::from_secs(120))
+        .await
+        .context("waiting for the validators' DKG to form and certify the key")?;
+    println!(
+        "key formed by the validators' DKG (no dealer) and certified {:.1} s after they started",
+        launched.elapsed().as_secs_f64()
+    );
+    let committee = client.committee().clone();
+    client.close();
+    Ok(committee)
 }
 
 fn demo_bundle(sequence: usize, cross: bool) -> Bundle {
@@ -323,9 +347,9 @@ async fn send_share(
             let cross = OsRng.next_u32() % 100 < options.bundle_percent;
             let bundle = demo_bundle(sequence, cross);
             let namespaces = bundle.items.iter().map(|item| item.namespace).collect();
-            (client.encrypt(&bundle), namespaces)
+            (client.encrypt(&bundle)?, namespaces)
         } else {
-            (malformed(&client), Vec::new())
+            (malformed(&client)?, Vec::new())
         };
         let at = Instant::now();
         match client.submit(&ciphertext).await {
@@ -349,7 +373,7 @@ async fn send_share(
 
 /// A valid ciphertext whose plaintext is not a bundle: ordered, decrypted, and then failed as
 /// `malformed_bundle` by every validator alike.
-fn malformed(client: &Client) -> Vec<u8> {
+fn malformed(client: &Client) -> Result<Vec<u8>, shroud_sdk::SdkError> {
     shroud_sdk::encrypt_bytes(client.committee(), b"not a bundle", client.valid_through())
 }
 

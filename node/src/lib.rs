@@ -4,6 +4,7 @@
 //! - [`batch`]: batches, acknowledgements, availability certificates, the block payload.
 //! - [`ingress`]: the admission stage on its own thread: group checks, group commit (one
 //!   pending-log record and one fdatasync per group), batch cutting, receipts after the sync.
+//! - [`key_slot`]: the epoch key as the stages read it, set once the DKG forms it.
 //! - [`mempool`]: admission checks, batching, the committed-order rule (the ingress stage's
 //!   sync logic).
 //! - [`id_hash`]: a keyed hasher for maps keyed by digests.
@@ -31,6 +32,7 @@ pub mod decrypt;
 pub mod demo;
 pub mod id_hash;
 pub mod ingress;
+pub mod key_slot;
 pub mod malloc;
 pub mod mempool;
 pub mod pending_log;

@@ -1,14 +1,13 @@
-//! The `shroud` command: `demo`, `keygen`, `testnet`, `run`, and the client commands `tx
-//! submit`, `tx watch` and `tail`.
+//! The `shroud` command: `demo`, `keygen`, `genesis`, `testnet`, `run`, and the client
+//! commands `tx submit`, `tx watch` and `tail`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
-use shroud_crypto::SecretKey;
-use shroud_network::Identity;
 use shroud_node::config::{
-    free_loopback_ports, write_testnet, ConsensusSection, MempoolSection, NodeConfig,
+    free_loopback_ports, genesis, write_member_keys, write_public_file, write_testnet,
+    ConsensusSection, KeySource, MempoolSection, MemberEntry, NodeConfig, Ports,
 };
 
 #[derive(Parser)]
@@ -37,14 +36,41 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         clients: usize,
     },
-    /// Make a validator's keys (BLS and TLS) and print its committee entry.
+    /// Make one operator's keys (BLS, TLS, and the DKG key dealers encrypt its shares to,
+    /// secret files 0600) and its public entry `member.toml` for the genesis file.
     Keygen {
         /// Folder for the key files.
         #[arg(long)]
         dir: PathBuf,
+        /// Where validators reach it (QUIC).
+        #[arg(long)]
+        peer_address: std::net::SocketAddr,
+        /// Where clients reach it (QUIC).
+        #[arg(long)]
+        client_address: std::net::SocketAddr,
+        /// Where operators reach its HTTP API.
+        #[arg(long)]
+        http_address: std::net::SocketAddr,
     },
-    /// Write a local test network: keys, committee and node files. Uses a trusted dealer for
-    /// the threshold key: for local testing only.
+    /// Assemble a genesis committee file from the operators' `member.toml` entries (in index
+    /// order). It holds no secret and no threshold key: the validators form the key with
+    /// their DKG when they start.
+    Genesis {
+        /// The members' entries, in index order.
+        #[arg(required = true)]
+        members: Vec<PathBuf>,
+        /// Chain id.
+        #[arg(long)]
+        chain_id: u64,
+        /// How many committed heights each DKG phase lasts at most.
+        #[arg(long, default_value_t = shroud_proofs::DKG_WINDOW_HEIGHTS_DEFAULT)]
+        dkg_window_heights: u64,
+        /// The committee file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a local test network: keys, committee and node files. The validators form the
+    /// threshold key with their DKG when they start, unless `--dealer` is given.
     Testnet {
         /// Number of validators.
         #[arg(long, default_value_t = 4)]
@@ -58,6 +84,10 @@ enum Command {
         /// Base consensus timeout.
         #[arg(long, default_value_t = 1_000)]
         timeout_ms: u64,
+        /// Deal the threshold key with a trusted dealer instead of the DKG. **For local
+        /// testing only**: whoever runs the dealer can read every transaction early.
+        #[arg(long)]
+        dealer: bool,
     },
     /// Run one validator.
     Run {
@@ -162,12 +192,31 @@ fn main() -> anyhow::Result<()> {
             clients,
             ..shroud_node::demo::DemoOptions::default()
         }),
-        Command::Keygen { dir } => keygen(dir),
+        Command::Keygen {
+            dir,
+            peer_address,
+            client_address,
+            http_address,
+        } => keygen(
+            dir,
+            Ports {
+                peer: peer_address,
+                client: client_address,
+                http: http_address,
+            },
+        ),
+        Command::Genesis {
+            members,
+            chain_id,
+            dkg_window_heights,
+            out,
+        } => write_genesis(&members, chain_id, dkg_window_heights, &out),
         Command::Testnet {
             validators,
             dir,
             chain_id,
             timeout_ms,
+            dealer,
         } => {
             if validators == 0 {
                 bail!("--validators must be at least 1");
@@ -177,8 +226,23 @@ fn main() -> anyhow::Result<()> {
                 base_timeout_ms: timeout_ms,
                 ..ConsensusSection::default()
             };
-            let paths =
-                write_testnet(&dir, &ports, chain_id, consensus, MempoolSection::default())?;
+            let keys = if dealer {
+                eprintln!(
+                    "warning: a trusted dealer makes the threshold key; it can read every \
+                     transaction early (local testing only)"
+                );
+                KeySource::TrustedDealer
+            } else {
+                KeySource::Dkg
+            };
+            let paths = write_testnet(
+                &dir,
+                &ports,
+                chain_id,
+                consensus,
+                MempoolSection::default(),
+                keys,
+            )?;
             for path in paths {
                 println!("{}", path.display());
             }
@@ -263,26 +327,39 @@ async fn shutdown_signal() {
     }
 }
 
-fn keygen(dir: PathBuf) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let signer = SecretKey::random();
-    let identity = Identity::generate()?;
-    let secret_path = dir.join("bls.key");
-    std::fs::write(&secret_path, hex::encode(signer.to_bytes().as_ref()))?;
-    std::fs::set_permissions(&secret_path, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::write(dir.join("tls.cert.der"), identity.certificate_der())?;
-    let key_path = dir.join("tls.key.der");
-    std::fs::write(&key_path, identity.key_der())?;
-    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    println!(
-        "bls_public_key = \"{}\"",
-        hex::encode(signer.public_key().to_bytes())
-    );
-    println!(
-        "proof_of_possession = \"{}\"",
-        hex::encode(signer.prove_possession().to_bytes())
-    );
-    println!("tls_pin = \"{}\"", identity.pin().to_hex());
+fn keygen(dir: PathBuf, ports: Ports) -> anyhow::Result<()> {
+    for name in ["bls.key", "tls.key.der", "dkg.key"] {
+        if dir.join(name).exists() {
+            bail!(
+                "{} exists: refusing to replace a validator's keys",
+                dir.join(name).display()
+            );
+        }
+    }
+    let entry = write_member_keys(&dir, &ports)?;
+    let path = dir.join("member.toml");
+    write_public_file(&path, &toml::to_string(&entry)?)?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn write_genesis(
+    members: &[PathBuf],
+    chain_id: u64,
+    dkg_window_heights: u64,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let entries = members
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<MemberEntry>(&text)
+                .with_context(|| format!("parsing {}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let file = genesis(chain_id, entries, dkg_window_heights)?;
+    write_public_file(out, &toml::to_string(&file)?)?;
+    println!("{}", out.display());
     Ok(())
 }

@@ -18,11 +18,12 @@ use std::collections::VecDeque;
 use crate::id_hash::IdSet;
 
 use rayon::prelude::*;
-use shroud_crypto::tdh2::{verify_ciphertexts, Ciphertext, Context, EncryptionKey, Label};
+use shroud_crypto::tdh2::{verify_ciphertexts, Ciphertext, Context, Label};
 use shroud_crypto::ThresholdError;
 use thiserror::Error;
 
 use crate::batch::{Batch, TxId};
+use crate::key_slot::KeySlot;
 use crate::store::PendingGroup;
 
 /// Mempool and batching configuration.
@@ -127,11 +128,14 @@ pub enum Rejection {
     /// The admission queue is full; try again later or another validator.
     #[error("validator overloaded: its admission queue is full")]
     Overloaded,
+    /// The committee has not formed its key yet (its DKG is running): nothing can be checked.
+    #[error("the epoch key is not formed yet (the validators' DKG is running)")]
+    KeyNotReady,
 }
 
 impl Rejection {
     /// Every label, for mapping a label back to its static form.
-    pub const LABELS: [&'static str; 10] = [
+    pub const LABELS: [&'static str; 11] = [
         "too_large",
         "malformed",
         "wrong_chain",
@@ -142,6 +146,7 @@ impl Rejection {
         "duplicate",
         "full",
         "overloaded",
+        "key_not_ready",
     ];
 
     /// The static form of a rejection label (`rejected` for one that is not a rejection's).
@@ -165,6 +170,7 @@ impl Rejection {
             Rejection::Duplicate => "duplicate",
             Rejection::Full => "full",
             Rejection::Overloaded => "overloaded",
+            Rejection::KeyNotReady => "key_not_ready",
         }
     }
 }
@@ -174,7 +180,7 @@ impl Rejection {
 pub struct Mempool {
     config: MempoolConfig,
     context: Context,
-    key: EncryptionKey,
+    key: KeySlot,
     author: u16,
     /// Held ciphertexts in admission order, each with its admission sequence number and id.
     pending: VecDeque<(u64, TxId, Vec<u8>)>,
@@ -192,11 +198,12 @@ pub struct Mempool {
 
 impl Mempool {
     /// An empty mempool of validator `author` for `context`, whose ciphertexts must verify
-    /// under `key`. `next_sequence` continues the author's batch numbering after a restart.
+    /// under the key in `key` (nothing is admitted until it is set). `next_sequence` continues
+    /// the author's batch numbering after a restart.
     pub fn new(
         config: MempoolConfig,
         context: Context,
-        key: EncryptionKey,
+        key: KeySlot,
         author: u16,
         next_sequence: u64,
         validity_heights: u64,
@@ -252,6 +259,10 @@ impl Mempool {
         rng: &mut R,
         mut committed: impl FnMut(&TxId) -> bool,
     ) -> Vec<Result<TxId, Rejection>> {
+        let key = self.key.get();
+        if key.is_none() && !unchecked {
+            return vec![Err(Rejection::KeyNotReady); submissions.len()];
+        }
         let mut verdicts: Vec<Result<TxId, Rejection>> = Vec::with_capacity(submissions.len());
         let mut proofs = Vec::new();
         let mut proof_slots = Vec::new();
@@ -289,8 +300,8 @@ impl Mempool {
                 Err(rejection) => verdicts.push(Err(rejection)),
             }
         }
-        if !proofs.is_empty() {
-            let checked = verify_ciphertexts(proofs, &self.key, &self.context, rng);
+        if let (false, Some(key)) = (proofs.is_empty(), key) {
+            let checked = verify_ciphertexts(proofs, &key, &self.context, rng);
             for (slot, result) in proof_slots.into_iter().zip(checked) {
                 if result.is_err() {
                     verdicts[slot] = Err(Rejection::InvalidCiphertext);
@@ -527,7 +538,7 @@ pub fn committed_locations<'a>(
 mod tests {
     use rand_chacha::rand_core::SeedableRng;
     use rand_chacha::ChaCha20Rng;
-    use shroud_crypto::tdh2::{encrypt, trusted_dealer_for_local_testnet, Label};
+    use shroud_crypto::tdh2::{encrypt, trusted_dealer_for_local_testnet, EncryptionKey, Label};
 
     use super::*;
 
@@ -544,7 +555,11 @@ mod tests {
             batch_count_max: 3,
             ..MempoolConfig::default()
         };
-        (key, Mempool::new(config, CONTEXT, key, 1, 0, 50), rng)
+        (
+            key,
+            Mempool::new(config, CONTEXT, KeySlot::ready(key), 1, 0, 50),
+            rng,
+        )
     }
 
     fn ciphertext(

@@ -184,6 +184,8 @@ pub struct NodeStore {
     log: std::sync::Arc<SegmentLog>,
     /// Height-log segment → the last height recorded in it.
     record_segments: sled::Tree,
+    /// The committed DKG messages, keyed by height and place in the block.
+    dkg_transcript: sled::Tree,
     /// The height records' bytes (the `heights` tree holds their locations and checksums).
     records: std::sync::Arc<SegmentLog>,
 }
@@ -216,6 +218,26 @@ const OUTCOME_COUNTS: &[u8] = b"outcome_counts";
 const EPOCH_KEY_CERTIFICATE: &[u8] = b"epoch_key_certificate";
 /// Every height below this one is pruned (absent: nothing is).
 const KEPT_FROM_HEIGHT: &[u8] = b"kept_from_height";
+/// The key set the DKG formed (`PublicKeySet::to_bytes`), once it has.
+const DKG_KEY_SET: &[u8] = b"dkg_key_set";
+/// What the DKG decided ([`DkgRecord`]), once it completed.
+const DKG_RECORD: &[u8] = b"dkg_record";
+
+/// What a completed DKG decided, kept for the status and the logs.
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct DkgRecord {
+    /// The round that succeeded.
+    pub round: u32,
+    /// The committed height at which it did.
+    pub height: u64,
+    /// The qualified dealers.
+    pub qualified: Vec<u16>,
+    /// The dealers left out, with the label and text of the reason.
+    pub excluded: Vec<(u16, String, String)>,
+    /// Why this validator holds no share, if it does not.
+    pub share_problem: Option<String>,
+}
 /// Every global position below this one is pruned from the order.
 const KEPT_FROM_POSITION: &[u8] = b"kept_from_position";
 
@@ -292,6 +314,7 @@ impl NodeStore {
             log_segments: db.open_tree("log_segments")?,
             log: std::sync::Arc::new(SegmentLog::open(&path.join("batch-log"))?),
             record_segments: db.open_tree("record_segments")?,
+            dkg_transcript: db.open_tree("dkg_transcript")?,
             records: std::sync::Arc::new(SegmentLog::open(&path.join("height-log"))?),
             db,
         })
@@ -727,6 +750,53 @@ impl NodeStore {
         self.block_certificates
             .get(height.to_be_bytes())?
             .map(|bytes| decode(&bytes, "block_certificates"))
+            .transpose()
+    }
+
+    // ----- distributed key generation -----------------------------------------------------
+
+    /// Records the DKG messages committed at `height`, in block order (made durable by the
+    /// height's flush). Never pruned: the transcript is what a restarted validator replays.
+    pub fn put_dkg_messages(&self, height: u64, messages: &[&[u8]]) -> Result<(), StoreError> {
+        for (index, message) in messages.iter().enumerate() {
+            let mut key = [0u8; 12];
+            key[..8].copy_from_slice(&height.to_be_bytes());
+            key[8..].copy_from_slice(&(index as u32).to_be_bytes());
+            self.dkg_transcript.insert(key, *message)?;
+        }
+        Ok(())
+    }
+
+    /// The committed DKG transcript, in order: `(height, message bytes)`.
+    pub fn dkg_transcript(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.dkg_transcript
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                let height = u64_value(key.get(..8).unwrap_or_default(), "dkg_transcript")?;
+                Ok((height, value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Records the DKG's key set and what it decided (flushed by the caller).
+    pub fn put_dkg_result(&self, key_set: &[u8], record: &DkgRecord) -> Result<(), StoreError> {
+        let bytes = encode(record, "meta")?;
+        self.meta.insert(DKG_RECORD, bytes.as_slice())?;
+        self.meta.insert(DKG_KEY_SET, key_set)?;
+        Ok(())
+    }
+
+    /// The key set the DKG formed, if it completed.
+    pub fn dkg_key_set(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(DKG_KEY_SET)?.map(|bytes| bytes.to_vec()))
+    }
+
+    /// What the DKG decided, if it completed.
+    pub fn dkg_record(&self) -> Result<Option<DkgRecord>, StoreError> {
+        self.meta
+            .get(DKG_RECORD)?
+            .map(|bytes| decode(&bytes, "meta"))
             .transpose()
     }
 

@@ -139,7 +139,7 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
     let committee = sdk_committee(&cluster);
     let runtime = runtime();
     let mut rng = ChaCha20Rng::seed_from_u64(5);
-    let key = *committee.encryption_key();
+    let key = *committee.encryption_key().expect("dealt");
     let label = |epoch: u64, nonce: u8| Label {
         chain_id: committee.chain_id(),
         epoch,

@@ -95,7 +95,9 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         let submitted = client.submit_bundle(&bundle).await.expect("accepted");
         (client, submitted.tx_id)
     });
-    let single = client.encrypt(&Bundle::single(NamespaceId(1), b"over http".to_vec()));
+    let single = client
+        .encrypt(&Bundle::single(NamespaceId(1), b"over http".to_vec()))
+        .expect("a dealt key");
     let body = format!("{{\"ciphertext\": \"{}\"}}", hex(&single));
     let (status, posted) = json(address, "POST", "/v1/tx", Some(body.as_bytes()));
     assert_eq!(status, 200, "{posted}");
@@ -170,7 +172,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     let (_, key) = json(address, "GET", "/v1/encryption-key", None);
     assert_eq!(
         key["encryption_key"].as_str().expect("key"),
-        hex(&committee.encryption_key().to_bytes())
+        hex(&committee.encryption_key().expect("dealt").to_bytes())
     );
     assert!(
         key["certificate"]["signature"]
@@ -201,7 +203,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     };
     let (ciphertext, point) = (unhex("ciphertext"), unhex("point"));
     let opened = shroud_crypto::tdh2::check_decryptions(
-        committee.public_key_set(),
+        committee.public_key_set().expect("dealt"),
         &shroud_crypto::tdh2::Context {
             chain_id: committee.chain_id(),
             epoch: committee.epoch(),

@@ -21,7 +21,12 @@ use common::{connect_sdk, metric, runtime, sdk_committee, submit, Cluster, CHAIN
 
 /// Fresh ciphertexts for the cluster's key, valid through [`common::VALID_THROUGH`].
 fn ciphertexts(cluster: &Cluster, count: usize, seed: u64) -> Vec<Vec<u8>> {
-    let key = *cluster.committee.public_key_set.encryption_key();
+    let key = *cluster
+        .committee
+        .public_key_set
+        .as_ref()
+        .expect("dealt")
+        .encryption_key();
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     (0..count)
         .map(|_| {

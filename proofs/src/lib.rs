@@ -40,7 +40,10 @@ pub use bundle::{
     bundle_digest, item_data_hash, Bundle, BundleError, BundleLimits, Item, NamespaceId,
     BUNDLE_VERSION,
 };
-pub use committee::{CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry};
+pub use committee::{
+    default_dkg_window_heights, CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry,
+    DKG_WINDOW_HEIGHTS_DEFAULT, DKG_WINDOW_HEIGHTS_RANGE,
+};
 pub use decryption::{
     got_shares, outcome_of_opened, DecryptionError, DecryptionEvidence, SharedPosition,
 };

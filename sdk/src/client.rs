@@ -77,7 +77,10 @@ fn local_for(address: &SocketAddr) -> SocketAddr {
 }
 
 impl Client {
-    /// Connects to the given validators (by index); at least one must answer.
+    /// Connects to the given validators (by index); at least one must answer. A committee
+    /// without a key (a genesis file) learns it here from the committee's certificate if the
+    /// validators have formed it; until then [`Client::committee`] has no key, and
+    /// [`Client::wait_for_key`] waits for it.
     pub async fn connect(committee: Committee, validators: &[usize]) -> Result<Self, SdkError> {
         let limits = Limits::default();
         let mut sessions = Vec::new();
@@ -94,14 +97,53 @@ impl Client {
         if sessions.is_empty() {
             return Err(SdkError::Unreachable);
         }
-        let client = Self {
+        let mut client = Self {
             committee,
             sessions,
             limits,
             height: std::sync::Mutex::new((0, Instant::now())),
         };
         client.refresh_height().await?;
+        if !client.committee.has_key() {
+            match client.learn_key().await {
+                Ok(()) | Err(SdkError::KeyNotCertified) => {}
+                Err(error) => return Err(error),
+            }
+        }
         Ok(client)
+    }
+
+    /// The committee, with its certified key once known.
+    pub fn committee(&self) -> &Committee {
+        &self.committee
+    }
+
+    async fn learn_key(&mut self) -> Result<(), SdkError> {
+        let (validator, certificate) = self.fetch_certificate().await?;
+        self.committee = self
+            .committee
+            .clone()
+            .with_certified_key(&certificate, validator)?;
+        Ok(())
+    }
+
+    /// Waits until the committee's key is certified (the validators' DKG completed and 2f+1 of
+    /// them signed the key set), asking every 200 ms, at most `timeout`.
+    pub async fn wait_for_key(&mut self, timeout: Duration) -> Result<(), SdkError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.committee.has_key() {
+                return Ok(());
+            }
+            match self.learn_key().await {
+                Ok(()) => return Ok(()),
+                Err(SdkError::KeyNotCertified) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(SdkError::KeyNotCertified) => return Err(SdkError::Timeout),
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Asks every connected validator for its certified height and keeps the median, which
@@ -186,14 +228,10 @@ impl Client {
             .map_err(|error| SdkError::BadAnswer { validator, error })
     }
 
-    /// The committee.
-    pub fn committee(&self) -> &Committee {
-        &self.committee
-    }
-
     /// Encrypts a bundle to the epoch key, labelled with the chain, the epoch, an expiry
-    /// ([`Client::valid_through`]) and a fresh random nonce.
-    pub fn encrypt(&self, bundle: &Bundle) -> Vec<u8> {
+    /// ([`Client::valid_through`]) and a fresh random nonce; [`SdkError::KeyNotCertified`]
+    /// before the key is known.
+    pub fn encrypt(&self, bundle: &Bundle) -> Result<Vec<u8>, SdkError> {
         encrypt_bundle(&self.committee, bundle, self.valid_through())
     }
 
@@ -205,12 +243,12 @@ impl Client {
         if learned.elapsed() >= HEIGHT_REFRESH {
             self.refresh_height().await?;
         }
-        match self.submit(&self.encrypt(bundle)).await {
+        match self.submit(&self.encrypt(bundle)?).await {
             Err(SdkError::Rejected { label, .. })
                 if label == "expired" || label == "expiry_too_far" =>
             {
                 self.refresh_height().await?;
-                self.submit(&self.encrypt(bundle)).await
+                self.submit(&self.encrypt(bundle)?).await
             }
             result => result,
         }
@@ -351,6 +389,17 @@ impl Client {
     /// committee's BLS keys and the committee file's key set: a wallet encrypts only to a key
     /// that 2f+1 validators vouch for, never one server's word.
     pub async fn fetch_epoch_key(&self) -> Result<EpochKeyCertificate, SdkError> {
+        let (validator, certificate) = self.fetch_certificate().await?;
+        // Checks the certificate, and that it names the key this client encrypts to.
+        self.committee
+            .clone()
+            .with_certified_key(&certificate, validator)?;
+        Ok(certificate)
+    }
+
+    /// The first epoch-key certificate a connected validator serves, with who served it
+    /// (not yet checked).
+    async fn fetch_certificate(&self) -> Result<(usize, EpochKeyCertificate), SdkError> {
         let request = EpochKeyRequest {
             epoch: self.committee.epoch(),
         };
@@ -360,24 +409,9 @@ impl Client {
                 continue;
             };
             let response = self.decode::<EpochKeyResponse>(*index, &answer, FrameKind::EpochKey)?;
-            let Some(certificate) = response.certificate else {
-                continue;
-            };
-            certificate
-                .verify(
-                    self.committee.keys(),
-                    self.committee.chain_id(),
-                    self.committee.epoch(),
-                )
-                .map_err(|error| SdkError::InvalidOutput {
-                    validator: *index,
-                    height: 0,
-                    error,
-                })?;
-            if certificate.key_set != self.committee.key_set_bytes() {
-                return Err(SdkError::KeyMismatch);
+            if let Some(certificate) = response.certificate {
+                return Ok((*index, certificate));
             }
-            return Ok(certificate);
         }
         Err(SdkError::KeyNotCertified)
     }
@@ -414,7 +448,7 @@ impl Client {
             // A ciphertext's payload is bounded by what one frame carries.
             match evidence.verify(
                 self.committee.keys(),
-                self.committee.public_key_set(),
+                self.committee.public_key_set()?,
                 (self.committee.chain_id(), self.committee.epoch()),
                 self.limits.frame_bytes_max,
                 &shroud_proofs::BundleLimits::default(),
@@ -587,7 +621,11 @@ impl Client {
 
 /// Encrypts a bundle to a committee's epoch key with a fresh random nonce, valid through
 /// height `valid_through` (see [`Client::valid_through`]).
-pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle, valid_through: u64) -> Vec<u8> {
+pub fn encrypt_bundle(
+    committee: &Committee,
+    bundle: &Bundle,
+    valid_through: u64,
+) -> Result<Vec<u8>, SdkError> {
     encrypt_bytes(committee, &bundle.encode(), valid_through)
 }
 
@@ -595,7 +633,11 @@ pub fn encrypt_bundle(committee: &Committee, bundle: &Bundle, valid_through: u64
 /// through height `valid_through`. Only a bundle's encoding decrypts to a usable outcome;
 /// anything else is ordered, decrypted, and fails as `malformed_bundle` (tests and demos use
 /// this to show it).
-pub fn encrypt_bytes(committee: &Committee, plaintext: &[u8], valid_through: u64) -> Vec<u8> {
+pub fn encrypt_bytes(
+    committee: &Committee,
+    plaintext: &[u8],
+    valid_through: u64,
+) -> Result<Vec<u8>, SdkError> {
     let mut nonce = [0u8; 32];
     OsRng.fill_bytes(&mut nonce);
     let label = Label {
@@ -604,7 +646,7 @@ pub fn encrypt_bytes(committee: &Committee, plaintext: &[u8], valid_through: u64
         valid_through,
         nonce,
     };
-    encrypt(committee.encryption_key(), label, plaintext, &mut OsRng).to_bytes()
+    Ok(encrypt(committee.encryption_key()?, label, plaintext, &mut OsRng).to_bytes())
 }
 
 /// A namespace followed height by height: each call returns the next verified outputs, with

@@ -2,15 +2,17 @@
 
 use std::path::Path;
 
-use shroud_crypto::tdh2::EncryptionKey;
+use shroud_crypto::tdh2::{EncryptionKey, PublicKeySet};
 use shroud_crypto::CommitteeKeys;
 use shroud_network::Pin;
-use shroud_proofs::{CheckedCommittee, CommitteeFile};
+use shroud_proofs::{CheckedCommittee, CommitteeFile, EpochKeyCertificate};
 
 use crate::SdkError;
 
 /// A checked committee file: the BLS keys that certify outputs, the epoch encryption key, and
-/// how to reach each validator.
+/// how to reach each validator. A genesis file has no key (the validators form it with their
+/// DKG): [`Committee::with_certified_key`] adds the key that 2f+1 of them certified, which is
+/// what [`crate::Client::connect`] does.
 #[derive(Clone, Debug)]
 pub struct Committee {
     checked: CheckedCommittee,
@@ -70,19 +72,60 @@ impl Committee {
         self.checked.file.validators.len()
     }
 
-    /// The key bundles are encrypted to.
-    pub fn encryption_key(&self) -> &EncryptionKey {
-        self.checked.public_key_set.encryption_key()
+    /// The key bundles are encrypted to; [`SdkError::KeyNotCertified`] while the committee
+    /// has none (a genesis file before [`Committee::with_certified_key`]).
+    pub fn encryption_key(&self) -> Result<&EncryptionKey, SdkError> {
+        Ok(self.public_key_set()?.encryption_key())
     }
 
     /// The threshold key set (its `x·g₂` checks combined points).
-    pub fn public_key_set(&self) -> &shroud_crypto::tdh2::PublicKeySet {
-        &self.checked.public_key_set
+    pub fn public_key_set(&self) -> Result<&PublicKeySet, SdkError> {
+        self.checked
+            .public_key_set
+            .as_ref()
+            .ok_or(SdkError::KeyNotCertified)
     }
 
-    /// The threshold key set's encoding (what the committee's epoch-key certificate signs).
-    pub fn key_set_bytes(&self) -> Vec<u8> {
-        self.checked.public_key_set.to_bytes()
+    /// Whether the committee knows its key set (from the file or a certificate).
+    pub fn has_key(&self) -> bool {
+        self.checked.public_key_set.is_some()
+    }
+
+    /// This committee with the key set that `certificate` certifies, after checking the
+    /// certificate against the committee's BLS keys (2f+1 signers over the chain id, the
+    /// epoch and the key set) and the key set itself. A committee file that names a key must
+    /// name the same one ([`SdkError::KeyMismatch`] otherwise).
+    pub fn with_certified_key(
+        mut self,
+        certificate: &EpochKeyCertificate,
+        validator: usize,
+    ) -> Result<Self, SdkError> {
+        certificate
+            .verify(self.keys(), self.chain_id(), self.epoch())
+            .map_err(|error| SdkError::InvalidOutput {
+                validator,
+                height: 0,
+                error,
+            })?;
+        if let Some(known) = &self.checked.public_key_set {
+            if known.to_bytes() != certificate.key_set {
+                return Err(SdkError::KeyMismatch);
+            }
+            return Ok(self);
+        }
+        let key_set = PublicKeySet::from_bytes(&certificate.key_set)
+            .map_err(|error| SdkError::Committee(format!("certified key set: {error}")))?;
+        let share_count = self.size();
+        if key_set.share_count() != share_count || key_set.threshold() != (share_count - 1) / 3 + 1
+        {
+            return Err(SdkError::Committee(format!(
+                "the certified key set is {} of {}, the committee has {share_count} validators",
+                key_set.threshold(),
+                key_set.share_count()
+            )));
+        }
+        self.checked.public_key_set = Some(key_set);
+        Ok(self)
     }
 
     /// The validators' BLS keys (they certify outputs).

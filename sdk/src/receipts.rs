@@ -276,7 +276,8 @@ mod tests {
             chain_id: 9,
             epoch: 2,
             validity_heights: 64,
-            public_key_set: hex::encode(public.to_bytes()),
+            public_key_set: Some(hex::encode(public.to_bytes())),
+            dkg_window_heights: shroud_proofs::DKG_WINDOW_HEIGHTS_DEFAULT,
             validators: secrets
                 .iter()
                 .enumerate()
@@ -287,6 +288,7 @@ mod tests {
                     peer_address: address,
                     client_address: address,
                     http_address: address,
+                    dkg_public_key: None,
                 })
                 .collect(),
         };

@@ -103,10 +103,52 @@ impl StageHandle {
     }
 }
 
+/// How the stage starts: with its state, or waiting for the DKG to form the key.
+pub enum StageStart {
+    /// The key is known.
+    Ready(Box<DecryptionState>),
+    /// The key is not formed yet: the state (built around the DKG's share) arrives here.
+    /// Until then there is nothing to decrypt (no ciphertext is admitted before the key), and
+    /// the events that arrive are dropped.
+    AwaitingKey(Receiver<DecryptionState>),
+}
+
+impl std::fmt::Debug for StageStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StageStart::Ready(_) => write!(f, "StageStart::Ready"),
+            StageStart::AwaitingKey(_) => write!(f, "StageStart::AwaitingKey"),
+        }
+    }
+}
+
+/// The state once the key is formed; `None` if the stage is stopped first.
+fn await_state(
+    start: StageStart,
+    events: &Receiver<DecryptEvent>,
+    handle: &StageHandle,
+) -> Option<DecryptionState> {
+    let states = match start {
+        StageStart::Ready(state) => return Some(*state),
+        StageStart::AwaitingKey(states) => states,
+    };
+    while !handle.stop.load(Ordering::SeqCst) {
+        match states.recv_timeout(TICK) {
+            Ok(state) => return Some(state),
+            Err(RecvTimeoutError::Timeout) => {}
+            // The key was formed without a share for this validator: it has nothing to
+            // decrypt with, and waits for the node to stop.
+            Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
+        }
+        while events.try_recv().is_ok() {}
+    }
+    None
+}
+
 /// Starts the stage on its own thread. `committed` is the height consensus recovered as
 /// committed (all of it is released: a committed height's order is final).
 pub fn spawn(
-    state: DecryptionState,
+    start: StageStart,
     committed: u64,
     outbox: Outbox,
     limits: Limits,
@@ -127,6 +169,9 @@ pub fn spawn(
         .name("decryption".into())
         .spawn(move || {
             let result = pool.install(move || {
+                let Some(state) = await_state(start, &receiver, &thread_handle) else {
+                    return Ok(());
+                };
                 run(
                     state,
                     &receiver,

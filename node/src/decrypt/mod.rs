@@ -42,5 +42,5 @@
 mod actor;
 mod state;
 
-pub use actor::{spawn, DecryptEvent, DecryptMessage, StageHandle};
+pub use actor::{spawn, DecryptEvent, DecryptMessage, StageHandle, StageStart};
 pub use state::{DecryptionState, Faults, Outgoing, Params, Send, StageError};

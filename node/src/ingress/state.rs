@@ -187,7 +187,7 @@ mod tests {
         let mempool = Mempool::new(
             config(),
             CONTEXT,
-            key,
+            crate::key_slot::KeySlot::ready(key),
             0,
             store.next_sequence().expect("sequence"),
             100,

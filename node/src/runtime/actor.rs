@@ -14,18 +14,22 @@ use shroud_consensus::{
     verify_message, verify_votes, Block, BlockDigest, Consensus, Height, Input,
     Limits as ConsensusLimits, Message, Output, PayloadSource as _, ValidatorIndex, View, Vote,
 };
+use shroud_crypto::dkg::{DkgEvent, DkgOutput};
+use shroud_crypto::tdh2::{KeyShare, PublicKeySet};
 use shroud_crypto::{CertificateBuilder, SecretKey, SigningDomain};
 use shroud_network::frame;
 use shroud_network::{FrameKind, Limits};
 use shroud_storage::{ConsensusStore, SledStore};
 use tracing::{error, info, warn};
 
+use super::dkg::{self, DkgRunner, KeyStatus};
 use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
 use super::vouch::{Job, Verdict, Vouching};
 use super::{NodeError, OutcomeSummary, Query, Status};
 use crate::batch::{
-    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload, TxId,
+    AckCollector, Batch, BatchAck, BatchCertificate, BatchDigest, BatchSummary, BlockPayload,
+    DkgPost, TxId,
 };
 use crate::committed::SharedCommitted;
 use crate::decrypt::{DecryptEvent, StageHandle};
@@ -111,7 +115,27 @@ pub struct Validator {
     vouching: Option<Vouching>,
     /// When remembered checks were last swept for expiry.
     vouching_swept_ms: u64,
+    /// The chain id (DKG posts are signed for it).
+    chain_id: u64,
+    /// The DKG while the committee forms its key; `None` once it is formed, or when a
+    /// dealer made it.
+    dkg: Option<DkgRunner>,
+    /// Hands the formed key to the stages, once.
+    key_installer: Option<KeyInstaller>,
+    /// When this validator last posted its pending DKG messages (`None`: post at once).
+    dkg_posted_ms: Option<u64>,
+    /// What the status says about the key.
+    key_status: KeyStatus,
 }
+
+/// Hands the key the DKG formed to the stages: writes the share file, opens admission,
+/// starts the decryption stage. Called once.
+pub type KeyInstaller =
+    Box<dyn FnOnce(&PublicKeySet, Option<KeyShare>) -> Result<(), NodeError> + Send>;
+
+/// A validator re-posts its DKG messages this often until they are committed (a leader may
+/// have missed them, or a view change abandoned the block that carried them).
+const DKG_REPOST_MS: u64 = 1_000;
 
 /// Peers' batches stored before one flush and their acknowledgements at most.
 const ACKS_UNFLUSHED_MAX: usize = 8;
@@ -161,8 +185,14 @@ impl Validator {
         limits: Limits,
         stage: StageHandle,
         validity_heights: u64,
+        chain_id: u64,
     ) -> Self {
         Self {
+            chain_id,
+            dkg: None,
+            key_installer: None,
+            dkg_posted_ms: None,
+            key_status: KeyStatus::dealer(),
             committed: ingress.committed(),
             validity_heights,
             me,
@@ -449,6 +479,7 @@ impl Validator {
         let outputs = self.consensus.handle(now, Input::Start);
         self.apply(outputs)?;
         self.process_commits()?;
+        self.post_dkg(now);
         Ok(())
     }
 
@@ -492,6 +523,7 @@ impl Validator {
             self.send_epoch_key_vote(None);
         }
         self.process_commits()?;
+        self.post_dkg(now);
         self.note_own_batches();
         self.report();
         Ok(())
@@ -537,6 +569,10 @@ impl Validator {
             PeerMessage::BatchRequest(request) => self.on_batch_request(from, &request),
             PeerMessage::BatchCertificate(certificate) => self.on_certificate(from, certificate),
             PeerMessage::EpochKeyVote(vote) => self.on_epoch_key_vote(from, &vote),
+            PeerMessage::DkgPost(post) => {
+                self.on_dkg_post(post);
+                Ok(())
+            }
             PeerMessage::Decryption(message) => {
                 let from = u16::try_from(from).unwrap_or(u16::MAX);
                 self.stage.send(DecryptEvent::Peer { from, message });
@@ -1037,7 +1073,7 @@ impl Validator {
                 summaries.push(self.summary(&certificate.digest)?);
             }
             let ordered = self.place(height, &listed, &summaries);
-            self.record_height(height, &block, &listed, &ordered)?;
+            self.record_height(height, &block, &listed, &ordered, &payload.dkg)?;
             self.after_commit(&listed, &all_digests, &ordered)?;
             counter!("shroud_transactions_committed_total").increment(ordered.len() as u64);
             histogram!("shroud_commit_process_seconds").record(started.elapsed().as_secs_f64());
@@ -1121,9 +1157,16 @@ impl Validator {
         block: &Block,
         listed: &[BatchCertificate],
         ordered: &[OrderedTx],
+        dkg: &[DkgPost],
     ) -> Result<(), NodeError> {
         for certificate in listed {
             self.store.put_batch_certificate(certificate)?;
+        }
+        if self.dkg.is_some() && !dkg.is_empty() {
+            // The transcript is durable with the height's order, before any post that
+            // depends on it (a response) leaves.
+            let messages: Vec<&[u8]> = dkg.iter().map(|post| post.message.as_slice()).collect();
+            self.store.put_dkg_messages(height.0, &messages)?;
         }
         let justify = &block.justify;
         if justify.height.0 >= 1 {
@@ -1151,7 +1194,122 @@ impl Validator {
         if let Some(processed) = &self.processed {
             processed.send_replace(height.0);
         }
+        self.apply_dkg(height.0, dkg)
+    }
+
+    // ----- distributed key generation -------------------------------------------------------
+
+    /// Runs the DKG: the committee has no key yet. `replayed` are the events of the stored
+    /// transcript's replay.
+    pub fn run_dkg(
+        &mut self,
+        runner: DkgRunner,
+        replayed: Vec<DkgEvent>,
+        installer: KeyInstaller,
+    ) -> Result<(), NodeError> {
+        self.key_status = runner.status();
+        self.dkg = Some(runner);
+        self.key_installer = Some(installer);
+        self.on_dkg_events(replayed)
+    }
+
+    /// What the status says about a key known at start.
+    pub fn set_key_status(&mut self, status: KeyStatus) {
+        self.key_status = status;
+    }
+
+    /// Posts this validator's pending DKG messages: into its own proposals, and to every peer
+    /// for theirs. Again every [`DKG_REPOST_MS`] until committed.
+    fn post_dkg(&mut self, now: u64) {
+        let Some(runner) = self.dkg.as_mut() else {
+            return;
+        };
+        if self
+            .dkg_posted_ms
+            .is_some_and(|at| now.saturating_sub(at) < DKG_REPOST_MS)
+        {
+            return;
+        }
+        self.dkg_posted_ms = Some(now);
+        for post in runner.posts() {
+            if let Ok(bytes) = frame::encode(FrameKind::DkgPost, &post, &self.limits) {
+                self.outbox.broadcast(Arc::new(bytes));
+            }
+            self.payload.add_dkg(post);
+        }
+    }
+
+    /// A peer's DKG post: checked (sender, encoding, signature) and queued for proposals.
+    fn on_dkg_post(&mut self, post: DkgPost) {
+        if self.dkg.is_none() {
+            return;
+        }
+        if !self.payload.is_dkg_checked(&post) {
+            if let Err(error) = post.verify(&self.committee, self.chain_id) {
+                counter!("shroud_dkg_posts_rejected_total").increment(1);
+                tracing::debug!(%error, "DKG post refused");
+                return;
+            }
+        }
+        self.payload.add_dkg(post);
+    }
+
+    /// A height's committed DKG posts (durable): the DKG reads them, then the height.
+    fn apply_dkg(&mut self, height: u64, posts: &[DkgPost]) -> Result<(), NodeError> {
+        if !posts.is_empty() {
+            self.payload.mark_dkg_committed(posts);
+        }
+        let Some(runner) = self.dkg.as_mut() else {
+            return Ok(());
+        };
+        let events = runner.on_committed(height, posts);
+        self.on_dkg_events(events)
+    }
+
+    fn on_dkg_events(&mut self, events: Vec<DkgEvent>) -> Result<(), NodeError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for event in events {
+            dkg::report(&event);
+            if let DkgEvent::Complete(output) = event {
+                return self.key_formed(*output);
+            }
+        }
+        if let Some(runner) = &self.dkg {
+            self.key_status = runner.status();
+        }
+        // A phase may have changed: post what it needs now.
+        self.dkg_posted_ms = None;
         Ok(())
+    }
+
+    /// The DKG completed: the share is written, the stages get the key, the result is
+    /// recorded, and the committee certifies the key set for clients.
+    fn key_formed(&mut self, output: DkgOutput) -> Result<(), NodeError> {
+        let seconds = self
+            .dkg
+            .take()
+            .map(|runner| runner.elapsed_seconds())
+            .unwrap_or_default();
+        gauge!("shroud_dkg_seconds").set(seconds);
+        info!(
+            seconds,
+            height = output.height,
+            "the committee's key is formed with no dealer"
+        );
+        if let Some(problem) = &output.share_problem {
+            tracing::error!(%problem, "this validator holds no key share: it cannot decrypt");
+        }
+        let record = dkg::record(&output);
+        let key_set = output.public.to_bytes();
+        if let Some(installer) = self.key_installer.take() {
+            installer(&output.public, output.share)?;
+        }
+        self.store.put_dkg_result(&key_set, &record)?;
+        self.store.flush()?;
+        self.key_status = KeyStatus::formed(&record);
+        self.certify_epoch_key(self.chain_id, key_set)
     }
 
     /// What a processed height settles: the ingress stage forgets its ids, expired batches
@@ -1272,6 +1430,7 @@ impl Validator {
                     certified_height: self.store.certified_height()?,
                     kept_from_height: self.store.kept_from_height()?,
                     outcomes: OutcomeSummary::from(self.store.outcome_counts()?),
+                    key: self.key_status.clone(),
                 });
             }
         }

@@ -254,6 +254,15 @@ async fn order(
 
 async fn committee_info(State(api): State<Api>) -> ApiResult {
     let file = &api.committee;
+    // A dealer's key is in the file; a DKG's, in the store once formed (null while forming).
+    let key_set = match &file.public_key_set {
+        Some(text) => Some(text.clone()),
+        None => api
+            .store
+            .dkg_key_set()
+            .map_err(ApiError::store)?
+            .map(hex::encode),
+    };
     let validators: Vec<Value> = file
         .validators
         .iter()
@@ -267,13 +276,15 @@ async fn committee_info(State(api): State<Api>) -> ApiResult {
                 "peer_address": member.peer_address.to_string(),
                 "client_address": member.client_address.to_string(),
                 "http_address": member.http_address.to_string(),
+                "dkg_public_key": member.dkg_public_key.as_ref().map(|key| format!("0x{key}")),
             })
         })
         .collect();
     Ok(Json(json!({
         "chain_id": file.chain_id,
         "epoch": file.epoch,
-        "public_key_set": format!("0x{}", file.public_key_set),
+        "public_key_set": key_set.map(|bytes| format!("0x{bytes}")),
+        "dkg_window_heights": file.dkg_window_heights,
         "validators": validators,
     })))
 }

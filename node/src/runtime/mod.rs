@@ -10,6 +10,7 @@
 //! leaves.
 
 mod actor;
+pub mod dkg;
 pub mod http;
 mod net;
 mod payload;
@@ -24,7 +25,7 @@ use serde::Serialize;
 use shroud_consensus::{
     Block, Config as ConsensusConfig, Consensus, Height, Limits as ConsensusLimits,
 };
-use shroud_crypto::tdh2::Context;
+use shroud_crypto::tdh2::{Context, KeyShare, PublicKeySet};
 use shroud_network::{ClientFacingEndpoint, Limits, PeerEndpoint};
 use shroud_storage::{ConsensusStore, SledStore};
 use thiserror::Error;
@@ -34,6 +35,7 @@ use tracing::info;
 use crate::batch::BatchError;
 use crate::config::Loaded;
 use crate::ingress::IngressState;
+use crate::key_slot::KeySlot;
 use crate::mempool::Mempool;
 use crate::store::{NodeStore, StoreError};
 
@@ -69,6 +71,9 @@ pub enum NodeError {
     /// The decryption stage failed.
     #[error("decryption stage: {0}")]
     Stage(#[from] crate::decrypt::StageError),
+    /// A key file could not be read or written, or the stored key set does not decode.
+    #[error("key: {0}")]
+    Key(String),
 }
 
 /// A validator's state as the operator API reports it.
@@ -96,6 +101,8 @@ pub struct Status {
     pub kept_from_height: u64,
     /// Outcomes over every output built.
     pub outcomes: OutcomeSummary,
+    /// The committee's key: formed by the DKG (or a test network's dealer), or forming.
+    pub key: dkg::KeyStatus,
 }
 
 /// Outcome counts by label.
@@ -144,9 +151,11 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         committee,
         signer,
         identity,
+        index,
         key_share,
+        dkg_key,
     } = loaded;
-    let me = usize::from(config.index);
+    let me = usize::from(index);
     let entry = committee.file.validators[me].clone();
     let limits = Limits {
         frame_bytes_max: config.mempool.batch_bytes_max.saturating_add(1 << 20),
@@ -166,8 +175,14 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let committed = committed_blocks(recovered.as_ref());
     let payload = payload::SharedPayload::new(
         committee.committee.clone(),
+        committee.file.chain_id,
         config.mempool.batches_per_block_max,
     );
+    let known_key = known_key(&committee, &store, key_share)?;
+    let key_slot = known_key
+        .as_ref()
+        .map(|(public, _)| KeySlot::ready(*public.encryption_key()))
+        .unwrap_or_default();
     let consensus_config = ConsensusConfig {
         base_timeout_ms: config.consensus.base_timeout_ms,
         backoff_exponent_max: config.consensus.backoff_exponent_max,
@@ -178,7 +193,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let consensus = Consensus::new(
         consensus_config,
         committee.committee.clone(),
-        shroud_consensus::ValidatorIndex(config.index),
+        shroud_consensus::ValidatorIndex(index),
         signer.clone(),
         payload.clone(),
         recovered,
@@ -191,8 +206,8 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let mut mempool = Mempool::new(
         config.mempool.mempool(),
         context,
-        *committee.public_key_set.encryption_key(),
-        config.index,
+        key_slot.clone(),
+        index,
         store.next_sequence()?,
         validity_heights,
     );
@@ -231,26 +246,48 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         .map(|member| member.peer_address)
         .collect();
     let outbox = net::start_senders(peer_endpoint.clone(), addresses, me);
-    let params = crate::decrypt::Params {
-        me: config.index,
+    let settings = StageSettings {
+        me: index,
         chain_id: committee.file.chain_id,
         epoch: committee.file.epoch,
-        key_share,
-        public: committee.public_key_set.clone(),
         keys: committee.committee.keys().clone(),
         signer: signer.clone(),
         ciphertext_bytes_max: config.mempool.mempool().ciphertext_bytes_max,
         validity_heights,
-        bundle_limits: shroud_proofs::BundleLimits::default(),
         faults: crate::decrypt::Faults {
             invalid_shares: config.faults.invalid_decryption_shares,
         },
     };
-    if params.faults.invalid_shares {
+    if settings.faults.invalid_shares {
         tracing::warn!("FAULT INJECTION: this validator sends invalid decryption shares");
     }
-    let stage_state = crate::decrypt::DecryptionState::new(params, store.clone())?;
-    let (certified_sender, certified) = tokio::sync::watch::channel(stage_state.certified_height());
+    let (state_sender, state_receiver) = std::sync::mpsc::sync_channel(1);
+    let store_for_stage = store.clone();
+    let dkg_signer = signer.clone();
+    let (stage_start, key_status, known_public) = match known_key {
+        Some((public, Some(share))) => {
+            let state = crate::decrypt::DecryptionState::new(
+                settings.clone().params(public.clone(), share),
+                store.clone(),
+            )?;
+            (
+                crate::decrypt::StageStart::Ready(Box::new(state)),
+                formed_status(&committee, &store)?,
+                Some(public),
+            )
+        }
+        Some((public, None)) => (
+            crate::decrypt::StageStart::AwaitingKey(state_receiver),
+            formed_status(&committee, &store)?,
+            Some(public),
+        ),
+        None => (
+            crate::decrypt::StageStart::AwaitingKey(state_receiver),
+            dkg::KeyStatus::dealer(),
+            None,
+        ),
+    };
+    let (certified_sender, certified) = tokio::sync::watch::channel(store.certified_height()?);
     if config.storage.retain_heights < crate::config::RETAIN_HEIGHTS_RECOMMENDED {
         tracing::warn!(
             retain_heights = config.storage.retain_heights,
@@ -272,7 +309,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         config.ordering_only,
     ));
     let (stage, stage_thread) = crate::decrypt::spawn(
-        stage_state,
+        stage_start,
         consensus.committed_head().0 .0,
         outbox.clone(),
         limits.clone(),
@@ -324,6 +361,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         limits,
         stage.clone(),
         validity_heights,
+        committee.file.chain_id,
     );
     if config.faults.admit_unchecked_ciphertexts {
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
@@ -337,7 +375,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         let (jobs, _check_thread) = vouch::spawn(
             vouch::CheckParams {
                 context,
-                key: *committee.public_key_set.encryption_key(),
+                key: key_slot.clone(),
                 ciphertext_bytes_max: config.mempool.mempool().ciphertext_bytes_max,
             },
             verdicts,
@@ -347,7 +385,51 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     // Ordering opaque payloads, there is no checking thread (its channel is closed).
     let checking = !config.ordering_only;
     let mut checker_gone = false;
-    validator.certify_epoch_key(committee.file.chain_id, committee.public_key_set.to_bytes())?;
+    match known_public {
+        Some(public) => {
+            validator.set_key_status(key_status);
+            validator.certify_epoch_key(committee.file.chain_id, public.to_bytes())?;
+        }
+        None => {
+            let params = committee.dkg_params.clone().ok_or(NodeError::Key(
+                "the committee file has neither a key set nor the members' DKG keys".into(),
+            ))?;
+            let dkg_key = dkg_key.ok_or(NodeError::Key(
+                "the committee forms its key with the DKG: dkg_key_file is needed".into(),
+            ))?;
+            let faults = dkg::DkgFaults {
+                wrong_share_to: config.faults.dkg_wrong_share_to,
+                equivocate: config.faults.dkg_equivocate,
+            };
+            let transcript = validator.store.dkg_transcript()?;
+            let processed = validator.store.processed_height()?;
+            let (runner, replayed) = dkg::DkgRunner::start(
+                params,
+                index,
+                dkg_key,
+                dkg_signer,
+                (committee.file.chain_id, committee.file.epoch),
+                faults,
+                &transcript,
+                processed,
+            )
+            .ok_or(NodeError::Key(
+                "the DKG key is not the one the committee lists for this validator".into(),
+            ))?;
+            info!(
+                replayed = transcript.len(),
+                "the committee has no key yet: running the DKG"
+            );
+            let installer = key_installer(
+                key_slot.clone(),
+                settings,
+                store_for_stage,
+                config.data_dir.clone(),
+                state_sender,
+            );
+            validator.run_dkg(runner, replayed, installer)?;
+        }
+    }
     validator.start(committed)?;
     info!(index = me, peer = %entry.peer_address, client = %entry.client_address, http = %entry.http_address, "validator running");
 
@@ -426,6 +508,111 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         ));
     }
     Ok(())
+}
+
+/// What the decryption stage is made of, but the key.
+#[derive(Clone)]
+struct StageSettings {
+    me: u16,
+    chain_id: u64,
+    epoch: u64,
+    keys: shroud_crypto::CommitteeKeys,
+    signer: shroud_crypto::SecretKey,
+    ciphertext_bytes_max: usize,
+    validity_heights: u64,
+    faults: crate::decrypt::Faults,
+}
+
+impl StageSettings {
+    fn params(self, public: PublicKeySet, key_share: KeyShare) -> crate::decrypt::Params {
+        crate::decrypt::Params {
+            me: self.me,
+            chain_id: self.chain_id,
+            epoch: self.epoch,
+            key_share,
+            public,
+            keys: self.keys,
+            signer: self.signer,
+            ciphertext_bytes_max: self.ciphertext_bytes_max,
+            validity_heights: self.validity_heights,
+            bundle_limits: shroud_proofs::BundleLimits::default(),
+            faults: self.faults,
+        }
+    }
+}
+
+/// The key known at start: the committee file's (a test network's dealer), or the one this
+/// validator's DKG formed on an earlier run (with the share it wrote, if it got one).
+fn known_key(
+    committee: &crate::config::LoadedCommittee,
+    store: &NodeStore,
+    key_share: Option<KeyShare>,
+) -> Result<Option<(PublicKeySet, Option<KeyShare>)>, NodeError> {
+    if let Some(public) = &committee.public_key_set {
+        return Ok(Some((public.clone(), key_share)));
+    }
+    let Some(bytes) = store.dkg_key_set()? else {
+        return Ok(None);
+    };
+    let public =
+        PublicKeySet::from_bytes(&bytes).map_err(|_| NodeError::Store(StoreError::Corrupt("meta")))?;
+    let record = store.dkg_record()?;
+    let without_share = record.as_ref().is_some_and(|record| record.share_problem.is_some());
+    match key_share {
+        Some(share) => {
+            let expected = public
+                .verification_key(share.index())
+                .map_err(|error| NodeError::Key(error.to_string()))?;
+            if *expected != share.verification_key() {
+                return Err(NodeError::Key(
+                    "key-share.hex in the data folder does not match the key the DKG formed"
+                        .into(),
+                ));
+            }
+            Ok(Some((public, Some(share))))
+        }
+        None if without_share => Ok(Some((public, None))),
+        None => Err(NodeError::Key(
+            "the DKG formed the key, but key-share.hex is missing from the data folder".into(),
+        )),
+    }
+}
+
+/// What the status says about a key known at start.
+fn formed_status(
+    committee: &crate::config::LoadedCommittee,
+    store: &NodeStore,
+) -> Result<dkg::KeyStatus, NodeError> {
+    if committee.public_key_set.is_some() {
+        return Ok(dkg::KeyStatus::dealer());
+    }
+    Ok(store
+        .dkg_record()?
+        .map(|record| dkg::KeyStatus::formed(&record))
+        .unwrap_or_else(dkg::KeyStatus::dealer))
+}
+
+/// Hands the DKG's key to the stages: admission opens, the share is written (0600, flushed),
+/// and the decryption stage starts around it.
+fn key_installer(
+    slot: KeySlot,
+    settings: StageSettings,
+    store: NodeStore,
+    data_dir: std::path::PathBuf,
+    states: std::sync::mpsc::SyncSender<crate::decrypt::DecryptionState>,
+) -> actor::KeyInstaller {
+    Box::new(move |public: &PublicKeySet, share: Option<KeyShare>| {
+        slot.set(*public.encryption_key());
+        let Some(share) = share else {
+            return Ok(());
+        };
+        crate::config::write_dkg_share(&data_dir, &share)
+            .map_err(|error| NodeError::Key(error.to_string()))?;
+        let state = crate::decrypt::DecryptionState::new(settings.params(public.clone(), share), store)?;
+        // The stage waits for exactly this; it is gone only if it stopped.
+        let _ = states.send(state);
+        Ok(())
+    })
 }
 
 /// Committed blocks in height order, from recovered consensus state.

@@ -59,6 +59,8 @@ pub enum PeerMessage {
     Decryption(DecryptMessage),
     /// A signature over the epoch key set.
     EpochKeyVote(EpochKeyVote),
+    /// A DKG message, for the receiver's proposals.
+    DkgPost(crate::batch::DkgPost),
 }
 
 /// What the validator loop receives.
@@ -107,6 +109,7 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
         FrameKind::EpochKeyVote => parsed
             .decode(FrameKind::EpochKeyVote)
             .map(PeerMessage::EpochKeyVote),
+        FrameKind::DkgPost => parsed.decode(FrameKind::DkgPost).map(PeerMessage::DkgPost),
         FrameKind::DecryptionRequest => parsed
             .decode(FrameKind::DecryptionRequest)
             .map(|request| PeerMessage::Decryption(DecryptMessage::Request(request))),

@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 
 use shroud_consensus::{Committee, Height, Payload, PayloadSource};
 
-use crate::batch::{BatchCertificate, BatchDigest, BlockPayload};
+use crate::batch::{BatchCertificate, BatchDigest, BlockPayload, DkgPost, DKG_POSTS_PER_BLOCK_MAX};
 
 /// A proposed batch is proposed again if it is not committed within this time (its block may
 /// have been abandoned by a view change). Committing a batch twice is harmless: the order rule
@@ -17,9 +17,44 @@ const REPROPOSE_AFTER_MS: u64 = 3_000;
 /// cannot fill this without the committee's help).
 const QUEUED_MAX: usize = 100_000;
 
+/// DKG posts of one sender waiting at most (an honest member has at most two pending: its
+/// dealing and its response).
+const DKG_PER_SENDER_MAX: usize = 4;
+/// Committed DKG posts remembered (a DKG has about two per member and round).
+const DKG_COMMITTED_KEPT: usize = 4_096;
+
+#[derive(Debug, Default)]
+struct DkgQueue {
+    ready: VecDeque<DkgPost>,
+    in_flight: Vec<(DkgPost, u64)>,
+    committed: HashSet<[u8; 32]>,
+    committed_order: VecDeque<[u8; 32]>,
+    /// Posts whose signature this node checked.
+    verified: HashSet<[u8; 32]>,
+}
+
+impl DkgQueue {
+    fn knows(&self, digest: &[u8; 32]) -> bool {
+        self.committed.contains(digest)
+            || self.ready.iter().any(|post| post.digest() == *digest)
+            || self.in_flight.iter().any(|(post, _)| post.digest() == *digest)
+    }
+
+    fn waiting_from(&self, sender: u16) -> usize {
+        self.ready.iter().filter(|post| post.sender == sender).count()
+            + self
+                .in_flight
+                .iter()
+                .filter(|(post, _)| post.sender == sender)
+                .count()
+    }
+}
+
 #[derive(Debug)]
 struct State {
     committee: Committee,
+    chain_id: u64,
+    dkg: DkgQueue,
     batches_max: usize,
     ready: VecDeque<BatchCertificate>,
     in_flight: Vec<(BatchCertificate, u64)>,
@@ -94,10 +129,13 @@ impl VerifiedSet {
 pub struct SharedPayload(Arc<Mutex<State>>);
 
 impl SharedPayload {
-    /// An empty source for `committee`, listing at most `batches_max` batches per block.
-    pub fn new(committee: Committee, batches_max: usize) -> Self {
+    /// An empty source for `committee` of chain `chain_id`, listing at most `batches_max`
+    /// batches per block.
+    pub fn new(committee: Committee, chain_id: u64, batches_max: usize) -> Self {
         Self(Arc::new(Mutex::new(State {
             committee,
+            chain_id,
+            dkg: DkgQueue::default(),
             batches_max,
             ready: VecDeque::new(),
             in_flight: Vec::new(),
@@ -125,6 +163,42 @@ impl SharedPayload {
             || state.in_flight.iter().any(|(c, _)| c.digest == digest);
         if !known && state.ready.len() + state.in_flight.len() < QUEUED_MAX {
             state.ready.push_back(certificate);
+        }
+    }
+
+    /// A DKG post to order (the caller checked it, or made it). Ignored if known, or if its
+    /// sender already has as many waiting as an honest member ever has.
+    pub fn add_dkg(&self, post: DkgPost) {
+        let mut state = self.state();
+        let digest = post.digest();
+        state.dkg.verified.insert(digest);
+        if !state.dkg.knows(&digest) && state.dkg.waiting_from(post.sender) < DKG_PER_SENDER_MAX {
+            state.dkg.ready.push_back(post);
+        }
+    }
+
+    /// Whether this exact post was checked before.
+    pub fn is_dkg_checked(&self, post: &DkgPost) -> bool {
+        self.state().dkg.verified.contains(&post.digest())
+    }
+
+    /// DKG posts committed: never propose them again.
+    pub fn mark_dkg_committed(&self, posts: &[DkgPost]) {
+        let mut state = self.state();
+        let queue = &mut state.dkg;
+        for post in posts {
+            let digest = post.digest();
+            if queue.committed.insert(digest) {
+                queue.committed_order.push_back(digest);
+            }
+            queue.ready.retain(|waiting| waiting.digest() != digest);
+            queue.in_flight.retain(|(waiting, _)| waiting.digest() != digest);
+            queue.verified.remove(&digest);
+        }
+        while queue.committed_order.len() > DKG_COMMITTED_KEPT {
+            if let Some(oldest) = queue.committed_order.pop_front() {
+                queue.committed.remove(&oldest);
+            }
         }
     }
 
@@ -186,7 +260,23 @@ impl PayloadSource for SharedPayload {
             state.in_flight.push((certificate.clone(), now_ms));
             batches.push(certificate);
         }
-        BlockPayload { batches }.to_payload()
+        let mut dkg = Vec::new();
+        for (post, proposed_at) in state.dkg.in_flight.iter_mut() {
+            if dkg.len() < DKG_POSTS_PER_BLOCK_MAX
+                && now_ms.saturating_sub(*proposed_at) >= REPROPOSE_AFTER_MS
+            {
+                *proposed_at = now_ms;
+                dkg.push(post.clone());
+            }
+        }
+        while dkg.len() < DKG_POSTS_PER_BLOCK_MAX {
+            let Some(post) = state.dkg.ready.pop_front() else {
+                break;
+            };
+            state.dkg.in_flight.push((post.clone(), now_ms));
+            dkg.push(post);
+        }
+        BlockPayload { batches, dkg }.to_payload()
     }
 
     /// Content is ready, or a proposed batch is due to be proposed again.
@@ -194,7 +284,13 @@ impl PayloadSource for SharedPayload {
         let state = self.state();
         let now_ms = state.now_ms;
         !state.ready.is_empty()
+            || !state.dkg.ready.is_empty()
             || state
+                .in_flight
+                .iter()
+                .any(|(_, at)| now_ms.saturating_sub(*at) >= REPROPOSE_AFTER_MS)
+            || state
+                .dkg
                 .in_flight
                 .iter()
                 .any(|(_, at)| now_ms.saturating_sub(*at) >= REPROPOSE_AFTER_MS)
@@ -213,10 +309,34 @@ impl PayloadSource for SharedPayload {
             |certificate| state.verified.contains(certificate),
         )
         .map_err(|error| error.to_string())?;
+        decoded
+            .check_dkg_posts(&state.committee, state.chain_id, |post| {
+                state.dkg.verified.contains(&post.digest())
+            })
+            .map_err(|error| error.to_string())?;
         for certificate in &decoded.batches {
             state.verified.insert(certificate);
         }
         let now_ms = state.now_ms;
+        for post in &decoded.dkg {
+            let digest = post.digest();
+            state.dkg.verified.insert(digest);
+            if state.dkg.committed.contains(&digest) {
+                continue;
+            }
+            state.dkg.ready.retain(|waiting| waiting.digest() != digest);
+            let room = state.dkg.waiting_from(post.sender) < DKG_PER_SENDER_MAX;
+            match state
+                .dkg
+                .in_flight
+                .iter_mut()
+                .find(|(waiting, _)| waiting.digest() == digest)
+            {
+                Some((_, proposed_at)) => *proposed_at = now_ms,
+                None if room => state.dkg.in_flight.push((post.clone(), now_ms)),
+                None => {}
+            }
+        }
         for certificate in decoded.batches {
             let digest = certificate.digest;
             if state.committed.contains(&digest) {

@@ -30,6 +30,7 @@ use shroud_crypto::tdh2::{all_valid, Context, EncryptionKey};
 use tokio::sync::mpsc;
 use tracing::warn;
 
+use crate::key_slot::KeySlot;
 use crate::batch::{Batch, BatchDigest};
 use crate::id_hash::IdMap;
 
@@ -74,8 +75,9 @@ pub struct Verdict {
 pub struct CheckParams {
     /// The chain and epoch every label must name.
     pub context: Context,
-    /// The epoch's encryption key, which proofs are checked against.
-    pub key: EncryptionKey,
+    /// The epoch's encryption key, which proofs are checked against (a batch waits until the
+    /// DKG forms it).
+    pub key: KeySlot,
     /// Largest ciphertext payload decoded.
     pub ciphertext_bytes_max: usize,
 }
@@ -95,10 +97,25 @@ pub fn spawn(
     Ok((jobs, thread))
 }
 
+/// How often a batch that arrived before the epoch key waits for it between looks.
+const KEY_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 fn run(params: &CheckParams, inbox: &Receiver<Job>, verdicts: &mpsc::Sender<Verdict>) {
     while let Ok(job) = inbox.recv() {
+        // Before the DKG forms the key no honest author has a batch, but a peer that formed
+        // it a moment earlier may: its batch waits here for the key (nothing else to check
+        // meanwhile), and the loop's own end closes the verdict channel.
+        let key = loop {
+            if let Some(key) = params.key.get() {
+                break key;
+            }
+            if verdicts.is_closed() {
+                return;
+            }
+            std::thread::sleep(KEY_WAIT);
+        };
         let started = std::time::Instant::now();
-        let valid = batch_is_valid(params, &job.batch);
+        let valid = batch_is_valid(params, &key, &job.batch);
         histogram!("shroud_batch_check_seconds").record(started.elapsed().as_secs_f64());
         if verdicts.blocking_send(Verdict { job, valid }).is_err() {
             return;
@@ -110,12 +127,12 @@ fn run(params: &CheckParams, inbox: &Receiver<Job>, verdicts: &mpsc::Sender<Verd
 /// stops at the first that does not decode or names another context, and checks the proofs
 /// together with no one-by-one fallback: a Byzantine author's bad batch costs no more to
 /// refuse than a good one costs to accept.
-pub fn batch_is_valid(params: &CheckParams, batch: &Batch) -> bool {
+pub fn batch_is_valid(params: &CheckParams, key: &EncryptionKey, batch: &Batch) -> bool {
     let items: Vec<&[u8]> = batch.transactions.iter().map(Vec::as_slice).collect();
     all_valid(
         &items,
         params.ciphertext_bytes_max,
-        &params.key,
+        key,
         &params.context,
         &mut OsRng,
     )

@@ -17,8 +17,8 @@ use shroud_crypto::tdh2::{encrypt, Label};
 use shroud_network::frame::{self, parse};
 use shroud_network::{ClientSession, FrameKind, Limits};
 use shroud_node::config::{
-    free_loopback_ports, load_committee, write_testnet, ConsensusSection, LoadedCommittee,
-    MempoolSection,
+    free_loopback_ports, load_committee, write_testnet, ConsensusSection, KeySource,
+    LoadedCommittee, MempoolSection,
 };
 use shroud_node::wire::{Receipt, SubmitRequest};
 
@@ -46,10 +46,50 @@ impl Cluster {
     }
 
     /// [`Cluster::start_with`], with the committee's `validity_heights` set when given (a
-    /// short retention window needs a shorter validity window).
+    /// short retention window needs a shorter validity window). The key comes from the
+    /// test-network dealer, so that tests of other parts start at once.
     pub fn start_with_validity(
         validators: usize,
         validity_heights: Option<u64>,
+        edit: impl Fn(usize, &mut String),
+    ) -> Self {
+        Self::start_keyed(validators, KeySource::TrustedDealer, validity_heights, None, edit)
+    }
+
+    /// A network with no key: its validators run the DKG when they start, with DKG phases of
+    /// at most `dkg_window_heights`. `launch_now` says which validators start at once (the
+    /// others with [`Cluster::launch`]).
+    pub fn start_dkg(
+        validators: usize,
+        dkg_window_heights: u64,
+        launch_now: impl Fn(usize) -> bool,
+        edit: impl Fn(usize, &mut String),
+    ) -> Self {
+        let mut cluster = Self::start_keyed(
+            validators,
+            KeySource::Dkg,
+            None,
+            Some(dkg_window_heights),
+            |_, _| {},
+        );
+        for (index, path) in cluster.configs.iter().enumerate() {
+            let mut text = std::fs::read_to_string(path).expect("node file");
+            edit(index, &mut text);
+            std::fs::write(path, text).expect("node file");
+        }
+        for index in 0..validators {
+            if launch_now(index) {
+                cluster.launch(index);
+            }
+        }
+        cluster
+    }
+
+    fn start_keyed(
+        validators: usize,
+        keys: KeySource,
+        validity_heights: Option<u64>,
+        dkg_window_heights: Option<u64>,
         edit: impl Fn(usize, &mut String),
     ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -63,11 +103,19 @@ impl Cluster {
             batch_interval_ms: 20,
             ..MempoolSection::default()
         };
-        let configs =
-            write_testnet(dir.path(), &ports, CHAIN_ID, consensus, mempool).expect("testnet");
+        let configs = write_testnet(dir.path(), &ports, CHAIN_ID, consensus, mempool, keys)
+            .expect("testnet");
         if let Some(validity_heights) = validity_heights {
             shroud_node::config::set_validity_heights(dir.path(), validity_heights)
                 .expect("validity window");
+        }
+        if let Some(window) = dkg_window_heights {
+            let path = dir.path().join("committee.toml");
+            let text = std::fs::read_to_string(&path).expect("committee file");
+            let mut file: shroud_node::config::CommitteeFile =
+                toml::from_str(&text).expect("committee file");
+            file.dkg_window_heights = window;
+            std::fs::write(&path, toml::to_string(&file).expect("toml")).expect("write");
         }
         for (index, path) in configs.iter().enumerate() {
             let mut text = std::fs::read_to_string(path).expect("node file");
@@ -84,10 +132,53 @@ impl Cluster {
             children: (0..validators).map(|_| None).collect(),
             committee,
         };
-        for index in 0..validators {
-            cluster.launch(index);
+        if keys == KeySource::TrustedDealer {
+            for index in 0..validators {
+                cluster.launch(index);
+            }
         }
         cluster
+    }
+
+    /// Waits until the committee certified its key (through the SDK, which checks the
+    /// certificate against the committee's BLS keys), and keeps it for the helpers that
+    /// encrypt. Returns the key set.
+    pub async fn learn_key(
+        &mut self,
+        validators: &[usize],
+        timeout: Duration,
+    ) -> shroud_crypto::tdh2::PublicKeySet {
+        let committee =
+            shroud_sdk::Committee::load(&self.dir.path().join("committee.toml")).expect("load");
+        let deadline = Instant::now() + timeout;
+        let mut client = loop {
+            match shroud_sdk::Client::connect(committee.clone(), validators).await {
+                Ok(client) => break client,
+                Err(error) if Instant::now() >= deadline => panic!("unreachable: {error}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        client
+            .wait_for_key(deadline.saturating_duration_since(Instant::now()))
+            .await
+            .unwrap_or_else(|error| panic!("no certified key: {error}\n{}", self.logs_tail()));
+        let public = client.committee().public_key_set().expect("key").clone();
+        client.close();
+        self.committee.public_key_set = Some(public.clone());
+        public
+    }
+
+    /// The last lines of every validator's log (for failure messages).
+    pub fn logs_tail(&self) -> String {
+        let mut out = String::new();
+        for index in 0..self.children.len() {
+            let path = self.logs.join(format!("validator-{index}.log"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(12)..];
+            out.push_str(&format!("--- validator {index} ---\n{}\n", tail.join("\n")));
+        }
+        out
     }
 
     pub fn launch(&mut self, index: usize) {
@@ -248,7 +339,11 @@ pub async fn submit_expiring(
     seed: u64,
     expiry: Expiry,
 ) -> Vec<String> {
-    let key = *committee.public_key_set.encryption_key();
+    let key = *committee
+        .public_key_set
+        .as_ref()
+        .expect("the key is known (dealt, or learned with Cluster::learn_key)")
+        .encryption_key();
     let mut tasks = Vec::new();
     let connections = validators.len() * 2;
     for connection in 0..connections {
