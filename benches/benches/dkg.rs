@@ -104,9 +104,11 @@ fn dkg(c: &mut Criterion) {
     group.sample_size(10);
     for n in [4usize, 16] {
         let (params, keys) = committee(n);
-        group.bench_with_input(BenchmarkId::new("committee_run", format!("n={n}")), &n, |b, _| {
-            b.iter(|| black_box(transcript(&params, &keys)))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("committee_run", format!("n={n}")),
+            &n,
+            |b, _| b.iter(|| black_box(transcript(&params, &keys))),
+        );
     }
     for n in [4usize, 16, 64] {
         let (params, keys) = committee(n);

@@ -651,7 +651,11 @@ pub fn write_member_keys(home: &Path, ports: &Ports) -> Result<MemberEntry, Conf
         zeroize::Zeroizing::new(hex::encode(signer.to_bytes().as_ref())).as_bytes(),
         true,
     )?;
-    write_file(&home.join("tls.cert.der"), identity.certificate_der(), false)?;
+    write_file(
+        &home.join("tls.cert.der"),
+        identity.certificate_der(),
+        false,
+    )?;
     write_file(&home.join("tls.key.der"), identity.key_der(), true)?;
     write_file(
         &home.join("dkg.key"),
@@ -825,7 +829,10 @@ mod tests {
         let swapped = dir.path().join("swapped.toml");
         fs::write(&swapped, toml::to_string(&config).expect("toml")).expect("write");
         let error = NodeConfig::load(&swapped).expect_err("another DKG key");
-        assert!(error.to_string().contains("does not match validator 1"), "{error}");
+        assert!(
+            error.to_string().contains("does not match validator 1"),
+            "{error}"
+        );
         // A genesis file from the members' entries checks like any committee file.
         let file: CommitteeFile = toml::from_str(&committee).expect("parse");
         let built = genesis(7, file.validators.clone(), 50).expect("genesis");

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use shroud_node::config::{
     free_loopback_ports, genesis, write_member_keys, write_public_file, write_testnet,
-    ConsensusSection, KeySource, MempoolSection, MemberEntry, NodeConfig, Ports,
+    ConsensusSection, KeySource, MemberEntry, MempoolSection, NodeConfig, Ports,
 };
 
 #[derive(Parser)]

@@ -127,7 +127,11 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
         .build()
         .expect("runtime");
     let committee = &cluster.committee.clone();
-    let key = *committee.public_key_set.as_ref().expect("dealt").encryption_key();
+    let key = *committee
+        .public_key_set
+        .as_ref()
+        .expect("dealt")
+        .encryption_key();
     let mut rng = ChaCha20Rng::seed_from_u64(9);
     let label_for = |epoch: u64, nonce: u8| Label {
         chain_id: CHAIN_ID,

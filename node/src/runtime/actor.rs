@@ -126,6 +126,10 @@ pub struct Validator {
     dkg_posted_ms: Option<u64>,
     /// What the status says about the key.
     key_status: KeyStatus,
+    /// When a height was last processed (the DKG moves only then).
+    last_commit_ms: u64,
+    /// When a stalled DKG was last reported in the log.
+    stall_logged_ms: u64,
 }
 
 /// Hands the key the DKG formed to the stages: writes the share file, opens admission,
@@ -193,6 +197,8 @@ impl Validator {
             key_installer: None,
             dkg_posted_ms: None,
             key_status: KeyStatus::dealer(),
+            last_commit_ms: 0,
+            stall_logged_ms: 0,
             committed: ingress.committed(),
             validity_heights,
             me,
@@ -524,6 +530,7 @@ impl Validator {
         }
         self.process_commits()?;
         self.post_dkg(now);
+        self.log_stalled_dkg(now);
         self.note_own_batches();
         self.report();
         Ok(())
@@ -1194,7 +1201,29 @@ impl Validator {
         if let Some(processed) = &self.processed {
             processed.send_replace(height.0);
         }
+        self.last_commit_ms = self.now_ms();
         self.apply_dkg(height.0, dkg)
+    }
+
+    /// The key status, with why a forming key does not move if it does not.
+    fn key_status_now(&self) -> KeyStatus {
+        let idle_ms = self.now_ms().saturating_sub(self.last_commit_ms);
+        let quorum = self.committee.size() - self.committee.fault_bound();
+        KeyStatus {
+            stalled: dkg::stalled_reason(&self.key_status, idle_ms, quorum),
+            ..self.key_status.clone()
+        }
+    }
+
+    /// Says in the log, every ten seconds, why a forming key does not move.
+    fn log_stalled_dkg(&mut self, now: u64) {
+        if self.dkg.is_none() || now.saturating_sub(self.stall_logged_ms) < 10_000 {
+            return;
+        }
+        if let Some(reason) = self.key_status_now().stalled {
+            self.stall_logged_ms = now;
+            warn!(%reason, "DKG stalled");
+        }
     }
 
     // ----- distributed key generation -------------------------------------------------------
@@ -1430,7 +1459,7 @@ impl Validator {
                     certified_height: self.store.certified_height()?,
                     kept_from_height: self.store.kept_from_height()?,
                     outcomes: OutcomeSummary::from(self.store.outcome_counts()?),
-                    key: self.key_status.clone(),
+                    key: self.key_status_now(),
                 });
             }
         }

@@ -69,6 +69,27 @@ pub struct KeyStatus {
     pub formed_at_height: Option<u64>,
     /// Why this validator holds no key share, if it does not.
     pub share_problem: Option<String>,
+    /// Why the DKG is not moving, when it is not (no height committed for a while).
+    pub stalled: Option<String>,
+}
+
+/// The DKG is called stalled after this long without a committed height.
+pub const STALLED_AFTER_MS: u64 = 3_000;
+
+/// Why a forming key does not move: no height committed for `idle_ms`, and whom the phase
+/// waits for.
+pub fn stalled_reason(status: &KeyStatus, idle_ms: u64, quorum: usize) -> Option<String> {
+    if status.state != "forming" || idle_ms < STALLED_AFTER_MS {
+        return None;
+    }
+    Some(format!(
+        "no height committed for {} s: the DKG advances only as consensus commits, which needs \
+         {quorum} validators online; round {} is {} and waits for validators {:?}",
+        idle_ms / 1_000,
+        status.round.unwrap_or_default(),
+        status.phase.unwrap_or("forming"),
+        status.waiting_for
+    ))
 }
 
 /// A dealer left out of the key.
@@ -99,6 +120,7 @@ impl KeyStatus {
             failures: Vec::new(),
             formed_at_height: None,
             share_problem: None,
+            stalled: None,
         }
     }
 
@@ -189,7 +211,10 @@ impl DkgRunner {
         }
         events.extend(runner.dkg.on_height(committed));
         if faults.wrong_share_to.is_some() || faults.equivocate {
-            warn!(?faults, "FAULT INJECTION: this validator is a Byzantine DKG dealer");
+            warn!(
+                ?faults,
+                "FAULT INJECTION: this validator is a Byzantine DKG dealer"
+            );
         }
         Some((runner, events))
     }

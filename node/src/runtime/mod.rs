@@ -554,10 +554,12 @@ fn known_key(
     let Some(bytes) = store.dkg_key_set()? else {
         return Ok(None);
     };
-    let public =
-        PublicKeySet::from_bytes(&bytes).map_err(|_| NodeError::Store(StoreError::Corrupt("meta")))?;
+    let public = PublicKeySet::from_bytes(&bytes)
+        .map_err(|_| NodeError::Store(StoreError::Corrupt("meta")))?;
     let record = store.dkg_record()?;
-    let without_share = record.as_ref().is_some_and(|record| record.share_problem.is_some());
+    let without_share = record
+        .as_ref()
+        .is_some_and(|record| record.share_problem.is_some());
     match key_share {
         Some(share) => {
             let expected = public
@@ -565,8 +567,7 @@ fn known_key(
                 .map_err(|error| NodeError::Key(error.to_string()))?;
             if *expected != share.verification_key() {
                 return Err(NodeError::Key(
-                    "key-share.hex in the data folder does not match the key the DKG formed"
-                        .into(),
+                    "key-share.hex in the data folder does not match the key the DKG formed".into(),
                 ));
             }
             Ok(Some((public, Some(share))))
@@ -608,7 +609,8 @@ fn key_installer(
         };
         crate::config::write_dkg_share(&data_dir, &share)
             .map_err(|error| NodeError::Key(error.to_string()))?;
-        let state = crate::decrypt::DecryptionState::new(settings.params(public.clone(), share), store)?;
+        let state =
+            crate::decrypt::DecryptionState::new(settings.params(public.clone(), share), store)?;
         // The stage waits for exactly this; it is gone only if it stopped.
         let _ = states.send(state);
         Ok(())

@@ -37,11 +37,17 @@ impl DkgQueue {
     fn knows(&self, digest: &[u8; 32]) -> bool {
         self.committed.contains(digest)
             || self.ready.iter().any(|post| post.digest() == *digest)
-            || self.in_flight.iter().any(|(post, _)| post.digest() == *digest)
+            || self
+                .in_flight
+                .iter()
+                .any(|(post, _)| post.digest() == *digest)
     }
 
     fn waiting_from(&self, sender: u16) -> usize {
-        self.ready.iter().filter(|post| post.sender == sender).count()
+        self.ready
+            .iter()
+            .filter(|post| post.sender == sender)
+            .count()
             + self
                 .in_flight
                 .iter()
@@ -192,7 +198,9 @@ impl SharedPayload {
                 queue.committed_order.push_back(digest);
             }
             queue.ready.retain(|waiting| waiting.digest() != digest);
-            queue.in_flight.retain(|(waiting, _)| waiting.digest() != digest);
+            queue
+                .in_flight
+                .retain(|(waiting, _)| waiting.digest() != digest);
             queue.verified.remove(&digest);
         }
         while queue.committed_order.len() > DKG_COMMITTED_KEPT {

@@ -30,9 +30,9 @@ use shroud_crypto::tdh2::{all_valid, Context, EncryptionKey};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::key_slot::KeySlot;
 use crate::batch::{Batch, BatchDigest};
 use crate::id_hash::IdMap;
+use crate::key_slot::KeySlot;
 
 /// How long a validator that is not a designated checker waits for a batch's certificate
 /// before it checks and acknowledges the batch itself.

@@ -53,7 +53,13 @@ impl Cluster {
         validity_heights: Option<u64>,
         edit: impl Fn(usize, &mut String),
     ) -> Self {
-        Self::start_keyed(validators, KeySource::TrustedDealer, validity_heights, None, edit)
+        Self::start_keyed(
+            validators,
+            KeySource::TrustedDealer,
+            validity_heights,
+            None,
+            edit,
+        )
     }
 
     /// A network with no key: its validators run the DKG when they start, with DKG phases of
@@ -103,8 +109,8 @@ impl Cluster {
             batch_interval_ms: 20,
             ..MempoolSection::default()
         };
-        let configs = write_testnet(dir.path(), &ports, CHAIN_ID, consensus, mempool, keys)
-            .expect("testnet");
+        let configs =
+            write_testnet(dir.path(), &ports, CHAIN_ID, consensus, mempool, keys).expect("testnet");
         if let Some(validity_heights) = validity_heights {
             shroud_node::config::set_validity_heights(dir.path(), validity_heights)
                 .expect("validity window");
