@@ -59,7 +59,11 @@ pub async fn submit(
             data,
         });
     }
-    let client = connect(committee, validators).await?;
+    let mut client = connect(committee, validators).await?;
+    if !client.committee().has_key() {
+        eprintln!("waiting for the committee to form and certify its key (DKG)…");
+        client.wait_for_key(Duration::from_secs(60)).await?;
+    }
     let key = client.fetch_epoch_key().await?;
     eprintln!(
         "epoch key of epoch {} certified by the committee",

@@ -27,18 +27,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
     let (rollup_a, rollup_b) = (namespace(1, 1)?, namespace(2, 2)?);
     let committee = Committee::load(std::path::Path::new(path))?;
-    let client = Client::connect(committee, &[0, 1]).await?;
-    // A committee that just started may not have certified its key yet: wait a little.
-    let mut attempts = 0;
-    let key = loop {
-        match client.fetch_epoch_key().await {
-            Err(shroud_sdk::SdkError::KeyNotCertified) if attempts < 50 => {
-                attempts += 1;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            other => break other?,
-        }
-    };
+    let mut client = Client::connect(committee, &[0, 1]).await?;
+    // A committee that just started may still be forming its key (its DKG): wait for the
+    // certificate of 2f+1 validators, then encrypt only to the key it names.
+    client.wait_for_key(Duration::from_secs(60)).await?;
+    let key = client.fetch_epoch_key().await?;
     println!(
         "epoch key for chain {} epoch {} certified by the committee",
         key.chain_id, key.epoch
