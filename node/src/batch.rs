@@ -216,6 +216,12 @@ pub enum BatchError {
 pub const DKG_POSTS_PER_BLOCK_MAX: usize = 512;
 /// The largest DKG message accepted (a dealing of a committee of a few hundred members).
 pub const DKG_MESSAGE_BYTES_MAX: usize = 64 * 1024;
+/// DKG posts of one sender in one block at most (an honest member has at most two pending:
+/// its dealing and its response; a node queues at most this many per sender).
+pub const DKG_POSTS_PER_SENDER_MAX: usize = 4;
+/// DKG message bytes in one block at most (an honest DKG of 64 members is about 210 KB in
+/// all), so that a proposal stays far inside the frame limit whatever members post.
+pub const DKG_BYTES_PER_BLOCK_MAX: usize = 512 * 1024;
 
 /// A DKG message as a validator posts it: the sender's index, the message's canonical bytes
 /// (`shroud_crypto::dkg::DkgMessage`), and the sender's signature over them (domain `Dkg`,
@@ -528,6 +534,24 @@ impl BlockPayload {
                 got: self.dkg.len(),
             });
         }
+        let bytes: usize = self.dkg.iter().map(|post| post.message.len()).sum();
+        if bytes > DKG_BYTES_PER_BLOCK_MAX {
+            return Err(BatchError::DkgPost {
+                sender: self.dkg.first().map_or(0, |post| post.sender),
+                reason: format!("the block's DKG posts hold {bytes} bytes"),
+            });
+        }
+        let mut per_sender = std::collections::HashMap::new();
+        for post in &self.dkg {
+            let count = per_sender.entry(post.sender).or_insert(0usize);
+            *count += 1;
+            if *count > DKG_POSTS_PER_SENDER_MAX {
+                return Err(BatchError::DkgPost {
+                    sender: post.sender,
+                    reason: format!("more than {DKG_POSTS_PER_SENDER_MAX} posts in one block"),
+                });
+            }
+        }
         for post in &self.dkg {
             if !verified(post) {
                 post.verify(committee, chain_id)?;
@@ -608,6 +632,59 @@ mod tests {
             valid_through: 77,
             transactions: vec![b"one".to_vec(), b"two".to_vec()],
         }
+    }
+
+    /// A response with no complaint from `sender` (a well-formed DKG message).
+    fn dkg_response(sender: u16, round: u32) -> Vec<u8> {
+        shroud_crypto::dkg::DkgMessage {
+            round,
+            sender,
+            body: shroud_crypto::dkg::DkgBody::Response(Vec::new()),
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn dkg_posts_are_checked_for_sender_signature_chain_and_bounds() {
+        let (keys, committee) = committee(4);
+        let post = DkgPost::sign(2, dkg_response(2, 0), &keys[2], 9, 3);
+        assert_eq!(post.verify(&committee, 9).expect("valid").sender, 2);
+        // Another chain, another signer, a message of another member, a stranger.
+        assert!(post.verify(&committee, 10).is_err());
+        let forged = DkgPost::sign(2, dkg_response(2, 0), &keys[1], 9, 3);
+        assert!(forged.verify(&committee, 9).is_err());
+        let relabelled = DkgPost::sign(2, dkg_response(1, 0), &keys[2], 9, 3);
+        assert!(relabelled.verify(&committee, 9).is_err());
+        let stranger = DkgPost::sign(7, dkg_response(7, 0), &keys[2], 9, 3);
+        assert!(matches!(
+            stranger.verify(&committee, 9),
+            Err(BatchError::UnknownValidator(7))
+        ));
+        let garbage = DkgPost::sign(2, vec![1, 2, 3], &keys[2], 9, 3);
+        assert!(garbage.verify(&committee, 9).is_err());
+        // A block: within the bounds it checks; past the per-sender bound it is refused.
+        let posts: Vec<DkgPost> = (0..DKG_POSTS_PER_SENDER_MAX as u32 + 1)
+            .map(|round| DkgPost::sign(2, dkg_response(2, round), &keys[2], 9, 3))
+            .collect();
+        let within = BlockPayload {
+            batches: Vec::new(),
+            dkg: posts[..DKG_POSTS_PER_SENDER_MAX].to_vec(),
+        };
+        let decoded = BlockPayload::decode(&within.to_payload()).expect("decodes");
+        assert_eq!(decoded, within);
+        assert!(decoded.check_dkg_posts(&committee, 9, |_| false).is_ok());
+        let past = BlockPayload {
+            batches: Vec::new(),
+            dkg: posts,
+        };
+        assert!(past.check_dkg_posts(&committee, 9, |_| false).is_err());
+        let mut forged_block = within.clone();
+        forged_block
+            .dkg
+            .push(DkgPost::sign(1, dkg_response(1, 0), &keys[2], 9, 3));
+        assert!(forged_block
+            .check_dkg_posts(&committee, 9, |_| false)
+            .is_err());
     }
 
     #[test]

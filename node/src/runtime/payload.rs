@@ -7,7 +7,10 @@ use sha2::{Digest as _, Sha256};
 
 use shroud_consensus::{Committee, Height, Payload, PayloadSource};
 
-use crate::batch::{BatchCertificate, BatchDigest, BlockPayload, DkgPost, DKG_POSTS_PER_BLOCK_MAX};
+use crate::batch::{
+    BatchCertificate, BatchDigest, BlockPayload, DkgPost, DKG_BYTES_PER_BLOCK_MAX,
+    DKG_POSTS_PER_BLOCK_MAX, DKG_POSTS_PER_SENDER_MAX as DKG_PER_SENDER_MAX,
+};
 
 /// A proposed batch is proposed again if it is not committed within this time (its block may
 /// have been abandoned by a view change). Committing a batch twice is harmless: the order rule
@@ -17,9 +20,6 @@ const REPROPOSE_AFTER_MS: u64 = 3_000;
 /// cannot fill this without the committee's help).
 const QUEUED_MAX: usize = 100_000;
 
-/// DKG posts of one sender waiting at most (an honest member has at most two pending: its
-/// dealing and its response).
-const DKG_PER_SENDER_MAX: usize = 4;
 /// Committed DKG posts remembered (a DKG has about two per member and round).
 const DKG_COMMITTED_KEPT: usize = 4_096;
 
@@ -268,20 +268,33 @@ impl PayloadSource for SharedPayload {
             state.in_flight.push((certificate.clone(), now_ms));
             batches.push(certificate);
         }
+        // The queue holds at most `DKG_PER_SENDER_MAX` posts of a sender, so a block does
+        // too; the count and byte bounds are what voters check.
         let mut dkg = Vec::new();
+        let mut dkg_bytes = 0;
+        let fits = |count: usize, bytes: usize, post: &DkgPost| {
+            count < DKG_POSTS_PER_BLOCK_MAX && bytes + post.message.len() <= DKG_BYTES_PER_BLOCK_MAX
+        };
         for (post, proposed_at) in state.dkg.in_flight.iter_mut() {
-            if dkg.len() < DKG_POSTS_PER_BLOCK_MAX
+            if fits(dkg.len(), dkg_bytes, post)
                 && now_ms.saturating_sub(*proposed_at) >= REPROPOSE_AFTER_MS
             {
                 *proposed_at = now_ms;
+                dkg_bytes += post.message.len();
                 dkg.push(post.clone());
             }
         }
-        while dkg.len() < DKG_POSTS_PER_BLOCK_MAX {
+        while state
+            .dkg
+            .ready
+            .front()
+            .is_some_and(|post| fits(dkg.len(), dkg_bytes, post))
+        {
             let Some(post) = state.dkg.ready.pop_front() else {
                 break;
             };
             state.dkg.in_flight.push((post.clone(), now_ms));
+            dkg_bytes += post.message.len();
             dkg.push(post);
         }
         BlockPayload { batches, dkg }.to_payload()
