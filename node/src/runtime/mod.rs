@@ -74,6 +74,9 @@ pub enum NodeError {
     /// A key file could not be read or written, or the stored key set does not decode.
     #[error("key: {0}")]
     Key(String),
+    /// The two stores do not belong together; the node refuses to start.
+    #[error("stores disagree: {0}")]
+    StoresDisagree(String),
 }
 
 /// A validator's state as the operator API reports it.
@@ -172,6 +175,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         config.storage.node_cache_mib.saturating_mul(mib),
     )?;
     let recovered = consensus_store.recover()?;
+    check_stores_agree(recovered.as_ref(), store.processed_height()?)?;
     let committed = committed_blocks(recovered.as_ref());
     let payload = payload::SharedPayload::new(
         committee.committee.clone(),
@@ -615,6 +619,35 @@ fn key_installer(
         let _ = states.send(state);
         Ok(())
     })
+}
+
+/// Refuses to start when the consensus store is behind the node store: the consensus store was
+/// wiped, replaced or restored from an older copy, and its safety state (the views this
+/// validator voted in) may be older than votes it already sent, so running on it could sign
+/// two blocks in one view. The node store records every processed height only after
+/// consensus committed it, so a consensus store never legitimately trails it.
+fn check_stores_agree(
+    recovered: Option<&shroud_consensus::Recovered>,
+    processed: u64,
+) -> Result<(), NodeError> {
+    let committed = recovered
+        .and_then(|recovered| recovered.committed.iter().map(|(height, _)| height.0).max())
+        .unwrap_or(0);
+    if committed < processed {
+        let what = if recovered.is_none() {
+            "is empty (wiped or replaced)".to_string()
+        } else {
+            format!("has committed height {committed}")
+        };
+        return Err(NodeError::StoresDisagree(format!(
+            "the consensus store (data_dir/consensus) {what}, but the node store (data_dir/node) \
+             has processed height {processed}: the consensus store is older than this \
+             validator's history (restored from a backup?), and running on it could sign two \
+             blocks in one view. Restore the consensus store that belongs with this node store, \
+             or remove both to rejoin as a new validator."
+        )));
+    }
+    Ok(())
 }
 
 /// Committed blocks in height order, from recovered consensus state.
