@@ -147,3 +147,10 @@ pub const DKG_COMPLAINT_CHALLENGE: &[u8] = b"SHROUD-V1-DKG-COMPLAINT-CHALLENGE";
 
 /// The session digest of a DKG: chain id, epoch, threshold and every member's keys.
 pub const DKG_SESSION: &[u8] = b"SHROUD-V1-DKG-SESSION";
+
+/// The key of a validator's stateless-reset tokens on its endpoint for other validators,
+/// derived from its TLS key (so a restarted validator resets its peers' stale connections).
+pub const QUIC_RESET_KEY_PEER: &[u8] = b"SHROUD-V1-QUIC-RESET-KEY-PEER";
+
+/// The same for its client-facing endpoint.
+pub const QUIC_RESET_KEY_CLIENT_FACING: &[u8] = b"SHROUD-V1-QUIC-RESET-KEY-CLIENT";

@@ -162,6 +162,8 @@ fn tags_digest() -> String {
         domains::DKG_COMPLAINT_NONCE,
         domains::DKG_COMPLAINT_CHALLENGE,
         domains::DKG_SESSION,
+        domains::QUIC_RESET_KEY_PEER,
+        domains::QUIC_RESET_KEY_CLIENT_FACING,
     ] {
         all.extend_from_slice(&(tag.len() as u32).to_be_bytes());
         all.extend_from_slice(tag);
@@ -183,7 +185,7 @@ fn bls_signature_hex() -> String {
 
 // Changed deliberately (ADR 0011, third pass): a batch acknowledgement attests a check of
 // every ciphertext, under SHROUD-V1-SIG-BATCH-CHECKED (was SHROUD-V1-SIG-BATCH-ACK).
-const TAGS_DIGEST: &str = "658d735930097604f8c3c8db953058d2dee9bdf469176435fafbd673dd3982bf";
+const TAGS_DIGEST: &str = "5fa85965050329c5a57e4ce299e6c205cfc0e025ff66e0bf6812e22d2f829085";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
     "0200005348524f554400000000000000010000000000001000ababababababababababababababababababab",

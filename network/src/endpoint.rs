@@ -47,13 +47,52 @@ fn transport(limits: &Limits) -> Arc<quinn::TransportConfig> {
     Arc::new(transport)
 }
 
+/// The keys that let a restarted validator reset its peers' stale connections: the key of
+/// its stateless-reset tokens and the key its connection ids are checked with, both derived
+/// from its TLS key under `tag`. A validator that restarts (even after SIGKILL) recognises the
+/// connection ids it issued before (so it does not drop its peers' packets on them as
+/// invalid) and answers those packets with a reset its peers accept, so they reconnect at once
+/// instead of sending into the old connection until its idle timeout (30 s). The tokens stay
+/// secret (only the holder of the TLS key can make them), as RFC 9000 §10.3 requires.
+struct StableKeys {
+    reset: Arc<dyn quinn::crypto::HmacKey>,
+    connection_ids: u64,
+}
+
+fn stable_keys(identity: &Identity, tag: &[u8]) -> StableKeys {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update([tag.len() as u8]);
+    hasher.update(tag);
+    hasher.update(identity.key_der());
+    let secret: [u8; 32] = hasher.finalize().into();
+    let mut id_key = [0u8; 8];
+    id_key.copy_from_slice(&sha2::Sha256::digest(secret)[..8]);
+    StableKeys {
+        reset: Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret)),
+        connection_ids: u64::from_le_bytes(id_key),
+    }
+}
+
 /// An endpoint on `address` that accepts packets up to [`UDP_PAYLOAD_BYTES_MAX`], serving
-/// with `server` if given.
+/// with `server` if given; with `keys`, its resets and connection ids survive a restart (else
+/// they are random).
 fn bind_endpoint(
     address: SocketAddr,
     server: Option<quinn::ServerConfig>,
+    keys: Option<StableKeys>,
 ) -> Result<quinn::Endpoint, NetworkError> {
-    let mut config = quinn::EndpointConfig::default();
+    let mut config = match keys {
+        Some(keys) => {
+            let mut config = quinn::EndpointConfig::new(keys.reset);
+            let id_key = keys.connection_ids;
+            config.cid_generator(move || {
+                Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(id_key))
+            });
+            config
+        }
+        None => quinn::EndpointConfig::default(),
+    };
     config
         .max_udp_payload_size(UDP_PAYLOAD_BYTES_MAX)
         .map_err(|_| NetworkError::Io(std::io::Error::other("UDP payload bound out of range")))?;
@@ -81,7 +120,8 @@ impl PeerEndpoint {
         limits: Limits,
     ) -> Result<Self, NetworkError> {
         let server = peer_server_config(&identity, &pins, transport(&limits))?;
-        let endpoint = bind_endpoint(address, Some(server))?;
+        let keys = stable_keys(&identity, shroud_crypto::domains::QUIC_RESET_KEY_PEER);
+        let endpoint = bind_endpoint(address, Some(server), Some(keys))?;
         Ok(Self {
             endpoint,
             identity,
@@ -278,7 +318,14 @@ impl ClientFacingEndpoint {
     ) -> Result<Self, NetworkError> {
         let server = client_facing_server_config(identity, transport(&limits))?;
         Ok(Self {
-            endpoint: bind_endpoint(address, Some(server))?,
+            endpoint: bind_endpoint(
+                address,
+                Some(server),
+                Some(stable_keys(
+                    identity,
+                    shroud_crypto::domains::QUIC_RESET_KEY_CLIENT_FACING,
+                )),
+            )?,
             limits,
         })
     }
@@ -471,7 +518,7 @@ impl ClientSession {
         pin: Pin,
         limits: Limits,
     ) -> Result<Self, NetworkError> {
-        let endpoint = bind_endpoint(local, None)?;
+        let endpoint = bind_endpoint(local, None, None)?;
         let config = pinned_client_config(None, pin, transport(&limits))?;
         let connection = endpoint.connect_with(config, address, SERVER_NAME)?.await?;
         Ok(Self {
