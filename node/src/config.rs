@@ -282,13 +282,16 @@ pub struct NodeConfig {
     /// Client admission limits.
     #[serde(default)]
     pub ingress: crate::ingress::IngressConfig,
-    /// Fault injection, for test networks only.
-    #[serde(default)]
+    /// Fault injection, for the tests' builds only (absent from written node files unless a
+    /// fault is set).
+    #[serde(default, skip_serializing_if = "FaultsSection::is_none")]
     pub faults: FaultsSection,
 }
 
 /// Faults a test network can inject into one validator to show that the others cope. Never
-/// set on a real network: a validator with a fault enabled is Byzantine by construction.
+/// set on a real network: a validator with a fault enabled is Byzantine by construction. Only a
+/// build with the `fault-injection` cargo feature (the tests') accepts a node file that sets
+/// one ([`FaultsSection::check`]).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct FaultsSection {
@@ -301,6 +304,48 @@ pub struct FaultsSection {
     pub dkg_wrong_share_to: Option<u16>,
     /// A Byzantine DKG dealer: it also posts a second, different dealing (equivocation).
     pub dkg_equivocate: bool,
+}
+
+/// Whether this build injects faults (the tests' builds only).
+pub const FAULT_INJECTION: bool = cfg!(feature = "fault-injection");
+
+impl FaultsSection {
+    /// Whether no fault is set.
+    pub fn is_none(&self) -> bool {
+        self.enabled().is_empty()
+    }
+
+    /// The faults set, by name.
+    pub fn enabled(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.invalid_decryption_shares {
+            names.push("invalid_decryption_shares");
+        }
+        if self.admit_unchecked_ciphertexts {
+            names.push("admit_unchecked_ciphertexts");
+        }
+        if self.dkg_wrong_share_to.is_some() {
+            names.push("dkg_wrong_share_to");
+        }
+        if self.dkg_equivocate {
+            names.push("dkg_equivocate");
+        }
+        names
+    }
+
+    /// Refuses a fault in a build without fault injection (`injection` is
+    /// [`FAULT_INJECTION`] outside tests of this rule).
+    pub fn check(&self, injection: bool) -> Result<(), ConfigError> {
+        let enabled = self.enabled();
+        if !injection && !enabled.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "[faults] sets {}: this build has no fault injection (a cargo feature only the \
+                 tests enable); remove [faults] from the node file",
+                enabled.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Everything a validator needs, loaded and cross-checked.
@@ -481,7 +526,7 @@ impl NodeConfig {
                 "storage.retain_heights must be at least {RETAIN_HEIGHTS_MIN}"
             )));
         }
-        Ok(())
+        self.faults.check(FAULT_INJECTION)
     }
 }
 
@@ -840,6 +885,25 @@ mod tests {
         let mut missing = file.validators;
         missing[2].dkg_public_key = None;
         assert!(genesis(7, missing, 50).is_err());
+    }
+
+    #[test]
+    fn faults_are_refused_by_a_build_without_fault_injection() {
+        let none = FaultsSection::default();
+        assert!(none.check(false).is_ok() && none.check(true).is_ok());
+        let byzantine = FaultsSection {
+            dkg_equivocate: true,
+            invalid_decryption_shares: true,
+            ..FaultsSection::default()
+        };
+        assert!(byzantine.check(true).is_ok());
+        let error = byzantine.check(false).expect_err("refused").to_string();
+        assert!(
+            error.contains("invalid_decryption_shares, dkg_equivocate"),
+            "{error}"
+        );
+        // The tests' build has the feature; `cargo build --release` does not.
+        assert!(FAULT_INJECTION);
     }
 
     #[test]

@@ -130,10 +130,7 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
     // invalid ciphertext gets no honest acknowledgement and is never ordered.
     let mut cluster = Cluster::start_with(4, |index, text| {
         if index == 3 {
-            *text = text.replace(
-                "admit_unchecked_ciphertexts = false",
-                "admit_unchecked_ciphertexts = true",
-            );
+            common::set_fault(text, "admit_unchecked_ciphertexts = true");
         }
     });
     let committee = sdk_committee(&cluster);
@@ -411,10 +408,7 @@ fn check_records(
 fn a_validator_sending_invalid_shares_does_not_stop_decryption() {
     let mut cluster = Cluster::start_with(4, |index, text| {
         if index == 0 {
-            *text = text.replace(
-                "invalid_decryption_shares = false",
-                "invalid_decryption_shares = true",
-            );
+            common::set_fault(text, "invalid_decryption_shares = true");
         }
     });
     let committee = sdk_committee(&cluster);

@@ -245,9 +245,7 @@ fn a_dealer_that_sends_a_bad_share_or_equivocates_is_excluded_alike_everywhere()
             |_| true,
             |index, text| {
                 if index == 3 {
-                    let cleaned = text.replace("dkg_equivocate = false\n", "");
-                    *text = cleaned.replacen("[faults]\n", &format!("[faults]\n{fault}\n"), 1);
-                    assert!(text.contains(fault.lines().next().unwrap_or("")), "{text}");
+                    common::set_fault(text, fault);
                 }
             },
         );

@@ -216,7 +216,13 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         validity_heights,
     );
     mempool.set_height(store.processed_height()?);
-    let unchecked = config.ordering_only || config.faults.admit_unchecked_ciphertexts;
+    // Faults exist only in the tests' builds (`NodeConfig::validate` refuses them elsewhere).
+    let faults = if crate::config::FAULT_INJECTION {
+        config.faults.clone()
+    } else {
+        crate::config::FaultsSection::default()
+    };
+    let unchecked = config.ordering_only || faults.admit_unchecked_ciphertexts;
     let committed_index = crate::committed::SharedCommitted::new(crate::committed::rebuild(
         &store,
         validity_heights,
@@ -259,7 +265,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         ciphertext_bytes_max: config.mempool.mempool().ciphertext_bytes_max,
         validity_heights,
         faults: crate::decrypt::Faults {
-            invalid_shares: config.faults.invalid_decryption_shares,
+            invalid_shares: faults.invalid_decryption_shares,
         },
     };
     if settings.faults.invalid_shares {
@@ -367,7 +373,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         validity_heights,
         committee.file.chain_id,
     );
-    if config.faults.admit_unchecked_ciphertexts {
+    if faults.admit_unchecked_ciphertexts {
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");
     }
     let (verdicts, mut verdict_inbox) = mpsc::channel(VERDICT_QUEUE);
@@ -402,8 +408,8 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
                 "the committee forms its key with the DKG: dkg_key_file is needed".into(),
             ))?;
             let faults = dkg::DkgFaults {
-                wrong_share_to: config.faults.dkg_wrong_share_to,
-                equivocate: config.faults.dkg_equivocate,
+                wrong_share_to: faults.dkg_wrong_share_to,
+                equivocate: faults.dkg_equivocate,
             };
             let transcript = validator.store.dkg_transcript()?;
             let processed = validator.store.processed_height()?;

@@ -271,6 +271,16 @@ impl Drop for Cluster {
     }
 }
 
+/// Sets `line` (e.g. `dkg_equivocate = true`) in the `[faults]` table of a node file's
+/// text, adding the table if the file has none.
+pub fn set_fault(text: &mut String, line: &str) {
+    if text.contains("[faults]\n") {
+        *text = text.replacen("[faults]\n", &format!("[faults]\n{line}\n"), 1);
+    } else {
+        text.push_str(&format!("\n[faults]\n{line}\n"));
+    }
+}
+
 /// How far above the current height [`submit`] makes its ciphertexts valid: half the
 /// default validity window, longer than any test.
 pub const VALID_FOR: u64 = 2_000;
