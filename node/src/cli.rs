@@ -1,7 +1,7 @@
 //! The client commands of `shroud`: `tx submit`, `tx watch` and `tail`, through the SDK
 //! against a running network (every answer verified against the committee file).
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -167,18 +167,53 @@ pub async fn tail(
             let height = output.certificate.header.height;
             seen += 1;
             for item in &output.items {
-                println!(
+                // Items are printed escaped (a newline or tab in an item cannot break the
+                // one-line-per-item format); a reader that stops early (`| head`) ends the
+                // command quietly instead of a panic on the broken pipe.
+                let line = format!(
                     "{height}\t{}.{}\t0x{}\t{}",
                     item.position,
                     item.item_index,
                     item.tx_id.to_hex(),
-                    String::from_utf8_lossy(&item.data)
+                    printable(&String::from_utf8_lossy(&item.data))
                 );
+                let mut out = std::io::stdout().lock();
+                let written = writeln!(out, "{line}").and_then(|()| out.flush());
+                match written {
+                    Ok(()) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                        client.close();
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
             if heights.is_some_and(|limit| seen >= limit) {
                 client.close();
                 return Ok(());
             }
         }
+    }
+}
+
+/// `text` with its control characters and backslashes escaped (`\n`, `\t`, `\u{1b}`, `\\`),
+/// so that one item stays one line.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.is_control() || character == '\\' {
+            out.extend(character.escape_default());
+        } else {
+            out.push(character);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn printed_items_stay_on_one_line() {
+        assert_eq!(super::printable("a\nb\tc\\d é"), "a\\nb\\tc\\\\d é");
     }
 }

@@ -33,6 +33,35 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Reads a secret key file (see [`check_private`]).
+fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<String>, ConfigError> {
+    check_private(path)?;
+    Ok(zeroize::Zeroizing::new(read(path)?))
+}
+
+/// Refuses a secret key file that others than its owner may read (a key that others can read
+/// must be treated as leaked).
+fn check_private(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::Invalid(format!(
+            "{} is readable by others (mode {:o}): a secret key file must be private to its \
+             owner; run `chmod 600 {}` (and consider the key leaked if others could read it)",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<String, ConfigError> {
     fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
@@ -126,7 +155,7 @@ pub fn check_committee(file: CommitteeFile) -> Result<LoadedCommittee, ConfigErr
 
 /// Consensus settings in the node file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConsensusSection {
     /// Timeout of a view after a QC.
     pub base_timeout_ms: u64,
@@ -153,7 +182,7 @@ impl Default for ConsensusSection {
 
 /// Mempool settings in the node file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MempoolSection {
     /// See [`MempoolConfig`].
     pub ciphertext_bytes_max: usize,
@@ -206,7 +235,7 @@ impl MempoolSection {
 
 /// Storage settings in the node file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StorageSection {
     /// sled's page cache for the node's store (batches, order, outputs), in MiB. sled counts
     /// pages by their size on disk and keeps at least one page per cache shard, so the memory
@@ -240,8 +269,10 @@ impl Default for StorageSection {
     }
 }
 
-/// One validator's configuration file.
+/// One validator's configuration file. An unknown key is an error (a misspelt setting would
+/// otherwise silently keep its default).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// This validator's index in the committee; if absent, the member whose BLS key matches
     /// this validator's.
@@ -293,7 +324,7 @@ pub struct NodeConfig {
 /// build with the `fault-injection` cargo feature (the tests') accepts a node file that sets
 /// one ([`FaultsSection::check`]).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FaultsSection {
     /// Send decryption shares made with a wrong key share.
     pub invalid_decryption_shares: bool,
@@ -395,7 +426,7 @@ pub fn write_dkg_share(data_dir: &Path, share: &KeyShare) -> Result<(), ConfigEr
 }
 
 fn read_share(path: &Path, index: u16) -> Result<KeyShare, ConfigError> {
-    let text = zeroize::Zeroizing::new(read(path)?);
+    let text = read_secret(path)?;
     let bytes = zeroize::Zeroizing::new(hex_field(&text, "key share")?);
     let share_index = index
         .checked_add(1)
@@ -423,7 +454,7 @@ impl NodeConfig {
             )));
         }
         let secret = zeroize::Zeroizing::new(hex_field(
-            &zeroize::Zeroizing::new(read(&config.bls_secret_key_file)?),
+            &read_secret(&config.bls_secret_key_file)?,
             "BLS secret key",
         )?);
         let signer = SecretKey::from_bytes(&secret)
@@ -455,6 +486,7 @@ impl NodeConfig {
                 path: config.tls_certificate_file.clone(),
                 source,
             })?;
+        check_private(&config.tls_key_file)?;
         let key = fs::read(&config.tls_key_file).map_err(|source| ConfigError::Io {
             path: config.tls_key_file.clone(),
             source,
@@ -554,7 +586,7 @@ fn load_dkg_key(
                 .into(),
         )
     })?;
-    let text = zeroize::Zeroizing::new(read(path)?);
+    let text = read_secret(path)?;
     let bytes = zeroize::Zeroizing::new(hex_field(&text, "DKG secret key")?);
     let key = DkgSecretKey::from_bytes(&bytes)
         .map_err(|error| ConfigError::Invalid(format!("{}: {error}", path.display())))?;
@@ -835,13 +867,22 @@ mod tests {
             .expect_err("retention under the floor")
             .to_string()
             .contains("storage.retain_heights"));
-        // A secret key file is private to its owner.
+        // A secret key file is private to its owner, and one that is not is refused.
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(dir.path().join("validator-0/bls.key"))
-            .expect("metadata")
-            .permissions()
-            .mode();
+        let key = dir.path().join("validator-0/bls.key");
+        let mode = fs::metadata(&key).expect("metadata").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = NodeConfig::load(&paths[0]).expect_err("readable key");
+        assert!(error.to_string().contains("chmod 600"), "{error}");
+        // A misspelt setting is an error, not a silent default.
+        let text = fs::read_to_string(&paths[2]).expect("read");
+        let misspelt = text.replace("[consensus]\n", "[consensus]\nbase_timout_ms = 5\n");
+        assert_ne!(misspelt, text);
+        let path = dir.path().join("misspelt.toml");
+        fs::write(&path, misspelt).expect("write");
+        let error = NodeConfig::load(&path).expect_err("unknown key");
+        assert!(error.to_string().contains("base_timout_ms"), "{error}");
     }
 
     #[test]

@@ -88,6 +88,10 @@ enum Command {
         /// testing only**: whoever runs the dealer can read every transaction early.
         #[arg(long)]
         dealer: bool,
+        /// Replace an existing folder: its keys, committee and every validator's data are
+        /// deleted first (without it, an existing non-empty folder is refused).
+        #[arg(long)]
+        force: bool,
     },
     /// Run one validator.
     Run {
@@ -217,9 +221,24 @@ fn main() -> anyhow::Result<()> {
             chain_id,
             timeout_ms,
             dealer,
+            force,
         } => {
             if validators == 0 {
                 bail!("--validators must be at least 1");
+            }
+            let occupied =
+                std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+            if occupied && !force {
+                bail!(
+                    "{} is not empty: refusing to overwrite a network's keys and leave its old \
+                     data behind (validators would start on data of another committee); give \
+                     --force to delete the folder and write a new network",
+                    dir.display()
+                );
+            }
+            if occupied {
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
             }
             let ports = free_loopback_ports(validators)?;
             let consensus = ConsensusSection {

@@ -18,6 +18,7 @@ use thiserror::Error;
 
 /// One validator in the committee file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct MemberEntry {
     /// BLS public key, compressed, hex.
     pub bls_public_key: String,
@@ -37,8 +38,10 @@ pub struct MemberEntry {
     pub dkg_public_key: Option<String>,
 }
 
-/// The committee of an epoch, shared by every validator and client.
+/// The committee of an epoch, shared by every validator and client. An unknown key is an
+/// error: a misspelt chain parameter would otherwise keep its default on some nodes only.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct CommitteeFile {
     /// The chain id every ciphertext label must carry.
     pub chain_id: u64,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Caps on what clients can make a validator hold, and the size of a group commit.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct IngressConfig {
     /// Submissions waiting for the admission stage at most; past it a client gets
     /// `overloaded` at once.
