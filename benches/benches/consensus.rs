@@ -18,6 +18,8 @@ use shroud_consensus::{
 use shroud_crypto::{CommitteeKeys, SecretKey, Signature, SignerBitmap, SigningDomain};
 
 const EPOCH: Epoch = Epoch(1);
+/// The chain every test committee signs for.
+const CHAIN_ID: u64 = 7;
 
 struct FixedPayload;
 
@@ -40,7 +42,11 @@ fn committee(n: usize) -> (Vec<SecretKey>, Committee) {
         .collect();
     (
         keys.clone(),
-        Committee::new(EPOCH, CommitteeKeys::new(&members).expect("committee")),
+        Committee::new(
+            CHAIN_ID,
+            EPOCH,
+            CommitteeKeys::new(&members).expect("committee"),
+        ),
     )
 }
 
@@ -144,7 +150,8 @@ fn views(c: &mut Criterion) {
 
 fn certificate(keys: &[SecretKey], signers: usize, view: u64) -> QuorumCertificate {
     let block = shroud_consensus::BlockDigest([7; 32]);
-    let encoding = shroud_consensus::types::vote_encoding(EPOCH, View(view), &block, Height(5));
+    let encoding =
+        shroud_consensus::types::vote_encoding(CHAIN_ID, EPOCH, View(view), &block, Height(5));
     let mut bitmap = SignerBitmap::new(keys.len()).expect("bitmap");
     let signatures: Vec<Signature> = keys
         .iter()
@@ -181,7 +188,7 @@ fn timeout_certificate(keys: &[SecretKey], signers: usize, distinct: u64) -> Tim
             views.push(high_qc_view);
             key.sign(
                 SigningDomain::Timeout,
-                &timeout_encoding(EPOCH, View(9), high_qc_view),
+                &timeout_encoding(CHAIN_ID, EPOCH, View(9), high_qc_view),
             )
         })
         .collect();

@@ -7,18 +7,30 @@ use crate::types::{Epoch, ValidatorIndex, View};
 /// A committee: `n` validators tolerating `f = ⌊(n-1)/3⌋` faults; quorums of `n - f`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Committee {
+    chain_id: u64,
     epoch: Epoch,
     keys: CommitteeKeys,
 }
 
 impl Committee {
-    /// A committee of `keys` (each with a verified proof of possession) for `epoch`.
-    pub fn new(epoch: Epoch, keys: CommitteeKeys) -> Self {
+    /// A committee of `keys` (each with a verified proof of possession) for `epoch` of chain
+    /// `chain_id`. Every consensus signature binds both, so a committee reusing its keys on
+    /// two chains cannot have its messages replayed from one to the other.
+    pub fn new(chain_id: u64, epoch: Epoch, keys: CommitteeKeys) -> Self {
         assert!(
             keys.len() <= usize::from(u16::MAX),
             "committee indices fit in a u16"
         );
-        Self { epoch, keys }
+        Self {
+            chain_id,
+            epoch,
+            keys,
+        }
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
     }
 
     /// The epoch.

@@ -272,7 +272,12 @@ impl<P: PayloadSource> Consensus<P> {
         }
         self.safety.record_voted(self.view);
         self.persist_safety();
-        let encoding = timeout_encoding(self.committee.epoch(), self.view, qc_view);
+        let encoding = timeout_encoding(
+            self.committee.chain_id(),
+            self.committee.epoch(),
+            self.view,
+            qc_view,
+        );
         let signature = self.signer.sign(SigningDomain::Timeout, &encoding);
         let last_tc = tc.filter(|tc| tc.view.next() == self.view);
         let timeout = Timeout {
@@ -329,7 +334,12 @@ impl<P: PayloadSource> Consensus<P> {
             payload: self.payload.propose(height),
             justify,
         };
-        let encoding = proposal_encoding(block.epoch, block.view, &block.digest());
+        let encoding = proposal_encoding(
+            self.committee.chain_id(),
+            block.epoch,
+            block.view,
+            &block.digest(),
+        );
         let signature = self.signer.sign(SigningDomain::Proposal, &encoding);
         let proposal = Proposal {
             block,
@@ -432,7 +442,13 @@ impl<P: PayloadSource> Consensus<P> {
         self.persist_safety();
         let digest = block.digest();
         let epoch = self.committee.epoch();
-        let encoding = vote_encoding(epoch, block.view, &digest, block.height);
+        let encoding = vote_encoding(
+            self.committee.chain_id(),
+            epoch,
+            block.view,
+            &digest,
+            block.height,
+        );
         let vote = Vote {
             epoch,
             view: block.view,

@@ -138,23 +138,31 @@ impl QuorumCertificate {
 }
 
 /// The canonical encoding that a vote signs (and a QC's aggregate signature covers).
-pub fn vote_encoding(epoch: Epoch, view: View, block: &BlockDigest, height: Height) -> Vec<u8> {
-    shroud_crypto::encodings::vote(epoch.0, view.0, &block.0, height.0)
+pub fn vote_encoding(
+    chain_id: u64,
+    epoch: Epoch,
+    view: View,
+    block: &BlockDigest,
+    height: Height,
+) -> Vec<u8> {
+    shroud_crypto::encodings::vote(chain_id, epoch.0, view.0, &block.0, height.0)
 }
 
-/// The canonical encoding that a timeout signs: the epoch, the view that timed out, and the
-/// view of the signer's highest QC.
-pub fn timeout_encoding(epoch: Epoch, view: View, high_qc_view: View) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24);
+/// The canonical encoding that a timeout signs: the chain id, the epoch, the view that timed
+/// out, and the view of the signer's highest QC.
+pub fn timeout_encoding(chain_id: u64, epoch: Epoch, view: View, high_qc_view: View) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.extend_from_slice(&chain_id.to_be_bytes());
     out.extend_from_slice(&epoch.0.to_be_bytes());
     out.extend_from_slice(&view.0.to_be_bytes());
     out.extend_from_slice(&high_qc_view.0.to_be_bytes());
     out
 }
 
-/// The canonical encoding that a proposal signature covers.
-pub fn proposal_encoding(epoch: Epoch, view: View, block: &BlockDigest) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48);
+/// The canonical encoding that a proposal signature covers: chain id, epoch, view, block.
+pub fn proposal_encoding(chain_id: u64, epoch: Epoch, view: View, block: &BlockDigest) -> Vec<u8> {
+    let mut out = Vec::with_capacity(56);
+    out.extend_from_slice(&chain_id.to_be_bytes());
     out.extend_from_slice(&epoch.0.to_be_bytes());
     out.extend_from_slice(&view.0.to_be_bytes());
     out.extend_from_slice(&block.0);
@@ -213,7 +221,12 @@ impl Block {
         out.extend_from_slice(&self.view.0.to_be_bytes());
         out.extend_from_slice(&self.height.0.to_be_bytes());
         out.extend_from_slice(&self.proposer.0.to_be_bytes());
-        out.extend_from_slice(&vote_encoding(qc.epoch, qc.view, &qc.block, qc.height));
+        // The QC's vote statement without the chain id (the digest is the block's, whatever
+        // chain signs it; the QC's signature binds the chain).
+        out.extend_from_slice(&qc.epoch.0.to_be_bytes());
+        out.extend_from_slice(&qc.view.0.to_be_bytes());
+        out.extend_from_slice(&qc.block.0);
+        out.extend_from_slice(&qc.height.0.to_be_bytes());
         out.extend_from_slice(&(qc.signers.len() as u64).to_be_bytes());
         out.extend_from_slice(&qc.signers);
         out.extend_from_slice(&qc.signature);

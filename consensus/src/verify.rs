@@ -108,7 +108,13 @@ pub fn verify_qc(committee: &Committee, qc: &QuorumCertificate) -> Result<(), Co
             committee.keys(),
             committee.quorum(),
             SigningDomain::Vote,
-            &vote_encoding(qc.epoch, qc.view, &qc.block, qc.height),
+            &vote_encoding(
+                committee.chain_id(),
+                qc.epoch,
+                qc.view,
+                &qc.block,
+                qc.height,
+            ),
         )
         .map_err(|source| ConsensusError::BadCertificate { kind, source })
 }
@@ -159,7 +165,10 @@ pub fn verify_tc(committee: &Committee, tc: &TimeoutCertificate) -> Result<(), C
         .map(|(high_qc_view, keys)| {
             let key = PublicKey::aggregate(keys)
                 .map_err(|source| ConsensusError::BadSignature { kind, source })?;
-            Ok((key, timeout_encoding(tc.epoch, tc.view, high_qc_view)))
+            Ok((
+                key,
+                timeout_encoding(committee.chain_id(), tc.epoch, tc.view, high_qc_view),
+            ))
         })
         .collect::<Result<_, ConsensusError>>()?;
     let items: Vec<(PublicKey, &[u8])> = encodings
@@ -182,7 +191,13 @@ pub fn verify_vote(committee: &Committee, vote: &Vote) -> Result<(), ConsensusEr
     check_signature(
         key,
         SigningDomain::Vote,
-        &vote_encoding(vote.epoch, vote.view, &vote.block, vote.height),
+        &vote_encoding(
+            committee.chain_id(),
+            vote.epoch,
+            vote.view,
+            &vote.block,
+            vote.height,
+        ),
         &vote.signature,
         "vote",
     )
@@ -239,7 +254,13 @@ pub fn verify_votes(
         .map_err(|source| ConsensusError::BadSignature { kind, source })?;
     key.verify(
         SigningDomain::Vote,
-        &vote_encoding(first.epoch, first.view, &first.block, first.height),
+        &vote_encoding(
+            committee.chain_id(),
+            first.epoch,
+            first.view,
+            &first.block,
+            first.height,
+        ),
         &signature,
     )
     .map_err(|source| ConsensusError::BadSignature { kind, source })?;
@@ -262,7 +283,12 @@ pub fn verify_timeout(committee: &Committee, timeout: &Timeout) -> Result<(), Co
     check_signature(
         key,
         SigningDomain::Timeout,
-        &timeout_encoding(timeout.epoch, timeout.view, timeout.high_qc.view),
+        &timeout_encoding(
+            committee.chain_id(),
+            timeout.epoch,
+            timeout.view,
+            timeout.high_qc.view,
+        ),
         &timeout.signature,
         "timeout",
     )?;
@@ -321,7 +347,12 @@ pub fn verify_proposal(
     check_signature(
         member_key(committee, block.proposer)?,
         SigningDomain::Proposal,
-        &proposal_encoding(block.epoch, block.view, &block.digest()),
+        &proposal_encoding(
+            committee.chain_id(),
+            block.epoch,
+            block.view,
+            &block.digest(),
+        ),
         &proposal.signature,
         "proposal",
     )?;

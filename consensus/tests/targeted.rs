@@ -15,6 +15,8 @@ use shroud_consensus::{
 use shroud_crypto::{CommitteeKeys, SecretKey, Signature, SignerBitmap, SigningDomain};
 
 const EPOCH: Epoch = Epoch(1);
+/// The chain every test committee signs for.
+const CHAIN_ID: u64 = 7;
 const ME: ValidatorIndex = ValidatorIndex(3);
 
 struct AnyPayload;
@@ -44,7 +46,11 @@ impl Chain {
             .iter()
             .map(|key| (key.public_key(), key.prove_possession()))
             .collect();
-        let committee = Committee::new(EPOCH, CommitteeKeys::new(&members).expect("committee"));
+        let committee = Committee::new(
+            CHAIN_ID,
+            EPOCH,
+            CommitteeKeys::new(&members).expect("committee"),
+        );
         let mut proposals = Vec::new();
         let mut justify = QuorumCertificate::genesis(EPOCH);
         for view in 1..=views {
@@ -57,7 +63,7 @@ impl Chain {
                 payload: Payload(vec![view as u8]),
                 justify,
             };
-            let encoding = proposal_encoding(EPOCH, block.view, &block.digest());
+            let encoding = proposal_encoding(CHAIN_ID, EPOCH, block.view, &block.digest());
             let signature = keys[usize::from(leader)].sign(SigningDomain::Proposal, &encoding);
             justify = Self::certify(&keys, &block);
             proposals.push(Proposal {
@@ -75,7 +81,7 @@ impl Chain {
 
     fn certify(keys: &[SecretKey], block: &Block) -> QuorumCertificate {
         let digest = block.digest();
-        let encoding = vote_encoding(EPOCH, block.view, &digest, block.height);
+        let encoding = vote_encoding(CHAIN_ID, EPOCH, block.view, &digest, block.height);
         let mut signers = SignerBitmap::new(4).expect("bitmap");
         let signatures: Vec<Signature> = (0..3)
             .map(|index| {
@@ -259,7 +265,7 @@ fn out_of_range_views_are_refused_not_panicked_on() {
     ));
     let view = View(u64::MAX);
     let digest = chain.proposals[0].block.digest();
-    let encoding = vote_encoding(EPOCH, view, &digest, Height(1));
+    let encoding = vote_encoding(CHAIN_ID, EPOCH, view, &digest, Height(1));
     let vote = Vote {
         epoch: EPOCH,
         view,
@@ -278,7 +284,7 @@ fn out_of_range_views_are_refused_not_panicked_on() {
 
 fn vote(chain: &Chain, signer: u16, block: &Block, height: Height) -> Message {
     let digest = block.digest();
-    let encoding = vote_encoding(EPOCH, block.view, &digest, height);
+    let encoding = vote_encoding(CHAIN_ID, EPOCH, block.view, &digest, height);
     Message::Vote(Vote {
         epoch: EPOCH,
         view: block.view,
@@ -344,7 +350,7 @@ fn a_tc_claiming_a_qc_nobody_holds_is_refused() {
             signers.insert(index).expect("in range");
             chain.keys[index].sign(
                 SigningDomain::Timeout,
-                &timeout_encoding(EPOCH, View(5), claimed[index]),
+                &timeout_encoding(CHAIN_ID, EPOCH, View(5), claimed[index]),
             )
         })
         .collect();
@@ -373,7 +379,7 @@ fn a_tc_claiming_a_qc_nobody_holds_is_refused() {
         .map(|index| {
             chain.keys[index].sign(
                 SigningDomain::Timeout,
-                &timeout_encoding(EPOCH, View(5), honest_claims[index]),
+                &timeout_encoding(CHAIN_ID, EPOCH, View(5), honest_claims[index]),
             )
         })
         .collect();
@@ -596,4 +602,37 @@ fn votes_checked_together_pass_only_when_each_would() {
     assert!(shroud_consensus::verify_votes(&chain.committee, mixed).is_err());
     assert!(shroud_consensus::verify_votes(&chain.committee, votes(&[0, 1, 1])).is_err());
     assert!(shroud_consensus::verify_votes(&chain.committee, Vec::new()).is_err());
+}
+
+/// Consensus signatures bind the chain id: a committee that reuses its keys on a second chain
+/// cannot have a proposal, a QC or a timeout of one chain accepted on the other.
+#[test]
+fn messages_signed_for_another_chain_are_refused() {
+    let chain = Chain::new(2);
+    let other = Committee::new(CHAIN_ID + 1, EPOCH, chain.committee.keys().clone());
+    let proposal = Message::Proposal(chain.proposals[1].clone());
+    assert!(shroud_consensus::verify_message(
+        &chain.committee,
+        &Limits::default(),
+        proposal.clone()
+    )
+    .is_ok());
+    assert!(shroud_consensus::verify_message(&other, &Limits::default(), proposal).is_err());
+    let qc = &chain.proposals[1].block.justify;
+    assert!(shroud_consensus::verify::verify_qc(&chain.committee, qc).is_ok());
+    assert!(shroud_consensus::verify::verify_qc(&other, qc).is_err());
+    let high_qc = QuorumCertificate::genesis(EPOCH);
+    let encoding = timeout_encoding(CHAIN_ID, EPOCH, View(9), high_qc.view);
+    let timeout = shroud_consensus::Timeout {
+        epoch: EPOCH,
+        view: View(9),
+        high_qc,
+        last_tc: None,
+        signer: ValidatorIndex(1),
+        signature: chain.keys[1]
+            .sign(SigningDomain::Timeout, &encoding)
+            .to_bytes(),
+    };
+    assert!(shroud_consensus::verify::verify_timeout(&chain.committee, &timeout).is_ok());
+    assert!(shroud_consensus::verify::verify_timeout(&other, &timeout).is_err());
 }

@@ -2,9 +2,10 @@
 //! that sign (consensus, the node) and the ones that only verify (proofs, the SDK, the L1
 //! contract) build the same bytes. Each is signed under its own [`crate::SigningDomain`].
 
-/// What a consensus vote signs (domain `Vote`): epoch, view, block digest, height.
-pub fn vote(epoch: u64, view: u64, block: &[u8; 32], height: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + 8 + 32 + 8);
+/// What a consensus vote signs (domain `Vote`): chain id, epoch, view, block digest, height.
+pub fn vote(chain_id: u64, epoch: u64, view: u64, block: &[u8; 32], height: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 8 + 8 + 32 + 8);
+    out.extend_from_slice(&chain_id.to_be_bytes());
     out.extend_from_slice(&epoch.to_be_bytes());
     out.extend_from_slice(&view.to_be_bytes());
     out.extend_from_slice(block);
@@ -12,11 +13,12 @@ pub fn vote(epoch: u64, view: u64, block: &[u8; 32], height: u64) -> Vec<u8> {
     out
 }
 
-/// What a batch acknowledgement signs (domain `BatchAck`): epoch, the last height at which
-/// the batch may be ordered (so a block listing it later is skipped without its payload), and
-/// the batch digest.
-pub fn batch_ack(epoch: u64, valid_through: u64, digest: &[u8; 32]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48);
+/// What a batch acknowledgement signs (domain `BatchAck`): chain id, epoch, the last height at
+/// which the batch may be ordered (so a block listing it later is skipped without its
+/// payload), and the batch digest.
+pub fn batch_ack(chain_id: u64, epoch: u64, valid_through: u64, digest: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(56);
+    out.extend_from_slice(&chain_id.to_be_bytes());
     out.extend_from_slice(&epoch.to_be_bytes());
     out.extend_from_slice(&valid_through.to_be_bytes());
     out.extend_from_slice(digest);

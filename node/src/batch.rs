@@ -127,10 +127,15 @@ pub struct CutBatch {
     pub ids: Vec<TxId>,
 }
 
-/// What an acknowledgement and a batch certificate sign: the epoch, the batch's expiry and
-/// the digest.
-pub fn ack_encoding(epoch: u64, valid_through: u64, digest: &BatchDigest) -> Vec<u8> {
-    shroud_crypto::encodings::batch_ack(epoch, valid_through, &digest.0)
+/// What an acknowledgement and a batch certificate sign: the chain id, the epoch, the
+/// batch's expiry and the digest.
+pub fn ack_encoding(
+    chain_id: u64,
+    epoch: u64,
+    valid_through: u64,
+    digest: &BatchDigest,
+) -> Vec<u8> {
+    shroud_crypto::encodings::batch_ack(chain_id, epoch, valid_through, &digest.0)
 }
 
 /// A validator's signed statement that it durably stored a batch.
@@ -150,11 +155,18 @@ pub struct BatchAck {
 }
 
 impl BatchAck {
-    /// Signs an acknowledgement. The caller must have flushed the batch to disk first.
-    pub fn sign(batch: &Batch, digest: BatchDigest, signer: u16, key: &SecretKey) -> Self {
+    /// Signs an acknowledgement for chain `chain_id`. The caller must have flushed the batch
+    /// to disk first.
+    pub fn sign(
+        chain_id: u64,
+        batch: &Batch,
+        digest: BatchDigest,
+        signer: u16,
+        key: &SecretKey,
+    ) -> Self {
         let (epoch, valid_through) = (batch.epoch, batch.valid_through);
         debug_assert_eq!(batch.digest(), digest, "the digest is the batch's");
-        let encoding = ack_encoding(epoch, valid_through, &digest);
+        let encoding = ack_encoding(chain_id, epoch, valid_through, &digest);
         let signature = key.sign(SigningDomain::BatchAck, &encoding);
         Self {
             epoch,
@@ -326,7 +338,12 @@ impl BatchCertificate {
             committee.keys(),
             availability_threshold(committee),
             SigningDomain::BatchAck,
-            &ack_encoding(self.epoch, self.valid_through, &self.digest),
+            &ack_encoding(
+                committee.chain_id(),
+                self.epoch,
+                self.valid_through,
+                &self.digest,
+            ),
         )?;
         Ok(())
     }
@@ -354,7 +371,12 @@ impl BatchCertificate {
         let signature = Signature::from_bytes(&self.signature).map_err(CertificateError::from)?;
         let key = PublicKey::aggregate(signers.iter().map(|index| &committee.keys().keys()[index]))
             .map_err(CertificateError::from)?;
-        let encoding = ack_encoding(self.epoch, self.valid_through, &self.digest);
+        let encoding = ack_encoding(
+            committee.chain_id(),
+            self.epoch,
+            self.valid_through,
+            &self.digest,
+        );
         Ok((key, encoding, signature))
     }
 
@@ -437,7 +459,7 @@ impl AckCollector {
             builder: CertificateBuilder::new(
                 committee.keys(),
                 SigningDomain::BatchAck,
-                &ack_encoding(epoch, valid_through, &digest),
+                &ack_encoding(committee.chain_id(), epoch, valid_through, &digest),
             )?,
             threshold: availability_threshold(committee),
         })
@@ -620,7 +642,7 @@ mod tests {
             .iter()
             .map(|key| (key.public_key(), key.prove_possession()))
             .collect();
-        let committee = Committee::new(Epoch(3), CommitteeKeys::new(&members).expect("valid"));
+        let committee = Committee::new(9, Epoch(3), CommitteeKeys::new(&members).expect("valid"));
         (keys, committee)
     }
 
@@ -693,11 +715,11 @@ mod tests {
         let batch = batch();
         let digest = batch.digest();
         let mut collector = AckCollector::new(&committee, &batch, digest, 1).expect("collector");
-        let first = BatchAck::sign(&batch, digest, 0, &keys[0]);
+        let first = BatchAck::sign(9, &batch, digest, 0, &keys[0]);
         assert_eq!(collector.add(&first), Ok(None));
         // A repeated ack does not count twice.
         assert_eq!(collector.add(&first), Ok(None));
-        let second = BatchAck::sign(&batch, digest, 2, &keys[2]);
+        let second = BatchAck::sign(9, &batch, digest, 2, &keys[2]);
         let certificate = collector
             .add(&second)
             .expect("valid ack")
@@ -708,7 +730,7 @@ mod tests {
         // An ack by the wrong key, or for another digest, is refused.
         let forged = BatchAck {
             signer: 3,
-            ..BatchAck::sign(&batch, digest, 3, &keys[0])
+            ..BatchAck::sign(9, &batch, digest, 3, &keys[0])
         };
         let mut fresh = AckCollector::new(&committee, &batch, digest, 1).expect("collector");
         assert!(fresh.add(&forged).is_err());
@@ -718,7 +740,7 @@ mod tests {
             ..batch.clone()
         };
         assert!(fresh
-            .add(&BatchAck::sign(&later, later.digest(), 2, &keys[2]))
+            .add(&BatchAck::sign(9, &later, later.digest(), 2, &keys[2]))
             .is_err());
         // A certificate whose expiry was moved no longer verifies.
         let mut moved = certificate.clone();
@@ -737,10 +759,10 @@ mod tests {
         let digest = batch.digest();
         let mut collector = AckCollector::new(committee, batch, digest, 1).expect("collector");
         collector
-            .add_own(&BatchAck::sign(batch, digest, 1, &keys[1]))
+            .add_own(&BatchAck::sign(9, batch, digest, 1, &keys[1]))
             .expect("own ack");
         collector
-            .add(&BatchAck::sign(batch, digest, 3, &keys[3]))
+            .add(&BatchAck::sign(9, batch, digest, 3, &keys[3]))
             .expect("valid ack")
             .expect("f + 1 = 2 acks certify")
     }
@@ -785,7 +807,7 @@ mod tests {
     fn a_certificate_below_f_plus_one_is_refused() {
         let (keys, committee) = committee(7);
         let digest = batch().digest();
-        let ack = BatchAck::sign(&batch(), digest, 4, &keys[4]);
+        let ack = BatchAck::sign(9, &batch(), digest, 4, &keys[4]);
         let mut bitmap = SignerBitmap::new(7).expect("bitmap");
         bitmap.insert(4).expect("in range");
         let lonely = BatchCertificate {
@@ -811,10 +833,10 @@ mod tests {
         let digest = batch.digest();
         let mut collector = AckCollector::new(&committee, &batch, digest, 1).expect("collector");
         collector
-            .add(&BatchAck::sign(&batch, digest, 0, &keys[0]))
+            .add(&BatchAck::sign(9, &batch, digest, 0, &keys[0]))
             .expect("ack");
         let certificate = collector
-            .add(&BatchAck::sign(&batch, digest, 1, &keys[1]))
+            .add(&BatchAck::sign(9, &batch, digest, 1, &keys[1]))
             .expect("ack")
             .expect("certificate");
         let payload = BlockPayload {

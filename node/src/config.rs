@@ -145,7 +145,11 @@ pub fn check_committee(file: CommitteeFile) -> Result<LoadedCommittee, ConfigErr
     }
     let dkg_params = checked.dkg_params();
     Ok(LoadedCommittee {
-        committee: Committee::new(Epoch(checked.file.epoch), checked.keys.clone()),
+        committee: Committee::new(
+            checked.file.chain_id,
+            Epoch(checked.file.epoch),
+            checked.keys.clone(),
+        ),
         pins,
         public_key_set: checked.public_key_set,
         dkg_params,

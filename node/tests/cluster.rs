@@ -255,7 +255,12 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
         // leader that holds its QC already).
         let view = shroud_consensus::View(1_000);
         let high_qc = shroud_consensus::QuorumCertificate::genesis(epoch);
-        let encoding = shroud_consensus::types::timeout_encoding(epoch, view, high_qc.view);
+        let encoding = shroud_consensus::types::timeout_encoding(
+            committee.file.chain_id,
+            epoch,
+            view,
+            high_qc.view,
+        );
         let vote = shroud_consensus::Message::Timeout(shroud_consensus::Timeout {
             epoch,
             view,

@@ -87,15 +87,20 @@ pub struct AvailabilityCertificate {
 }
 
 impl AvailabilityCertificate {
-    /// Checks f+1 signatures of the committee.
-    pub fn verify(&self, keys: &CommitteeKeys, epoch: u64) -> Result<(), ProofError> {
+    /// Checks f+1 signatures of the committee of chain `chain_id`.
+    pub fn verify(
+        &self,
+        keys: &CommitteeKeys,
+        chain_id: u64,
+        epoch: u64,
+    ) -> Result<(), ProofError> {
         check_epoch(epoch, self.epoch)?;
         let threshold = keys.len().saturating_sub(1) / 3 + 1;
         check(
             keys,
             threshold,
             SigningDomain::BatchAck,
-            &encodings::batch_ack(self.epoch, self.valid_through, &self.digest),
+            &encodings::batch_ack(chain_id, self.epoch, self.valid_through, &self.digest),
             &self.signers,
             &self.signature,
         )
@@ -121,14 +126,19 @@ pub struct BlockCertificate {
 }
 
 impl BlockCertificate {
-    /// Checks 2f+1 votes of the committee.
-    pub fn verify(&self, keys: &CommitteeKeys, epoch: u64) -> Result<(), ProofError> {
+    /// Checks 2f+1 votes of the committee of chain `chain_id`.
+    pub fn verify(
+        &self,
+        keys: &CommitteeKeys,
+        chain_id: u64,
+        epoch: u64,
+    ) -> Result<(), ProofError> {
         check_epoch(epoch, self.epoch)?;
         check(
             keys,
             output_quorum(keys.len()),
             SigningDomain::Vote,
-            &encodings::vote(self.epoch, self.view, &self.block, self.height),
+            &encodings::vote(chain_id, self.epoch, self.view, &self.block, self.height),
             &self.signers,
             &self.signature,
         )

@@ -178,7 +178,7 @@ pub(crate) fn verify_status(
             });
         }
         certificate
-            .verify(keys, epoch)
+            .verify(keys, chain_id, epoch)
             .map_err(|error| bad(0, error))?;
     }
     let Some(ordered) = &status.ordered else {
@@ -192,7 +192,7 @@ pub(crate) fn verify_status(
             });
         }
         certificate
-            .verify(keys, epoch)
+            .verify(keys, chain_id, epoch)
             .map_err(|error| bad(ordered.height, error))?;
     }
     let Some(certified) = &status.certified else {

@@ -17,6 +17,8 @@ use shroud_crypto::{CommitteeKeys, SecretKey, Signature, SignerBitmap, SigningDo
 use shroud_storage::{ConsensusStore, SledStore};
 
 const EPOCH: Epoch = Epoch(1);
+/// The chain every test committee signs for.
+const CHAIN_ID: u64 = 7;
 const ME: ValidatorIndex = ValidatorIndex(3);
 const VIEWS: u64 = 400;
 const CHILD_ENV: &str = "SHROUD_CRASH_CHILD_DIR";
@@ -44,6 +46,7 @@ fn committee(keys: &[SecretKey]) -> Committee {
         .map(|key| (key.public_key(), key.prove_possession()))
         .collect();
     Committee::new(
+        CHAIN_ID,
         EPOCH,
         CommitteeKeys::new(&members).expect("valid committee"),
     )
@@ -61,7 +64,7 @@ fn proposal(keys: &[SecretKey], view: u64, justify: QuorumCertificate, tag: &str
         payload: Payload(format!("{tag} {view}").into_bytes()),
         justify,
     };
-    let encoding = proposal_encoding(EPOCH, block.view, &block.digest());
+    let encoding = proposal_encoding(CHAIN_ID, EPOCH, block.view, &block.digest());
     Proposal {
         signature: keys[usize::from(leader)]
             .sign(SigningDomain::Proposal, &encoding)
@@ -74,7 +77,7 @@ fn proposal(keys: &[SecretKey], view: u64, justify: QuorumCertificate, tag: &str
 /// A QC for `block` by validators 0, 1 and 2.
 fn certify(keys: &[SecretKey], block: &Block) -> QuorumCertificate {
     let digest = block.digest();
-    let encoding = vote_encoding(EPOCH, block.view, &digest, block.height);
+    let encoding = vote_encoding(CHAIN_ID, EPOCH, block.view, &digest, block.height);
     let mut signers = SignerBitmap::new(4).expect("bitmap");
     let signatures: Vec<Signature> = (0..3)
         .map(|index| {

@@ -201,6 +201,8 @@ pub struct Simulation {
 }
 
 const EPOCH: Epoch = Epoch(1);
+/// The chain every test committee signs for.
+const CHAIN_ID: u64 = 7;
 
 impl Simulation {
     pub fn new(config: SimConfig) -> Self {
@@ -213,6 +215,7 @@ impl Simulation {
             .map(|key| (key.public_key(), key.prove_possession()))
             .collect();
         let committee = Committee::new(
+            CHAIN_ID,
             EPOCH,
             CommitteeKeys::new(&members).expect("simulated committee is valid"),
         );
@@ -464,7 +467,7 @@ impl Simulation {
         let slot = self.nodes[index].id.slot;
         let block = &proposal.block;
         let digest = block.digest();
-        let encoding = vote_encoding(EPOCH, block.view, &digest, block.height);
+        let encoding = vote_encoding(CHAIN_ID, EPOCH, block.view, &digest, block.height);
         let vote = Vote {
             epoch: EPOCH,
             view: block.view,
@@ -635,7 +638,8 @@ impl Simulation {
             if let Message::Proposal(proposal) = &message {
                 let mut other = proposal.clone();
                 other.block.payload = Payload(b"equivocation".to_vec());
-                let encoding = proposal_encoding(EPOCH, other.block.view, &other.block.digest());
+                let encoding =
+                    proposal_encoding(CHAIN_ID, EPOCH, other.block.view, &other.block.digest());
                 other.signature = self.keys[slot]
                     .sign(SigningDomain::Proposal, &encoding)
                     .to_bytes();

@@ -295,7 +295,7 @@ impl Validator {
         digest: BatchDigest,
     ) -> Result<(), NodeError> {
         let signer = u16::try_from(self.me).unwrap_or(u16::MAX);
-        let ack = BatchAck::sign(batch, digest, signer, &self.signer);
+        let ack = BatchAck::sign(self.chain_id, batch, digest, signer, &self.signer);
         match frame::encode(FrameKind::BatchAck, &ack, &self.limits) {
             Ok(bytes) => self.unsent_acks.push((to, Arc::new(bytes))),
             Err(error) => error!(%error, "an acknowledgement exceeds the frame limit"),
@@ -804,7 +804,7 @@ impl Validator {
     ) -> Result<(), NodeError> {
         let author = u16::try_from(self.me).unwrap_or(u16::MAX);
         let mut collector = AckCollector::new(&self.committee, &batch, digest, author)?;
-        let own_ack = BatchAck::sign(&batch, digest, author, &self.signer);
+        let own_ack = BatchAck::sign(self.chain_id, &batch, digest, author, &self.signer);
         if let Some(certificate) = collector.add_own(&own_ack)? {
             self.certified(certificate)?;
             return Ok(());
