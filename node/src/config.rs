@@ -188,8 +188,10 @@ impl Default for ConsensusSection {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct MempoolSection {
-    /// See [`MempoolConfig`].
-    pub ciphertext_bytes_max: usize,
+    /// Must equal the committee file's `ciphertext_bytes_max` if given (a chain parameter:
+    /// the committee file decides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ciphertext_bytes_max: Option<usize>,
     /// See [`MempoolConfig`].
     pub pending_max: usize,
     /// See [`MempoolConfig`].
@@ -210,7 +212,7 @@ impl Default for MempoolSection {
     fn default() -> Self {
         let defaults = MempoolConfig::default();
         Self {
-            ciphertext_bytes_max: defaults.ciphertext_bytes_max,
+            ciphertext_bytes_max: None,
             pending_max: defaults.pending_max,
             batch_bytes_max: defaults.batch_bytes_max,
             batch_count_max: defaults.batch_count_max,
@@ -226,7 +228,9 @@ impl MempoolSection {
     /// The mempool's own configuration.
     pub fn mempool(&self) -> MempoolConfig {
         MempoolConfig {
-            ciphertext_bytes_max: self.ciphertext_bytes_max,
+            ciphertext_bytes_max: self
+                .ciphertext_bytes_max
+                .unwrap_or(MempoolConfig::default().ciphertext_bytes_max),
             pending_max: self.pending_max,
             batch_bytes_max: self.batch_bytes_max,
             batch_count_max: self.batch_count_max,
@@ -442,13 +446,29 @@ fn read_share(path: &Path, index: u16) -> Result<KeyShare, ConfigError> {
 impl NodeConfig {
     /// Reads the node file and everything it names, and checks every rule.
     pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-        let config: NodeConfig =
+        let mut config: NodeConfig =
             toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
                 path: path.to_path_buf(),
                 detail: error.to_string(),
             })?;
-        config.validate()?;
         let committee = load_committee(&config.committee_file)?;
+        // A chain parameter: the committee file decides it, and a node file that says
+        // otherwise is refused rather than left to classify positions differently.
+        let chain_max = usize::try_from(committee.file.ciphertext_bytes_max)
+            .map_err(|_| ConfigError::Invalid("ciphertext_bytes_max does not fit".into()))?;
+        if let Some(own) = config
+            .mempool
+            .ciphertext_bytes_max
+            .filter(|own| *own != chain_max)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "mempool.ciphertext_bytes_max is {own} in the node file but {chain_max} in the \
+                 committee file (a chain parameter every validator must share); remove it from \
+                 the node file"
+            )));
+        }
+        config.mempool.ciphertext_bytes_max = Some(chain_max);
+        config.validate()?;
         if config.storage.retain_heights <= committee.file.validity_heights {
             // A pruned height's ordering entries must no longer decide anything, or pruning
             // would change this validator's order (ADR 0008).
@@ -709,6 +729,7 @@ pub fn write_testnet(
         chain_id,
         epoch: 1,
         validity_heights: shroud_proofs::validity::VALIDITY_HEIGHTS_DEFAULT,
+        ciphertext_bytes_max: shroud_proofs::CIPHERTEXT_BYTES_MAX_DEFAULT,
         public_key_set: dealt
             .as_ref()
             .map(|(public, _)| hex::encode(public.to_bytes())),
@@ -765,6 +786,7 @@ pub fn genesis(
         chain_id,
         epoch: 1,
         validity_heights: shroud_proofs::validity::VALIDITY_HEIGHTS_DEFAULT,
+        ciphertext_bytes_max: shroud_proofs::CIPHERTEXT_BYTES_MAX_DEFAULT,
         public_key_set: None,
         dkg_window_heights,
         validators: members,
@@ -852,6 +874,12 @@ mod tests {
             error.to_string().contains("BLS secret key does not match"),
             "{error}"
         );
+        // The largest ciphertext is a chain parameter: a node file that disagrees is refused.
+        let mut own_limit = config.clone();
+        own_limit.mempool.ciphertext_bytes_max = Some(1_000);
+        fs::write(&swapped, toml::to_string(&own_limit).expect("toml")).expect("write");
+        let error = NodeConfig::load(&swapped).expect_err("disagrees with the committee");
+        assert!(error.to_string().contains("chain parameter"), "{error}");
         // Without an index, the node finds itself by its BLS key.
         config.bls_secret_key_file = dir.path().join("validator-1/bls.key");
         config.index = None;

@@ -59,6 +59,10 @@ pub struct CommitteeFile {
     /// How many committed heights each DKG phase lasts at most (a chain parameter).
     #[serde(default = "default_dkg_window_heights")]
     pub dkg_window_heights: u64,
+    /// The largest ciphertext (wire bytes) the chain admits and decodes: a chain parameter,
+    /// since it decides how every validator classifies a committed position.
+    #[serde(default = "default_ciphertext_bytes_max")]
+    pub ciphertext_bytes_max: u64,
     /// Members in index order.
     pub validators: Vec<MemberEntry>,
 }
@@ -87,6 +91,17 @@ pub struct CheckedCommittee {
 pub fn default_dkg_window_heights() -> u64 {
     DKG_WINDOW_HEIGHTS_DEFAULT
 }
+
+/// Serde default of [`CommitteeFile::ciphertext_bytes_max`].
+pub fn default_ciphertext_bytes_max() -> u64 {
+    CIPHERTEXT_BYTES_MAX_DEFAULT
+}
+
+/// The default largest ciphertext: 64 KiB.
+pub const CIPHERTEXT_BYTES_MAX_DEFAULT: u64 = 64 * 1024;
+/// The largest ciphertexts a committee file may allow (an empty ciphertext is about 300
+/// bytes; a frame carries at most a few MiB).
+pub const CIPHERTEXT_BYTES_MAX_RANGE: std::ops::RangeInclusive<u64> = 512..=(1 << 20);
 
 /// The default DKG phase length, in committed heights.
 pub const DKG_WINDOW_HEIGHTS_DEFAULT: u64 = 100;
@@ -137,6 +152,12 @@ impl CommitteeFile {
             return Err(CommitteeError(
                 "the file has no public_key_set, so every validator needs a dkg_public_key".into(),
             ));
+        }
+        if !CIPHERTEXT_BYTES_MAX_RANGE.contains(&self.ciphertext_bytes_max) {
+            return Err(CommitteeError(format!(
+                "ciphertext_bytes_max is {}, it must be in {CIPHERTEXT_BYTES_MAX_RANGE:?}",
+                self.ciphertext_bytes_max
+            )));
         }
         if !DKG_WINDOW_HEIGHTS_RANGE.contains(&self.dkg_window_heights) {
             return Err(CommitteeError(format!(
@@ -213,6 +234,7 @@ impl CommitteeFile {
         hasher.update(self.epoch.to_be_bytes());
         hasher.update(self.validity_heights.to_be_bytes());
         hasher.update(self.dkg_window_heights.to_be_bytes());
+        hasher.update(self.ciphertext_bytes_max.to_be_bytes());
         hasher.update((self.validators.len() as u64).to_be_bytes());
         for entry in &self.validators {
             for field in [

@@ -41,7 +41,8 @@ pub use bundle::{
     BUNDLE_VERSION,
 };
 pub use committee::{
-    default_dkg_window_heights, CheckedCommittee, CommitteeError, CommitteeFile, MemberEntry,
+    default_ciphertext_bytes_max, default_dkg_window_heights, CheckedCommittee, CommitteeError,
+    CommitteeFile, MemberEntry, CIPHERTEXT_BYTES_MAX_DEFAULT, CIPHERTEXT_BYTES_MAX_RANGE,
     DKG_WINDOW_HEIGHTS_DEFAULT, DKG_WINDOW_HEIGHTS_RANGE,
 };
 pub use decryption::{

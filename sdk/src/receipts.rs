@@ -278,6 +278,7 @@ mod tests {
             validity_heights: 64,
             public_key_set: Some(hex::encode(public.to_bytes())),
             dkg_window_heights: shroud_proofs::DKG_WINDOW_HEIGHTS_DEFAULT,
+            ciphertext_bytes_max: shroud_proofs::CIPHERTEXT_BYTES_MAX_DEFAULT,
             validators: secrets
                 .iter()
                 .enumerate()
