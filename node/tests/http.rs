@@ -319,3 +319,54 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     }
     client.close();
 }
+
+/// Idle and half-sent connections cannot hold the API: past the per-address cap a new
+/// connection is closed at once, a request whose headers do not arrive is closed after the
+/// header timeout, and the API answers again once they are gone.
+#[test]
+fn idle_and_half_sent_http_connections_are_capped_and_closed() {
+    use shroud_node::runtime::http::CONNECTIONS_PER_ADDRESS_MAX;
+    let cluster = Cluster::start(4);
+    let address = cluster.http(0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cluster.get(0, "/healthz").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let half_sent: Vec<TcpStream> = (0..CONNECTIONS_PER_ADDRESS_MAX + 8)
+        .map(|_| {
+            let mut stream = TcpStream::connect(address).expect("connect");
+            stream
+                .write_all(b"GET /v1/status HTTP/1.1\r\nHost: loc")
+                .expect("half a request");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("timeout");
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    // Every one of them is closed by the server: the ones past the cap at once, the others
+    // when their headers have not arrived in time. None is answered.
+    for mut stream in half_sent {
+        let mut buffer = [0u8; 256];
+        match stream.read(&mut buffer) {
+            Ok(0) => {}
+            Ok(count) => assert!(
+                String::from_utf8_lossy(&buffer[..count]).starts_with("HTTP/1.1 408"),
+                "an incomplete request is not served: {}",
+                String::from_utf8_lossy(&buffer[..count])
+            ),
+            Err(error) => assert_ne!(
+                error.kind(),
+                std::io::ErrorKind::WouldBlock,
+                "a half-sent connection stayed open for 20 s"
+            ),
+        }
+    }
+    eprintln!(
+        "half-sent connections closed within {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let status = cluster.get(0, "/v1/status").expect("the API answers again");
+    assert!(status.get("committed_height").is_some());
+}

@@ -96,8 +96,80 @@ pub async fn serve(
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(api);
-    if let Err(error) = axum::serve(listener, app).await {
-        tracing::error!(%error, "http server stopped");
+    accept(listener, app).await;
+}
+
+/// HTTP connections open at most; past it a new connection is closed at once (counted).
+pub const CONNECTIONS_MAX: usize = 256;
+/// HTTP connections from one address open at most.
+pub const CONNECTIONS_PER_ADDRESS_MAX: usize = 32;
+/// A request's headers must arrive within this.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A connection is closed after this, whatever it does (a request's body, its handling and an
+/// idle keep-alive all fit in it; a client reconnects for more).
+const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The accept loop: caps on connections (in all and per address), a header-read timeout and a
+/// connection lifetime, so that idle or half-sent connections cannot hold the API or the
+/// validator's memory.
+async fn accept(listener: tokio::net::TcpListener, app: Router) {
+    let open = std::sync::Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
+    let per_address: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    > = std::sync::Arc::default();
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of descriptors or a reset before accept: wait a little, go on.
+                tracing::warn!(%error, "http accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            metrics::counter!("shroud_http_connections_refused_total", "reason" => "total")
+                .increment(1);
+            continue;
+        };
+        let address = remote.ip();
+        {
+            let mut counts = per_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let count = counts.entry(address).or_insert(0);
+            if *count >= CONNECTIONS_PER_ADDRESS_MAX {
+                metrics::counter!("shroud_http_connections_refused_total", "reason" => "per_address").increment(1);
+                continue;
+            }
+            *count += 1;
+        }
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let per_address = per_address.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            if tokio::time::timeout(CONNECTION_LIFETIME, connection)
+                .await
+                .is_err()
+            {
+                metrics::counter!("shroud_http_connections_expired_total").increment(1);
+            }
+            let mut counts = per_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(count) = counts.get_mut(&address) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(&address);
+                }
+            }
+            drop(permit);
+        });
     }
 }
 
