@@ -282,6 +282,14 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         ),
         ("GET", "/v1/no-such-route".into(), None, 404, "not_found"),
         (
+            "DELETE",
+            "/v1/status".into(),
+            None,
+            405,
+            "method_not_allowed",
+        ),
+        ("GET", "/order?from=-1".into(), None, 400, "bad_query"),
+        (
             "POST",
             "/v1/tx".into(),
             Some(b"{\"ciphertext\": \"0xqq\"}".to_vec()),

@@ -9,7 +9,7 @@
 //! the ingress stage.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -94,10 +94,20 @@ pub async fn serve(
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/tx", axum::routing::post(submit))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(api);
     accept(listener, app).await;
 }
+
+/// A submission waits at most this long for its receipt.
+const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// HTTP connections open at most; past it a new connection is closed at once (counted).
 pub const CONNECTIONS_MAX: usize = 256;
@@ -298,8 +308,18 @@ const ORDER_LIMIT_MAX: usize = 10_000;
 /// batches waited as long as the loop's queue was deep).
 async fn order(
     State(api): State<Api>,
-    UrlQuery(params): UrlQuery<OrderParams>,
+    params: Result<UrlQuery<OrderParams>, QueryRejection>,
 ) -> Result<Json<Vec<String>>, ApiError> {
+    let UrlQuery(params) = params.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!(
+                "expected from and limit as decimal integers: {}",
+                rejection.body_text()
+            ),
+        )
+    })?;
     let store = api.store.clone();
     let limit = params.limit.min(ORDER_LIMIT_MAX);
     let from = params.from;
@@ -545,7 +565,20 @@ async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> 
         )
     })?;
     let ciphertext = parse_hex(&parsed.ciphertext, "ciphertext")?;
-    match api.ingress.submit(ciphertext).await {
+    let receipt = tokio::time::timeout(SUBMIT_TIMEOUT, api.ingress.submit(ciphertext))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!(
+                    "no receipt within {} s: the validator is overloaded or stalled; try \
+                     another validator",
+                    SUBMIT_TIMEOUT.as_secs()
+                ),
+            )
+        })?;
+    match receipt {
         Receipt::Accepted { tx_id } => {
             Ok(Json(json!({ "tx_id": hex(&tx_id), "status": "accepted" })))
         }
