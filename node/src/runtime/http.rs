@@ -587,7 +587,9 @@ async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> 
             if label == "unavailable" {
                 return Err(ApiError::unavailable());
             }
-            let status = if code == "full" || code == "overloaded" {
+            // Try again later (or elsewhere): the validator is full, overloaded, or its
+            // committee has not formed the key yet.
+            let status = if matches!(code, "full" | "overloaded" | "key_not_ready") {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::UNPROCESSABLE_ENTITY
