@@ -15,7 +15,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shroud_crypto::{Certificate, ProofOfPossession, PublicKey, Signature, SignerBitmap, SigningDomain};
+use shroud_crypto::{
+    Certificate, ProofOfPossession, PublicKey, Signature, SignerBitmap, SigningDomain,
+};
 use shroud_fuzz::{fixture, MEMBERS};
 
 fuzz_target!(|data: &[u8]| {
@@ -56,7 +58,12 @@ fuzz_target!(|data: &[u8]| {
         4 => {
             if let Ok(certificate) = Certificate::from_bytes(MEMBERS, input) {
                 assert_eq!(certificate.to_bytes(), input);
-                let _ = certificate.verify(&f.keys, 3, SigningDomain::OutputHeader, &f.output.header.encoding());
+                let _ = certificate.verify(
+                    &f.keys,
+                    3,
+                    SigningDomain::OutputHeader,
+                    &f.output.header.encoding(),
+                );
             }
         }
         5 => {

@@ -17,14 +17,21 @@ fuzz_target!(|data: &[u8]| {
     let Ok(ciphertext) = Ciphertext::from_bytes(data, CIPHERTEXT_BYTES_MAX) else {
         return;
     };
-    assert_eq!(ciphertext.to_bytes(), data, "ciphertext encoding is not canonical");
+    assert_eq!(
+        ciphertext.to_bytes(),
+        data,
+        "ciphertext encoding is not canonical"
+    );
     assert_eq!(Label::peek(data).as_ref(), Some(ciphertext.label()));
     assert_eq!(
         Ciphertext::peek_encapsulation(data),
         Some(ciphertext.encapsulation_bytes())
     );
     let vouched = vouched.expect("what decodes is accepted as vouched for");
-    assert_eq!(vouched.encapsulation_bytes(), ciphertext.encapsulation_bytes());
+    assert_eq!(
+        vouched.encapsulation_bytes(),
+        ciphertext.encapsulation_bytes()
+    );
     assert_eq!(vouched.payload(), ciphertext.payload());
 
     let single = ciphertext.clone().verify(key, &f.context);
@@ -35,6 +42,13 @@ fuzz_target!(|data: &[u8]| {
     let good = Ciphertext::from_bytes(&f.transactions[0], CIPHERTEXT_BYTES_MAX).expect("decodes");
     let verdicts = verify_ciphertexts(vec![ciphertext, good], key, &f.context, &mut rng());
     assert_eq!(verdicts.len(), 2);
-    assert_eq!(verdicts[0].is_ok(), single.is_ok(), "batched and single verdicts differ");
-    assert!(verdicts[1].is_ok(), "a valid ciphertext was refused in a batch");
+    assert_eq!(
+        verdicts[0].is_ok(),
+        single.is_ok(),
+        "batched and single verdicts differ"
+    );
+    assert!(
+        verdicts[1].is_ok(),
+        "a valid ciphertext was refused in a batch"
+    );
 });

@@ -27,7 +27,7 @@ fn verify_status(status: &TxStatus) -> Option<()> {
             if certificate.digest != batched.digest {
                 return None;
             }
-            certificate.verify(keys, epoch).ok()?;
+            certificate.verify(keys, CHAIN_ID, epoch).ok()?;
         }
     }
     let ordered = status.ordered.as_ref()?;
@@ -35,7 +35,7 @@ fn verify_status(status: &TxStatus) -> Option<()> {
         if certificate.height != ordered.height || certificate.block != ordered.block_digest {
             return None;
         }
-        certificate.verify(keys, epoch).ok()?;
+        certificate.verify(keys, CHAIN_ID, epoch).ok()?;
     }
     let certified = status.certified.as_ref()?;
     let header = &certified.certificate.header;
@@ -101,7 +101,10 @@ fuzz_target!(|data: &[u8]| {
             if let Some(certificate) = response.certificate {
                 if let Ok(committee) = f.sdk_genesis.clone().with_certified_key(&certificate, 0) {
                     assert!(committee.has_key());
-                    assert_eq!(committee.public_key_set().expect("a key").to_bytes(), certificate.key_set);
+                    assert_eq!(
+                        committee.public_key_set().expect("a key").to_bytes(),
+                        certificate.key_set
+                    );
                 }
             }
         }

@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let node = shroud_node::config::check_committee(file.clone());
     let sdk = shroud_sdk::Committee::from_file(file.clone());
     if let Ok(loaded) = &node {
-        assert!(sdk.is_ok(), "the node accepts a committee file the SDK refuses");
+        assert!(
+            sdk.is_ok(),
+            "the node accepts a committee file the SDK refuses"
+        );
         assert_eq!(loaded.pins.len(), file.validators.len());
         assert_eq!(loaded.committee.size(), file.validators.len());
         let _ = file.dkg_session();

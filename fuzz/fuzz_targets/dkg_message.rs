@@ -20,7 +20,8 @@ fn ephemerals() -> &'static Vec<G1Point> {
         let f = fixture();
         (0..MEMBERS as u16)
             .map(|dealer| {
-                let dealing = Dealing::deal(&f.dkg_params, dealer, 0, &f.dkg_keys[usize::from(dealer)]);
+                let dealing =
+                    Dealing::deal(&f.dkg_params, dealer, 0, &f.dkg_keys[usize::from(dealer)]);
                 let bytes = DkgMessage {
                     round: 0,
                     sender: dealer,
@@ -38,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(message) = DkgMessage::from_bytes(data, DKG_MEMBERS_MAX) else {
         return;
     };
-    assert_eq!(message.to_bytes(), data, "DKG message encoding is not canonical");
+    assert_eq!(
+        message.to_bytes(),
+        data,
+        "DKG message encoding is not canonical"
+    );
     let f = fixture();
     match &message.body {
         DkgBody::Dealing(dealing) => {
@@ -47,7 +52,8 @@ fuzz_target!(|data: &[u8]| {
         DkgBody::Response(complaints) => {
             for complaint in complaints {
                 if let Some(ephemeral) = ephemerals().get(usize::from(complaint.dealer)) {
-                    let _ = complaint.verify(&f.dkg_params, message.round, message.sender, ephemeral);
+                    let _ =
+                        complaint.verify(&f.dkg_params, message.round, message.sender, ephemeral);
                 }
             }
         }

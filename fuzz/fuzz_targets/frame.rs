@@ -29,9 +29,8 @@ where
             rkyv::rancor::Error,
         >,
     >,
-    T::Archived: for<'b> rkyv::bytecheck::CheckBytes<
-            rkyv::api::high::HighValidator<'b, rkyv::rancor::Error>,
-        > + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
+    T::Archived: for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rkyv::rancor::Error>>
+        + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rkyv::rancor::Error>>,
 {
     let Ok(value) = parsed.decode::<T>(parsed.kind) else {
         return;

@@ -56,10 +56,14 @@ fuzz_target!(|data: &[u8]| {
     }
     .expect("a temporary directory");
     std::fs::write(dir.path().join("pending-0000000000000000"), &file).expect("write a segment");
-    let (log, groups) = PendingLog::open(dir.path()).expect("the log opens whatever a segment holds");
+    let (log, groups) =
+        PendingLog::open(dir.path()).expect("the log opens whatever a segment holds");
     let again = log.read_all().expect("the log reads back");
     assert_eq!(again, groups, "read_all differs from what open read");
     for group in &groups {
-        assert!(group.first.checked_add(group.transactions.len() as u64).is_some());
+        assert!(group
+            .first
+            .checked_add(group.transactions.len() as u64)
+            .is_some());
     }
 });

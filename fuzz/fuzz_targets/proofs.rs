@@ -82,12 +82,12 @@ fuzz_target!(|data: &[u8]| {
         }
         5 => {
             if let Some(certificate) = decoded!(input, AvailabilityCertificate) {
-                let _ = certificate.verify(&f.keys, EPOCH);
+                let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         6 => {
             if let Some(certificate) = decoded!(input, BlockCertificate) {
-                let _ = certificate.verify(&f.keys, EPOCH);
+                let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         _ => {
@@ -110,7 +110,11 @@ fuzz_target!(|data: &[u8]| {
                     let mut leaves = vec![[0u8; 32]; count as usize];
                     leaves[index as usize] = leaf;
                     let expected = merkle::proof(&leaves, index as usize).expect("in range");
-                    assert_eq!(expected.len(), path.len(), "a path of the wrong length was accepted");
+                    assert_eq!(
+                        expected.len(),
+                        path.len(),
+                        "a path of the wrong length was accepted"
+                    );
                 }
             }
         }

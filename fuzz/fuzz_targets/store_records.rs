@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
         }
         9 => {
             if let Some(certificate) = record!(input, BlockCertificate) {
-                let _ = certificate.verify(&f.keys, EPOCH);
+                let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         10 => {

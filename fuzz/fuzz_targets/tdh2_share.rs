@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
             let Ok(share) = DecryptionShare::from_bytes(input) else {
                 return;
             };
-            assert_eq!(share.to_bytes().as_slice(), input, "share encoding is not canonical");
+            assert_eq!(
+                share.to_bytes().as_slice(),
+                input,
+                "share encoding is not canonical"
+            );
             if let Ok(verified) = verify_share(&f.public, &f.verified[0], share.clone()) {
                 assert_eq!(verified.share(), &share);
             }
@@ -36,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
             let Ok(proof) = ShareBatchProof::from_bytes(input) else {
                 return;
             };
-            assert_eq!(proof.to_bytes().as_slice(), input, "proof encoding is not canonical");
+            assert_eq!(
+                proof.to_bytes().as_slice(),
+                input,
+                "proof encoding is not canonical"
+            );
             // The combined points are `x·u`, not validator 1's `x_1·u`: no proof makes them pass.
             let values = f
                 .points
@@ -53,7 +61,11 @@ fuzz_target!(|data: &[u8]| {
             let Ok(point) = decode_share_value(input) else {
                 return;
             };
-            assert_eq!(encode_point(&point).as_slice(), input, "point encoding is not canonical");
+            assert_eq!(
+                encode_point(&point).as_slice(),
+                input,
+                "point encoding is not canonical"
+            );
         }
         _ => {
             let values: Vec<[u8; POINT_BYTES]> = input

@@ -21,8 +21,8 @@ use shroud_crypto::tdh2::{
 use shroud_crypto::{CertificateBuilder, CommitteeKeys, SecretKey, SigningDomain};
 use shroud_proofs::output::HeightContext;
 use shroud_proofs::{
-    build_output, outcome_of_opened, BuiltOutput, Bundle, BundleLimits, CommitteeFile, FailureReason,
-    Item, MemberEntry, NamespaceId, Outcome, OutputCertificate, PositionEntry, TxId,
+    build_output, outcome_of_opened, BuiltOutput, Bundle, BundleLimits, CommitteeFile,
+    FailureReason, Item, MemberEntry, NamespaceId, Outcome, OutputCertificate, PositionEntry, TxId,
 };
 
 /// The chain id of the fixture's network.
@@ -104,10 +104,12 @@ fn build() -> Fixture {
         .map(|key| (key.public_key(), key.prove_possession()))
         .collect();
     let keys = CommitteeKeys::new(&members).expect("valid committee keys");
-    let committee = Committee::new(Epoch(EPOCH), keys.clone());
+    let committee = Committee::new(CHAIN_ID, Epoch(EPOCH), keys.clone());
     let (public, shares) =
         trusted_dealer_for_local_testnet(THRESHOLD, MEMBERS, &mut rng).expect("dealer");
-    let dkg_keys: Vec<DkgSecretKey> = (0..MEMBERS).map(|_| DkgSecretKey::random(&mut rng)).collect();
+    let dkg_keys: Vec<DkgSecretKey> = (0..MEMBERS)
+        .map(|_| DkgSecretKey::random(&mut rng))
+        .collect();
 
     let entry = |index: usize, with_dkg: bool| MemberEntry {
         bls_public_key: hex::encode(signers[index].public_key().to_bytes()),
@@ -122,6 +124,7 @@ fn build() -> Fixture {
         chain_id: CHAIN_ID,
         epoch: EPOCH,
         validity_heights: VALIDITY_HEIGHTS,
+        ciphertext_bytes_max: CIPHERTEXT_BYTES_MAX as u64,
         public_key_set: None,
         dkg_window_heights: 100,
         validators: (0..MEMBERS).map(|index| entry(index, true)).collect(),
@@ -169,8 +172,13 @@ fn build() -> Fixture {
         .iter()
         .enumerate()
         .map(|(index, plaintext)| {
-            tdh2::encrypt(public.encryption_key(), label(index as u8), plaintext, &mut rng)
-                .to_bytes()
+            tdh2::encrypt(
+                public.encryption_key(),
+                label(index as u8),
+                plaintext,
+                &mut rng,
+            )
+            .to_bytes()
         })
         .collect();
     transactions.push(b"not a ciphertext".to_vec());
@@ -203,7 +211,10 @@ fn build() -> Fixture {
         .zip(&transactions)
         .map(|((ciphertext, point), bytes)| PositionEntry {
             tx_id: TxId::of(bytes),
-            outcome: outcome_of_opened(ciphertext.open(point).ok().as_deref(), &BundleLimits::default()),
+            outcome: outcome_of_opened(
+                ciphertext.open(point).ok().as_deref(),
+                &BundleLimits::default(),
+            ),
         })
         .collect();
     entries.push(PositionEntry {
@@ -286,7 +297,12 @@ fn certify_with(
 
 impl Fixture {
     /// `(signer bitmap, aggregate signature)` of validators `who` over `encoding` in `domain`.
-    pub fn certify(&self, domain: SigningDomain, encoding: &[u8], who: &[usize]) -> (Vec<u8>, [u8; 96]) {
+    pub fn certify(
+        &self,
+        domain: SigningDomain,
+        encoding: &[u8],
+        who: &[usize],
+    ) -> (Vec<u8>, [u8; 96]) {
         certify_with(&self.signers, &self.keys, domain, encoding, who)
     }
 
@@ -320,7 +336,11 @@ pub fn assert_rkyv_round_trip<T>(value: &T)
 where
     T: rkyv::Archive + PartialEq + std::fmt::Debug,
     T: for<'a> rkyv::Serialize<
-        rkyv::api::high::HighSerializer<AlignedVec, rkyv::ser::allocator::ArenaHandle<'a>, rancor::Error>,
+        rkyv::api::high::HighSerializer<
+            AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rancor::Error,
+        >,
     >,
     T::Archived: for<'b> rkyv::bytecheck::CheckBytes<rkyv::api::high::HighValidator<'b, rancor::Error>>
         + rkyv::Deserialize<T, rkyv::api::high::HighDeserializer<rancor::Error>>,
