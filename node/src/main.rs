@@ -181,6 +181,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Some(shroud_node::malloc::Thresholds::Dynamic(error)) = thresholds {
         tracing::warn!(%error, "could not fix the allocator's thresholds; running with glibc's defaults");

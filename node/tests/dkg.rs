@@ -289,6 +289,11 @@ fn two_absent_validators_stall_the_dkg_visibly_until_one_returns() {
     assert_eq!(status["committed_height"], 0, "no quorum, no height");
     assert!(get_json(cluster.http(0), "/v1/encryption-key")
         .is_some_and(|body| body["error"]["code"] == "not_certified"));
+    let ready = get_json(cluster.http(0), "/readyz").expect("answers");
+    assert_eq!(ready["error"]["code"], "not_ready", "{ready}");
+    assert!(ready["error"]["message"]
+        .as_str()
+        .is_some_and(|message| message.contains("still forming")));
     // One returns: three of four form the key; the absent one is excluded for not dealing.
     cluster.launch(2);
     served_key_sets(&cluster, &[0, 1, 2], Duration::from_secs(90));

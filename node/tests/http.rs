@@ -108,6 +108,13 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         error_code(address, "POST", "/v1/tx", Some(body.as_bytes())),
         (422, "duplicate".into())
     );
+    // A committing validator with its key is ready.
+    let (status, ready) = json(address, "GET", "/readyz", None);
+    assert_eq!(
+        (status, ready["ready"].as_bool()),
+        (200, Some(true)),
+        "{ready}"
+    );
 
     // Both certified, as the receipts say.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -130,7 +130,12 @@ pub struct Validator {
     last_commit_ms: u64,
     /// When a stalled DKG was last reported in the log.
     stall_logged_ms: u64,
+    /// When the progress line was last logged.
+    progress_logged_ms: u64,
 }
+
+/// How often the validator logs a line of progress.
+const PROGRESS_LOG_MS: u64 = 60_000;
 
 /// Hands the key the DKG formed to the stages: writes the share file, opens admission,
 /// starts the decryption stage. Called once.
@@ -199,6 +204,7 @@ impl Validator {
             key_status: KeyStatus::dealer(),
             last_commit_ms: 0,
             stall_logged_ms: 0,
+            progress_logged_ms: 0,
             committed: ingress.committed(),
             validity_heights,
             me,
@@ -1460,6 +1466,7 @@ impl Validator {
                     kept_from_height: self.store.kept_from_height()?,
                     outcomes: OutcomeSummary::from(self.store.outcome_counts()?),
                     key: self.key_status_now(),
+                    last_commit_age_ms: self.now_ms().saturating_sub(self.last_commit_ms),
                 });
             }
         }
@@ -1471,6 +1478,21 @@ impl Validator {
         if view != self.view {
             self.view = view;
             gauge!("shroud_consensus_view").set(view.0 as f64);
+        }
+        // One line of progress a minute, so that a log shows a validator at work (or not).
+        let now = self.now_ms();
+        if now.saturating_sub(self.progress_logged_ms) >= PROGRESS_LOG_MS {
+            self.progress_logged_ms = now;
+            let (height, _) = self.consensus.committed_head();
+            info!(
+                committed_height = height.0,
+                view = view.0,
+                mempool = self.ingress.pending_len(),
+                batches_waiting = self.payload.waiting(),
+                last_commit_age_ms = now.saturating_sub(self.last_commit_ms),
+                key = self.key_status.state,
+                "progress"
+            );
         }
     }
 

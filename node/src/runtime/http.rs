@@ -39,6 +39,7 @@ pub const BODY_BYTES_MAX: usize = 160 * 1024;
 /// Every route: (method, path) in OpenAPI path syntax.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/status"),
     ("get", "/order"),
@@ -79,6 +80,7 @@ pub async fn serve(
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/order", get(order))
@@ -279,6 +281,49 @@ fn parse_namespace(text: &str) -> Result<NamespaceId, ApiError> {
 async fn metrics(State(api): State<Api>) -> String {
     api.prometheus.render()
 }
+
+/// A validator is ready when its committee's key is formed and it processed a committed height
+/// in the last [`READY_COMMIT_AGE_MS`]: it takes part in ordering and decryption. `/healthz`
+/// says only that the process answers.
+async fn readyz(State(api): State<Api>) -> ApiResult {
+    let Json(status) = status(State(api)).await?;
+    let not_ready = |message: String| {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            message,
+        ))
+    };
+    if status.key.state == "forming" {
+        return not_ready(format!(
+            "the committee's key is still forming (DKG round {}, phase {}){}",
+            status.key.round.unwrap_or_default(),
+            status.key.phase.unwrap_or("dealing"),
+            status
+                .key
+                .stalled
+                .as_ref()
+                .map(|reason| format!(": {reason}"))
+                .unwrap_or_default()
+        ));
+    }
+    if status.last_commit_age_ms > READY_COMMIT_AGE_MS {
+        return not_ready(format!(
+            "no committed height for {} s (at height {}): fewer than a quorum of validators \
+             may be reachable",
+            status.last_commit_age_ms / 1_000,
+            status.committed_height
+        ));
+    }
+    Ok(Json(json!({
+        "ready": true,
+        "committed_height": status.committed_height,
+    })))
+}
+
+/// The longest a ready validator goes without processing a committed height (empty blocks
+/// commit about ten times a second).
+const READY_COMMIT_AGE_MS: u64 = 5_000;
 
 async fn status(State(api): State<Api>) -> Result<Json<Status>, ApiError> {
     let (reply, answer) = oneshot::channel();

@@ -106,6 +106,9 @@ pub struct Status {
     pub outcomes: OutcomeSummary,
     /// The committee's key: formed by the DKG (or a test network's dealer), or forming.
     pub key: dkg::KeyStatus,
+    /// Milliseconds since this validator last processed a committed height (since it
+    /// started, if it has not yet).
+    pub last_commit_age_ms: u64,
 }
 
 /// Outcome counts by label.
