@@ -25,7 +25,19 @@ async fn connect(committee: &Path, validators: &[usize]) -> anyhow::Result<Clien
     } else {
         validators.to_vec()
     };
-    Ok(Client::connect(committee, &validators).await?)
+    eprintln!(
+        "connecting to {} validator{}…",
+        validators.len(),
+        if validators.len() == 1 { "" } else { "s" }
+    );
+    Client::connect(committee, &validators)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "{error} (none of validators {validators:?} answered within {} s)",
+                shroud_sdk::CONNECT_TIMEOUT.as_secs()
+            )
+        })
 }
 
 /// `shroud tx submit`: one item per `--namespace`, each with the bytes of the matching

@@ -76,6 +76,9 @@ fn local_for(address: &SocketAddr) -> SocketAddr {
     }
 }
 
+/// How long connecting to one validator may take before it counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Client {
     /// Connects to the given validators (by index); at least one must answer. A committee
     /// without a key (a genesis file) learns it here from the committee's certificate if the
@@ -83,17 +86,35 @@ impl Client {
     /// [`Client::wait_for_key`] waits for it.
     pub async fn connect(committee: Committee, validators: &[usize]) -> Result<Self, SdkError> {
         let limits = Limits::default();
-        let mut sessions = Vec::new();
+        // All at once, each bounded: a validator that is down costs CONNECT_TIMEOUT, not the
+        // transport's idle timeout, and not one after another.
+        let mut attempts = tokio::task::JoinSet::new();
         for &index in validators {
             let Some((address, pin)) = committee.client_endpoint(index) else {
                 return Err(SdkError::Committee(format!("no validator {index}")));
             };
-            if let Ok(session) =
-                ClientSession::connect(local_for(&address), address, pin, limits.clone()).await
-            {
-                sessions.push((index, session));
+            let limits = limits.clone();
+            attempts.spawn(async move {
+                let connect = ClientSession::connect(local_for(&address), address, pin, limits);
+                match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+                    Ok(Ok(session)) => Some((index, session)),
+                    _ => None,
+                }
+            });
+        }
+        let mut sessions = Vec::new();
+        while let Some(attempt) = attempts.join_next().await {
+            if let Ok(Some(session)) = attempt {
+                sessions.push(session);
             }
         }
+        // The caller's order (they are asked in turn).
+        sessions.sort_by_key(|(index, _)| {
+            validators
+                .iter()
+                .position(|wanted| wanted == index)
+                .unwrap_or(usize::MAX)
+        });
         if sessions.is_empty() {
             return Err(SdkError::Unreachable);
         }

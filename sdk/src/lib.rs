@@ -31,6 +31,7 @@ mod stream;
 
 pub use client::{
     encrypt_bundle, encrypt_bytes, Client, Found, OutputsPage, Submitted, Subscription,
+    CONNECT_TIMEOUT,
 };
 pub use committee::Committee;
 pub use receipts::{Receipts, Step};
