@@ -142,6 +142,9 @@ pub const DKG_SHARE_PAD: &[u8] = b"SHROUD-V1-DKG-SHARE-PAD";
 /// Nonce of a complaint's Chaum–Pedersen proof, derived from the complainer's key.
 pub const DKG_COMPLAINT_NONCE: &[u8] = b"SHROUD-V1-DKG-COMPLAINT-NONCE";
 
+/// Challenge of a dealing's proof of knowledge of its ephemeral secret `ρ` (`R = ρ·g`).
+pub const DKG_EPHEMERAL_CHALLENGE: &[u8] = b"SHROUD-V1-DKG-EPHEMERAL-CHALLENGE";
+
 /// Challenge of a complaint's Chaum–Pedersen proof.
 pub const DKG_COMPLAINT_CHALLENGE: &[u8] = b"SHROUD-V1-DKG-COMPLAINT-CHALLENGE";
 

@@ -494,7 +494,7 @@ fn messages_round_trip_and_bad_bytes_are_typed_errors() {
     assert_eq!(DkgMessage::from_bytes(&bytes, 4), Ok(dealing.clone()));
     assert_eq!(
         bytes.len(),
-        1 + 4 + 2 + 1 + 2 + 48 * params.threshold() + 96 + 48 + 2 + 32 * 4
+        1 + 4 + 2 + 1 + 2 + 48 * params.threshold() + 96 + 48 + 64 + 2 + 32 * 4
     );
     let mut trailing = bytes.clone();
     trailing.push(0);
@@ -601,4 +601,80 @@ proptest! {
     fn random_bytes_never_panic_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = DkgMessage::from_bytes(&bytes, 64);
     }
+}
+
+/// A dealer cannot reuse an honest dealer's ephemeral point: without a proof that it knows
+/// `ρ` for its own index, honest members' complaints about it would reveal the honest dealer's
+/// pads. Its dealing is malformed, and the honest dealer's shares stay hidden.
+#[test]
+fn a_dealing_that_copies_another_dealers_ephemeral_point_is_malformed() {
+    let (params, keys) = setup(4, 13);
+    let mut net = Net::new(&params, &keys);
+    let start = 8 + 2 + 48 * params.threshold() + 96;
+    let span = 48 + 64;
+    net.run(20, |_, posts| {
+        let honest = posts
+            .iter()
+            .find(|post| post.sender == 0 && matches!(post.body, DkgBody::Dealing(_)))
+            .map(DkgMessage::to_bytes);
+        posts
+            .into_iter()
+            .map(|post| match (&honest, post.sender, &post.body) {
+                (Some(honest), 1, DkgBody::Dealing(_)) => {
+                    let mut bytes = post.to_bytes();
+                    bytes[start..start + span].copy_from_slice(&honest[start..start + span]);
+                    DkgMessage::from_bytes(&bytes, 4).expect("still well formed")
+                }
+                _ => post,
+            })
+            .collect()
+    });
+    let output = agreed(&net);
+    assert_eq!(output.qualified, vec![0, 2, 3]);
+    assert!(matches!(
+        output.excluded.as_slice(),
+        [(1, Exclusion::Malformed(detail))] if detail.contains("proof of knowledge")
+    ));
+    // No complaint revealed a point of dealer 0's: every response is empty.
+    assert!(net
+        .transcript
+        .iter()
+        .all(|(_, message)| match &message.body {
+            DkgBody::Response(complaints) => complaints.is_empty(),
+            DkgBody::Dealing(_) => true,
+        }));
+    decrypts(&net, 13);
+}
+
+/// When more than f members are excluded for misbehaviour, no round can succeed: the DKG says
+/// so and stops, instead of failing rounds forever.
+#[test]
+fn too_many_provably_bad_dealers_end_the_dkg_with_a_reason() {
+    let (params, keys) = setup(4, 14);
+    let (other, _) = setup(7, 14);
+    let mut net = Net::new(&params, &keys);
+    net.run(4 * WINDOW, |_, posts| {
+        posts
+            .into_iter()
+            .map(|mut post| {
+                if post.sender >= 1 && matches!(post.body, DkgBody::Dealing(_)) {
+                    post.body =
+                        DkgBody::Dealing(Box::new(Dealing::deal(&other, post.sender, 0, &keys[0])));
+                }
+                post
+            })
+            .collect()
+    });
+    assert!(net.outputs.is_empty());
+    net.statuses_agree();
+    let status = net.nodes[0].status();
+    assert_eq!(status.phase, "failed");
+    assert!(
+        status
+            .failures
+            .last()
+            .is_some_and(|reason| reason.contains("no round can succeed")),
+        "{:?}",
+        status.failures
+    );
 }

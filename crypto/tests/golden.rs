@@ -162,6 +162,7 @@ fn tags_digest() -> String {
         domains::DKG_COMPLAINT_NONCE,
         domains::DKG_COMPLAINT_CHALLENGE,
         domains::DKG_SESSION,
+        domains::DKG_EPHEMERAL_CHALLENGE,
         domains::QUIC_RESET_KEY_PEER,
         domains::QUIC_RESET_KEY_CLIENT_FACING,
     ] {
@@ -185,7 +186,7 @@ fn bls_signature_hex() -> String {
 
 // Changed deliberately (ADR 0011, third pass): a batch acknowledgement attests a check of
 // every ciphertext, under SHROUD-V1-SIG-BATCH-CHECKED (was SHROUD-V1-SIG-BATCH-ACK).
-const TAGS_DIGEST: &str = "5fa85965050329c5a57e4ce299e6c205cfc0e025ff66e0bf6812e22d2f829085";
+const TAGS_DIGEST: &str = "e990b80c09d29e1a37359cfe53eecc36541512ee8ab46a0980cd55ef6ff83e76";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
     "0200005348524f554400000000000000010000000000001000ababababababababababababababababababab",

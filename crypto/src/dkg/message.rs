@@ -203,7 +203,28 @@ pub struct Dealing {
     pub(crate) commitment: Vec<G1Affine>,
     pub(crate) key_g2: G2Affine,
     pub(crate) ephemeral: G1Affine,
+    /// A Schnorr proof that the dealer knows `ρ` (bound to the session, round and dealer), so
+    /// no dealer can post another's `R` (or a multiple of it) and make honest members' complaints
+    /// reveal `sk_j·R_H`, the pads of an honest dealer's shares.
+    pub(crate) ephemeral_proof: (Fr, Fr),
     pub(crate) encrypted_shares: Vec<[u8; SCALAR_BYTES]>,
+}
+
+/// The challenge of a dealing's proof of knowledge of its ephemeral secret.
+fn ephemeral_challenge(
+    params: &DkgParams,
+    round: u32,
+    dealer: u16,
+    ephemeral: &G1Affine,
+    commitment: &G1Affine,
+) -> Fr {
+    ScalarHasher::new(domains::DKG_EPHEMERAL_CHALLENGE)
+        .bytes(&params.session)
+        .bytes(&round.to_be_bytes())
+        .bytes(&dealer.to_be_bytes())
+        .point(ephemeral)
+        .point(commitment)
+        .finish()
 }
 
 impl fmt::Debug for Dealing {
@@ -312,6 +333,7 @@ impl Dealing {
         let constant = Zeroizing::new(<Fr as ark_std::UniformRand>::rand(&mut rng));
         let polynomial = SecretPolynomial::random(*constant, params.threshold, &mut rng);
         let ephemeral_secret = Secret::random(&mut rng);
+        let proof_nonce = Secret::random(&mut rng);
         let commitment = polynomial
             .coefficients()
             .iter()
@@ -319,6 +341,17 @@ impl Dealing {
             .collect();
         let key_g2 = Secret::new(*constant).g2(&G2Affine::generator());
         let ephemeral = ephemeral_secret.g1_generator();
+        let challenge = ephemeral_challenge(
+            params,
+            round,
+            dealer,
+            &ephemeral,
+            &proof_nonce.g1_generator(),
+        );
+        let ephemeral_proof = (
+            challenge,
+            proof_nonce.respond(&challenge, &ephemeral_secret),
+        );
         let encrypted_shares = (0..params.members.len())
             .map(|recipient| {
                 let recipient = u16::try_from(recipient).expect("checked: n fits in a u16");
@@ -335,13 +368,15 @@ impl Dealing {
             commitment,
             key_g2,
             ephemeral,
+            ephemeral_proof,
             encrypted_shares,
         }
     }
 
     /// Checks what anyone can check: one commitment per threshold degree, one encrypted share
-    /// per member, and `e(A_0, g₂) = e(g, a_0·g₂)`.
-    pub fn check(&self, params: &DkgParams) -> Result<(), String> {
+    /// per member, the dealer's proof that it knows `ρ` for `R`, and `e(A_0, g₂) = e(g,
+    /// a_0·g₂)`.
+    pub fn check(&self, params: &DkgParams, round: u32, dealer: u16) -> Result<(), String> {
         if self.commitment.len() != params.threshold {
             return Err(format!(
                 "{} commitments for threshold {}",
@@ -355,6 +390,16 @@ impl Dealing {
                 self.encrypted_shares.len(),
                 params.members.len()
             ));
+        }
+        // T = z·g − c·R (public scalars); the proof holds if c is the challenge of T.
+        let (challenge, response) = self.ephemeral_proof;
+        let nonce_point =
+            (G1Affine::generator() * response - self.ephemeral * challenge).into_affine();
+        if nonce_point.is_zero()
+            || ephemeral_challenge(params, round, dealer, &self.ephemeral, &nonce_point)
+                != challenge
+        {
+            return Err("its proof of knowledge of the ephemeral secret does not verify".into());
         }
         if self.key_g2.is_zero()
             || !crate::tdh2::keys::same_discrete_log(
@@ -560,7 +605,7 @@ impl<'a> Reader<'a> {
 impl DkgMessage {
     /// The canonical encoding: `version || round (u32 BE) || sender (u16 BE) || kind || body`.
     /// A dealing's body is `t (u16) || A_0..A_{t-1} (48 each) || a_0·g₂ (96) || R (48) ||
-    /// n (u16) || n encrypted shares (32 each)`; a response's is `count (u16) || count ×
+    /// proof of ρ: c (32) || z (32) || n (u16) || n encrypted shares (32 each)`; a response's is `count (u16) || count ×
     /// (dealer (u16) || K (48) || c (32) || z (32))`. Points compressed, scalars big-endian.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![DKG_MESSAGE_VERSION];
@@ -578,6 +623,8 @@ impl DkgMessage {
                     .serialize_compressed(&mut out)
                     .expect("a compressed G2 point is 96 bytes");
                 out.extend_from_slice(&encode_point(&dealing.ephemeral));
+                out.extend_from_slice(&encode_scalar(&dealing.ephemeral_proof.0));
+                out.extend_from_slice(&encode_scalar(&dealing.ephemeral_proof.1));
                 out.extend_from_slice(&(dealing.encrypted_shares.len() as u16).to_be_bytes());
                 for share in &dealing.encrypted_shares {
                     out.extend_from_slice(share);
@@ -629,6 +676,10 @@ impl DkgMessage {
                     return Err(DkgError::Malformed("G2 key"));
                 }
                 let ephemeral = reader.point("ephemeral point")?;
+                let ephemeral_proof = (
+                    reader.scalar("ephemeral proof challenge")?,
+                    reader.scalar("ephemeral proof response")?,
+                );
                 let count = usize::from(reader.u16()?);
                 if count == 0 || count > members_max {
                     return Err(DkgError::Malformed("encrypted share count"));
@@ -644,6 +695,7 @@ impl DkgMessage {
                     commitment,
                     key_g2,
                     ephemeral,
+                    ephemeral_proof,
                     encrypted_shares,
                 }))
             }

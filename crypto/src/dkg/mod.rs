@@ -10,10 +10,11 @@
 //!
 //! 1. **Dealing** (committed heights `from + 1 ..= from + W`). Dealer `i` picks `a_i(z)` of
 //!    degree `t - 1` and posts a [`Dealing`]: Feldman commitments `A_ik = a_ik·g`, the constant
-//!    term in G2 (`a_i0·g₂`), an ephemeral `R_i = ρ_i·g`, and for every member `j` the share
+//!    term in G2 (`a_i0·g₂`), an ephemeral `R_i = ρ_i·g` with a Schnorr proof that the dealer
+//!    knows `ρ_i` (bound to the session, round and dealer), and for every member `j` the share
 //!    `a_i(j + 1)` encrypted under `ρ_i·E_j` (`E_j` the member's DKG key from the genesis file;
 //!    the pad is a hash of that point and the context). Anyone checks the counts and
-//!    `e(A_i0, g₂) = e(g, a_i0·g₂)`; a dealing that fails is *malformed*. Member `j` decrypts
+//!    `e(A_i0, g₂) = e(g, a_i0·g₂)` and the proof of `ρ_i`; a dealing that fails is *malformed*. Member `j` decrypts
 //!    its share with `sk_j·R_i` and checks `s_ij·g = Σ_k A_ik (j+1)^k`. The phase closes when
 //!    every eligible dealer's dealing is committed, or after `W` heights; a dealer with none is
 //!    excluded for this round (*no dealing*).
@@ -36,7 +37,8 @@
 //!   proves it, from every later round too. Reasons are [`Exclusion`]s, the same on every node.
 //! - A round with too few responses or too few qualified dealers fails with a message that
 //!   names whom it waited for ([`DkgEvent::RoundFailed`]); the next round starts at once, with
-//!   the provably bad dealers excluded. Nothing waits without a deadline measured in committed
+//!   the provably bad dealers excluded. If fewer dealers than the threshold remain eligible
+//!   (more than `f` misbehaved), the DKG ends in a `failed` phase that says so. Nothing waits without a deadline measured in committed
 //!   heights; if no height commits at all (fewer than `2f + 1` validators online), consensus is
 //!   what stalls, and [`Dkg::status`] names the members the phase waits for.
 //! - A duplicate of an accepted message, a message of another round and a late dealing are
@@ -46,7 +48,11 @@
 //! - Secrecy: `x` is the sum of the qualified constant terms; at least one qualified dealer is
 //!   honest and its `a_i0` is known to nobody else, since at most `f = t - 1` shares of it reach
 //!   Byzantine members and its encrypted shares are pads under `ρ_i·E_j` (CDH in G1). A
-//!   complaint reveals only the share meant for the complainer. The adversary can bias the key
+//!   complaint reveals `sk_j·R` for the accused dealer's `R` only, which opens only the share
+//!   meant for the complainer: a dealer must prove it knows `ρ` for its own `R`, so it cannot
+//!   post an honest dealer's `R` (or a multiple of it) and have honest members' complaints about
+//!   it reveal the honest dealer's pads (the test
+//!   `a_dealing_that_copies_another_dealers_ephemeral_point_is_malformed`). The adversary can bias the key
 //!   by choosing its dealings after seeing honest ones (GJKR's point about Joint-Feldman);
 //!   Gennaro, Jarecki, Krawczyk and Rabin (2007, "Secure applications of Pedersen's DKG")
 //!   show that this does not weaken threshold schemes of the Diffie–Hellman kind such as TDH2.

@@ -148,6 +148,8 @@ enum Phase {
     Dealing,
     Responding,
     Done,
+    /// Fewer eligible dealers remain than the threshold: no round can succeed.
+    Failed,
 }
 
 /// One round's view of the transcript.
@@ -222,7 +224,6 @@ pub struct Dkg {
     failures: Vec<String>,
     /// This validator's dealing of the current round (it is computed once).
     own_dealing: Option<(u32, DkgMessage)>,
-    height: u64,
 }
 
 impl fmt::Debug for Dkg {
@@ -250,7 +251,6 @@ impl Dkg {
             banned: BTreeMap::new(),
             failures: Vec::new(),
             own_dealing: None,
-            height: start,
         })
     }
 
@@ -262,6 +262,10 @@ impl Dkg {
     /// Whether the key is formed.
     pub fn is_complete(&self) -> bool {
         self.round.phase == Phase::Done
+    }
+
+    fn is_over(&self) -> bool {
+        matches!(self.round.phase, Phase::Done | Phase::Failed)
     }
 
     fn deadline(&self) -> u64 {
@@ -315,7 +319,7 @@ impl Dkg {
                     body: DkgBody::Response(self.own_complaints()),
                 }]
             }
-            Phase::Done => Vec::new(),
+            Phase::Done | Phase::Failed => Vec::new(),
         }
     }
 
@@ -343,7 +347,6 @@ impl Dkg {
         // Phases whose window ended before this height close first, exactly as they did for
         // a validator that saw every height.
         let mut events = self.advance(height.saturating_sub(1));
-        self.height = self.height.max(height);
         let ignored = |reason| DkgEvent::Ignored {
             sender: message.sender,
             reason,
@@ -352,8 +355,8 @@ impl Dkg {
             events.push(ignored("sender outside the committee"));
             return events;
         }
-        if self.round.phase == Phase::Done {
-            events.push(ignored("the key is formed"));
+        if self.is_over() {
+            events.push(ignored("the DKG is over"));
             return events;
         }
         if message.round != self.round.number {
@@ -412,7 +415,7 @@ impl Dkg {
             });
             return;
         }
-        if let Err(detail) = dealing.check(&self.params) {
+        if let Err(detail) = dealing.check(&self.params, self.round.number, dealer) {
             self.exclude(dealer, Exclusion::Malformed(detail), events);
             return;
         }
@@ -490,7 +493,6 @@ impl Dkg {
     /// all spoken closes at once.
     pub fn on_height(&mut self, height: u64) -> Vec<DkgEvent> {
         let mut events = self.advance(height);
-        self.height = self.height.max(height);
         let all_dealt = self.eligible().all(|dealer| {
             self.round.dealings.contains_key(&dealer) || self.round.excluded.contains_key(&dealer)
         });
@@ -511,13 +513,13 @@ impl Dkg {
         let mut events = Vec::new();
         loop {
             let deadline = self.deadline();
-            if self.round.phase == Phase::Done || deadline > height {
+            if self.is_over() || deadline > height {
                 return events;
             }
             match self.round.phase {
                 Phase::Dealing => self.close_dealing(deadline, &mut events),
                 Phase::Responding => self.finish(deadline, &mut events),
-                Phase::Done => return events,
+                Phase::Done | Phase::Failed => return events,
             }
         }
     }
@@ -573,6 +575,17 @@ impl Dkg {
                 events.push(DkgEvent::Complete(Box::new(output)));
             }
             Err(reason) => {
+                let eligible = self.eligible().count();
+                let over = eligible < threshold;
+                let reason = if over {
+                    format!(
+                        "{reason}; only {eligible} dealers are not excluded for misbehaviour, \
+                         fewer than the threshold {threshold}: no round can succeed (more than \
+                         f members misbehaved)"
+                    )
+                } else {
+                    reason
+                };
                 self.failures.push(reason.clone());
                 if self.failures.len() > FAILURES_KEPT {
                     self.failures.remove(0);
@@ -583,6 +596,9 @@ impl Dkg {
                     next_from: height,
                 });
                 self.round = Round::new(self.round.number.saturating_add(1), height);
+                if over {
+                    self.round.phase = Phase::Failed;
+                }
             }
         }
     }
@@ -686,6 +702,7 @@ impl Dkg {
                     .collect(),
             ),
             Phase::Done => ("complete", Vec::new()),
+            Phase::Failed => ("failed", Vec::new()),
         };
         let mut excluded: BTreeMap<u16, String> = self
             .banned
