@@ -136,6 +136,9 @@ pub const COMMITTEE_KEYS: &[u8] = b"SHROUD-V1-COMMITTEE-KEYS";
 /// session, the round and its index (so dealing again gives the same bytes).
 pub const DKG_DEAL_SEED: &[u8] = b"SHROUD-V1-DKG-DEAL-SEED";
 
+/// The stream a dealing's randomness is drawn from (SHA-512 blocks of the dealing seed).
+pub const DKG_DEAL_STREAM: &[u8] = b"SHROUD-V1-DKG-DEAL-STREAM";
+
 /// The one-time pad of an encrypted dealt share, from the recipient's shared point.
 pub const DKG_SHARE_PAD: &[u8] = b"SHROUD-V1-DKG-SHARE-PAD";
 

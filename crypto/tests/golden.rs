@@ -163,6 +163,7 @@ fn tags_digest() -> String {
         domains::DKG_COMPLAINT_CHALLENGE,
         domains::DKG_SESSION,
         domains::DKG_EPHEMERAL_CHALLENGE,
+        domains::DKG_DEAL_STREAM,
         domains::QUIC_RESET_KEY_PEER,
         domains::QUIC_RESET_KEY_CLIENT_FACING,
     ] {
@@ -186,7 +187,7 @@ fn bls_signature_hex() -> String {
 
 // Changed deliberately (ADR 0011, third pass): a batch acknowledgement attests a check of
 // every ciphertext, under SHROUD-V1-SIG-BATCH-CHECKED (was SHROUD-V1-SIG-BATCH-ACK).
-const TAGS_DIGEST: &str = "e990b80c09d29e1a37359cfe53eecc36541512ee8ab46a0980cd55ef6ff83e76";
+const TAGS_DIGEST: &str = "871cbc0d9720422b730c6817f8c3f79c29ccf892afb4c64b644abd377a7523bf";
 const BLS_SIGNATURE: &str = "a44604c7385374e0ef7af4b837717f0e097643c0190b35346b9829c43014e52a526e7a5edffebe76572c8daaffd62ad70974ea6227ad9c3488ebadfb540c59cf4b431ce9a2b8452a0bb6778ca82904e8e6071d03a029b3c75a4bfdbc395aafcb";
 const CIPHERTEXT_HEX: &str = concat!(
     "0200005348524f554400000000000000010000000000001000ababababababababababababababababababab",
@@ -201,7 +202,7 @@ const CIPHERTEXT_HEX: &str = concat!(
 );
 const SHARES_DIGEST: &str = "a6c71280c6e8c408d2563361fb5760abaabba137fdec0b44be0e3877f526a44e";
 const DKG_MESSAGES_DIGEST: &str =
-    "a01a639b0c6b41192fb0b0b5f20ee0d38f2370f40888513b3d5796d8e466883d";
+    "0c7cc48bf381e7a17e7eb9003768ec6c50c91ed684e2e43094b198d36fc8eadf";
 const SHARE_BATCH_DIGEST: &str = "aa69236527617f1ecec28d63e7675741540a8e8015838e7fc25ca26e5d757df1";
 
 #[test]

@@ -65,11 +65,14 @@ fn stable_keys(identity: &Identity, tag: &[u8]) -> StableKeys {
     hasher.update([tag.len() as u8]);
     hasher.update(tag);
     hasher.update(identity.key_der());
-    let secret: [u8; 32] = hasher.finalize().into();
+    let secret: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(hasher.finalize().into());
     let mut id_key = [0u8; 8];
-    id_key.copy_from_slice(&sha2::Sha256::digest(secret)[..8]);
+    id_key.copy_from_slice(&sha2::Sha256::digest(secret.as_slice())[..8]);
     StableKeys {
-        reset: Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret)),
+        reset: Arc::new(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            secret.as_slice(),
+        )),
         connection_ids: u64::from_le_bytes(id_key),
     }
 }

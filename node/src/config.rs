@@ -143,7 +143,10 @@ pub fn check_committee(file: CommitteeFile) -> Result<LoadedCommittee, ConfigErr
             "two validators share a tls_pin".into(),
         ));
     }
-    let dkg_params = checked.dkg_params();
+    let dkg_params = checked
+        .dkg_params()
+        .transpose()
+        .map_err(|error| ConfigError::Invalid(error.0))?;
     Ok(LoadedCommittee {
         committee: Committee::new(
             checked.file.chain_id,
@@ -586,7 +589,8 @@ impl NodeConfig {
     }
 }
 
-fn check_share(public: &PublicKeySet, share: &KeyShare) -> Result<(), ConfigError> {
+/// Refuses a key share that does not match its verification key in `public`.
+pub fn check_share(public: &PublicKeySet, share: &KeyShare) -> Result<(), ConfigError> {
     let expected = public
         .verification_key(share.index())
         .map_err(|error| ConfigError::Invalid(format!("key share: {error}")))?;

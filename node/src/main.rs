@@ -230,6 +230,15 @@ fn main() -> anyhow::Result<()> {
             }
             let occupied =
                 std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+            // --force deletes only what `testnet` writes: a folder without a committee file
+            // is somebody's other data.
+            if occupied && force && !dir.join("committee.toml").exists() {
+                bail!(
+                    "{} is not empty and holds no committee.toml: refusing to delete a folder \
+                     that is not a test network, even with --force",
+                    dir.display()
+                );
+            }
             if occupied && !force {
                 bail!(
                     "{} is not empty: refusing to overwrite a network's keys and leave its old \

@@ -255,16 +255,19 @@ impl CommitteeFile {
 }
 
 impl CheckedCommittee {
-    /// The DKG's parameters (threshold `f + 1`), if the members listed DKG keys.
-    pub fn dkg_params(&self) -> Option<DkgParams> {
+    /// The DKG's parameters (threshold `f + 1`), if the members listed DKG keys; an error
+    /// says why they do not fit (the file's checks make that rare).
+    pub fn dkg_params(&self) -> Option<Result<DkgParams, CommitteeError>> {
         let keys = self.dkg_keys.clone()?;
         let threshold = (keys.len() - 1) / 3 + 1;
-        DkgParams::new(
-            self.file.dkg_session(),
-            threshold,
-            keys,
-            self.file.dkg_window_heights,
+        Some(
+            DkgParams::new(
+                self.file.dkg_session(),
+                threshold,
+                keys,
+                self.file.dkg_window_heights,
+            )
+            .map_err(|error| CommitteeError(error.to_string())),
         )
-        .ok()
     }
 }

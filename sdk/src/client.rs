@@ -140,11 +140,8 @@ impl Client {
     }
 
     async fn learn_key(&mut self) -> Result<(), SdkError> {
-        let (validator, certificate) = self.fetch_certificate().await?;
-        self.committee = self
-            .committee
-            .clone()
-            .with_certified_key(&certificate, validator)?;
+        let (committee, _) = self.certified_key().await?;
+        self.committee = committee;
         Ok(())
     }
 
@@ -158,7 +155,8 @@ impl Client {
             }
             match self.learn_key().await {
                 Ok(()) => return Ok(()),
-                Err(SdkError::KeyNotCertified) if Instant::now() < deadline => {
+                // Not formed yet, or only a bad certificate so far: ask again until the end.
+                Err(_) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(SdkError::KeyNotCertified) => return Err(SdkError::Timeout),
@@ -410,31 +408,46 @@ impl Client {
     /// committee's BLS keys and the committee file's key set: a wallet encrypts only to a key
     /// that 2f+1 validators vouch for, never one server's word.
     pub async fn fetch_epoch_key(&self) -> Result<EpochKeyCertificate, SdkError> {
-        let (validator, certificate) = self.fetch_certificate().await?;
-        // Checks the certificate, and that it names the key this client encrypts to.
-        self.committee
-            .clone()
-            .with_certified_key(&certificate, validator)?;
-        Ok(certificate)
+        self.certified_key()
+            .await
+            .map(|(_, certificate)| certificate)
     }
 
-    /// The first epoch-key certificate a connected validator serves, with who served it
-    /// (not yet checked).
-    async fn fetch_certificate(&self) -> Result<(usize, EpochKeyCertificate), SdkError> {
+    /// The committee with the key of the first certificate a connected validator serves that
+    /// checks (against the committee's BLS keys, and the file's key if it names one). A
+    /// validator that serves a bad one is passed over; if none serves a good one, the error
+    /// is the last bad one's, or [`SdkError::KeyNotCertified`] if none served any.
+    async fn certified_key(&self) -> Result<(Committee, EpochKeyCertificate), SdkError> {
         let request = EpochKeyRequest {
             epoch: self.committee.epoch(),
         };
         let bytes = self.encode(FrameKind::EpochKeyRequest, &request)?;
+        let mut refused = None;
         for (index, session) in &self.sessions {
             let Ok(answer) = session.request(&bytes).await else {
                 continue;
             };
-            let response = self.decode::<EpochKeyResponse>(*index, &answer, FrameKind::EpochKey)?;
-            if let Some(certificate) = response.certificate {
-                return Ok((*index, certificate));
+            let response =
+                match self.decode::<EpochKeyResponse>(*index, &answer, FrameKind::EpochKey) {
+                    Ok(response) => response,
+                    Err(error) => {
+                        refused = Some(error);
+                        continue;
+                    }
+                };
+            let Some(certificate) = response.certificate else {
+                continue;
+            };
+            match self
+                .committee
+                .clone()
+                .with_certified_key(&certificate, *index)
+            {
+                Ok(committee) => return Ok((committee, certificate)),
+                Err(error) => refused = Some(error),
             }
         }
-        Err(SdkError::KeyNotCertified)
+        Err(refused.unwrap_or(SdkError::KeyNotCertified))
     }
 
     /// A certified height's decryption evidence, verified: 2f+1 validators certified the

@@ -6,8 +6,7 @@ use std::fmt;
 use ark_bls12_381::{Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
-use rand_chacha::ChaCha20Rng;
-use rand_core::{CryptoRng, RngCore, SeedableRng};
+use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 use zeroize::Zeroizing;
@@ -238,6 +237,61 @@ impl fmt::Debug for Dealing {
     }
 }
 
+/// Randomness from a secret seed: `SHA-512(tag || seed || counter)` blocks, wiped on drop (a
+/// dealing's polynomial and `ρ` come from it; rand_chacha's state is not wiped).
+struct SeedStream {
+    seed: Zeroizing<[u8; 32]>,
+    counter: u64,
+    block: Zeroizing<[u8; 64]>,
+    used: usize,
+}
+
+impl SeedStream {
+    fn new(seed: &[u8; 32]) -> Self {
+        Self {
+            seed: Zeroizing::new(*seed),
+            counter: 0,
+            block: Zeroizing::new([0; 64]),
+            used: 64,
+        }
+    }
+}
+
+impl RngCore for SeedStream {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+
+    fn fill_bytes(&mut self, out: &mut [u8]) {
+        for byte in out {
+            if self.used == self.block.len() {
+                use sha2::Sha512;
+                let mut hasher = Sha512::new();
+                hasher.update([domains::DKG_DEAL_STREAM.len() as u8]);
+                hasher.update(domains::DKG_DEAL_STREAM);
+                hasher.update(self.seed.as_slice());
+                hasher.update(self.counter.to_be_bytes());
+                self.block.copy_from_slice(&hasher.finalize());
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.block[self.used];
+            self.used += 1;
+        }
+    }
+
+    fn try_fill_bytes(&mut self, out: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(out);
+        Ok(())
+    }
+}
+
+impl CryptoRng for SeedStream {}
+
 /// The point a share is encrypted under, `ρ·E_j = sk_j·R`, hashed with the context into a
 /// one-time pad for the 32-byte share.
 fn pad(
@@ -329,7 +383,7 @@ impl Dealing {
             hasher.update([variant]);
             seed.copy_from_slice(&hasher.finalize());
         }
-        let mut rng = ChaCha20Rng::from_seed(*seed);
+        let mut rng = SeedStream::new(&seed);
         let constant = Zeroizing::new(<Fr as ark_std::UniformRand>::rand(&mut rng));
         let polynomial = SecretPolynomial::random(*constant, params.threshold, &mut rng);
         let ephemeral_secret = Secret::random(&mut rng);

@@ -1279,6 +1279,17 @@ impl Validator {
         if self.dkg.is_none() {
             return;
         }
+        // A post of another round is of no use here (its sender posts again): refused before
+        // its signature costs a pairing. The round is the message's bytes 1..5.
+        let round = post
+            .message
+            .get(1..5)
+            .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+            .map(u32::from_be_bytes);
+        if round != self.key_status.round {
+            counter!("shroud_dkg_posts_ignored_total").increment(1);
+            return;
+        }
         if !self.payload.is_dkg_checked(&post) {
             if let Err(error) = post.verify(&self.committee, self.chain_id) {
                 counter!("shroud_dkg_posts_rejected_total").increment(1);
@@ -1305,6 +1316,7 @@ impl Validator {
         if events.is_empty() {
             return Ok(());
         }
+        let before = (self.key_status.round, self.key_status.phase);
         for event in events {
             dkg::report(&event);
             if let DkgEvent::Complete(output) = event {
@@ -1314,8 +1326,10 @@ impl Validator {
         if let Some(runner) = &self.dkg {
             self.key_status = runner.status();
         }
-        // A phase may have changed: post what it needs now.
-        self.dkg_posted_ms = None;
+        if (self.key_status.round, self.key_status.phase) != before {
+            // A new phase or round: post what it needs now, not at the next re-post.
+            self.dkg_posted_ms = None;
+        }
         Ok(())
     }
 
@@ -1336,6 +1350,7 @@ impl Validator {
         if let Some(problem) = &output.share_problem {
             tracing::error!(%problem, "this validator holds no key share: it cannot decrypt");
         }
+        self.payload.close_dkg();
         let record = dkg::record(&output);
         let key_set = output.public.to_bytes();
         if let Some(installer) = self.key_installer.take() {

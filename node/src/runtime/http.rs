@@ -307,6 +307,11 @@ async fn readyz(State(api): State<Api>) -> ApiResult {
                 .unwrap_or_default()
         ));
     }
+    if let Some(problem) = &status.key.share_problem {
+        return not_ready(format!(
+            "the key is formed but this validator holds no share of it: {problem}"
+        ));
+    }
     if status.last_commit_age_ms > READY_COMMIT_AGE_MS {
         return not_ready(format!(
             "no committed height for {} s (at height {}): fewer than a quorum of validators \

@@ -400,6 +400,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let mut checker_gone = false;
     match known_public {
         Some(public) => {
+            validator.payload.close_dkg();
             validator.set_key_status(key_status);
             validator.certify_epoch_key(committee.file.chain_id, public.to_bytes())?;
         }
@@ -575,14 +576,11 @@ fn known_key(
         .is_some_and(|record| record.share_problem.is_some());
     match key_share {
         Some(share) => {
-            let expected = public
-                .verification_key(share.index())
-                .map_err(|error| NodeError::Key(error.to_string()))?;
-            if *expected != share.verification_key() {
-                return Err(NodeError::Key(
-                    "key-share.hex in the data folder does not match the key the DKG formed".into(),
-                ));
-            }
+            crate::config::check_share(&public, &share).map_err(|error| {
+                NodeError::Key(format!(
+                    "key-share.hex in the data folder, against the key the DKG formed: {error}"
+                ))
+            })?;
             Ok(Some((public, Some(share))))
         }
         None if without_share => Ok(Some((public, None))),

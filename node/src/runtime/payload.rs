@@ -22,37 +22,62 @@ const QUEUED_MAX: usize = 100_000;
 
 /// Committed DKG posts remembered (a DKG has about two per member and round).
 const DKG_COMMITTED_KEPT: usize = 4_096;
+/// Checked DKG posts remembered at most (the oldest is forgotten first; a forgotten one is
+/// simply checked again).
+const DKG_CHECKED_KEPT: usize = 4_096;
 
+/// DKG posts waiting to be ordered, each with its digest (computed once).
 #[derive(Debug, Default)]
 struct DkgQueue {
-    ready: VecDeque<DkgPost>,
-    in_flight: Vec<(DkgPost, u64)>,
+    ready: VecDeque<([u8; 32], DkgPost)>,
+    in_flight: Vec<([u8; 32], DkgPost, u64)>,
     committed: HashSet<[u8; 32]>,
     committed_order: VecDeque<[u8; 32]>,
-    /// Posts whose signature this node checked.
-    verified: HashSet<[u8; 32]>,
+    /// Posts whose signature this node checked, oldest first.
+    checked: HashSet<[u8; 32]>,
+    checked_order: VecDeque<[u8; 32]>,
+    /// The key is formed: nothing more is queued or proposed.
+    closed: bool,
 }
 
 impl DkgQueue {
     fn knows(&self, digest: &[u8; 32]) -> bool {
         self.committed.contains(digest)
-            || self.ready.iter().any(|post| post.digest() == *digest)
-            || self
-                .in_flight
-                .iter()
-                .any(|(post, _)| post.digest() == *digest)
+            || self.ready.iter().any(|(known, _)| known == digest)
+            || self.in_flight.iter().any(|(known, _, _)| known == digest)
     }
 
     fn waiting_from(&self, sender: u16) -> usize {
         self.ready
             .iter()
-            .filter(|post| post.sender == sender)
+            .filter(|(_, post)| post.sender == sender)
             .count()
             + self
                 .in_flight
                 .iter()
-                .filter(|(post, _)| post.sender == sender)
+                .filter(|(_, post, _)| post.sender == sender)
                 .count()
+    }
+
+    /// Whether a post of `sender` with `digest` may wait here.
+    fn has_room(&self, digest: &[u8; 32], sender: u16) -> bool {
+        !self.closed && !self.knows(digest) && self.waiting_from(sender) < DKG_PER_SENDER_MAX
+    }
+
+    fn note_checked(&mut self, digest: [u8; 32]) {
+        if self.checked.insert(digest) {
+            self.checked_order.push_back(digest);
+        }
+        while self.checked_order.len() > DKG_CHECKED_KEPT {
+            if let Some(oldest) = self.checked_order.pop_front() {
+                self.checked.remove(&oldest);
+            }
+        }
+    }
+
+    fn forget(&mut self, digest: &[u8; 32]) {
+        self.ready.retain(|(known, _)| known != digest);
+        self.in_flight.retain(|(known, _, _)| known != digest);
     }
 }
 
@@ -172,20 +197,29 @@ impl SharedPayload {
         }
     }
 
-    /// A DKG post to order (the caller checked it, or made it). Ignored if known, or if its
-    /// sender already has as many waiting as an honest member ever has.
+    /// A DKG post to order (the caller checked it, or made it). Ignored if known, if the key
+    /// is formed, or if its sender already has as many waiting as an honest member ever has.
     pub fn add_dkg(&self, post: DkgPost) {
         let mut state = self.state();
         let digest = post.digest();
-        state.dkg.verified.insert(digest);
-        if !state.dkg.knows(&digest) && state.dkg.waiting_from(post.sender) < DKG_PER_SENDER_MAX {
-            state.dkg.ready.push_back(post);
+        if state.dkg.has_room(&digest, post.sender) {
+            state.dkg.note_checked(digest);
+            state.dkg.ready.push_back((digest, post));
         }
     }
 
     /// Whether this exact post was checked before.
     pub fn is_dkg_checked(&self, post: &DkgPost) -> bool {
-        self.state().dkg.verified.contains(&post.digest())
+        self.state().dkg.checked.contains(&post.digest())
+    }
+
+    /// The key is formed: DKG posts are no longer queued or proposed (blocks that still carry
+    /// some are checked as before).
+    pub fn close_dkg(&self) {
+        let mut state = self.state();
+        state.dkg.closed = true;
+        state.dkg.ready.clear();
+        state.dkg.in_flight.clear();
     }
 
     /// DKG posts committed: never propose them again.
@@ -197,11 +231,7 @@ impl SharedPayload {
             if queue.committed.insert(digest) {
                 queue.committed_order.push_back(digest);
             }
-            queue.ready.retain(|waiting| waiting.digest() != digest);
-            queue
-                .in_flight
-                .retain(|(waiting, _)| waiting.digest() != digest);
-            queue.verified.remove(&digest);
+            queue.forget(&digest);
         }
         while queue.committed_order.len() > DKG_COMMITTED_KEPT {
             if let Some(oldest) = queue.committed_order.pop_front() {
@@ -275,7 +305,7 @@ impl PayloadSource for SharedPayload {
         let fits = |count: usize, bytes: usize, post: &DkgPost| {
             count < DKG_POSTS_PER_BLOCK_MAX && bytes + post.message.len() <= DKG_BYTES_PER_BLOCK_MAX
         };
-        for (post, proposed_at) in state.dkg.in_flight.iter_mut() {
+        for (_, post, proposed_at) in state.dkg.in_flight.iter_mut() {
             if fits(dkg.len(), dkg_bytes, post)
                 && now_ms.saturating_sub(*proposed_at) >= REPROPOSE_AFTER_MS
             {
@@ -288,12 +318,12 @@ impl PayloadSource for SharedPayload {
             .dkg
             .ready
             .front()
-            .is_some_and(|post| fits(dkg.len(), dkg_bytes, post))
+            .is_some_and(|(_, post)| fits(dkg.len(), dkg_bytes, post))
         {
-            let Some(post) = state.dkg.ready.pop_front() else {
+            let Some((digest, post)) = state.dkg.ready.pop_front() else {
                 break;
             };
-            state.dkg.in_flight.push((post.clone(), now_ms));
+            state.dkg.in_flight.push((digest, post.clone(), now_ms));
             dkg_bytes += post.message.len();
             dkg.push(post);
         }
@@ -314,7 +344,7 @@ impl PayloadSource for SharedPayload {
                 .dkg
                 .in_flight
                 .iter()
-                .any(|(_, at)| now_ms.saturating_sub(*at) >= REPROPOSE_AFTER_MS)
+                .any(|(_, _, at)| now_ms.saturating_sub(*at) >= REPROPOSE_AFTER_MS)
     }
 
     /// Checks the payload and notes its batches as proposed by someone else: this node will
@@ -332,7 +362,7 @@ impl PayloadSource for SharedPayload {
         .map_err(|error| error.to_string())?;
         decoded
             .check_dkg_posts(&state.committee, state.chain_id, |post| {
-                state.dkg.verified.contains(&post.digest())
+                state.dkg.checked.contains(&post.digest())
             })
             .map_err(|error| error.to_string())?;
         for certificate in &decoded.batches {
@@ -341,32 +371,24 @@ impl PayloadSource for SharedPayload {
         let now_ms = state.now_ms;
         for post in &decoded.dkg {
             let digest = post.digest();
-            state.dkg.verified.insert(digest);
-            if state.dkg.committed.contains(&digest) {
+            state.dkg.note_checked(digest);
+            if state.dkg.closed || state.dkg.committed.contains(&digest) {
                 continue;
             }
-            state.dkg.ready.retain(|waiting| waiting.digest() != digest);
-            let room = state.dkg.waiting_from(post.sender) < DKG_PER_SENDER_MAX;
-            match state
+            // Proposed by another leader: ours waits unless that block is abandoned.
+            let known = state
                 .dkg
                 .in_flight
                 .iter_mut()
-                .find(|(waiting, _)| waiting.digest() == digest)
-            {
-                Some((_, proposed_at)) => *proposed_at = now_ms,
-                None if room => state.dkg.in_flight.push((post.clone(), now_ms)),
-                None => {}
-            }
-        }
-        for certificate in decoded.batches {
-            let digest = certificate.digest;
-            if state.committed.contains(&digest) {
-                continue;
-            }
-            state.ready.retain(|c| c.digest != digest);
-            match state.in_flight.iter_mut().find(|(c, _)| c.digest == digest) {
-                Some((_, proposed_at)) => *proposed_at = now_ms,
-                None => state.in_flight.push((certificate, now_ms)),
+                .find(|(known, _, _)| *known == digest);
+            match known {
+                Some((_, _, proposed_at)) => *proposed_at = now_ms,
+                None => {
+                    state.dkg.ready.retain(|(known, _)| *known != digest);
+                    if state.dkg.waiting_from(post.sender) < DKG_PER_SENDER_MAX {
+                        state.dkg.in_flight.push((digest, post.clone(), now_ms));
+                    }
+                }
             }
         }
         Ok(())
