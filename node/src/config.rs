@@ -33,6 +33,24 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Refuses a committee whose DKG messages could not be posted: a dealing (`48·t + 96 + 48 +
+/// 64 + 32·n` bytes and a 12-byte header) or a response complaining about every dealer (`10 +
+/// 114·n`) must fit in a post ([`crate::batch::DKG_MESSAGE_BYTES_MAX`]), or the DKG would stall
+/// with every honest dealing refused.
+pub fn check_dkg_fits(members: usize, threshold: usize) -> Result<(), ConfigError> {
+    let dealing = 12 + 48 * threshold + 96 + 48 + 64 + 32 * members;
+    let response = 10 + 114 * members;
+    let largest = dealing.max(response);
+    if largest > crate::batch::DKG_MESSAGE_BYTES_MAX {
+        return Err(ConfigError::Invalid(format!(
+            "a committee of {members} cannot run the DKG: its messages would reach {largest} \
+             bytes, more than the {} a post may carry",
+            crate::batch::DKG_MESSAGE_BYTES_MAX
+        )));
+    }
+    Ok(())
+}
+
 /// Reads a secret key file (see [`check_private`]).
 fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<String>, ConfigError> {
     check_private(path)?;
@@ -147,6 +165,9 @@ pub fn check_committee(file: CommitteeFile) -> Result<LoadedCommittee, ConfigErr
         .dkg_params()
         .transpose()
         .map_err(|error| ConfigError::Invalid(error.0))?;
+    if let Some(params) = &dkg_params {
+        check_dkg_fits(params.member_count(), params.threshold())?;
+    }
     Ok(LoadedCommittee {
         committee: Committee::new(
             checked.file.chain_id,
@@ -962,6 +983,13 @@ mod tests {
         let mut missing = file.validators;
         missing[2].dkg_public_key = None;
         assert!(genesis(7, missing, 50).is_err());
+        // The largest DKG messages of a committee must fit in a post.
+        assert!(check_dkg_fits(4, 2).is_ok());
+        assert!(check_dkg_fits(500, 167).is_ok());
+        assert!(check_dkg_fits(1_000, 334)
+            .expect_err("too large")
+            .to_string()
+            .contains("cannot run the DKG"));
     }
 
     #[test]
