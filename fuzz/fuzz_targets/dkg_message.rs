@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     match &message.body {
         DkgBody::Dealing(dealing) => {
-            let _ = dealing.check(&f.dkg_params);
+            let _ = dealing.check(&f.dkg_params, message.round, message.sender);
         }
         DkgBody::Response(complaints) => {
             for complaint in complaints {

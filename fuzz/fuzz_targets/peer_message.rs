@@ -126,7 +126,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(message) = post.verify(&f.committee, CHAIN_ID) {
                 assert_eq!(message.sender, post.sender);
                 if let DkgBody::Dealing(dealing) = &message.body {
-                    let _ = dealing.check(&f.dkg_params);
+                    let _ = dealing.check(&f.dkg_params, message.round, message.sender);
                 }
             }
         }

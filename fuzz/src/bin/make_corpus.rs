@@ -1149,7 +1149,9 @@ fn self_check(f: &Fixture) {
         )
         .expect("the decryption evidence verifies");
     if let DkgBody::Dealing(dealing) = &m.dealing.body {
-        dealing.check(&f.dkg_params).expect("the dealing checks");
+        dealing
+            .check(&f.dkg_params, m.dealing.round, m.dealing.sender)
+            .expect("the dealing checks");
     }
     let mut dkg = shroud_crypto::dkg::Dkg::new(
         f.dkg_params.clone(),
