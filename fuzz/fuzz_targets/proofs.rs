@@ -19,8 +19,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use shroud_fuzz::decoded_round_trip;
 use shroud_fuzz::{
-    assert_rkyv_round_trip, fixture, rkyv_decode, CHAIN_ID, CIPHERTEXT_BYTES_MAX, EPOCH,
+    fixture, CHAIN_ID, CIPHERTEXT_BYTES_MAX, EPOCH,
 };
 use shroud_proofs::merkle;
 use shroud_proofs::{
@@ -28,15 +29,6 @@ use shroud_proofs::{
     EpochKeyCertificate, NamespaceOutput, OutputCertificate, PositionProof,
 };
 
-macro_rules! decoded {
-    ($input:expr, $type:ty) => {{
-        let decoded: Option<$type> = rkyv_decode($input);
-        if let Some(value) = &decoded {
-            assert_rkyv_round_trip(value);
-        }
-        decoded
-    }};
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
@@ -45,12 +37,12 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     match selector % 8 {
         0 => {
-            if let Some(certificate) = decoded!(input, OutputCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, OutputCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         1 => {
-            if let Some(output) = decoded!(input, NamespaceOutput) {
+            if let Some(output) = decoded_round_trip!(input, NamespaceOutput) {
                 let proofs = output.verify_proofs();
                 let all = output.verify(&f.keys, CHAIN_ID, EPOCH);
                 if all.is_ok() {
@@ -59,13 +51,13 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         2 => {
-            if let Some(proof) = decoded!(input, PositionProof) {
+            if let Some(proof) = decoded_round_trip!(input, PositionProof) {
                 let _ = proof.verify(&f.output.header);
                 let _ = proof.failure();
             }
         }
         3 => {
-            if let Some(evidence) = decoded!(input, DecryptionEvidence) {
+            if let Some(evidence) = decoded_round_trip!(input, DecryptionEvidence) {
                 let _ = evidence.verify(
                     &f.keys,
                     &f.public,
@@ -76,17 +68,17 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         4 => {
-            if let Some(certificate) = decoded!(input, EpochKeyCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, EpochKeyCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         5 => {
-            if let Some(certificate) = decoded!(input, AvailabilityCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, AvailabilityCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         6 => {
-            if let Some(certificate) = decoded!(input, BlockCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, BlockCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }

@@ -25,22 +25,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use shroud_consensus::{Block, SafetyState};
-use shroud_fuzz::{assert_rkyv_round_trip, fixture, rkyv_decode, CHAIN_ID, EPOCH};
+use shroud_fuzz::decoded_round_trip;
+use shroud_fuzz::{fixture, CHAIN_ID, EPOCH};
 use shroud_node::batch::{Batch, BatchCertificate};
 use shroud_node::segment_log::Location;
 use shroud_node::store::{DecryptionLog, DkgRecord, HeightRecord, OutcomeCounts, OutputRecord};
 use shroud_node::wire::SharesMessage;
 use shroud_proofs::{BlockCertificate, EpochKeyCertificate, OutputCertificate};
 
-macro_rules! record {
-    ($input:expr, $type:ty) => {{
-        let decoded: Option<$type> = rkyv_decode($input);
-        if let Some(value) = &decoded {
-            assert_rkyv_round_trip(value);
-        }
-        decoded
-    }};
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
@@ -49,53 +41,53 @@ fuzz_target!(|data: &[u8]| {
     let f = fixture();
     match selector % 14 {
         0 => {
-            if let Some(batch) = record!(input, Batch) {
+            if let Some(batch) = decoded_round_trip!(input, Batch) {
                 let _ = batch.digest();
             }
         }
         1 => {
-            if let Some(certificate) = record!(input, BatchCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, BatchCertificate) {
                 let _ = certificate.verify(&f.committee);
             }
         }
         2 => {
-            record!(input, HeightRecord);
+            decoded_round_trip!(input, HeightRecord);
         }
         3 => {
-            record!(input, OutputRecord);
+            decoded_round_trip!(input, OutputRecord);
         }
         4 => {
-            record!(input, DkgRecord);
+            decoded_round_trip!(input, DkgRecord);
         }
         5 => {
-            record!(input, DecryptionLog);
+            decoded_round_trip!(input, DecryptionLog);
         }
         6 => {
-            record!(input, OutcomeCounts);
+            decoded_round_trip!(input, OutcomeCounts);
         }
         7 => {
-            record!(input, SharesMessage);
+            decoded_round_trip!(input, SharesMessage);
         }
         8 => {
-            if let Some(certificate) = record!(input, OutputCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, OutputCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         9 => {
-            if let Some(certificate) = record!(input, BlockCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, BlockCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         10 => {
-            if let Some(certificate) = record!(input, EpochKeyCertificate) {
+            if let Some(certificate) = decoded_round_trip!(input, EpochKeyCertificate) {
                 let _ = certificate.verify(&f.keys, CHAIN_ID, EPOCH);
             }
         }
         11 => {
-            record!(input, SafetyState);
+            decoded_round_trip!(input, SafetyState);
         }
         12 => {
-            if let Some(block) = record!(input, Block) {
+            if let Some(block) = decoded_round_trip!(input, Block) {
                 let _ = block.digest();
             }
         }

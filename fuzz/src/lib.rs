@@ -349,3 +349,16 @@ where
     let again: T = rkyv_decode(&bytes).expect("an encoded value decodes");
     assert_eq!(&again, value, "rkyv round trip changed the value");
 }
+
+/// Decodes `$input` as `$type` with rkyv's checked access and, if it decodes, asserts the value
+/// round-trips through rkyv (the decoders' contract for records and certificates).
+#[macro_export]
+macro_rules! decoded_round_trip {
+    ($input:expr, $type:ty) => {{
+        let decoded: Option<$type> = $crate::rkyv_decode($input);
+        if let Some(value) = &decoded {
+            $crate::assert_rkyv_round_trip(value);
+        }
+        decoded
+    }};
+}
