@@ -15,6 +15,19 @@ pub struct Limits {
     pub view_window: u64,
     /// Committed blocks kept in memory to answer fetches from laggards.
     pub committed_blocks_kept: usize,
+    /// Most blocks asked for, or accepted, in one state-sync response. A validator more than
+    /// [`Limits::sync_gap`] heights behind a QC it sees syncs committed blocks by height
+    /// instead of fetching ancestors; it holds at most twice this many unproven blocks.
+    pub sync_blocks_max: usize,
+}
+
+impl Limits {
+    /// How far behind a QC's height the committed head may be before this node syncs by
+    /// height rather than fetching ancestors: within it, ancestors come from peers' memory
+    /// (their `committed_blocks_kept`) in a few requests.
+    pub fn sync_gap(&self) -> u64 {
+        (self.fetch_blocks_max.min(self.committed_blocks_kept / 2).max(2)) as u64
+    }
 }
 
 impl Default for Limits {
@@ -25,6 +38,7 @@ impl Default for Limits {
             pending_blocks_max: 1024,
             view_window: 16,
             committed_blocks_kept: 1024,
+            sync_blocks_max: 256,
         }
     }
 }
@@ -48,6 +62,9 @@ pub struct Config {
     /// it carries: pacing bounds that cost per second and lets a block carry more. Views
     /// entered by a timeout are not paced. Must be below `base_timeout_ms`.
     pub proposal_interval_min_ms: u64,
+    /// A state-sync request unanswered for this long is given up and asked of the next peer
+    /// (requests expire by time, never by view change).
+    pub sync_timeout_ms: u64,
     /// Input limits.
     pub limits: Limits,
 }
@@ -59,6 +76,7 @@ impl Default for Config {
             backoff_exponent_max: 6,
             empty_block_delay_ms: 0,
             proposal_interval_min_ms: 0,
+            sync_timeout_ms: 2_000,
             limits: Limits::default(),
         }
     }
@@ -103,6 +121,12 @@ impl Config {
         }
         if limits.committed_blocks_kept == 0 {
             return Err(ConfigError("committed_blocks_kept must be positive"));
+        }
+        if limits.sync_blocks_max < 3 || limits.sync_blocks_max > usize::from(u16::MAX) {
+            return Err(ConfigError("sync_blocks_max must be in 3..=65535"));
+        }
+        if self.sync_timeout_ms == 0 {
+            return Err(ConfigError("sync_timeout_ms must be positive"));
         }
         Ok(())
     }

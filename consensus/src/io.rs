@@ -80,6 +80,29 @@ pub enum Output {
         /// The committed block.
         block: BlockDigest,
     },
+    /// Answer a peer's state-sync request from the store: the committed blocks from `from`
+    /// on, at most `count` (and what fits one frame), with the lowest committed height still
+    /// stored and the committed head, as [`crate::Message::SyncResponse`]. The driver bounds
+    /// what it answers per peer.
+    ServeSync {
+        /// The requester.
+        to: ValidatorIndex,
+        /// The first height wanted.
+        from: Height,
+        /// At most this many blocks.
+        count: u16,
+    },
+    /// A peer keeps no committed block as old as this node needs to catch up: this node
+    /// cannot catch up from it (an operator must restore it from a recent copy of a peer's
+    /// stores, or the peer must keep more). Emitted once per peer and height needed.
+    SyncStranded {
+        /// The peer that answered.
+        peer: ValidatorIndex,
+        /// The first height this node needs.
+        needed: Height,
+        /// The lowest height the peer still keeps.
+        kept_from: Height,
+    },
     /// An invariant that only more than f faults can break was found broken; the node
     /// refused to act on it. Operators must be alerted.
     SafetyViolation {

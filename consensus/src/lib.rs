@@ -35,7 +35,22 @@
 //!   for the next proposal.
 //! - Missing blocks are fetched explicitly: a request names a digest from a verified QC (or a
 //!   proposal's parent), and a response is accepted only along the hash chain from a requested
-//!   digest, so a responder cannot inject blocks.
+//!   digest, so a responder cannot inject blocks. A request unanswered expires after
+//!   `sync_timeout_ms` (never at a view change, which under load comes before the answer).
+//! - **State sync.** A validator whose committed head is more than [`Limits::sync_gap`]
+//!   heights below a verified QC stops fetching ancestors (peers keep only
+//!   `committed_blocks_kept` of them in memory) and asks one peer at a time for committed
+//!   blocks by height ([`SyncRequest`]), which peers serve from their stores
+//!   ([`Output::ServeSync`]). Nothing in an answer is trusted: the blocks must hash-chain from
+//!   this node's committed head, and a block `b` is taken as committed only when the answer
+//!   also holds its child `c` with `c.view = b.view + 1` and `c`'s child, whose QC for `c` is
+//!   then verified: that is the 2-chain rule's own evidence, so one signature check per answer
+//!   proves every block below it. Blocks not yet proven wait (at most twice
+//!   `sync_blocks_max`); a broken chain, a bad QC, or a request unanswered in
+//!   `sync_timeout_ms` drops them and moves to the next peer. The driver paces it with
+//!   [`Consensus::set_processed`], so the committed blocks handed over but not yet processed
+//!   stay bounded. A peer that no longer keeps the heights needed says so
+//!   ([`Output::SyncStranded`]).
 //!
 //! # Safety argument
 //! *Unique certification.* Two QCs of one view certify one block: two quorums of `n - f`
@@ -79,6 +94,6 @@ pub use safety::SafetyState;
 pub use state::Consensus;
 pub use types::{
     Block, BlockDigest, BlockRequest, Epoch, Height, Message, Payload, Proposal, QuorumCertificate,
-    Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
+    SyncRequest, SyncResponse, Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
 };
 pub use verify::{verify_message, verify_votes, Verified};

@@ -1,6 +1,6 @@
 //! The consensus state machine: `handle(now, input) -> outputs`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use shroud_crypto::{SecretKey, Signature, SignerBitmap, SigningDomain};
 
@@ -11,7 +11,8 @@ use crate::io::{Input, Output, PayloadSource, PersistOp, Recovered};
 use crate::safety::SafetyState;
 use crate::types::{
     proposal_encoding, timeout_encoding, vote_encoding, Block, BlockDigest, BlockRequest, Height,
-    Message, Proposal, QuorumCertificate, Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
+    Message, Proposal, QuorumCertificate, SyncRequest, SyncResponse, Timeout, TimeoutCertificate,
+    ValidatorIndex, View, Vote,
 };
 use crate::verify::Verified;
 
@@ -25,6 +26,24 @@ const LOOPBACK_PER_STEP: usize = 64;
 struct ViewVotes {
     by_signer: BTreeMap<ValidatorIndex, (BlockDigest, Height)>,
     by_message: BTreeMap<(BlockDigest, Height), BTreeMap<ValidatorIndex, Signature>>,
+}
+
+/// State sync in progress: committed blocks asked of one peer at a time by height (see the
+/// crate docs, "State sync").
+#[derive(Debug)]
+struct Sync {
+    /// The highest verified QC height seen; sync ends once the committed head is within
+    /// [`crate::Limits::sync_gap`] of it.
+    target: Height,
+    /// The peer asked now.
+    peer: ValidatorIndex,
+    /// When the outstanding request left (or an unhelpful answer came: the next peer is asked
+    /// once it expires).
+    sent_at: Option<u64>,
+    /// Blocks from `peer` hash-chained above the committed head, not yet proven committed.
+    buffer: Vec<Block>,
+    /// The last `(peer, needed)` reported stranded, so it is reported once.
+    stranded: Option<(ValidatorIndex, Height)>,
 }
 
 /// One validator's 2-chain HotStuff state machine.
@@ -54,7 +73,12 @@ pub struct Consensus<P: PayloadSource> {
     timeouts: BTreeMap<View, BTreeMap<ValidatorIndex, Timeout>>,
     pending_proposals: Vec<(ValidatorIndex, Proposal)>,
     orphans: BTreeMap<BlockDigest, Block>,
-    fetching: BTreeSet<BlockDigest>,
+    /// Outstanding block requests and when they left; each expires after `sync_timeout_ms`.
+    fetching: BTreeMap<BlockDigest, u64>,
+    sync: Option<Sync>,
+    /// The highest height the driver has processed (`set_processed`), pacing state sync;
+    /// `None` when the driver does not pace it.
+    processed: Option<Height>,
     pending_commit: Option<QuorumCertificate>,
     step: u64,
     learned_at_step: BTreeMap<BlockDigest, u64>,
@@ -112,7 +136,9 @@ impl<P: PayloadSource> Consensus<P> {
             timeouts: BTreeMap::new(),
             pending_proposals: Vec::new(),
             orphans: BTreeMap::new(),
-            fetching: BTreeSet::new(),
+            fetching: BTreeMap::new(),
+            sync: None,
+            processed: None,
             pending_commit: None,
             step: 0,
             learned_at_step: BTreeMap::new(),
@@ -141,11 +167,30 @@ impl<P: PayloadSource> Consensus<P> {
         self.me
     }
 
+    /// The height state sync is catching up to, while this node is far behind.
+    pub fn sync_target(&self) -> Option<Height> {
+        self.sync.as_ref().map(|sync| sync.target)
+    }
+
+    /// Tells the machine the driver has processed every committed block up to `height`:
+    /// state sync asks for more only while fewer than twice `sync_blocks_max` committed
+    /// blocks wait to be processed (without a call, sync is not paced).
+    pub fn set_processed(&mut self, height: Height) {
+        self.processed = Some(height);
+    }
+
     /// When the driver must call [`Consensus::handle`] with [`Input::Tick`] at the latest.
     pub fn next_deadline(&self) -> Option<u64> {
         if !self.loopback.is_empty() || !self.deferred_releases.is_empty() {
             return Some(self.now_ms);
         }
+        let sync_expiry = self
+            .sync
+            .as_ref()
+            .and_then(|sync| sync.sent_at)
+            .map_or(u64::MAX, |sent| {
+                sent.saturating_add(self.config.sync_timeout_ms)
+            });
         let waiting = self
             .propose_after
             .filter(|(view, _)| *view == self.view)
@@ -154,7 +199,12 @@ impl<P: PayloadSource> Consensus<P> {
             .paced_until
             .filter(|(view, _)| *view == self.view)
             .map_or(u64::MAX, |(_, at)| at);
-        (self.view > View(0)).then_some(self.deadline_ms.min(waiting).min(paced))
+        (self.view > View(0)).then_some(
+            self.deadline_ms
+                .min(waiting)
+                .min(paced)
+                .min(sync_expiry),
+        )
     }
 
     /// Whether this node, leading the current view, holds back an empty proposal waiting for
@@ -187,6 +237,9 @@ impl<P: PayloadSource> Consensus<P> {
                     self.local_timeout();
                 } else if self.waiting_for_payload() || self.paced() {
                     self.try_propose();
+                }
+                if self.view > View(0) {
+                    self.sync_step();
                 }
             }
             Input::Message { from, message } => self.on_message(from, message),
@@ -226,6 +279,8 @@ impl<P: PayloadSource> Consensus<P> {
             Message::TimeoutCertificate(tc) => self.on_tc(&tc),
             Message::BlockRequest(request) => self.on_block_request(from, request),
             Message::BlockResponse(blocks) => self.on_block_response(from, blocks),
+            Message::SyncRequest(request) => self.on_sync_request(from, request),
+            Message::SyncResponse(response) => self.on_sync_response(from, response),
         }
     }
 
@@ -246,9 +301,6 @@ impl<P: PayloadSource> Consensus<P> {
         let oldest_vote_view = View(view.0.saturating_sub(1));
         self.votes
             .retain(|vote_view, _| *vote_view >= oldest_vote_view);
-        // Outstanding fetches get a fresh chance each view: a request lost or left unanswered
-        // must not keep its slot forever.
-        self.fetching.clear();
         self.timeouts
             .retain(|timeout_view, _| *timeout_view >= view);
         self.pending_proposals
@@ -419,7 +471,11 @@ impl<P: PayloadSource> Consensus<P> {
             return;
         }
         if !self.tree.contains(&block.parent()) {
-            if self.pending_proposals.len() < self.config.limits.pending_blocks_max {
+            // While far behind, ancestors come by state sync; a proposal at the network's
+            // head cannot be voted on until then.
+            if self.sync.is_none()
+                && self.pending_proposals.len() < self.config.limits.pending_blocks_max
+            {
                 self.fetch(from, block.parent());
                 self.pending_proposals.push((from, proposal));
             }
@@ -532,6 +588,7 @@ impl<P: PayloadSource> Consensus<P> {
 
     /// A verified QC: raise the highest QC, apply the 2-chain commit rule, advance the view.
     fn process_qc(&mut self, from: ValidatorIndex, qc: &QuorumCertificate) {
+        self.note_qc_height(from, qc.height);
         if self.safety.record_qc(qc) {
             self.persist_safety();
         }
@@ -549,7 +606,9 @@ impl<P: PayloadSource> Consensus<P> {
             return;
         }
         let Some(block) = self.tree.get(&qc.block) else {
-            self.fetch(from, qc.block);
+            if self.sync.is_none() {
+                self.fetch(from, qc.block);
+            }
             if self
                 .pending_commit
                 .as_ref()
@@ -563,7 +622,12 @@ impl<P: PayloadSource> Consensus<P> {
             return;
         }
         let parent = block.parent();
-        let Some(committed) = self.tree.commit(parent) else {
+        self.commit_through(parent);
+    }
+
+    /// Commits the held block `digest` and its uncommitted ancestors, and tells the driver.
+    fn commit_through(&mut self, digest: BlockDigest) {
+        let Some(committed) = self.tree.commit(digest) else {
             // Two certified conflicting chains: impossible with at most f faults. Refuse to
             // move the committed head rather than fork it.
             self.outputs.push(Output::SafetyViolation {
@@ -671,10 +735,18 @@ impl<P: PayloadSource> Consensus<P> {
         if from == self.me || self.tree.contains(&digest) {
             return;
         }
-        if self.fetching.len() >= self.config.limits.pending_blocks_max {
+        // A request lost or left unanswered must not keep its slot forever; one still fresh is
+        // not sent again.
+        let now = self.now_ms;
+        let expiry = self.config.sync_timeout_ms;
+        self.fetching
+            .retain(|_, sent| now.saturating_sub(*sent) < expiry);
+        if self.fetching.contains_key(&digest)
+            || self.fetching.len() >= self.config.limits.pending_blocks_max
+        {
             return;
         }
-        self.fetching.insert(digest);
+        self.fetching.insert(digest, now);
         let count = u16::try_from(self.config.limits.fetch_blocks_max)
             .expect("validated: fetch_blocks_max fits in a u16");
         self.outputs.push(Output::Send {
@@ -697,7 +769,11 @@ impl<P: PayloadSource> Consensus<P> {
     /// Accepts only blocks that hash-chain from a digest this node asked for (a digest named by
     /// a verified QC or a proposal), so a responder cannot inject blocks.
     fn on_block_response(&mut self, from: ValidatorIndex, blocks: Vec<Block>) {
-        let mut wanted: BTreeSet<BlockDigest> = self.fetching.clone();
+        if self.sync.is_some() {
+            return;
+        }
+        let mut wanted: std::collections::BTreeSet<BlockDigest> =
+            self.fetching.keys().copied().collect();
         for block in blocks {
             let digest = block.digest();
             if !wanted.contains(&digest) {
@@ -761,5 +837,216 @@ impl<P: PayloadSource> Consensus<P> {
                 self.pending_proposals.push((from, proposal));
             }
         }
+    }
+
+    // ----- state sync ----------------------------------------------------------------------
+
+    /// A verified QC's height: far above the committed head, this node syncs by height.
+    fn note_qc_height(&mut self, from: ValidatorIndex, height: Height) {
+        let head = self.tree.committed_head().0;
+        if self.committee.size() < 2
+            || height.0 <= head.0.saturating_add(self.config.limits.sync_gap())
+        {
+            return;
+        }
+        if let Some(sync) = self.sync.as_mut() {
+            sync.target = sync.target.max(height);
+            return;
+        }
+        let peer = if from == self.me {
+            self.next_peer(self.me)
+        } else {
+            from
+        };
+        self.sync = Some(Sync {
+            target: height,
+            peer,
+            sent_at: None,
+            buffer: Vec::new(),
+            stranded: None,
+        });
+        self.sync_step();
+    }
+
+    /// The peer after `after`, skipping this node.
+    fn next_peer(&self, after: ValidatorIndex) -> ValidatorIndex {
+        let size = u16::try_from(self.committee.size()).unwrap_or(u16::MAX).max(1);
+        let mut next = ValidatorIndex((after.0 + 1) % size);
+        if next == self.me {
+            next = ValidatorIndex((next.0 + 1) % size);
+        }
+        next
+    }
+
+    /// Ends sync once caught up; otherwise asks for the next blocks unless a request is
+    /// outstanding, the driver is too far behind, or an expired request moves to the next peer.
+    fn sync_step(&mut self) {
+        let Some(mut sync) = self.sync.take() else {
+            return;
+        };
+        let (head, head_digest) = self.tree.committed_head();
+        if head.0.saturating_add(self.config.limits.sync_gap()) >= sync.target.0 {
+            // Close enough: the rest comes by fetching ancestors, as for any proposal.
+            return;
+        }
+        // Blocks committed meanwhile by other means leave the buffer; a buffer that no longer
+        // extends the head is dropped.
+        sync.buffer.retain(|block| block.height > head);
+        if sync
+            .buffer
+            .first()
+            .is_some_and(|first| first.parent() != head_digest)
+        {
+            sync.buffer.clear();
+        }
+        let max = self.config.limits.sync_blocks_max;
+        if let Some(sent) = sync.sent_at {
+            if self.now_ms.saturating_sub(sent) < self.config.sync_timeout_ms {
+                self.sync = Some(sync);
+                return;
+            }
+            sync.sent_at = None;
+            sync.buffer.clear();
+            sync.peer = self.next_peer(sync.peer);
+        }
+        let lead = 2 * max as u64;
+        if self
+            .processed
+            .is_some_and(|processed| head.0 > processed.0.saturating_add(lead))
+        {
+            self.sync = Some(sync);
+            return;
+        }
+        let tip = sync.buffer.last().map_or(head, |block| block.height);
+        let room = (2 * max).saturating_sub(sync.buffer.len()).clamp(1, max);
+        sync.sent_at = Some(self.now_ms);
+        self.outputs.push(Output::Send {
+            to: sync.peer,
+            message: Message::SyncRequest(SyncRequest {
+                from: tip.next(),
+                count: u16::try_from(room).unwrap_or(u16::MAX),
+            }),
+        });
+        self.sync = Some(sync);
+    }
+
+    fn on_sync_request(&mut self, from: ValidatorIndex, request: SyncRequest) {
+        if from == self.me {
+            return;
+        }
+        let most = u16::try_from(self.config.limits.sync_blocks_max).unwrap_or(u16::MAX);
+        self.outputs.push(Output::ServeSync {
+            to: from,
+            from: request.from,
+            count: request.count.min(most),
+        });
+    }
+
+    /// Takes what hash-chains from the committed head (through the blocks held), and commits
+    /// through the highest block the 2-chain rule proves from what is held.
+    fn on_sync_response(&mut self, from: ValidatorIndex, response: SyncResponse) {
+        let Some(mut sync) = self.sync.take() else {
+            return;
+        };
+        if from != sync.peer || sync.sent_at.is_none() {
+            self.sync = Some(sync);
+            return;
+        }
+        sync.sent_at = None;
+        let (head, head_digest) = self.tree.committed_head();
+        sync.buffer.retain(|block| block.height > head);
+        let (tip, mut tip_digest) = match sync.buffer.last() {
+            Some(block) => (block.height, block.digest()),
+            None => (head, head_digest),
+        };
+        let needed = tip.next();
+        let max = 2 * self.config.limits.sync_blocks_max;
+        let mut took = 0usize;
+        let mut broken = false;
+        for block in response.blocks {
+            if block.height.0 <= tip.0 + took as u64 {
+                continue;
+            }
+            if sync.buffer.len() >= max {
+                break;
+            }
+            if block.height != Height(tip.0 + took as u64 + 1) || block.parent() != tip_digest {
+                broken = true;
+                break;
+            }
+            tip_digest = block.digest();
+            sync.buffer.push(block);
+            took += 1;
+        }
+        if broken {
+            // Committed blocks never change: a chain that does not extend ours is a faulty
+            // peer's (or a stale answer). Start over with the next peer.
+            sync.buffer.clear();
+            sync.peer = self.next_peer(sync.peer);
+            self.sync = Some(sync);
+            self.sync_step();
+            return;
+        }
+        if took == 0 {
+            if response.kept_from > needed && sync.stranded != Some((from, needed)) {
+                sync.stranded = Some((from, needed));
+                self.outputs.push(Output::SyncStranded {
+                    peer: from,
+                    needed,
+                    kept_from: response.kept_from,
+                });
+            }
+            // Nothing new here: the next peer is asked once this answer's slot expires.
+            sync.sent_at = Some(self.now_ms);
+            self.sync = Some(sync);
+            return;
+        }
+        match self.proven_prefix(&sync.buffer) {
+            Ok(Some(through)) => {
+                let proven: Vec<Block> = sync.buffer.drain(..=through).collect();
+                let last = proven.last().map(Block::digest);
+                for block in proven {
+                    self.store_block(block);
+                }
+                if let Some(last) = last {
+                    self.commit_through(last);
+                }
+            }
+            Ok(None) if sync.buffer.len() >= max => {
+                // As many blocks as may be held, and none proven: not a committed chain.
+                sync.buffer.clear();
+                sync.peer = self.next_peer(sync.peer);
+            }
+            Ok(None) => {}
+            Err(()) => {
+                sync.buffer.clear();
+                sync.peer = self.next_peer(sync.peer);
+            }
+        }
+        self.sync = Some(sync);
+        self.sync_step();
+        self.retry_pending();
+    }
+
+    /// The index of the highest block of `chain` (hash-chained from the committed head) that
+    /// the 2-chain rule proves committed from `chain` itself: its child `c` has a QC of the
+    /// directly preceding view, and `c`'s own QC (carried by `c`'s child) verifies. `Err` when
+    /// that QC does not verify (a faulty peer).
+    fn proven_prefix(&self, chain: &[Block]) -> Result<Option<usize>, ()> {
+        for index in (0..chain.len().saturating_sub(2)).rev() {
+            let child = &chain[index + 1];
+            if child.justify.view.next() != child.view {
+                continue;
+            }
+            let qc = &chain[index + 2].justify;
+            if qc.view != child.view || qc.height != child.height {
+                return Err(());
+            }
+            return match crate::verify::verify_qc(&self.committee, qc) {
+                Ok(()) => Ok(Some(index)),
+                Err(_) => Err(()),
+            };
+        }
+        Ok(None)
     }
 }

@@ -334,6 +334,34 @@ pub struct BlockRequest {
     pub count: u16,
 }
 
+/// A request for committed blocks by height, served from the responder's store: up to `count`
+/// blocks from height `from` on, in height order (state sync, for a validator too far behind
+/// for [`BlockRequest`]).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct SyncRequest {
+    /// The first height wanted.
+    pub from: Height,
+    /// How many heights, at most.
+    pub count: u16,
+}
+
+/// Committed blocks answering a [`SyncRequest`], in height order. The requester trusts none of
+/// it: the blocks must hash-chain from its own committed head, and only those below a block
+/// whose child carries a consecutive-view QC that verifies (the 2-chain commit rule) are
+/// committed (see `Consensus`'s state sync).
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[rkyv(derive(Debug))]
+pub struct SyncResponse {
+    /// The blocks, from the requested height on (possibly fewer than asked for).
+    pub blocks: Vec<Block>,
+    /// The lowest committed height the responder still stores: a requester below it cannot
+    /// catch up from this responder.
+    pub kept_from: Height,
+    /// The responder's committed head.
+    pub committed: Height,
+}
+
 /// Every consensus message.
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[rkyv(derive(Debug))]
@@ -350,6 +378,10 @@ pub enum Message {
     BlockRequest(BlockRequest),
     /// Blocks answering a request, newest first.
     BlockResponse(Vec<Block>),
+    /// A request for committed blocks by height (state sync).
+    SyncRequest(SyncRequest),
+    /// Committed blocks answering a sync request.
+    SyncResponse(SyncResponse),
 }
 
 impl Message {
@@ -360,7 +392,10 @@ impl Message {
             Message::Vote(vote) => Some(vote.epoch),
             Message::Timeout(timeout) => Some(timeout.epoch),
             Message::TimeoutCertificate(certificate) => Some(certificate.epoch),
-            Message::BlockRequest(_) | Message::BlockResponse(_) => None,
+            Message::BlockRequest(_)
+            | Message::BlockResponse(_)
+            | Message::SyncRequest(_)
+            | Message::SyncResponse(_) => None,
         }
     }
 }

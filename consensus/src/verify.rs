@@ -368,8 +368,9 @@ pub fn verify_proposal(
     Ok(())
 }
 
-/// Checks any message. Block requests and responses carry no signatures: a response is checked
-/// against the digests that certified QCs name when it is used.
+/// Checks any message. Block and sync requests and responses carry no signatures: a block
+/// response is checked against the digests that certified QCs name when it is used, a sync
+/// response along the hash chain from the committed head up to a QC that is checked then.
 pub fn verify_message(
     committee: &Committee,
     limits: &Limits,
@@ -398,6 +399,27 @@ pub fn verify_message(
                 });
             }
             for block in blocks {
+                check_epoch(committee, block.epoch)?;
+            }
+        }
+        Message::SyncRequest(request) => {
+            if usize::from(request.count) > limits.sync_blocks_max {
+                return Err(ConsensusError::TooLarge {
+                    what: "sync request",
+                    max: limits.sync_blocks_max,
+                    got: usize::from(request.count),
+                });
+            }
+        }
+        Message::SyncResponse(response) => {
+            if response.blocks.len() > limits.sync_blocks_max {
+                return Err(ConsensusError::TooLarge {
+                    what: "sync response",
+                    max: limits.sync_blocks_max,
+                    got: response.blocks.len(),
+                });
+            }
+            for block in &response.blocks {
                 check_epoch(committee, block.epoch)?;
             }
         }

@@ -46,6 +46,13 @@ fn random_config(seed: u64) -> SimConfig {
     // Every other seed paces its leaders (taken from the seed, so the draws below, and with
     // them every other seed's faults, stay as they were).
     config.proposal_interval_min_ms = [0, 40][((seed / 3) % 2) as usize];
+    // One seed in four keeps few committed blocks in memory and makes its crashes outlast
+    // them many times over, so the restarted node must catch up by state sync (also from the
+    // seed, leaving the draws below as they were).
+    let long_outages = (seed / 6) % 4 == 0;
+    if long_outages {
+        config.committed_blocks_kept = 16;
+    }
     let mut slots: Vec<usize> = (0..n).collect();
     // Shuffle the slots deterministically and take the first `faults` as faulty.
     for i in (1..slots.len()).rev() {
@@ -63,10 +70,11 @@ fn random_config(seed: u64) -> SimConfig {
     for slot in slots.iter().take(faults) {
         if rng.gen_bool(0.3) {
             let at_ms = rng.gen_range(500..4_000);
+            let outage_ms = rng.gen_range(200..3_000);
             config.crashes.push(Crash {
                 slot: *slot,
                 at_ms,
-                restart_ms: at_ms + rng.gen_range(200..3_000),
+                restart_ms: at_ms + if long_outages { 8 * outage_ms } else { outage_ms },
             });
         } else {
             config
@@ -119,6 +127,10 @@ fn random_seeds_are_safe_and_live() {
             *faults.entry(format!("{behaviour:?}")).or_default() += 1;
         }
         *faults.entry("crash".into()).or_default() += config.crashes.len();
+        if config.committed_blocks_kept < 100 {
+            *faults.entry("long outage".into()).or_default() += config.crashes.len();
+            *faults.entry("sync answers".into()).or_default() += report.sync_answers as usize;
+        }
         *faults.entry("partition".into()).or_default() += config.partitions.len();
         *faults.entry("lossy links".into()).or_default() += usize::from(config.loss > 0.0);
     }
@@ -190,6 +202,36 @@ fn crash_and_restart_keeps_voting_safe() {
     }];
     let report = Simulation::new(config.clone()).run();
     check(&report, &config);
+}
+
+/// A validator down for far longer than the blocks its peers keep in memory comes back by
+/// state sync: it commits the missed heights from its peers' stores, proven by QCs, and takes
+/// part again; the oracle checks its chain like any other.
+#[test]
+fn an_outage_longer_than_the_block_tree_catches_up_by_sync() {
+    let mut config = SimConfig::new(31, 4);
+    config.committed_blocks_kept = 16;
+    config.crashes = vec![Crash {
+        slot: 3,
+        at_ms: 1_000,
+        restart_ms: 40_000,
+    }];
+    config.target_commits_after_heal = 40;
+    let report = Simulation::new(config.clone()).run();
+    check(&report, &config);
+    let heights = &report.committed;
+    assert!(
+        heights[&0] > 3 * config.committed_blocks_kept as u64 + 40,
+        "the others moved far ahead during the outage: {heights:?}"
+    );
+    assert!(
+        report.sync_answers > 0,
+        "the restarted node caught up by state sync"
+    );
+    assert!(
+        heights[&3] + 20 >= heights[&0],
+        "the restarted node is with the others again: {heights:?}"
+    );
 }
 
 /// Beyond the fault bound (f + 1 = 2 twinned validators in a committee of 4), the adversary

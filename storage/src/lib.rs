@@ -48,6 +48,36 @@ pub trait ConsensusStore {
     fn flush(&mut self) -> Result<(), StorageError>;
     /// The durable state, or `None` for an empty store.
     fn recover(&self) -> Result<Option<Recovered>, StorageError>;
+    /// Committed blocks from height `from` on, in height order: at most `count`, and no more
+    /// than about `bytes_max` of block content (at least one block when any is stored), with
+    /// the lowest committed height still stored (state sync: [`shroud_consensus::Output::ServeSync`]).
+    fn committed_blocks(
+        &self,
+        from: Height,
+        count: usize,
+        bytes_max: usize,
+    ) -> Result<CommittedBlocks, StorageError>;
+}
+
+/// Committed blocks read for a peer's state sync.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommittedBlocks {
+    /// The blocks, in height order from the height asked for.
+    pub blocks: Vec<Block>,
+    /// The lowest committed height stored (0 when none is).
+    pub kept_from: Height,
+    /// The highest committed height stored.
+    pub committed: Height,
+}
+
+/// The size a block takes in a sync answer, roughly: its payload and a fixed part.
+fn block_bytes(block: &Block) -> usize {
+    block
+        .payload
+        .0
+        .len()
+        .saturating_add(block.justify.signers.len())
+        .saturating_add(256)
 }
 
 /// The durable content, shared by both stores' recovery.
@@ -70,6 +100,26 @@ impl Content {
                 self.committed.insert(*height, *block);
             }
         }
+    }
+
+    fn committed_blocks(&self, from: Height, count: usize, bytes_max: usize) -> CommittedBlocks {
+        let mut out = CommittedBlocks {
+            kept_from: self.committed.keys().next().copied().unwrap_or(Height(0)),
+            committed: self.committed.keys().next_back().copied().unwrap_or(Height(0)),
+            blocks: Vec::new(),
+        };
+        let mut bytes = 0usize;
+        for (height, digest) in self.committed.range(from..).take(count) {
+            let Some(block) = self.blocks.get(&(*height, *digest)) else {
+                break;
+            };
+            bytes = bytes.saturating_add(block_bytes(block));
+            if bytes > bytes_max && !out.blocks.is_empty() {
+                break;
+            }
+            out.blocks.push(block.clone());
+        }
+        out
     }
 
     /// `None` when no safety state was ever made durable: such a validator never voted, and
@@ -139,6 +189,15 @@ impl ConsensusStore for MemoryStore {
 
     fn recover(&self) -> Result<Option<Recovered>, StorageError> {
         Ok(self.durable.recovered())
+    }
+
+    fn committed_blocks(
+        &self,
+        from: Height,
+        count: usize,
+        bytes_max: usize,
+    ) -> Result<CommittedBlocks, StorageError> {
+        Ok(self.durable.committed_blocks(from, count, bytes_max))
     }
 }
 
@@ -308,5 +367,59 @@ impl ConsensusStore for SledStore {
                 .insert(Height(u64::from_be_bytes(height)), BlockDigest(digest));
         }
         Ok(content.recovered())
+    }
+
+    fn committed_blocks(
+        &self,
+        from: Height,
+        count: usize,
+        bytes_max: usize,
+    ) -> Result<CommittedBlocks, StorageError> {
+        let height_of = |key: &[u8]| -> Result<Height, StorageError> {
+            let bytes: [u8; 8] = key.try_into().map_err(|_| StorageError::Corrupt {
+                tree: "committed",
+                detail: "key is not a height".into(),
+            })?;
+            Ok(Height(u64::from_be_bytes(bytes)))
+        };
+        let mut out = CommittedBlocks::default();
+        if let Some((key, _)) = self.committed.first()? {
+            out.kept_from = height_of(&key)?;
+        }
+        if let Some((key, _)) = self.committed.last()? {
+            out.committed = height_of(&key)?;
+        }
+        let mut bytes = 0usize;
+        let start = from.0.to_be_bytes();
+        for entry in self.committed.range(start.as_slice()..).take(count) {
+            let (key, value) = entry?;
+            let height = height_of(&key)?;
+            let digest: [u8; 32] =
+                value
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt {
+                        tree: "committed",
+                        detail: "value is not a digest".into(),
+                    })?;
+            let digest = BlockDigest(digest);
+            let Some(value) = self.blocks.get(block_key(height, &digest))? else {
+                // Pruned between the two reads: what was read so far is the answer.
+                break;
+            };
+            let block = decode::<Block>("blocks", &value)?;
+            if block.height != height || block.digest() != digest {
+                return Err(StorageError::Corrupt {
+                    tree: "blocks",
+                    detail: format!("the block stored for committed height {} is another", height.0),
+                });
+            }
+            bytes = bytes.saturating_add(block_bytes(&block));
+            if bytes > bytes_max && !out.blocks.is_empty() {
+                break;
+            }
+            out.blocks.push(block);
+        }
+        Ok(out)
     }
 }

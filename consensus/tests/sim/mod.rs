@@ -84,6 +84,9 @@ pub struct SimConfig {
     pub base_timeout_ms: u64,
     /// The leaders' proposal interval (`Config::proposal_interval_min_ms`).
     pub proposal_interval_min_ms: u64,
+    /// Committed blocks each node keeps in memory (`Limits::committed_blocks_kept`): an outage
+    /// longer than this needs state sync.
+    pub committed_blocks_kept: usize,
 }
 
 impl SimConfig {
@@ -101,6 +104,7 @@ impl SimConfig {
             target_commits_after_heal: 5,
             base_timeout_ms: 500,
             proposal_interval_min_ms: 0,
+            committed_blocks_kept: Limits::default().committed_blocks_kept,
         }
     }
 
@@ -179,6 +183,8 @@ pub struct Report {
     pub delivered: u64,
     pub rejected: u64,
     pub early_share_notes: u64,
+    /// State-sync answers served.
+    pub sync_answers: u64,
 }
 
 pub struct Simulation {
@@ -198,6 +204,7 @@ pub struct Simulation {
     delivered: u64,
     rejected: u64,
     early_share_notes: u64,
+    sync_answers: u64,
 }
 
 const EPOCH: Epoch = Epoch(1);
@@ -224,7 +231,11 @@ impl Simulation {
             backoff_exponent_max: 3,
             empty_block_delay_ms: 0,
             proposal_interval_min_ms: config.proposal_interval_min_ms,
-            limits: Limits::default(),
+            sync_timeout_ms: 2 * config.base_timeout_ms,
+            limits: Limits {
+                committed_blocks_kept: config.committed_blocks_kept,
+                ..Limits::default()
+            },
         };
         let mut simulation = Self {
             rng,
@@ -242,6 +253,7 @@ impl Simulation {
             delivered: 0,
             rejected: 0,
             early_share_notes: 0,
+            sync_answers: 0,
             config,
         };
         for slot in 0..simulation.config.n {
@@ -340,6 +352,7 @@ impl Simulation {
             delivered: self.delivered,
             rejected: self.rejected,
             early_share_notes: self.early_share_notes,
+            sync_answers: self.sync_answers,
         }
     }
 
@@ -562,6 +575,27 @@ impl Simulation {
                         self.oracle.released(id.slot, height, block);
                     }
                 }
+                Output::ServeSync { to, from, count } => {
+                    // Served from the durable store, as a validator serves from disk.
+                    let served = self.nodes[index]
+                        .store
+                        .committed_blocks(from, usize::from(count), 1 << 20)
+                        .expect("memory store reads");
+                    self.sync_answers += 1;
+                    self.send_from(
+                        index,
+                        to.as_usize(),
+                        Message::SyncResponse(shroud_consensus::SyncResponse {
+                            blocks: served.blocks,
+                            kept_from: served.kept_from,
+                            committed: served.committed,
+                        }),
+                    );
+                }
+                Output::SyncStranded { .. } => {
+                    self.oracle
+                        .report(format!("node {} stranded: its peers keep every block", id.slot));
+                }
                 Output::SafetyViolation { detail } => {
                     if honest {
                         self.oracle
@@ -724,5 +758,7 @@ fn kind_of(message: &Message) -> String {
         Message::TimeoutCertificate(tc) => format!("tc v{}", tc.view.0),
         Message::BlockRequest(_) => "block request".into(),
         Message::BlockResponse(b) => format!("block response {}", b.len()),
+        Message::SyncRequest(r) => format!("sync request {} +{}", r.from.0, r.count),
+        Message::SyncResponse(r) => format!("sync response {}", r.blocks.len()),
     }
 }
