@@ -26,7 +26,10 @@ impl Limits {
     /// height rather than fetching ancestors: within it, ancestors come from peers' memory
     /// (their `committed_blocks_kept`) in a few requests.
     pub fn sync_gap(&self) -> u64 {
-        (self.fetch_blocks_max.min(self.committed_blocks_kept / 2).max(2)) as u64
+        (self
+            .fetch_blocks_max
+            .min(self.committed_blocks_kept / 2)
+            .max(2)) as u64
     }
 }
 
@@ -119,8 +122,10 @@ impl Config {
         if limits.view_window == 0 {
             return Err(ConfigError("view_window must be positive"));
         }
-        if limits.committed_blocks_kept == 0 {
-            return Err(ConfigError("committed_blocks_kept must be positive"));
+        if limits.committed_blocks_kept < crate::state::REPUTATION_WINDOW {
+            return Err(ConfigError(
+                "committed_blocks_kept must be at least the leader reputation window (10)",
+            ));
         }
         if limits.sync_blocks_max < 3 || limits.sync_blocks_max > usize::from(u16::MAX) {
             return Err(ConfigError("sync_blocks_max must be in 3..=65535"));

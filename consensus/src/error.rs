@@ -4,7 +4,7 @@
 use shroud_crypto::{BlsError, CertificateError};
 use thiserror::Error;
 
-use crate::types::{Epoch, Height, ValidatorIndex, View};
+use crate::types::{Epoch, Height, ValidatorIndex};
 
 /// A message that failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -15,13 +15,6 @@ pub enum ConsensusError {
     /// A signer index outside the committee.
     #[error("unknown validator {index}")]
     UnknownValidator { index: ValidatorIndex },
-    /// A proposal from someone who is not the view's leader.
-    #[error("view {view} is led by {expected}, proposal is from {got}")]
-    NotLeader {
-        view: View,
-        expected: ValidatorIndex,
-        got: ValidatorIndex,
-    },
     /// A signature that does not verify.
     #[error("bad {kind} signature: {source}")]
     BadSignature {

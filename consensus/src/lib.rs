@@ -8,8 +8,12 @@
 //! Messages reach it only as [`Verified`] values ([`verify::verify_message`]).
 //!
 //! # Protocol (Jolteon, Gelashvili et al. 2022, Algorithms 1–3)
-//! - One leader per view, round-robin. The leader of view `v` proposes a block extending the
-//!   highest QC it knows; if that QC is not from `v - 1`, it attaches the TC of `v - 1`.
+//! - One leader per view. The leader of view `v` proposes a block extending the highest QC it
+//!   knows; if that QC is not from `v - 1`, it attaches the TC of `v - 1`. Leaders follow
+//!   reputation (DiemBFT v4 §5): after a 2-chain, the leader of `v` is picked among the
+//!   validators whose votes are in the QCs of the last committed blocks, so one that is down
+//!   stops costing a timeout every `n` views; after a timeout, round-robin (see
+//!   `Consensus::leader_after`).
 //! - A validator votes for the proposal of its current view if [`SafetyState::safe_to_vote`]
 //!   holds (the view is new; the block extends the QC of `v - 1`, or follows the TC of `v - 1`
 //!   and extends a QC at least as high as every highest QC in it), and sends the vote to the

@@ -19,6 +19,10 @@ use crate::verify::Verified;
 /// Own messages processed per step at most.
 const LOOPBACK_PER_STEP: usize = 64;
 
+/// Committed blocks whose QC signers count as active for leader reputation (see
+/// [`Consensus::leader_after`]); `Limits::committed_blocks_kept` must be at least this.
+pub const REPUTATION_WINDOW: usize = 10;
+
 /// Votes of one view being aggregated by the next leader. Each signer's first vote in the view
 /// counts, and signatures are grouped by the exact signed message (block and height), so an
 /// aggregate only ever sums signatures over one message.
@@ -199,12 +203,7 @@ impl<P: PayloadSource> Consensus<P> {
             .paced_until
             .filter(|(view, _)| *view == self.view)
             .map_or(u64::MAX, |(_, at)| at);
-        (self.view > View(0)).then_some(
-            self.deadline_ms
-                .min(waiting)
-                .min(paced)
-                .min(sync_expiry),
-        )
+        (self.view > View(0)).then_some(self.deadline_ms.min(waiting).min(paced).min(sync_expiry))
     }
 
     /// Whether this node, leading the current view, holds back an empty proposal waiting for
@@ -353,12 +352,23 @@ impl<P: PayloadSource> Consensus<P> {
     // ----- proposals ---------------------------------------------------------------------
 
     fn try_propose(&mut self) {
-        if self.committee.leader(self.view) != self.me
-            || self.safety.last_proposed_view >= self.view
-        {
+        if self.safety.last_proposed_view >= self.view {
             return;
         }
         let justify = self.safety.highest_qc.clone();
+        let leader = if justify.view.next() == self.view {
+            // The leader follows from the certified block; without it, it is not known yet
+            // (the block is fetched, and the proposal tried again when it is stored).
+            match self.tree.get(&justify.block) {
+                Some(extended) => self.leader_after(self.view, extended),
+                None => return,
+            }
+        } else {
+            self.committee.leader(self.view)
+        };
+        if leader != self.me {
+            return;
+        }
         let timeout_certificate = if justify.view.next() == self.view {
             None
         } else {
@@ -481,6 +491,16 @@ impl<P: PayloadSource> Consensus<P> {
             }
             return;
         }
+        let expected = if block.justify.view.next() == block.view {
+            let parent = self.tree.get(&block.parent()).expect("checked above");
+            self.leader_after(block.view, parent)
+        } else {
+            self.committee.leader(block.view)
+        };
+        if block.proposer != expected {
+            // Signed by a member that does not lead this view on this chain.
+            return;
+        }
         if self.payload.verify(&block.payload).is_err() {
             return;
         }
@@ -515,8 +535,9 @@ impl<P: PayloadSource> Consensus<P> {
         };
         // A vote to ourselves also goes out through the driver, so that every signed vote is
         // visible outside the state machine (audit log, simulator oracle).
+        let next_leader = self.leader_after(block.view.next(), block);
         self.outputs.push(Output::Send {
-            to: self.committee.leader(block.view.next()),
+            to: next_leader,
             message: Message::Vote(vote),
         });
     }
@@ -540,7 +561,7 @@ impl<P: PayloadSource> Consensus<P> {
         if vote.view < oldest || vote.view > newest || vote.view < self.safety.highest_qc.view {
             return;
         }
-        if self.committee.leader(vote.view.next()) != self.me {
+        if !self.may_gather(vote.view.next(), &vote.block) {
             return;
         }
         let Ok(signature) = Signature::from_bytes(&vote.signature) else {
@@ -822,6 +843,8 @@ impl<P: PayloadSource> Consensus<P> {
     }
 
     fn retry_pending(&mut self) {
+        // A proposal held back for want of the certified block may go now.
+        self.try_propose();
         if let Some(qc) = self.pending_commit.take() {
             if self.tree.contains(&qc.block) {
                 self.try_commit(self.me, &qc);
@@ -836,6 +859,98 @@ impl<P: PayloadSource> Consensus<P> {
             } else if proposal.block.view >= self.view {
                 self.pending_proposals.push((from, proposal));
             }
+        }
+    }
+
+    // ----- leaders ---------------------------------------------------------------------------
+
+    /// The leader of `view` when it extends `extended`, the block certified in the view
+    /// before (leader reputation, after DiemBFT v4 §5). If `extended` is itself certified
+    /// by the QC of the view before it, the QC of `extended` commits its parent `X`: the
+    /// leader is then picked, by `view`, among the validators that signed the QCs of the
+    /// [`REPUTATION_WINDOW`] committed blocks ending at `X`, less the proposers of the last
+    /// `f` of them. Validators that are down sign no QC and are not picked, so views stop
+    /// waiting for their timeouts; one that comes back is picked again once its votes are
+    /// in QCs, and whose last views in the window did not time out. Otherwise (a view
+    /// entered by a timeout, a chain with gaps), or when no validator qualifies, the leader is
+    /// round-robin. It is a function of the chain alone,
+    /// so every validator holding `extended` agrees; leaders do not bear on safety (an
+    /// honest validator votes once per view whoever proposes), only on liveness.
+    fn leader_after(&self, view: View, extended: &Block) -> ValidatorIndex {
+        self.elect(view, extended, true)
+    }
+
+    /// [`Self::leader_after`]; with `judge_failures`, the leaders of views that the chain in
+    /// the window skipped (they timed out) are passed over too, judged by this same rule
+    /// without that step (the first view after a block) or round-robin (the views after it,
+    /// entered by timeouts).
+    fn elect(&self, view: View, extended: &Block, judge_failures: bool) -> ValidatorIndex {
+        let round_robin = self.committee.leader(view);
+        if extended.view.next() != view
+            || extended.height == Height(0)
+            || extended.justify.view.next() != extended.view
+        {
+            return round_robin;
+        }
+        let size = self.committee.size();
+        let exclude = self.committee.fault_bound().min(REPUTATION_WINDOW / 2);
+        let mut active = std::collections::BTreeSet::new();
+        let mut recent_authors = std::collections::BTreeSet::new();
+        let mut failed = std::collections::BTreeSet::new();
+        let mut cursor = self.tree.get(&extended.parent());
+        for walked in 0..REPUTATION_WINDOW {
+            let Some(block) = cursor else {
+                break;
+            };
+            if block.height == Height(0) {
+                break;
+            }
+            if let Ok(signers) = SignerBitmap::from_bytes(size, &block.justify.signers) {
+                active.extend(signers.iter());
+            }
+            if walked < exclude {
+                recent_authors.insert(block.proposer.as_usize());
+            }
+            let parent = self.tree.get(&block.parent());
+            if let (true, Some(parent)) = (judge_failures, parent) {
+                let skipped = (parent.view.0 + 1..block.view.0).take(size);
+                for skipped_view in skipped {
+                    let leader = if skipped_view == parent.view.0 + 1 {
+                        self.elect(View(skipped_view), parent, false)
+                    } else {
+                        self.committee.leader(View(skipped_view))
+                    };
+                    failed.insert(leader.as_usize());
+                }
+            }
+            cursor = parent;
+        }
+        let eligible: Vec<usize> = active.difference(&recent_authors).copied().collect();
+        let reliable: Vec<usize> = eligible
+            .iter()
+            .copied()
+            .filter(|index| !failed.contains(index))
+            .collect();
+        let candidates = if reliable.is_empty() {
+            eligible
+        } else {
+            reliable
+        };
+        if candidates.is_empty() {
+            return round_robin;
+        }
+        let pick = (view.0 % candidates.len() as u64) as usize;
+        ValidatorIndex(u16::try_from(candidates[pick]).unwrap_or(round_robin.0))
+    }
+
+    /// Whether this node gathers votes for `block` to form the QC that enters `view`: it
+    /// leads `view` after that block, or does not hold the block yet to tell (the votes may
+    /// beat the proposal; a QC formed by a validator that turns out not to lead is still a
+    /// QC and only moves views).
+    pub fn may_gather(&self, view: View, block: &BlockDigest) -> bool {
+        match self.tree.get(block) {
+            Some(extended) => self.leader_after(view, extended) == self.me,
+            None => true,
         }
     }
 
@@ -870,7 +985,9 @@ impl<P: PayloadSource> Consensus<P> {
 
     /// The peer after `after`, skipping this node.
     fn next_peer(&self, after: ValidatorIndex) -> ValidatorIndex {
-        let size = u16::try_from(self.committee.size()).unwrap_or(u16::MAX).max(1);
+        let size = u16::try_from(self.committee.size())
+            .unwrap_or(u16::MAX)
+            .max(1);
         let mut next = ValidatorIndex((after.0 + 1) % size);
         if next == self.me {
             next = ValidatorIndex((next.0 + 1) % size);

@@ -74,7 +74,12 @@ fn random_config(seed: u64) -> SimConfig {
             config.crashes.push(Crash {
                 slot: *slot,
                 at_ms,
-                restart_ms: at_ms + if long_outages { 8 * outage_ms } else { outage_ms },
+                restart_ms: at_ms
+                    + if long_outages {
+                        8 * outage_ms
+                    } else {
+                        outage_ms
+                    },
             });
         } else {
             config
@@ -231,6 +236,31 @@ fn an_outage_longer_than_the_block_tree_catches_up_by_sync() {
     assert!(
         heights[&3] + 20 >= heights[&0],
         "the restarted node is with the others again: {heights:?}"
+    );
+}
+
+/// With one validator of four down, leader reputation stops electing it: views no longer wait
+/// for its timeout every fourth view, and commits keep at least half their all-up pace (in
+/// virtual time: the simulator's clock, not the machine's).
+#[test]
+fn one_validator_down_costs_less_than_half_the_commit_rate() {
+    let run = |down_ms: u64| {
+        let mut config = SimConfig::new(41, 4);
+        config.crashes = vec![Crash {
+            slot: 3,
+            at_ms: 20_000 - down_ms,
+            restart_ms: 20_000,
+        }];
+        let report = Simulation::new(config.clone()).run();
+        check(&report, &config);
+        report.at_heal[&0]
+    };
+    let all_up = run(1);
+    let one_down = run(19_000);
+    eprintln!("heights in 20 s of virtual time: all up {all_up}, one down for 19 s {one_down}");
+    assert!(
+        2 * one_down >= all_up,
+        "one down: {one_down} heights, all up: {all_up}"
     );
 }
 

@@ -11,8 +11,10 @@ use thiserror::Error;
 /// decryption shares of a height carry one batched proof (ADR 0011). Version 4: a batch
 /// acknowledgement attests that its signer checked every ciphertext in the batch, under its
 /// own signing domain, a height's combiner sends its combined points, and clients may ask for
-/// a height's decryption evidence (ADR 0011, third pass).
-pub const PROTOCOL_VERSION: u8 = 5;
+/// a height's decryption evidence (ADR 0011, third pass). Version 5: DKG posts, and consensus
+/// signatures bind the chain id. Version 6: consensus state sync (sync requests and
+/// responses of committed blocks by height).
+pub const PROTOCOL_VERSION: u8 = 6;
 /// Bytes before the body.
 pub const HEADER_BYTES: usize = 6;
 
@@ -62,6 +64,9 @@ pub enum FrameKind {
     DecryptionCombined = 11,
     /// A validator's signed DKG message, for the receiver's proposals.
     DkgPost = 12,
+    /// A consensus message that carries blocks in bulk (fetch and state-sync answers and
+    /// requests): it travels with batches, not ahead of votes and proposals.
+    ConsensusBulk = 13,
     /// A client's ciphertext submission.
     Submit = 16,
     /// The answer to a submission.
@@ -89,7 +94,7 @@ pub enum FrameKind {
 
 impl FrameKind {
     /// Every kind, for tests.
-    pub const ALL: [FrameKind; 23] = [
+    pub const ALL: [FrameKind; 24] = [
         FrameKind::Consensus,
         FrameKind::Batch,
         FrameKind::BatchAck,
@@ -102,6 +107,7 @@ impl FrameKind {
         FrameKind::EpochKeyVote,
         FrameKind::DecryptionCombined,
         FrameKind::DkgPost,
+        FrameKind::ConsensusBulk,
         FrameKind::Submit,
         FrameKind::Receipt,
         FrameKind::OutputsRequest,

@@ -195,6 +195,10 @@ pub struct ConsensusSection {
     /// The least time between a block and the next one's proposal (see
     /// `shroud_consensus::Config::proposal_interval_min_ms`).
     pub proposal_interval_min_ms: u64,
+    /// Committed blocks kept in memory to answer peers' fetches of recent ancestors; a peer
+    /// further behind syncs by height from the stores (`[storage] retain_heights` bounds
+    /// what it can still find).
+    pub committed_blocks_kept: usize,
 }
 
 impl Default for ConsensusSection {
@@ -204,6 +208,7 @@ impl Default for ConsensusSection {
             backoff_exponent_max: 4,
             empty_block_delay_ms: 100,
             proposal_interval_min_ms: 100,
+            committed_blocks_kept: shroud_consensus::Limits::default().committed_blocks_kept,
         }
     }
 }

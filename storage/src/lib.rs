@@ -105,7 +105,12 @@ impl Content {
     fn committed_blocks(&self, from: Height, count: usize, bytes_max: usize) -> CommittedBlocks {
         let mut out = CommittedBlocks {
             kept_from: self.committed.keys().next().copied().unwrap_or(Height(0)),
-            committed: self.committed.keys().next_back().copied().unwrap_or(Height(0)),
+            committed: self
+                .committed
+                .keys()
+                .next_back()
+                .copied()
+                .unwrap_or(Height(0)),
             blocks: Vec::new(),
         };
         let mut bytes = 0usize;
@@ -411,7 +416,10 @@ impl ConsensusStore for SledStore {
             if block.height != height || block.digest() != digest {
                 return Err(StorageError::Corrupt {
                     tree: "blocks",
-                    detail: format!("the block stored for committed height {} is another", height.0),
+                    detail: format!(
+                        "the block stored for committed height {} is another",
+                        height.0
+                    ),
                 });
             }
             bytes = bytes.saturating_add(block_bytes(&block));

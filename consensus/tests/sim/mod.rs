@@ -178,6 +178,8 @@ pub struct Report {
     pub trace_hash: String,
     pub end_ms: u64,
     pub committed: BTreeMap<usize, u64>,
+    /// Committed heights when the last fault healed.
+    pub at_heal: BTreeMap<usize, u64>,
     pub live: bool,
     pub liveness_detail: String,
     pub delivered: u64,
@@ -347,6 +349,7 @@ impl Simulation {
             trace_hash: hex::encode(self.trace.finalize()),
             end_ms: self.now_ms,
             committed: self.oracle.heights(),
+            at_heal: base.clone(),
             live,
             liveness_detail,
             delivered: self.delivered,
@@ -491,9 +494,11 @@ impl Simulation {
                 .sign(SigningDomain::Vote, &encoding)
                 .to_bytes(),
         };
-        let leader = self.committee.leader(block.view.next()).as_usize();
+        // To everyone: whoever leads the next view on any chain gets it.
         let from = self.nodes[index].id;
-        self.send(from, leader, Message::Vote(vote));
+        for to in 0..self.config.n {
+            self.send(from, to, Message::Vote(vote.clone()));
+        }
     }
 
     fn step(&mut self, index: usize, input: Input) {
@@ -593,8 +598,10 @@ impl Simulation {
                     );
                 }
                 Output::SyncStranded { .. } => {
-                    self.oracle
-                        .report(format!("node {} stranded: its peers keep every block", id.slot));
+                    self.oracle.report(format!(
+                        "node {} stranded: its peers keep every block",
+                        id.slot
+                    ));
                 }
                 Output::SafetyViolation { detail } => {
                     if honest {

@@ -52,6 +52,10 @@ const TICK_MAX_MS: u64 = 20;
 const AUTHOR_LEAD_HEIGHTS: u64 = 32;
 /// Expired batches swept per committed height at most (the rest wait for the next height).
 const EXPIRED_SWEEP_MAX: usize = 256;
+/// Committed heights behind the first whose missing batches are asked for ahead.
+const PREFETCH_HEIGHTS: usize = 64;
+/// Batches asked for ahead at most per pass.
+const PREFETCH_BATCHES_MAX: usize = 128;
 /// Summaries of stored batches kept for their commit at most (about 40 bytes a
 /// transaction; honest authors have a few batches each in flight).
 const SUMMARIES_MAX: usize = 256;
@@ -132,6 +136,10 @@ pub struct Validator {
     stall_logged_ms: u64,
     /// When the progress line was last logged.
     progress_logged_ms: u64,
+    /// What each peer may still be answered (blocks, sync, batches).
+    answers: super::budget::AnswerBudget,
+    /// The last state-sync stranding logged: (peer, height needed).
+    stranded: Option<(u16, u64)>,
 }
 
 /// How often the validator logs a line of progress.
@@ -205,6 +213,8 @@ impl Validator {
             last_commit_ms: 0,
             stall_logged_ms: 0,
             progress_logged_ms: 0,
+            answers: super::budget::AnswerBudget::new(committee.size()),
+            stranded: None,
             committed: ingress.committed(),
             validity_heights,
             me,
@@ -483,6 +493,7 @@ impl Validator {
             self.announce(certificate, now);
         }
         let processed = self.store.processed_height()?;
+        self.consensus.set_processed(Height(processed));
         for (height, block) in committed {
             if height.0 > processed {
                 self.commits.push_back((height, block));
@@ -576,7 +587,9 @@ impl Validator {
 
     fn on_peer(&mut self, from: usize, message: PeerMessage) -> Result<(), NodeError> {
         match message {
-            PeerMessage::Consensus(message) => self.on_consensus(from, *message),
+            PeerMessage::Consensus(message) | PeerMessage::ConsensusBulk(message) => {
+                self.on_consensus(from, *message)
+            }
             PeerMessage::Batch(batch) => self.on_batch(from, batch),
             PeerMessage::BatchAck(ack) => self.on_ack(from, ack),
             PeerMessage::BatchRequest(request) => self.on_batch_request(from, &request),
@@ -640,7 +653,7 @@ impl Validator {
         let useless = vote.view <= self.consensus.safety().highest_qc.view
             || vote.view.0.saturating_add(1) < view.0
             || vote.view.0 > view.0.saturating_add(window)
-            || self.committee.leader(vote.view.next()).as_usize() != self.me;
+            || !self.consensus.may_gather(vote.view.next(), &vote.block);
         if useless {
             counter!("shroud_votes_dropped_total").increment(1);
             return Ok(());
@@ -708,7 +721,14 @@ impl Validator {
     }
 
     fn consensus_frame(&self, message: &Message) -> Option<Arc<Vec<u8>>> {
-        match frame::encode(FrameKind::Consensus, message, &self.limits) {
+        // Blocks in bulk go with batches, so that a vote is never queued behind them.
+        let kind = match message {
+            Message::BlockResponse(_) | Message::SyncRequest(_) | Message::SyncResponse(_) => {
+                FrameKind::ConsensusBulk
+            }
+            _ => FrameKind::Consensus,
+        };
+        match frame::encode(kind, message, &self.limits) {
             Ok(bytes) => Some(Arc::new(bytes)),
             Err(error) => {
                 error!(%error, "a consensus message exceeds the frame limit");
@@ -732,10 +752,42 @@ impl Validator {
                     if let Message::Vote(_) = &message {
                         counter!("shroud_votes_total").increment(1);
                     }
+                    let answer = matches!(message, Message::BlockResponse(_));
                     if to.as_usize() == self.me {
                         to_self.push(message);
+                    } else if answer && !self.answers.allow(to.as_usize(), self.now_ms(), "blocks")
+                    {
+                        // Over its budget: the peer's request expires and it asks again.
                     } else if let Some(frame) = self.consensus_frame(&message) {
+                        if answer {
+                            self.answers.spend(to.as_usize(), frame.len());
+                        }
+                        if let Message::SyncRequest(_) = &message {
+                            counter!("shroud_sync_requests_total").increment(1);
+                        }
                         self.outbox.send(to.as_usize(), frame);
+                    }
+                }
+                Output::ServeSync { to, from, count } => {
+                    self.flush_consensus(&mut dirty)?;
+                    self.serve_sync(to.as_usize(), from, count)?;
+                }
+                Output::SyncStranded {
+                    peer,
+                    needed,
+                    kept_from,
+                } => {
+                    counter!("shroud_sync_stranded_total").increment(1);
+                    if self.stranded != Some((peer.0, needed.0)) {
+                        self.stranded = Some((peer.0, needed.0));
+                        error!(
+                            peer = peer.0,
+                            needed = needed.0,
+                            kept_from = kept_from.0,
+                            "this validator is behind what a peer keeps and cannot catch up from \
+                             it: restore its data folder from a recent copy of a peer's, or \
+                             have peers keep more ([storage] retain_heights)"
+                        );
                     }
                 }
                 Output::Broadcast(message) => {
@@ -778,6 +830,30 @@ impl Validator {
         self.flush_consensus(&mut dirty)?;
         for message in to_self {
             self.on_consensus(self.me, message)?;
+        }
+        Ok(())
+    }
+
+    /// Answers a peer's state-sync request from the consensus store, within its budget: as
+    /// many committed blocks as fit half a frame.
+    fn serve_sync(&mut self, to: usize, from: Height, count: u16) -> Result<(), NodeError> {
+        if !self.answers.allow(to, self.now_ms(), "sync") {
+            return Ok(());
+        }
+        let served = self.consensus_store.committed_blocks(
+            from,
+            usize::from(count),
+            self.limits.frame_bytes_max / 2,
+        )?;
+        let message = Message::SyncResponse(shroud_consensus::SyncResponse {
+            blocks: served.blocks,
+            kept_from: served.kept_from,
+            committed: served.committed,
+        });
+        if let Some(frame) = self.consensus_frame(&message) {
+            self.answers.spend(to, frame.len());
+            counter!("shroud_sync_answers_total").increment(1);
+            self.outbox.send(to, frame);
         }
         Ok(())
     }
@@ -1046,9 +1122,15 @@ impl Validator {
     }
 
     fn on_batch_request(&mut self, from: usize, request: &BatchRequest) -> Result<(), NodeError> {
+        if !self.answers.allow(from, self.now_ms(), "batch") {
+            return Ok(());
+        }
         if let Some(batch) = self.store.batch(&request.digest)? {
             match frame::encode(FrameKind::Batch, &batch, &self.limits) {
-                Ok(bytes) => self.outbox.send(from, Arc::new(bytes)),
+                Ok(bytes) => {
+                    self.answers.spend(from, bytes.len());
+                    self.outbox.send(from, Arc::new(bytes));
+                }
                 Err(error) => error!(%error, "a batch exceeds the frame limit"),
             }
         }
@@ -1079,6 +1161,7 @@ impl Validator {
             }
             if !missing.is_empty() {
                 self.request_batches(&missing);
+                self.prefetch_batches()?;
                 return Ok(());
             }
             let mut summaries = Vec::with_capacity(listed.len());
@@ -1092,6 +1175,35 @@ impl Validator {
             histogram!("shroud_commit_process_seconds").record(started.elapsed().as_secs_f64());
             gauge!("shroud_committed_height").set(height.0 as f64);
             self.commits.pop_front();
+            // State sync hands over committed blocks only as fast as they are processed.
+            self.consensus.set_processed(height);
+        }
+        Ok(())
+    }
+
+    /// Asks for the missing batches of the committed heights queued behind the first (a
+    /// validator catching up has many): one round trip covers many heights instead of one.
+    fn prefetch_batches(&mut self) -> Result<(), NodeError> {
+        let mut missing = Vec::new();
+        for (height, block) in self.commits.iter().skip(1).take(PREFETCH_HEIGHTS) {
+            let Ok(payload) = BlockPayload::decode(&block.payload) else {
+                continue;
+            };
+            for certificate in payload.batches {
+                if missing.len() >= PREFETCH_BATCHES_MAX {
+                    break;
+                }
+                if within_validity(height.0, certificate.valid_through, self.validity_heights)
+                    && !self.summaries.contains_key(&certificate.digest)
+                    && !self.store.has_batch(&certificate.digest)?
+                    && !self.store.is_batch_committed(&certificate.digest)?
+                {
+                    missing.push(certificate);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            self.request_batches(&missing);
         }
         Ok(())
     }

@@ -10,6 +10,7 @@
 //! leaves.
 
 mod actor;
+mod budget;
 pub mod dkg;
 pub mod http;
 mod net;
@@ -195,7 +196,11 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         backoff_exponent_max: config.consensus.backoff_exponent_max,
         empty_block_delay_ms: config.consensus.empty_block_delay_ms,
         proposal_interval_min_ms: config.consensus.proposal_interval_min_ms,
-        limits: ConsensusLimits::default(),
+        limits: ConsensusLimits {
+            committed_blocks_kept: config.consensus.committed_blocks_kept,
+            ..ConsensusLimits::default()
+        },
+        ..ConsensusConfig::default()
     };
     let consensus = Consensus::new(
         consensus_config,

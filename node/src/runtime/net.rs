@@ -47,6 +47,8 @@ pub enum PeerMessage {
     /// Consensus (boxed: it is much larger than the other messages, which travel the same
     /// channel).
     Consensus(Box<Message>),
+    /// Consensus blocks in bulk (fetches and state sync): queued with batches, behind votes.
+    ConsensusBulk(Box<Message>),
     /// A batch (from its author, or answering a request).
     Batch(Batch),
     /// An acknowledgement of one of our batches.
@@ -82,6 +84,9 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
         FrameKind::Consensus => parsed
             .decode::<Message>(FrameKind::Consensus)
             .map(|message| PeerMessage::Consensus(Box::new(message))),
+        FrameKind::ConsensusBulk => parsed
+            .decode::<Message>(FrameKind::ConsensusBulk)
+            .map(|message| PeerMessage::ConsensusBulk(Box::new(message))),
         FrameKind::Batch => parsed.decode(FrameKind::Batch).map(PeerMessage::Batch),
         FrameKind::BatchAck => parsed
             .decode(FrameKind::BatchAck)
