@@ -188,13 +188,16 @@ impl<P: PayloadSource> Consensus<P> {
         if !self.loopback.is_empty() || !self.deferred_releases.is_empty() {
             return Some(self.now_ms);
         }
-        let sync_expiry = self
-            .sync
-            .as_ref()
-            .and_then(|sync| sync.sent_at)
-            .map_or(u64::MAX, |sent| {
-                sent.saturating_add(self.config.sync_timeout_ms)
-            });
+        // State sync: when the request out expires, or at once when the next one may go (the
+        // driver processed enough since the last answer).
+        let sync_expiry = match &self.sync {
+            Some(sync) => match sync.sent_at {
+                Some(sent) => sent.saturating_add(self.config.sync_timeout_ms),
+                None if self.sync_paced() => u64::MAX,
+                None => self.now_ms,
+            },
+            None => u64::MAX,
+        };
         let waiting = self
             .propose_after
             .filter(|(view, _)| *view == self.view)
@@ -983,6 +986,15 @@ impl<P: PayloadSource> Consensus<P> {
         self.sync_step();
     }
 
+    /// Whether state sync waits for the driver: more than twice `sync_blocks_max` committed
+    /// blocks are not processed yet.
+    fn sync_paced(&self) -> bool {
+        let lead = 2 * self.config.limits.sync_blocks_max as u64;
+        let head = self.tree.committed_head().0;
+        self.processed
+            .is_some_and(|processed| head.0 > processed.0.saturating_add(lead))
+    }
+
     /// The peer after `after`, skipping this node.
     fn next_peer(&self, after: ValidatorIndex) -> ValidatorIndex {
         let size = u16::try_from(self.committee.size())
@@ -1026,11 +1038,7 @@ impl<P: PayloadSource> Consensus<P> {
             sync.buffer.clear();
             sync.peer = self.next_peer(sync.peer);
         }
-        let lead = 2 * max as u64;
-        if self
-            .processed
-            .is_some_and(|processed| head.0 > processed.0.saturating_add(lead))
-        {
+        if self.sync_paced() {
             self.sync = Some(sync);
             return;
         }

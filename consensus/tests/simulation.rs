@@ -6,33 +6,39 @@ mod sim;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sim::{Behaviour, Crash, NodeId, Partition, Report, SimConfig, Simulation};
+use sim::{Behaviour, Crash, NodeId, OneWay, Partition, Report, SimConfig, Simulation};
 
 fn node(slot: usize) -> NodeId {
     NodeId { slot, twin: 0 }
 }
 
 fn check(report: &Report, config: &SimConfig) {
-    assert!(
-        report.violations.is_empty(),
-        "seed {} (n={}, faults {:?}, crashes {:?}): safety violations: {:?}",
-        report.seed,
-        config.n,
-        config.byzantine,
-        config.crashes,
-        report.violations
-    );
-    assert!(
-        report.live,
-        "seed {} (n={}, faults {:?}, crashes {:?}, partitions {}): not live within {} ms of healing: {}",
-        report.seed,
-        config.n,
-        config.byzantine,
-        config.crashes,
-        config.partitions.len(),
-        config.liveness_bound_ms,
-        report.liveness_detail
-    );
+    if let Err(failure) = verdict(report, config) {
+        panic!("{failure}");
+    }
+}
+
+/// Why a run failed, if it did.
+fn verdict(report: &Report, config: &SimConfig) -> Result<(), String> {
+    if !report.violations.is_empty() {
+        return Err(format!(
+            "seed {} (n={}, faults {:?}, crashes {:?}): safety violations: {:?}",
+            report.seed, config.n, config.byzantine, config.crashes, report.violations
+        ));
+    }
+    if !report.live {
+        return Err(format!(
+            "seed {} (n={}, faults {:?}, crashes {:?}, partitions {}): not live within {} ms of healing: {}",
+            report.seed,
+            config.n,
+            config.byzantine,
+            config.crashes,
+            config.partitions.len(),
+            config.liveness_bound_ms,
+            report.liveness_detail
+        ));
+    }
+    Ok(())
 }
 
 /// A random fault mix within the bound f: crashes with restarts, partitions that heal, loss,
@@ -94,7 +100,9 @@ fn random_config(seed: u64) -> SimConfig {
         for (position, slot) in slots.iter().enumerate() {
             let side = usize::from(position >= cut);
             groups[side].push(node(*slot));
-            groups[side].push(NodeId {
+            // A Twins pair is split across the two sides, so each half sees one instance.
+            let twins = config.behaviour_of(*slot) == Some(Behaviour::Twins);
+            groups[if twins { 1 - side } else { side }].push(NodeId {
                 slot: *slot,
                 twin: 1,
             });
@@ -105,28 +113,60 @@ fn random_config(seed: u64) -> SimConfig {
             groups,
         });
     }
+    // Faults of the links and the nodes' pace, each in one seed of four (drawn last, so the
+    // draws above stay as they were).
+    if rng.gen_bool(0.25) {
+        config.duplicate = 0.05;
+    }
+    if rng.gen_bool(0.25) {
+        let from = rng.gen_range(0..n);
+        let to = (from + rng.gen_range(1..n)) % n;
+        let start_ms = rng.gen_range(300..3_000);
+        config.one_way.push(OneWay {
+            from,
+            to,
+            start_ms,
+            end_ms: start_ms + rng.gen_range(500..4_000),
+        });
+    }
+    if rng.gen_bool(0.25) {
+        config
+            .slow
+            .push((rng.gen_range(0..n), rng.gen_range(50..200)));
+    }
     config
 }
 
+/// The seeds to run: `SHROUD_SIM_SEED` alone, or `SHROUD_SIM_SEEDS` of them (210 by default)
+/// from `SHROUD_SIM_SEED_OFFSET + 1` on, so that a long run can be split into shards.
 fn seeds() -> Vec<u64> {
     if let Ok(value) = std::env::var("SHROUD_SIM_SEED") {
         return vec![value.parse().expect("SHROUD_SIM_SEED is a u64")];
     }
-    let count: u64 = std::env::var("SHROUD_SIM_SEEDS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(210);
-    (1..=count).collect()
+    let number = |name: &str, default: u64| -> u64 {
+        std::env::var(name).map_or(default, |value| {
+            value.parse().unwrap_or_else(|_| panic!("{name} is a u64"))
+        })
+    };
+    let count = number("SHROUD_SIM_SEEDS", 210);
+    let offset = number("SHROUD_SIM_SEED_OFFSET", 0);
+    (offset + 1..=offset + count).collect()
 }
 
 #[test]
 fn random_seeds_are_safe_and_live() {
     let mut by_size = [0usize; 3];
     let mut faults: std::collections::BTreeMap<String, usize> = Default::default();
-    for seed in seeds() {
+    let mut failures = Vec::new();
+    let seeds = seeds();
+    for seed in &seeds {
+        let seed = *seed;
         let config = random_config(seed);
         let report = Simulation::new(config.clone()).run();
-        check(&report, &config);
+        // Every seed runs; all failures are reported together.
+        if let Err(failure) = verdict(&report, &config) {
+            failures.push(failure);
+        }
         by_size[(seed % 3) as usize] += 1;
         for (_, behaviour) in &config.byzantine {
             *faults.entry(format!("{behaviour:?}")).or_default() += 1;
@@ -138,8 +178,22 @@ fn random_seeds_are_safe_and_live() {
         }
         *faults.entry("partition".into()).or_default() += config.partitions.len();
         *faults.entry("lossy links".into()).or_default() += usize::from(config.loss > 0.0);
+        *faults.entry("duplication".into()).or_default() += usize::from(config.duplicate > 0.0);
+        *faults.entry("one-way link".into()).or_default() += config.one_way.len();
+        *faults.entry("slow node".into()).or_default() += config.slow.len();
     }
-    eprintln!("simulated runs by committee size (4, 7, 10): {by_size:?}; faults: {faults:?}");
+    eprintln!(
+        "simulated seeds {}..={}: runs by committee size (4, 7, 10): {by_size:?}; faults: {faults:?}",
+        seeds.first().copied().unwrap_or(0),
+        seeds.last().copied().unwrap_or(0)
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds failed:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -81,8 +81,10 @@ pub struct OutputVote {
 pub struct DecryptionRequest {
     /// The epoch.
     pub epoch: u64,
-    /// The height.
+    /// The first height asked about.
     pub height: u64,
+    /// How many heights from `height` on (at least one; a responder answers at most 32).
+    pub count: u16,
 }
 
 /// A validator's signature vouching for the epoch's key set (domain `EpochKey`, over

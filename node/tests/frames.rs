@@ -57,6 +57,7 @@ fn decryption_stage_messages_round_trip_through_frames() {
     let request = DecryptionRequest {
         epoch: 1,
         height: 9,
+        count: 4,
     };
     let bytes = frame::encode(FrameKind::DecryptionRequest, &request, &limits).expect("encode");
     match decode_peer(&bytes, &limits) {

@@ -66,6 +66,16 @@ pub struct Crash {
     pub restart_ms: u64,
 }
 
+/// A link that carries nothing from `from` to `to` during `[start_ms, end_ms)` (the other
+/// direction still works).
+#[derive(Clone, Copy, Debug)]
+pub struct OneWay {
+    pub from: usize,
+    pub to: usize,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
 /// One simulation.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -87,6 +97,12 @@ pub struct SimConfig {
     /// Committed blocks each node keeps in memory (`Limits::committed_blocks_kept`): an outage
     /// longer than this needs state sync.
     pub committed_blocks_kept: usize,
+    /// Probability that a message is delivered twice (the copy later).
+    pub duplicate: f64,
+    /// Links that are down in one direction only.
+    pub one_way: Vec<OneWay>,
+    /// Slots whose every outgoing message takes this much longer (a slow node).
+    pub slow: Vec<(usize, u64)>,
 }
 
 impl SimConfig {
@@ -105,6 +121,9 @@ impl SimConfig {
             base_timeout_ms: 500,
             proposal_interval_min_ms: 0,
             committed_blocks_kept: Limits::default().committed_blocks_kept,
+            duplicate: 0.0,
+            one_way: Vec::new(),
+            slow: Vec::new(),
         }
     }
 
@@ -112,7 +131,13 @@ impl SimConfig {
     pub fn heal_ms(&self) -> u64 {
         let partitions = self.partitions.iter().map(|p| p.end_ms);
         let crashes = self.crashes.iter().map(|c| c.restart_ms);
-        partitions.chain(crashes).max().unwrap_or(0)
+        let links = self.one_way.iter().map(|l| l.end_ms);
+        partitions.chain(crashes).chain(links).max().unwrap_or(0)
+    }
+
+    /// How `slot` misbehaves, if it does.
+    pub fn behaviour_of(&self, slot: usize) -> Option<Behaviour> {
+        self.behaviour(slot)
     }
 
     fn behaviour(&self, slot: usize) -> Option<Behaviour> {
@@ -642,11 +667,14 @@ impl Simulation {
                 }
                 self.oracle.voted(slot, vote.view, vote.block);
             }
-            Message::Timeout(timeout) if durable_voted < timeout.view => {
-                self.oracle.report(format!(
-                    "node {slot} sent a timeout for view {} before persisting it",
-                    timeout.view
-                ));
+            Message::Timeout(timeout) => {
+                if durable_voted < timeout.view {
+                    self.oracle.report(format!(
+                        "node {slot} sent a timeout for view {} before persisting it",
+                        timeout.view
+                    ));
+                }
+                self.oracle.timed_out(slot, timeout.view);
             }
             Message::Proposal(proposal) if durable_proposed < proposal.block.view => {
                 self.oracle.report(format!(
@@ -719,10 +747,20 @@ impl Simulation {
             if !to_self && self.config.loss > 0.0 && self.rng.gen_bool(self.config.loss) {
                 continue;
             }
+            if !to_self && self.one_way_down(from.slot, receiver.slot) {
+                continue;
+            }
+            let slow = self
+                .config
+                .slow
+                .iter()
+                .filter(|(slot, _)| *slot == from.slot)
+                .map(|(_, extra)| *extra)
+                .sum::<u64>();
             let delay = if to_self {
                 0
             } else {
-                self.config.latency_ms + self.rng.gen_range(0..=self.config.jitter_ms)
+                self.config.latency_ms + slow + self.rng.gen_range(0..=self.config.jitter_ms)
             };
             self.schedule(
                 self.now_ms + delay,
@@ -732,7 +770,27 @@ impl Simulation {
                     message: Box::new(message.clone()),
                 },
             );
+            if !to_self && self.config.duplicate > 0.0 && self.rng.gen_bool(self.config.duplicate) {
+                let again = delay + self.rng.gen_range(1..=4 * self.config.latency_ms.max(1));
+                self.schedule(
+                    self.now_ms + again,
+                    Event::Deliver {
+                        to: receiver,
+                        from: from.slot,
+                        message: Box::new(message.clone()),
+                    },
+                );
+            }
         }
+    }
+
+    fn one_way_down(&self, from: usize, to: usize) -> bool {
+        self.config.one_way.iter().any(|link| {
+            link.from == from
+                && link.to == to
+                && link.start_ms <= self.now_ms
+                && self.now_ms < link.end_ms
+        })
     }
 
     fn connected(&self, a: NodeId, b: NodeId) -> bool {

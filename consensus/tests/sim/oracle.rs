@@ -13,6 +13,8 @@ pub struct Oracle {
     first: BTreeMap<u64, (usize, BlockDigest)>,
     /// Per honest node: the vote it signed in each view.
     votes: BTreeMap<(usize, u64), BlockDigest>,
+    /// Per honest node: the views it signed a timeout in.
+    timeouts: std::collections::BTreeSet<(usize, u64)>,
     violations: Vec<String>,
 }
 
@@ -80,7 +82,18 @@ impl Oracle {
         }
     }
 
+    /// An honest node signed a timeout in `view`: it must not vote in that view afterwards.
+    pub fn timed_out(&mut self, slot: usize, view: View) {
+        self.timeouts.insert((slot, view.0));
+    }
+
     pub fn voted(&mut self, slot: usize, view: View, digest: BlockDigest) {
+        if self.timeouts.contains(&(slot, view.0)) {
+            self.violations.push(format!(
+                "node {slot} voted in view {} after timing out in it",
+                view.0
+            ));
+        }
         match self.votes.get(&(slot, view.0)) {
             Some(previous) if *previous != digest => self.violations.push(format!(
                 "node {slot} signed two different votes in view {}",

@@ -15,6 +15,7 @@ use rand_core::SeedableRng;
 use shroud_consensus::types::{proposal_encoding, timeout_encoding, vote_encoding};
 use shroud_consensus::{
     Block, BlockRequest, Epoch, Height, Message, Payload, Proposal, QuorumCertificate, SafetyState,
+    SyncRequest, SyncResponse,
     Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
 };
 use shroud_crypto::dkg::{Complaint, Dealing, DkgBody, DkgMessage};
@@ -448,6 +449,29 @@ fn frames(f: &Fixture, m: &Material) -> Vec<(&'static str, FrameKind, Vec<u8>)> 
             consensus(Message::BlockResponse(vec![m.proposal.block.clone()])),
         ),
         (
+            "consensus-sync-request",
+            FrameKind::ConsensusBulk,
+            encode(
+                FrameKind::ConsensusBulk,
+                &Message::SyncRequest(SyncRequest {
+                    from: Height(1),
+                    count: 64,
+                }),
+            ),
+        ),
+        (
+            "consensus-sync-response",
+            FrameKind::ConsensusBulk,
+            encode(
+                FrameKind::ConsensusBulk,
+                &Message::SyncResponse(SyncResponse {
+                    blocks: vec![m.proposal.block.clone()],
+                    kept_from: Height(1),
+                    committed: Height(2),
+                }),
+            ),
+        ),
+        (
             "batch",
             FrameKind::Batch,
             encode(FrameKind::Batch, &m.batch),
@@ -509,6 +533,7 @@ fn frames(f: &Fixture, m: &Material) -> Vec<(&'static str, FrameKind, Vec<u8>)> 
                 &DecryptionRequest {
                     epoch: EPOCH,
                     height: HEIGHT,
+                    count: 1,
                 },
             ),
         ),

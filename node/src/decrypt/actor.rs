@@ -21,8 +21,9 @@ use crate::wire::{CombinedMessage, DecryptionRequest, OutputVote, SharesMessage}
 const QUEUE: usize = 4_096;
 /// The stage wakes up at least this often (timers).
 const TICK: Duration = Duration::from_millis(50);
-/// A peer's requests are answered at most this often.
-const ANSWER_INTERVAL: Duration = Duration::from_millis(100);
+/// A peer's requests answered per second at most, in bursts of as many (each covers up to
+/// `state::REQUEST_HEIGHTS_MAX` heights: a validator catching up asks for 32 at a time).
+const ANSWERS_PER_SECOND: f64 = 20.0;
 
 /// A decryption-stage message from a validator.
 #[derive(Debug)]
@@ -197,7 +198,8 @@ fn run(
     limits: &Limits,
     certified: &watch::Sender<u64>,
 ) -> Result<(), StageError> {
-    let mut answered: Vec<Option<Instant>> = Vec::new();
+    // Per peer: answers still allowed now, and when that was counted.
+    let mut answers: Vec<(f64, Instant)> = Vec::new();
     let mut last_timer = Instant::now();
     while !handle.stop.load(Ordering::SeqCst) {
         let event = match receiver.recv_timeout(TICK) {
@@ -224,14 +226,18 @@ fn run(
                 }
                 DecryptMessage::Request(request) => {
                     let slot = usize::from(from);
-                    if answered.len() <= slot {
-                        answered.resize(slot + 1, None);
+                    if answers.len() <= slot {
+                        answers.resize(slot + 1, (ANSWERS_PER_SECOND, Instant::now()));
                     }
-                    if answered[slot].is_some_and(|at| at.elapsed() < ANSWER_INTERVAL) {
+                    let (allowed, counted) = &mut answers[slot];
+                    *allowed = (*allowed + counted.elapsed().as_secs_f64() * ANSWERS_PER_SECOND)
+                        .min(ANSWERS_PER_SECOND);
+                    *counted = Instant::now();
+                    if *allowed < 1.0 {
                         counter!("shroud_decryption_requests_ignored_total").increment(1);
                         Vec::new()
                     } else {
-                        answered[slot] = Some(Instant::now());
+                        *allowed -= 1.0;
                         state.on_request(from, &request)?
                     }
                 }

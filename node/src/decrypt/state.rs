@@ -37,6 +37,8 @@ const REQUEST_AFTER: Duration = Duration::from_millis(700);
 const RELEASES_KEPT: usize = 4_096;
 /// Heights asked about per timer round at most.
 const REQUESTS_PER_ROUND: usize = 8;
+/// Heights one request asks about, and one answer covers, at most.
+pub const REQUEST_HEIGHTS_MAX: u64 = 32;
 /// How long a validator that is not a height's combiner, holding `t` shares, waits for the
 /// combiner's points before it combines the shares itself.
 const COMBINER_WAIT: Duration = Duration::from_millis(100);
@@ -131,6 +133,9 @@ struct Decrypting {
     log: DecryptionLog,
     started: Instant,
     asked: Instant,
+    /// Peers were asked for this height: their combined points are checked whoever sends
+    /// them (unasked, only the combiner's are).
+    requested: bool,
 }
 
 /// Positions that passed classification's checks, with their decoded ciphertexts.
@@ -165,6 +170,14 @@ pub struct DecryptionState {
     /// Combiners that were late, and until when their heights are combined here at once.
     late_combiners: BTreeMap<u16, Instant>,
     early_votes: BTreeMap<u64, BTreeMap<u16, OutputVote>>,
+    /// Certificates that came (answering a request) before their height was built.
+    early_certificates: BTreeMap<u64, OutputCertificate>,
+    /// The peer asked next while catching up (rotating).
+    catch_up_peer: u16,
+    /// Heights up to this one were asked of a peer while catching up.
+    requested_through: u64,
+    /// Peers' points answering those requests, for heights not set up yet (one per height).
+    early_answers: BTreeMap<u64, CombinedMessage>,
     released_at: BTreeMap<u64, Instant>,
     dirty: bool,
 }
@@ -218,6 +231,10 @@ impl DecryptionState {
             early_combined: BTreeMap::new(),
             late_combiners: BTreeMap::new(),
             early_votes: BTreeMap::new(),
+            early_certificates: BTreeMap::new(),
+            catch_up_peer: 0,
+            requested_through: 0,
+            early_answers: BTreeMap::new(),
             released_at: BTreeMap::new(),
             dirty: false,
         };
@@ -270,13 +287,63 @@ impl DecryptionState {
     pub fn advance(&mut self, released: u64, committed: u64) -> Result<Vec<Send>, StageError> {
         let available = released.min(self.store.processed_height()?);
         let mut sends = Vec::new();
+        // Far behind (a restarted or synced validator): its peers decided these heights long
+        // ago. Ask one of them for the next span at once, ahead of setting the heights up; its
+        // combined points decide each with one pairing check (and no share of ours), and its
+        // certificates certify them.
+        let catching_up = available >= self.next_setup + ACTIVE_MAX as u64;
+        if catching_up
+            && self.requested_through < self.next_setup + ACTIVE_MAX as u64 + REQUEST_HEIGHTS_MAX
+        {
+            let first = self
+                .decrypting
+                .keys()
+                .next()
+                .copied()
+                .unwrap_or(self.next_setup)
+                .max(self.requested_through + 1);
+            let last = available.min(first + REQUEST_HEIGHTS_MAX - 1);
+            if first <= last {
+                self.requested_through = last;
+                sends.extend(self.ask_peer(first, last));
+            }
+        }
         while self.decrypting.len() < ACTIVE_MAX && self.next_setup <= available {
             let height = self.next_setup;
             self.next_setup += 1;
             sends.extend(self.setup(height, committed)?);
         }
+        let next = self.next_setup;
+        self.early_answers.retain(|height, _| *height >= next);
         sends.extend(self.build_ready()?);
         Ok(sends)
+    }
+
+    /// One request to the next peer (rotating) for the heights `first..=last` still being
+    /// decrypted; they accept that peer's points.
+    fn ask_peer(&mut self, first: u64, last: u64) -> Vec<Send> {
+        let size = u16::try_from(self.params.keys.len()).unwrap_or(u16::MAX);
+        if size < 2 {
+            return Vec::new();
+        }
+        self.catch_up_peer = (self.catch_up_peer + 1) % size;
+        if self.catch_up_peer == self.params.me {
+            self.catch_up_peer = (self.catch_up_peer + 1) % size;
+        }
+        let now = Instant::now();
+        for (_, decrypting) in self.decrypting.range_mut(first..=last) {
+            decrypting.requested = true;
+            decrypting.asked = now;
+        }
+        counter!("shroud_decryption_catch_up_requests_total").increment(1);
+        vec![Send::To(
+            self.catch_up_peer,
+            Outgoing::Request(DecryptionRequest {
+                epoch: self.params.epoch,
+                height: first,
+                count: u16::try_from(last - first + 1).unwrap_or(1),
+            }),
+        )]
     }
 
     fn context(&self) -> Context {
@@ -340,7 +407,20 @@ impl DecryptionState {
             log: self.store.decryption_log(height)?,
             started: self.released_at.remove(&height).unwrap_or(now),
             asked: now,
+            requested: false,
         };
+        if let Some(answer) = self.early_answers.remove(&height) {
+            decrypting.requested = true;
+            let fits = answer.block_digest == decrypting.block_digest
+                && answer.points.len() == decrypting.shareable.len();
+            if fits && accept_points(&self.params, &mut decrypting, &answer.points) {
+                // Decided by a peer's points, checked here: no share of ours is needed.
+                counter!("shroud_decryption_answered_points_accepted_total").increment(1);
+                self.decrypting.insert(height, decrypting);
+                return self.try_decide(height);
+            }
+            refuse("combined", "wrong_points");
+        }
         let (own, values) = self.own_shares(height, &mut decrypting, committed)?;
         if self.params.faults.invalid_shares {
             // The faulty validator knows its shares are wrong and combines from its peers':
@@ -382,20 +462,37 @@ impl DecryptionState {
         message: CombinedMessage,
     ) -> Result<Vec<Send>, StageError> {
         let height = message.height;
-        if message.epoch != self.params.epoch
-            || message.sender != from
-            || from != self.combiner(height)
-            || from == self.params.me
-        {
+        let combiner = from == self.combiner(height);
+        if message.epoch != self.params.epoch || message.sender != from || from == self.params.me {
             refuse("combined", "sender_or_epoch");
             return Ok(Vec::new());
         }
         let Some(decrypting) = self.decrypting.get_mut(&height) else {
-            if height >= self.next_setup && height < self.next_setup + EARLY_WINDOW {
+            let early = height >= self.next_setup && height < self.next_setup + EARLY_WINDOW;
+            if early && combiner {
                 self.early_combined.entry(height).or_insert(message);
+            } else if early && height <= self.requested_through {
+                // Answering our catch-up request ahead of the height's setup: checked then.
+                self.early_answers.entry(height).or_insert(message);
             }
             return Ok(Vec::new());
         };
+        if !combiner {
+            // A peer answering our request: its points are checked like the combiner's
+            // (only the true points pass), but failing ones change nothing here. Unasked,
+            // they are not checked at all (a pairing check is not free).
+            if !decrypting.requested || decrypting.decided {
+                return Ok(Vec::new());
+            }
+            let fits = message.block_digest == decrypting.block_digest
+                && message.points.len() == decrypting.shareable.len();
+            if fits && accept_points(&self.params, decrypting, &message.points) {
+                counter!("shroud_decryption_answered_points_accepted_total").increment(1);
+                return self.try_decide(height);
+            }
+            refuse("combined", "wrong_points");
+            return Ok(Vec::new());
+        }
         if decrypting.decided || decrypting.combine_here {
             return Ok(Vec::new());
         }
@@ -731,7 +828,13 @@ impl DecryptionState {
                 asked: Instant::now(),
             },
         );
-        self.try_certify(header.height)
+        self.try_certify(header.height)?;
+        if let Some(certificate) = self.early_certificates.remove(&header.height) {
+            self.on_certificate(certificate)?;
+        }
+        let built = self.built;
+        self.early_certificates.retain(|height, _| *height > built);
+        Ok(())
     }
 
     /// A peer's signature over its header of a height.
@@ -822,6 +925,11 @@ impl DecryptionState {
     pub fn on_certificate(&mut self, certificate: OutputCertificate) -> Result<(), StageError> {
         let height = certificate.header.height;
         let Some(certifying) = self.certifying.get(&height) else {
+            // Answering a request before this height is built here: kept (one per height,
+            // within the window) and taken once it is, if it certifies our header.
+            if height > self.built && height < self.built + EARLY_WINDOW {
+                self.early_certificates.entry(height).or_insert(certificate);
+            }
             return Ok(());
         };
         if certificate.header != certifying.header {
@@ -838,8 +946,9 @@ impl DecryptionState {
         self.store_certificate(&certificate)
     }
 
-    /// A peer asks for a height: our shares (only ever made after commit), our vote, and the
-    /// certificate, whichever we have.
+    /// A peer asks about heights: for each, the combined points of its output if it is built
+    /// here (they decide it at the asker with one pairing check), else our shares (only ever
+    /// made after commit); and the certificate, or our vote, whichever we have.
     pub fn on_request(
         &self,
         from: u16,
@@ -849,24 +958,44 @@ impl DecryptionState {
             refuse("request", "epoch");
             return Ok(Vec::new());
         }
-        let height = request.height;
+        let count = u64::from(request.count).clamp(1, REQUEST_HEIGHTS_MAX);
         let mut sends = Vec::new();
-        if let Some(shares) = self.store.own_shares(height)? {
-            sends.push(Send::To(from, Outgoing::Shares(shares)));
-        }
-        if let Some(certificate) = self.store.output_certificate(height)? {
-            sends.push(Send::To(from, Outgoing::Certificate(certificate)));
-        } else if let Some(record) = self.store.output(height)? {
-            sends.push(Send::To(
-                from,
-                Outgoing::Vote(OutputVote {
-                    epoch: self.params.epoch,
-                    height,
-                    header_digest: record.header.digest(),
-                    signer: self.params.me,
-                    signature: record.signature,
-                }),
-            ));
+        for height in request.height..request.height.saturating_add(count) {
+            let record = self.store.output(height)?;
+            match &record {
+                Some(record) if !record.points.is_empty() => {
+                    sends.push(Send::To(
+                        from,
+                        Outgoing::Combined(CombinedMessage {
+                            epoch: self.params.epoch,
+                            height,
+                            block_digest: record.header.block_digest,
+                            sender: self.params.me,
+                            points: record.points.clone(),
+                        }),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(shares) = self.store.own_shares(height)? {
+                        sends.push(Send::To(from, Outgoing::Shares(shares)));
+                    }
+                }
+            }
+            if let Some(certificate) = self.store.output_certificate(height)? {
+                sends.push(Send::To(from, Outgoing::Certificate(certificate)));
+            } else if let Some(record) = record {
+                sends.push(Send::To(
+                    from,
+                    Outgoing::Vote(OutputVote {
+                        epoch: self.params.epoch,
+                        height,
+                        header_digest: record.header.digest(),
+                        signer: self.params.me,
+                        signature: record.signature,
+                    }),
+                ));
+            }
         }
         Ok(sends)
     }
@@ -914,11 +1043,18 @@ impl DecryptionState {
                 heights.push(*height);
             }
         }
-        sends.extend(
-            heights
-                .into_iter()
-                .map(|height| Send::All(Outgoing::Request(DecryptionRequest { epoch, height }))),
-        );
+        // One request for the span of heights waited on (answers cover a span at once).
+        if let (Some(first), Some(last)) = (heights.iter().min(), heights.iter().max()) {
+            let last = (*last).min(first + REQUEST_HEIGHTS_MAX - 1);
+            for (_, decrypting) in self.decrypting.range_mut(*first..=last) {
+                decrypting.requested = true;
+            }
+            sends.push(Send::All(Outgoing::Request(DecryptionRequest {
+                epoch,
+                height: *first,
+                count: u16::try_from(last - first + 1).unwrap_or(1),
+            })));
+        }
         Ok(sends)
     }
 }

@@ -975,8 +975,11 @@ impl Validator {
             return Ok(());
         }
         let digest = batch.digest();
-        let is_author = usize::from(batch.author) == from;
-        if !is_author && !self.fetch_sent.contains_key(&digest) {
+        // A batch we asked for is an answer, whoever sends it (its author too): stored, never
+        // checked or acknowledged (its certificate vouches for it).
+        let requested = self.fetch_sent.contains_key(&digest);
+        let is_author = usize::from(batch.author) == from && !requested;
+        if !is_author && !requested {
             // A batch answers a request only if we asked for it.
             counter!("shroud_batches_rejected_total").increment(1);
             return Ok(());
