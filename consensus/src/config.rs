@@ -122,7 +122,7 @@ impl Config {
         if limits.view_window == 0 {
             return Err(ConfigError("view_window must be positive"));
         }
-        if limits.committed_blocks_kept < crate::state::REPUTATION_WINDOW {
+        if limits.committed_blocks_kept < crate::leader::REPUTATION_WINDOW {
             return Err(ConfigError(
                 "committed_blocks_kept must be at least the leader reputation window (10)",
             ));

@@ -13,7 +13,7 @@
 //!   reputation (DiemBFT v4 §5): after a 2-chain, the leader of `v` is picked among the
 //!   validators whose votes are in the QCs of the last committed blocks, so one that is down
 //!   stops costing a timeout every `n` views; after a timeout, round-robin (see
-//!   `Consensus::leader_after`).
+//!   [`leader_after`]).
 //! - A validator votes for the proposal of its current view if [`SafetyState::safe_to_vote`]
 //!   holds (the view is new; the block extends the QC of `v - 1`, or follows the TC of `v - 1`
 //!   and extends a QC at least as high as every highest QC in it), and sends the vote to the
@@ -85,6 +85,7 @@ pub mod committee;
 pub mod config;
 pub mod error;
 mod io;
+pub mod leader;
 pub mod safety;
 mod state;
 pub mod types;
@@ -94,6 +95,7 @@ pub use committee::Committee;
 pub use config::{Config, ConfigError, Limits};
 pub use error::ConsensusError;
 pub use io::{Input, Output, PayloadSource, PersistOp, Recovered};
+pub use leader::{leader_after, REPUTATION_WINDOW};
 pub use safety::SafetyState;
 pub use state::Consensus;
 pub use types::{

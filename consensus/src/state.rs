@@ -19,10 +19,6 @@ use crate::verify::Verified;
 /// Own messages processed per step at most.
 const LOOPBACK_PER_STEP: usize = 64;
 
-/// Committed blocks whose QC signers count as active for leader reputation (see
-/// [`Consensus::leader_after`]); `Limits::committed_blocks_kept` must be at least this.
-pub const REPUTATION_WINDOW: usize = 10;
-
 /// Votes of one view being aggregated by the next leader. Each signer's first vote in the view
 /// counts, and signatures are grouped by the exact signed message (block and height), so an
 /// aggregate only ever sums signatures over one message.
@@ -867,83 +863,12 @@ impl<P: PayloadSource> Consensus<P> {
 
     // ----- leaders ---------------------------------------------------------------------------
 
-    /// The leader of `view` when it extends `extended`, the block certified in the view
-    /// before (leader reputation, after DiemBFT v4 §5). If `extended` is itself certified
-    /// by the QC of the view before it, the QC of `extended` commits its parent `X`: the
-    /// leader is then picked, by `view`, among the validators that signed the QCs of the
-    /// [`REPUTATION_WINDOW`] committed blocks ending at `X`, less the proposers of the last
-    /// `f` of them. Validators that are down sign no QC and are not picked, so views stop
-    /// waiting for their timeouts; one that comes back is picked again once its votes are
-    /// in QCs, and whose last views in the window did not time out. Otherwise (a view
-    /// entered by a timeout, a chain with gaps), or when no validator qualifies, the leader is
-    /// round-robin. It is a function of the chain alone,
-    /// so every validator holding `extended` agrees; leaders do not bear on safety (an
-    /// honest validator votes once per view whoever proposes), only on liveness.
+    /// The leader of `view` when it extends `extended` ([`crate::leader::leader_after`] over
+    /// the blocks this node holds).
     fn leader_after(&self, view: View, extended: &Block) -> ValidatorIndex {
-        self.elect(view, extended, true)
-    }
-
-    /// [`Self::leader_after`]; with `judge_failures`, the leaders of views that the chain in
-    /// the window skipped (they timed out) are passed over too, judged by this same rule
-    /// without that step (the first view after a block) or round-robin (the views after it,
-    /// entered by timeouts).
-    fn elect(&self, view: View, extended: &Block, judge_failures: bool) -> ValidatorIndex {
-        let round_robin = self.committee.leader(view);
-        if extended.view.next() != view
-            || extended.height == Height(0)
-            || extended.justify.view.next() != extended.view
-        {
-            return round_robin;
-        }
-        let size = self.committee.size();
-        let exclude = self.committee.fault_bound().min(REPUTATION_WINDOW / 2);
-        let mut active = std::collections::BTreeSet::new();
-        let mut recent_authors = std::collections::BTreeSet::new();
-        let mut failed = std::collections::BTreeSet::new();
-        let mut cursor = self.tree.get(&extended.parent());
-        for walked in 0..REPUTATION_WINDOW {
-            let Some(block) = cursor else {
-                break;
-            };
-            if block.height == Height(0) {
-                break;
-            }
-            if let Ok(signers) = SignerBitmap::from_bytes(size, &block.justify.signers) {
-                active.extend(signers.iter());
-            }
-            if walked < exclude {
-                recent_authors.insert(block.proposer.as_usize());
-            }
-            let parent = self.tree.get(&block.parent());
-            if let (true, Some(parent)) = (judge_failures, parent) {
-                let skipped = (parent.view.0 + 1..block.view.0).take(size);
-                for skipped_view in skipped {
-                    let leader = if skipped_view == parent.view.0 + 1 {
-                        self.elect(View(skipped_view), parent, false)
-                    } else {
-                        self.committee.leader(View(skipped_view))
-                    };
-                    failed.insert(leader.as_usize());
-                }
-            }
-            cursor = parent;
-        }
-        let eligible: Vec<usize> = active.difference(&recent_authors).copied().collect();
-        let reliable: Vec<usize> = eligible
-            .iter()
-            .copied()
-            .filter(|index| !failed.contains(index))
-            .collect();
-        let candidates = if reliable.is_empty() {
-            eligible
-        } else {
-            reliable
-        };
-        if candidates.is_empty() {
-            return round_robin;
-        }
-        let pick = (view.0 % candidates.len() as u64) as usize;
-        ValidatorIndex(u16::try_from(candidates[pick]).unwrap_or(round_robin.0))
+        crate::leader::leader_after(&self.committee, view, extended, &|digest| {
+            self.tree.get(digest)
+        })
     }
 
     /// Whether this node gathers votes for `block` to form the QC that enters `view`: it

@@ -2,6 +2,7 @@
 //! voting, reopened from its files, and shown equivocating proposals for every view it had
 //! reached: it must not vote twice in any view, and every vote it sent must have been durable.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -10,8 +11,9 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use shroud_consensus::types::{proposal_encoding, vote_encoding};
 use shroud_consensus::{
-    verify_message, Block, Committee, Config, Consensus, Epoch, Height, Input, Limits, Message,
-    Output, Payload, PayloadSource, Proposal, QuorumCertificate, ValidatorIndex, View,
+    leader_after, verify_message, Block, BlockDigest, Committee, Config, Consensus, Epoch, Height,
+    Input, Limits, Message, Output, Payload, PayloadSource, Proposal, QuorumCertificate,
+    ValidatorIndex, View,
 };
 use shroud_crypto::{CommitteeKeys, SecretKey, Signature, SignerBitmap, SigningDomain};
 use shroud_storage::{ConsensusStore, SledStore};
@@ -52,10 +54,23 @@ fn committee(keys: &[SecretKey]) -> Committee {
     )
 }
 
-/// The proposal of `view` extending `justify`, signed by the view's leader, with `tag` in the
-/// payload (different tags make equivocating proposals).
-fn proposal(keys: &[SecretKey], view: u64, justify: QuorumCertificate, tag: &str) -> Proposal {
-    let leader = (view % 4) as u16;
+/// The proposal of `view` extending `justify`, signed by the view's leader on the chain of
+/// `blocks` (leader reputation), with `tag` in the payload (different tags make equivocating
+/// proposals). The block is added to `blocks`.
+fn proposal(
+    keys: &[SecretKey],
+    blocks: &mut HashMap<BlockDigest, Block>,
+    view: u64,
+    justify: QuorumCertificate,
+    tag: &str,
+) -> Proposal {
+    let extended = blocks
+        .get(&justify.block)
+        .expect("the chain is built in order");
+    let leader = leader_after(&committee(keys), View(view), extended, &|digest| {
+        blocks.get(digest)
+    })
+    .0;
     let block = Block {
         epoch: EPOCH,
         view: View(view),
@@ -65,6 +80,7 @@ fn proposal(keys: &[SecretKey], view: u64, justify: QuorumCertificate, tag: &str
         justify,
     };
     let encoding = proposal_encoding(CHAIN_ID, EPOCH, block.view, &block.digest());
+    blocks.insert(block.digest(), block.clone());
     Proposal {
         signature: keys[usize::from(leader)]
             .sign(SigningDomain::Proposal, &encoding)
@@ -72,6 +88,12 @@ fn proposal(keys: &[SecretKey], view: u64, justify: QuorumCertificate, tag: &str
         block,
         timeout_certificate: None,
     }
+}
+
+/// The blocks a chain starts from: genesis.
+fn genesis_chain() -> HashMap<BlockDigest, Block> {
+    let genesis = Block::genesis(EPOCH);
+    HashMap::from([(genesis.digest(), genesis)])
 }
 
 /// A QC for `block` by validators 0, 1 and 2.
@@ -164,9 +186,10 @@ fn child_votes_until_killed() {
     let mut store = SledStore::open(Path::new(&dir)).expect("open sled");
     let mut consensus = node(&keys, &store);
     drive(&mut store, consensus.handle(0, Input::Start));
+    let mut blocks = genesis_chain();
     let mut justify = QuorumCertificate::genesis(EPOCH);
     for view in 1..=VIEWS {
-        let proposal = proposal(&keys, view, justify, "honest");
+        let proposal = proposal(&keys, &mut blocks, view, justify, "honest");
         justify = certify(&keys, &proposal.block);
         let outputs = deliver(&mut consensus, &keys, proposal);
         for (view, digest) in drive(&mut store, outputs) {
@@ -226,10 +249,11 @@ fn killed_validator_never_votes_twice_after_restart() {
     // each extending a valid QC so that only the safety state can refuse it.
     let mut consensus = node(&keys, &store);
     drive(&mut store, consensus.handle(0, Input::Start));
+    let mut blocks = genesis_chain();
     let mut justify = QuorumCertificate::genesis(EPOCH);
     let mut honest_chain = Vec::new();
     for view in 1..=durable_view + 1 {
-        let proposal = proposal(&keys, view, justify.clone(), "honest");
+        let proposal = proposal(&keys, &mut blocks, view, justify.clone(), "honest");
         justify = certify(&keys, &proposal.block);
         honest_chain.push(proposal);
     }
@@ -240,7 +264,8 @@ fn killed_validator_never_votes_twice_after_restart() {
         } else {
             certify(&keys, &honest_chain[(view - 2) as usize].block)
         };
-        let conflicting = proposal(&keys, view, base, "conflicting");
+        // Signed by the leader the chain names, so only the safety state can refuse it.
+        let conflicting = proposal(&keys, &mut blocks, view, base, "conflicting");
         let outputs = deliver(&mut consensus, &keys, conflicting);
         revotes.extend(drive(&mut store, outputs));
     }
