@@ -89,6 +89,8 @@ pub struct Validator {
     announced: BTreeMap<BatchDigest, (BatchCertificate, u64)>,
     commits: VecDeque<(Height, Block)>,
     fetch_sent: HashMap<BatchDigest, (u64, usize)>,
+    /// When the batches of queued commits were last asked for ahead (0: never).
+    prefetched_ms: u64,
     view: View,
     stage: StageHandle,
     ordering_only: bool,
@@ -234,6 +236,7 @@ impl Validator {
             announced: BTreeMap::new(),
             commits: VecDeque::new(),
             fetch_sent: HashMap::new(),
+            prefetched_ms: 0,
             view: View(0),
             stage,
             ordering_only: false,
@@ -1187,6 +1190,12 @@ impl Validator {
     /// Asks for the missing batches of the committed heights queued behind the first (a
     /// validator catching up has many): one round trip covers many heights instead of one.
     fn prefetch_batches(&mut self) -> Result<(), NodeError> {
+        // The queued payloads are read again only as often as a fetch may be repeated.
+        let now = self.now_ms();
+        if self.prefetched_ms != 0 && now.saturating_sub(self.prefetched_ms) < REFETCH_MS {
+            return Ok(());
+        }
+        self.prefetched_ms = now.max(1);
         let mut missing = Vec::new();
         for (height, block) in self.commits.iter().skip(1).take(PREFETCH_HEIGHTS) {
             let Ok(payload) = BlockPayload::decode(&block.payload) else {
