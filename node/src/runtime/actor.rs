@@ -1617,6 +1617,9 @@ impl Validator {
         if view != self.view {
             self.view = view;
             gauge!("shroud_consensus_view").set(view.0 as f64);
+            // The height state sync is catching up to (0: not syncing).
+            let target = self.consensus.sync_target().map_or(0, |height| height.0);
+            gauge!("shroud_sync_target_height").set(target as f64);
         }
         // One line of progress a minute, so that a log shows a validator at work (or not).
         let now = self.now_ms();
@@ -1630,6 +1633,7 @@ impl Validator {
                 batches_waiting = self.payload.waiting(),
                 last_commit_age_ms = now.saturating_sub(self.last_commit_ms),
                 key = self.key_status.state,
+                syncing_to = self.consensus.sync_target().map(|height| height.0),
                 "progress"
             );
         }
