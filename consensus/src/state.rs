@@ -1010,6 +1010,21 @@ impl<P: PayloadSource> Consensus<P> {
             None => (head, head_digest),
         };
         let needed = tip.next();
+        if response.kept_from > needed {
+            // The peer no longer keeps what this node needs: it cannot catch up from it. The
+            // next peer is asked once this answer's slot expires.
+            if sync.stranded != Some((from, needed)) {
+                sync.stranded = Some((from, needed));
+                self.outputs.push(Output::SyncStranded {
+                    peer: from,
+                    needed,
+                    kept_from: response.kept_from,
+                });
+            }
+            sync.sent_at = Some(self.now_ms);
+            self.sync = Some(sync);
+            return;
+        }
         let max = 2 * self.config.limits.sync_blocks_max;
         let mut took = 0usize;
         let mut broken = false;
@@ -1038,14 +1053,6 @@ impl<P: PayloadSource> Consensus<P> {
             return;
         }
         if took == 0 {
-            if response.kept_from > needed && sync.stranded != Some((from, needed)) {
-                sync.stranded = Some((from, needed));
-                self.outputs.push(Output::SyncStranded {
-                    peer: from,
-                    needed,
-                    kept_from: response.kept_from,
-                });
-            }
             // Nothing new here: the next peer is asked once this answer's slot expires.
             sync.sent_at = Some(self.now_ms);
             self.sync = Some(sync);

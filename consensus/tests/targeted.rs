@@ -2,7 +2,9 @@
 //! - decryption-share release follows commit: in the same step when the block was known
 //!   before, one step later when the committing step first learned the block (a fetch);
 //! - hostile inputs found in review: out-of-range views, a vote that reuses a block digest with
-//!   another height, a TC that claims a QC nobody holds.
+//!   another height, a TC that claims a QC nobody holds;
+//! - state sync takes only what an answer proves (broken chains, forged QCs, unasked and
+//!   stranded answers commit nothing).
 
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -635,4 +637,91 @@ fn messages_signed_for_another_chain_are_refused() {
     };
     assert!(shroud_consensus::verify::verify_timeout(&chain.committee, &timeout).is_ok());
     assert!(shroud_consensus::verify::verify_timeout(&other, &timeout).is_err());
+}
+
+/// The validator's sync requests in `outputs`: (to, from height).
+fn sync_requests(outputs: &[Output]) -> Vec<(u16, u64)> {
+    outputs
+        .iter()
+        .filter_map(|output| match output {
+            Output::Send {
+                to,
+                message: Message::SyncRequest(request),
+            } => Some((to.0, request.from.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sync_answer(blocks: &[Block], kept_from: u64) -> Message {
+    Message::SyncResponse(shroud_consensus::SyncResponse {
+        blocks: blocks.to_vec(),
+        kept_from: Height(kept_from),
+        committed: Height(blocks.last().map_or(0, |block| block.height.0)),
+    })
+}
+
+/// A validator far behind a QC syncs by height, and takes from an answer only what the 2-chain
+/// rule proves from the answer itself: a broken chain, a QC that does not verify, or a peer that
+/// no longer keeps the heights needed commit nothing and move it to the next peer.
+#[test]
+fn state_sync_commits_only_what_an_answer_proves() {
+    let chain = Chain::new(200);
+    let blocks: Vec<Block> = chain.proposals.iter().map(|p| p.block.clone()).collect();
+    let mut node = chain.node();
+    // A proposal at the network's head, far above this node's committed head (0).
+    let outputs = chain.deliver(
+        &mut node,
+        0,
+        Message::Proposal(chain.proposals[199].clone()),
+    );
+    assert_eq!(
+        sync_requests(&outputs),
+        vec![(0, 1)],
+        "asks its sender from height 1"
+    );
+    assert!(node.sync_target().is_some());
+
+    // A broken chain (height 1 missing): nothing committed, the next peer is asked.
+    let outputs = chain.deliver(&mut node, 0, sync_answer(&blocks[1..20], 1));
+    assert!(committed(&outputs).is_empty());
+    assert_eq!(sync_requests(&outputs), vec![(1, 1)]);
+
+    // The last block's QC (the proof of the block two below it) does not verify.
+    let mut forged = blocks[0..10].to_vec();
+    forged[9].justify.signature = forged[8].justify.signature;
+    let outputs = chain.deliver(&mut node, 1, sync_answer(&forged, 1));
+    assert!(committed(&outputs).is_empty());
+    assert_eq!(sync_requests(&outputs), vec![(2, 1)]);
+
+    // An answer from a peer not asked is ignored.
+    let outputs = chain.deliver(&mut node, 0, sync_answer(&blocks[0..150], 1));
+    assert!(committed(&outputs).is_empty());
+
+    // A peer that keeps heights from 50 on only: stranded, reported once.
+    let outputs = chain.deliver(&mut node, 2, sync_answer(&blocks[49..60], 50));
+    assert!(committed(&outputs).is_empty());
+    assert!(outputs.iter().any(|output| matches!(
+        output,
+        Output::SyncStranded {
+            peer: ValidatorIndex(2),
+            needed: Height(1),
+            kept_from: Height(50)
+        }
+    )));
+
+    // Its request expires (by time, not by view) and the next peer answers truly: every block
+    // below the last proven one is committed, in order.
+    let outputs = node.handle(10_000, Input::Tick);
+    assert_eq!(sync_requests(&outputs), vec![(0, 1)]);
+    let outputs = chain.deliver(&mut node, 0, sync_answer(&blocks[0..100], 1));
+    assert_eq!(committed(&outputs), (1..=98).collect::<Vec<_>>());
+    assert_eq!(node.committed_head().0, Height(98));
+    // The next request follows the blocks held (99 and 100 wait for their proof).
+    assert_eq!(sync_requests(&outputs), vec![(0, 101)]);
+    let outputs = chain.deliver(&mut node, 0, sync_answer(&blocks[100..150], 1));
+    assert_eq!(committed(&outputs), (99..=148).collect::<Vec<_>>());
+    // Within `sync_gap` of the QC it saw (height 199): the rest comes by fetching ancestors.
+    assert!(sync_requests(&outputs).is_empty());
+    assert!(node.sync_target().is_none());
 }

@@ -249,6 +249,24 @@ where
 /// sled's page cache for the consensus store when none is given.
 pub const CACHE_BYTES_DEFAULT: u64 = 4 << 20;
 
+/// The height a `committed` entry's key names.
+fn committed_height(key: &[u8]) -> Result<Height, StorageError> {
+    let bytes: [u8; 8] = key.try_into().map_err(|_| StorageError::Corrupt {
+        tree: "committed",
+        detail: "key is not a height".into(),
+    })?;
+    Ok(Height(u64::from_be_bytes(bytes)))
+}
+
+/// The block digest a `committed` entry holds.
+fn committed_digest(value: &[u8]) -> Result<BlockDigest, StorageError> {
+    let bytes: [u8; 32] = value.try_into().map_err(|_| StorageError::Corrupt {
+        tree: "committed",
+        detail: "value is not a digest".into(),
+    })?;
+    Ok(BlockDigest(bytes))
+}
+
 fn block_key(height: Height, digest: &BlockDigest) -> [u8; 40] {
     let mut key = [0u8; 40];
     key[..8].copy_from_slice(&height.0.to_be_bytes());
@@ -355,21 +373,9 @@ impl ConsensusStore for SledStore {
         }
         for entry in self.committed.iter() {
             let (key, value) = entry?;
-            let height: [u8; 8] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
-                tree: "committed",
-                detail: "key is not a height".into(),
-            })?;
-            let digest: [u8; 32] =
-                value
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StorageError::Corrupt {
-                        tree: "committed",
-                        detail: "value is not a digest".into(),
-                    })?;
             content
                 .committed
-                .insert(Height(u64::from_be_bytes(height)), BlockDigest(digest));
+                .insert(committed_height(&key)?, committed_digest(&value)?);
         }
         Ok(content.recovered())
     }
@@ -380,34 +386,19 @@ impl ConsensusStore for SledStore {
         count: usize,
         bytes_max: usize,
     ) -> Result<CommittedBlocks, StorageError> {
-        let height_of = |key: &[u8]| -> Result<Height, StorageError> {
-            let bytes: [u8; 8] = key.try_into().map_err(|_| StorageError::Corrupt {
-                tree: "committed",
-                detail: "key is not a height".into(),
-            })?;
-            Ok(Height(u64::from_be_bytes(bytes)))
-        };
         let mut out = CommittedBlocks::default();
         if let Some((key, _)) = self.committed.first()? {
-            out.kept_from = height_of(&key)?;
+            out.kept_from = committed_height(&key)?;
         }
         if let Some((key, _)) = self.committed.last()? {
-            out.committed = height_of(&key)?;
+            out.committed = committed_height(&key)?;
         }
         let mut bytes = 0usize;
         let start = from.0.to_be_bytes();
         for entry in self.committed.range(start.as_slice()..).take(count) {
             let (key, value) = entry?;
-            let height = height_of(&key)?;
-            let digest: [u8; 32] =
-                value
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| StorageError::Corrupt {
-                        tree: "committed",
-                        detail: "value is not a digest".into(),
-                    })?;
-            let digest = BlockDigest(digest);
+            let height = committed_height(&key)?;
+            let digest = committed_digest(&value)?;
             let Some(value) = self.blocks.get(block_key(height, &digest))? else {
                 // Pruned between the two reads: what was read so far is the answer.
                 break;

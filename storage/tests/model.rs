@@ -258,3 +258,61 @@ fn pruning_removes_old_blocks_and_keeps_the_rest_recoverable() {
         "pruning is idempotent"
     );
 }
+
+/// State sync reads committed blocks by height: the same answer from both stores, in height
+/// order from the height asked for, at most `count`, cut by bytes (always at least one block),
+/// with the lowest and highest committed heights kept; after pruning, `kept_from` moves up.
+#[test]
+fn committed_blocks_are_served_by_height_from_both_stores() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut sled = SledStore::open(dir.path()).expect("open");
+    let mut memory = MemoryStore::new();
+    for height in 1..=20u8 {
+        for op in [
+            PersistOp::Block(block(height)),
+            PersistOp::Committed {
+                height: Height(u64::from(height)),
+                block: block(height).digest(),
+            },
+        ] {
+            sled.apply(&op).expect("sled write");
+            memory.apply(&op).expect("memory write");
+        }
+    }
+    // An uncommitted block is never served.
+    sled.apply(&PersistOp::Block(block(21)))
+        .expect("sled write");
+    memory
+        .apply(&PersistOp::Block(block(21)))
+        .expect("memory write");
+    sled.flush().expect("flush");
+    memory.flush().expect("flush");
+    let heights = |served: &shroud_storage::CommittedBlocks| -> Vec<u64> {
+        served.blocks.iter().map(|block| block.height.0).collect()
+    };
+    for store in [&sled as &dyn ConsensusStore, &memory as &dyn ConsensusStore] {
+        let served = store.committed_blocks(Height(5), 4, 1 << 20).expect("read");
+        assert_eq!(heights(&served), vec![5, 6, 7, 8]);
+        assert_eq!(
+            (served.kept_from, served.committed),
+            (Height(1), Height(20))
+        );
+        let tail = store
+            .committed_blocks(Height(18), 100, 1 << 20)
+            .expect("read");
+        assert_eq!(heights(&tail), vec![18, 19, 20]);
+        // Each block counts its payload plus a fixed 256 bytes: two fit in 600 bytes.
+        let cut = store.committed_blocks(Height(1), 100, 600).expect("read");
+        assert_eq!(heights(&cut), vec![1, 2]);
+        let one = store.committed_blocks(Height(3), 100, 1).expect("read");
+        assert_eq!(heights(&one), vec![3], "at least one block");
+        let none = store
+            .committed_blocks(Height(25), 10, 1 << 20)
+            .expect("read");
+        assert!(none.blocks.is_empty());
+    }
+    sled.pruner().prune_below(Height(10)).expect("prune");
+    let pruned = sled.committed_blocks(Height(5), 4, 1 << 20).expect("read");
+    assert_eq!(pruned.kept_from, Height(10));
+    assert_eq!(heights(&pruned), vec![10, 11, 12, 13]);
+}
