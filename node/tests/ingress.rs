@@ -88,22 +88,7 @@ fn accepted_transactions_not_yet_batched_survive_a_kill_and_are_ordered_once() {
     std::fs::write(&cluster.configs[3], text).expect("node file");
     cluster.launch(3);
     cluster.wait_ordered(&[0, 1, 2, 3], 300, Duration::from_secs(120));
-    let order = cluster.order(0);
-    let unique: HashSet<&String> = order.iter().collect();
-    assert_eq!(unique.len(), order.len(), "a transaction was ordered twice");
-    let ordered: HashSet<String> = order.iter().cloned().collect();
-    let accepted: HashSet<String> = accepted.into_iter().collect();
-    assert_eq!(
-        ordered, accepted,
-        "ordered and accepted transactions differ"
-    );
-    for index in 1..4 {
-        assert_eq!(
-            cluster.order(index),
-            order,
-            "validator {index} ordered differently"
-        );
-    }
+    cluster.assert_ordered_exactly_once(&accepted);
 }
 
 #[test]

@@ -242,6 +242,27 @@ impl Cluster {
         }
     }
 
+    /// Every validator ordered the same sequence, and it holds each `accepted` transaction
+    /// exactly once (and nothing else).
+    pub fn assert_ordered_exactly_once(&self, accepted: &[String]) {
+        let order = self.order(0);
+        let unique: std::collections::HashSet<&String> = order.iter().collect();
+        assert_eq!(unique.len(), order.len(), "a transaction was ordered twice");
+        let ordered: std::collections::HashSet<&String> = order.iter().collect();
+        let accepted: std::collections::HashSet<&String> = accepted.iter().collect();
+        assert_eq!(
+            ordered, accepted,
+            "ordered and accepted transactions differ"
+        );
+        for index in 1..self.children.len() {
+            assert_eq!(
+                self.order(index),
+                order,
+                "validator {index} ordered differently"
+            );
+        }
+    }
+
     /// Waits until every listed validator has ordered at least `count` transactions.
     pub fn wait_ordered(&self, validators: &[usize], count: u64, within: Duration) {
         let deadline = Instant::now() + within;
