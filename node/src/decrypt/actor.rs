@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tracing::error;
 
 use super::state::{DecryptionState, Outgoing, Send, StageError};
-use crate::runtime::Outbox;
+use crate::runtime::{Offence, Outbox, PeerScores};
 use crate::wire::{CombinedMessage, DecryptionRequest, OutputVote, SharesMessage};
 
 /// Events waiting for the stage at most; more are dropped and counted (the stage's requests
@@ -154,6 +154,7 @@ pub fn spawn(
     outbox: Outbox,
     limits: Limits,
     certified: watch::Sender<u64>,
+    scores: PeerScores,
 ) -> std::io::Result<(StageHandle, std::thread::JoinHandle<Result<(), StageError>>)> {
     let (sender, receiver) = sync_channel(QUEUE);
     let handle = StageHandle {
@@ -180,6 +181,7 @@ pub fn spawn(
                     &outbox,
                     &limits,
                     &certified,
+                    &scores,
                 )
             });
             if let Err(error) = &result {
@@ -197,6 +199,7 @@ fn run(
     outbox: &Outbox,
     limits: &Limits,
     certified: &watch::Sender<u64>,
+    scores: &PeerScores,
 ) -> Result<(), StageError> {
     // Per peer: answers still allowed now, and when that was counted.
     let mut answers: Vec<(f64, Instant)> = Vec::new();
@@ -246,6 +249,9 @@ fn run(
         if last_timer.elapsed() >= TICK {
             last_timer = Instant::now();
             sends.extend(state.on_timer()?);
+        }
+        for offender in state.take_offenders() {
+            scores.penalize(usize::from(offender), Offence::BadDecryption);
         }
         state.persist()?;
         certified.send_if_modified(|height| {

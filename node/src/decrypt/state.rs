@@ -180,6 +180,9 @@ pub struct DecryptionState {
     early_answers: BTreeMap<u64, CombinedMessage>,
     released_at: BTreeMap<u64, Instant>,
     dirty: bool,
+    /// Peers that sent what no honest validator sends (shares or points failing their proof,
+    /// a bad output signature), for the node's peer scores ([`DecryptionState::take_offenders`]).
+    offenders: Vec<u16>,
 }
 
 impl std::fmt::Debug for DecryptionState {
@@ -235,6 +238,7 @@ impl DecryptionState {
             catch_up_peer: 0,
             requested_through: 0,
             early_answers: BTreeMap::new(),
+            offenders: Vec::new(),
             released_at: BTreeMap::new(),
             dirty: false,
         };
@@ -491,6 +495,7 @@ impl DecryptionState {
                 return self.try_decide(height);
             }
             refuse("combined", "wrong_points");
+            self.offenders.push(from);
             return Ok(Vec::new());
         }
         if decrypting.decided || decrypting.combine_here {
@@ -503,6 +508,7 @@ impl DecryptionState {
             self.late_combiners.remove(&from);
         } else {
             refuse("combined", "wrong_points");
+            self.offenders.push(from);
             warn!(
                 peer = from,
                 height, "the combiner's points fail their check: combining here"
@@ -700,7 +706,8 @@ impl DecryptionState {
         if !decrypting.decided && good >= threshold && good > decrypting.attempted_with {
             if combiner == me || decrypting.combine_here || combiner_late {
                 decrypting.attempted_with = good;
-                decide_positions(&self.params, decrypting);
+                let failed = decide_positions(&self.params, decrypting);
+                self.offenders.extend(failed);
                 if decrypting.decided && combiner == me {
                     sends.push(Send::All(Outgoing::Combined(CombinedMessage {
                         epoch: self.params.epoch,
@@ -875,6 +882,7 @@ impl DecryptionState {
             });
         if added.is_err() {
             refuse("vote", "bad_signature");
+            self.offenders.push(from);
             return Ok(Vec::new());
         }
         self.try_certify(height)?;
@@ -890,6 +898,8 @@ impl DecryptionState {
         if builder.count() < quorum && builder.count() + builder.pending_count() >= quorum {
             for signer in builder.check_pending() {
                 refuse("vote", "bad_signature");
+                self.offenders
+                    .push(u16::try_from(signer).unwrap_or(u16::MAX));
                 warn!(
                     peer = signer,
                     height, "a validator's output signature fails"
@@ -919,6 +929,11 @@ impl DecryptionState {
         counter!("shroud_outputs_certified_total").increment(1);
         gauge!("shroud_certified_height").set(certified as f64);
         Ok(())
+    }
+
+    /// Peers found sending what no honest validator sends since the last call.
+    pub fn take_offenders(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.offenders)
     }
 
     /// A certificate from a peer (answering our request): taken if it certifies our header.
@@ -1139,20 +1154,23 @@ fn batch_holds(
 /// checked with one batched pairing equation, which pins each to the true `r·h`. If the check
 /// fails, the proofs of the senders used are checked, every one that fails is marked bad for
 /// the height (named, counted), and the next senders are tried.
-fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
+/// Returns the senders found bad.
+fn decide_positions(params: &Params, decrypting: &mut Decrypting) -> Vec<u16> {
     let threshold = params.public.threshold();
+    let mut offenders = Vec::new();
     loop {
         let chosen: Vec<usize> = (0..decrypting.shares.len())
             .filter(|&k| !decrypting.bad.contains(&decrypting.shares[k].from))
             .take(threshold)
             .collect();
         if chosen.len() < threshold {
-            return;
+            return offenders;
         }
         let mut malformed = false;
         for &k in &chosen {
             if !decode_values(&mut decrypting.shares[k]) {
                 decrypting.bad.insert(decrypting.shares[k].from);
+                offenders.push(decrypting.shares[k].from);
                 malformed = true;
             }
         }
@@ -1160,7 +1178,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
             continue;
         }
         let Ok(ciphertexts) = waiting_ciphertexts(decrypting) else {
-            return;
+            return offenders;
         };
         let senders: Vec<_> = chosen
             .iter()
@@ -1173,7 +1191,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
         match combine_share_batches(&params.public, &ciphertexts, &senders, &mut OsRng) {
             Ok(Some(points)) => {
                 settle(params, decrypting, &points);
-                return;
+                return offenders;
             }
             Ok(None) => {
                 let failing: Vec<u16> = chosen
@@ -1186,7 +1204,7 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
                     // Valid proofs and a failed pairing check cannot both happen (but for
                     // probability 2^-128): nothing to exclude, so wait for requests to retry.
                     warn!("a failed combination with valid share proofs");
-                    return;
+                    return offenders;
                 }
                 for from in failing {
                     warn!(
@@ -1195,11 +1213,12 @@ fn decide_positions(params: &Params, decrypting: &mut Decrypting) {
                     );
                     counter!("shroud_decryption_shares_invalid_total").increment(1);
                     decrypting.bad.insert(from);
+                    offenders.push(from);
                 }
             }
             Err(error) => {
                 warn!(%error, "combining shares failed");
-                return;
+                return offenders;
             }
         }
     }

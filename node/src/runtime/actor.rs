@@ -25,6 +25,7 @@ use tracing::{error, info, warn};
 use super::dkg::{self, DkgRunner, KeyStatus};
 use super::net::{Event, Outbox, PeerMessage};
 use super::payload::SharedPayload;
+use super::scores::{Offence, PeerScores};
 use super::vouch::{Job, Verdict, Vouching};
 use super::{NodeError, OutcomeSummary, Query, Status};
 use crate::batch::{
@@ -85,6 +86,10 @@ pub struct Validator {
     pub(super) signer: SecretKey,
     pub(super) limits: Limits,
     pub(super) started: Instant,
+    /// Peers' scores: what no honest validator sends gets its sender banned.
+    scores: PeerScores,
+    /// Peers' own batches stored by this run and not yet settled, per author.
+    quota: super::budget::AuthorQuota,
     own: BTreeMap<BatchDigest, Pending>,
     announced: BTreeMap<BatchDigest, (BatchCertificate, u64)>,
     commits: VecDeque<(Height, Block)>,
@@ -205,8 +210,10 @@ impl Validator {
         stage: StageHandle,
         validity_heights: u64,
         chain_id: u64,
+        scores: PeerScores,
     ) -> Self {
         Self {
+            scores,
             chain_id,
             dkg: None,
             key_installer: None,
@@ -216,6 +223,7 @@ impl Validator {
             stall_logged_ms: 0,
             progress_logged_ms: 0,
             answers: super::budget::AnswerBudget::new(committee.size()),
+            quota: super::budget::AuthorQuota::new(committee.size()),
             stranded: None,
             committed: ingress.committed(),
             validity_heights,
@@ -411,6 +419,7 @@ impl Validator {
             .and_then(|signature| collector.builder.add(from, &signature).map_err(|_| ()));
         if added.is_err() {
             counter!("shroud_epoch_key_votes_rejected_total").increment(1);
+            self.scores.penalize(from, Offence::BadSignature);
             return Ok(());
         }
         self.try_epoch_key_certificate()
@@ -627,6 +636,9 @@ impl Validator {
             Err(error) => {
                 counter!("shroud_consensus_messages_rejected_total").increment(1);
                 warn!(peer = from, %error, "refused a consensus message");
+                if forged(&error) {
+                    self.scores.penalize(from, Offence::BadSignature);
+                }
                 return Ok(());
             }
         };
@@ -700,6 +712,10 @@ impl Validator {
                         Err(error) => {
                             counter!("shroud_consensus_messages_rejected_total").increment(1);
                             warn!(signer = signer.0, %error, "refused a vote");
+                            if forged(&error) {
+                                self.scores
+                                    .penalize(signer.as_usize(), Offence::BadSignature);
+                            }
                             None
                         }
                     }
@@ -1002,6 +1018,25 @@ impl Validator {
         // stored again: its transactions are all placed, and its height may be pruned.
         let committed = self.store.is_batch_committed(&digest)?;
         if !committed && !self.store.has_batch(&digest)? {
+            if is_author {
+                let now_ms = self.now_ms();
+                let store = &self.store;
+                let admitted = self.quota.admit(
+                    from,
+                    (digest, batch.valid_through, batch.size_bytes() as u64),
+                    next,
+                    now_ms,
+                    |digest| {
+                        store.is_batch_committed(digest).unwrap_or(false)
+                            || !store.has_batch(digest).unwrap_or(true)
+                    },
+                );
+                if !admitted {
+                    // Neither stored nor acknowledged: f + 1 others certify it, and this
+                    // validator fetches it if it is ordered.
+                    return Ok(());
+                }
+            }
             // Flushed with the others stored meanwhile, before the acknowledgement leaves.
             self.store.put_batch_digested(&batch, digest)?;
             self.remember_summary(digest, BatchSummary::of(&batch));
@@ -1047,6 +1082,9 @@ impl Validator {
             Err(error) => {
                 counter!("shroud_batch_acks_rejected_total").increment(1);
                 warn!(peer = from, %error, "refused a batch acknowledgement");
+                if matches!(error, crate::batch::BatchError::Certificate(_)) {
+                    self.scores.penalize(from, Offence::BadSignature);
+                }
             }
         }
         Ok(())
@@ -1116,6 +1154,7 @@ impl Validator {
             if let Err(error) = verdict {
                 counter!("shroud_batch_certificates_rejected_total").increment(1);
                 warn!(peer = from, %error, "refused a batch certificate");
+                self.scores.penalize(from, Offence::BadSignature);
                 continue;
             }
             self.store.put_batch_certificate(&certificate)?;
@@ -1646,4 +1685,14 @@ impl Validator {
         info!(index = self.me, "stores flushed");
         Ok(())
     }
+}
+
+/// Whether a refused consensus message carried a signature or certificate that does not
+/// verify: what no honest validator sends (a stale or early message is not).
+fn forged(error: &shroud_consensus::ConsensusError) -> bool {
+    matches!(
+        error,
+        shroud_consensus::ConsensusError::BadSignature { .. }
+            | shroud_consensus::ConsensusError::BadCertificate { .. }
+    )
 }

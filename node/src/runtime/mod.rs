@@ -16,6 +16,7 @@ pub mod http;
 mod net;
 mod payload;
 mod prune;
+mod scores;
 mod vouch;
 
 use std::future::Future;
@@ -41,6 +42,7 @@ use crate::mempool::Mempool;
 use crate::store::{NodeStore, StoreError};
 
 pub use net::{decode_peer, Event, Outbox, PeerMessage};
+pub use scores::{Offence, PeerScores};
 
 /// A failure that stops the validator (storage, bind, configuration).
 #[derive(Debug, Error)]
@@ -264,6 +266,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         .map(|member| member.peer_address)
         .collect();
     let outbox = net::start_senders(peer_endpoint.clone(), addresses, me);
+    let scores = PeerScores::new(committee.committee.size());
     let settings = StageSettings {
         me: index,
         chain_id: committee.file.chain_id,
@@ -332,6 +335,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         outbox.clone(),
         limits.clone(),
         certified_sender,
+        scores.clone(),
     )?;
     let (events, mut inbox) = mpsc::channel(EVENT_QUEUE);
     let (consensus_events, mut consensus_inbox) = mpsc::channel(CONSENSUS_QUEUE);
@@ -346,6 +350,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         },
         stage.clone(),
         limits.clone(),
+        scores.clone(),
     ));
     let clients = net::ClientContext {
         ingress: ingress.clone(),
@@ -380,6 +385,7 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
         stage.clone(),
         validity_heights,
         committee.file.chain_id,
+        scores,
     );
     if faults.admit_unchecked_ciphertexts {
         tracing::warn!("FAULT INJECTION: this validator admits ciphertexts unchecked");

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use tracing::{debug, warn};
 use shroud_proofs::output::HeightContext;
 use shroud_proofs::{build_output, NamespaceId, NamespaceOutput, OutputCertificate};
 
+use super::scores::{Offence, PeerScores};
 use crate::batch::{Batch, BatchAck, BatchCertificate};
 use crate::decrypt::{DecryptEvent, DecryptMessage, StageHandle};
 use crate::ingress::{IngressConfig, IngressHandle};
@@ -35,11 +36,16 @@ use shroud_network::client::{
 };
 use shroud_proofs::TxId;
 
-/// Invalid frames a connection may send before it is closed.
+/// Invalid frames a client connection may send before it is closed (a validator's are scored:
+/// [`PeerScores`]).
 const INVALID_FRAMES_MAX: u32 = 16;
 /// Frames queued for one peer; when full, new frames to it are dropped (consensus recovers by
 /// timeouts and fetches; uncertified batches are re-sent).
 const PEER_QUEUE: usize = 4_096;
+/// Bytes queued on one peer's bulk lane (batches, shares, answers).
+pub const LANE_BYTES_MAX: usize = 64 << 20;
+/// Bytes queued on one peer's consensus lane (proposals list certificates, not transactions).
+pub const CONSENSUS_LANE_BYTES_MAX: usize = 16 << 20;
 
 /// A message from a validator.
 #[derive(Debug)]
@@ -125,17 +131,57 @@ pub fn decode_peer(bytes: &[u8], limits: &Limits) -> Result<PeerMessage, FrameEr
     }
 }
 
+/// One lane to one peer: its queue and the bytes waiting in it.
+#[derive(Clone, Debug)]
+struct Lane {
+    queue: mpsc::Sender<Arc<Vec<u8>>>,
+    queued_bytes: Arc<AtomicUsize>,
+    bytes_max: usize,
+    label: &'static str,
+}
+
+impl Lane {
+    fn new(bytes_max: usize, label: &'static str) -> (Self, mpsc::Receiver<Arc<Vec<u8>>>) {
+        let (queue, receiver) = mpsc::channel(PEER_QUEUE);
+        let lane = Lane {
+            queue,
+            queued_bytes: Arc::new(AtomicUsize::new(0)),
+            bytes_max,
+            label,
+        };
+        (lane, receiver)
+    }
+
+    /// Queues a frame unless the lane is full in frames or in bytes (dropped and counted).
+    fn push(&self, frame: Arc<Vec<u8>>) {
+        let size = frame.len();
+        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if before.saturating_add(size) > self.bytes_max {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            counter!("shroud_peer_frames_dropped_total", "lane" => self.label, "full" => "bytes")
+                .increment(1);
+            return;
+        }
+        if self.queue.try_send(frame).is_err() {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            counter!("shroud_peer_frames_dropped_total", "lane" => self.label, "full" => "frames")
+                .increment(1);
+        }
+    }
+}
+
 /// The two lanes to one peer: consensus frames, and everything else.
 #[derive(Clone, Debug)]
 struct Lanes {
-    consensus: mpsc::Sender<Arc<Vec<u8>>>,
-    bulk: mpsc::Sender<Arc<Vec<u8>>>,
+    consensus: Lane,
+    bulk: Lane,
 }
 
 /// Handles for sending to peers. Each peer is reached on two lanes, each with its own queue,
 /// task and QUIC connection: consensus frames on one, batches, acknowledgements,
 /// certificates, shares and the rest on the other, so that a vote is never queued, sent or
-/// read behind half a megabyte of batch.
+/// read behind half a megabyte of batch. Each lane is bounded in frames and in bytes, so a
+/// peer that reads slowly (or not at all) holds at most [`LANE_BYTES_MAX`] of our memory.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     queues: Vec<Option<Lanes>>,
@@ -146,13 +192,10 @@ impl Outbox {
     /// lane's queue is full.
     pub fn send(&self, peer: usize, frame: Arc<Vec<u8>>) {
         if let Some(Some(lanes)) = self.queues.get(peer) {
-            let lane = if frame.get(1) == Some(&(FrameKind::Consensus as u8)) {
-                &lanes.consensus
+            if frame.get(1) == Some(&(FrameKind::Consensus as u8)) {
+                lanes.consensus.push(frame);
             } else {
-                &lanes.bulk
-            };
-            if lane.try_send(frame).is_err() {
-                counter!("shroud_peer_frames_dropped_total").increment(1);
+                lanes.bulk.push(frame);
             }
         }
     }
@@ -173,15 +216,22 @@ pub fn start_senders(endpoint: Arc<PeerEndpoint>, addresses: Vec<SocketAddr>, me
             queues.push(None);
             continue;
         }
-        let (consensus, consensus_queue) = mpsc::channel(PEER_QUEUE);
+        let (consensus, consensus_queue) = Lane::new(CONSENSUS_LANE_BYTES_MAX, "consensus");
         tokio::spawn(sender_loop(
             endpoint.clone(),
             address,
             peer,
             consensus_queue,
+            consensus.queued_bytes.clone(),
         ));
-        let (bulk, bulk_queue) = mpsc::channel(PEER_QUEUE);
-        tokio::spawn(sender_loop(endpoint.clone(), address, peer, bulk_queue));
+        let (bulk, bulk_queue) = Lane::new(LANE_BYTES_MAX, "bulk");
+        tokio::spawn(sender_loop(
+            endpoint.clone(),
+            address,
+            peer,
+            bulk_queue,
+            bulk.queued_bytes.clone(),
+        ));
         queues.push(Some(Lanes { consensus, bulk }));
     }
     Outbox { queues }
@@ -192,10 +242,12 @@ async fn sender_loop(
     address: SocketAddr,
     peer: usize,
     mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+    queued_bytes: Arc<AtomicUsize>,
 ) {
     let mut backoff = Duration::from_millis(50);
     let mut connection = None;
     while let Some(frame) = queue.recv().await {
+        queued_bytes.fetch_sub(frame.len(), Ordering::Relaxed);
         // One retry after reconnecting; a frame that still fails is dropped (the protocols
         // above tolerate loss).
         for _ in 0..2 {
@@ -242,16 +294,24 @@ pub async fn accept_peers(
     channels: PeerChannels,
     stage: StageHandle,
     limits: Limits,
+    scores: PeerScores,
 ) {
     while let Some(incoming) = endpoint.accept().await {
         match incoming {
             Ok(connection) => {
+                if scores.is_banned(connection.peer()) {
+                    counter!("shroud_peer_connections_refused_total", "reason" => "banned")
+                        .increment(1);
+                    connection.close("banned");
+                    continue;
+                }
                 gauge!("shroud_quic_connections", "direction" => "in").increment(1.0);
                 tokio::spawn(read_peer(
                     connection,
                     channels.clone(),
                     stage.clone(),
                     limits.clone(),
+                    scores.clone(),
                 ));
             }
             Err(error) => {
@@ -267,17 +327,23 @@ async fn read_peer(
     channels: PeerChannels,
     stage: StageHandle,
     limits: Limits,
+    scores: PeerScores,
 ) {
     let from = connection.peer();
-    let mut invalid = 0u32;
     loop {
-        let bytes = match connection.receive().await {
+        let received = connection.receive().await;
+        // A ban (for this frame or for what the validator loop or the decryption stage
+        // found) closes the connection at the next frame.
+        if scores.is_banned(from) {
+            connection.close("banned");
+            break;
+        }
+        let bytes = match received {
             Ok(bytes) => bytes,
             Err(NetworkError::Frame(error)) => {
                 reject_frame(&error);
-                invalid += 1;
-                if invalid >= INVALID_FRAMES_MAX {
-                    connection.close("too many invalid frames");
+                if scores.penalize(from, Offence::InvalidFrame) {
+                    connection.close("banned");
                     break;
                 }
                 continue;
@@ -303,13 +369,8 @@ async fn read_peer(
             }
             Err(error) => {
                 reject_frame(&error);
-                invalid += 1;
-                if invalid >= INVALID_FRAMES_MAX {
-                    warn!(
-                        peer = from,
-                        "disconnecting a peer that sends invalid frames"
-                    );
-                    connection.close("too many invalid frames");
+                if scores.penalize(from, Offence::InvalidFrame) {
+                    connection.close("banned");
                     break;
                 }
             }
