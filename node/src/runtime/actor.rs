@@ -143,8 +143,9 @@ pub struct Validator {
     stall_logged_ms: u64,
     /// When the progress line was last logged.
     progress_logged_ms: u64,
-    /// What each peer may still be answered (blocks, sync, batches).
-    answers: super::budget::AnswerBudget,
+    /// What each peer may still be answered: consensus blocks (fetches, sync), and batches.
+    block_answers: super::budget::AnswerBudget,
+    batch_answers: super::budget::AnswerBudget,
     /// The last state-sync stranding logged: (peer, height needed).
     stranded: Option<(u16, u64)>,
 }
@@ -222,7 +223,14 @@ impl Validator {
             last_commit_ms: 0,
             stall_logged_ms: 0,
             progress_logged_ms: 0,
-            answers: super::budget::AnswerBudget::new(committee.size()),
+            block_answers: super::budget::AnswerBudget::new(
+                committee.size(),
+                super::budget::BLOCK_ANSWER_BYTES_PER_SECOND,
+            ),
+            batch_answers: super::budget::AnswerBudget::new(
+                committee.size(),
+                super::budget::BATCH_ANSWER_BYTES_PER_SECOND,
+            ),
             quota: super::budget::AuthorQuota::new(committee.size()),
             stranded: None,
             committed: ingress.committed(),
@@ -636,8 +644,8 @@ impl Validator {
             Err(error) => {
                 counter!("shroud_consensus_messages_rejected_total").increment(1);
                 warn!(peer = from, %error, "refused a consensus message");
-                if forged(&error) {
-                    self.scores.penalize(from, Offence::BadSignature);
+                if let Some(offence) = offence(&error) {
+                    self.scores.penalize(from, offence);
                 }
                 return Ok(());
             }
@@ -712,9 +720,8 @@ impl Validator {
                         Err(error) => {
                             counter!("shroud_consensus_messages_rejected_total").increment(1);
                             warn!(signer = signer.0, %error, "refused a vote");
-                            if forged(&error) {
-                                self.scores
-                                    .penalize(signer.as_usize(), Offence::BadSignature);
+                            if let Some(offence) = offence(&error) {
+                                self.scores.penalize(signer.as_usize(), offence);
                             }
                             None
                         }
@@ -774,12 +781,15 @@ impl Validator {
                     let answer = matches!(message, Message::BlockResponse(_));
                     if to.as_usize() == self.me {
                         to_self.push(message);
-                    } else if answer && !self.answers.allow(to.as_usize(), self.now_ms(), "blocks")
+                    } else if answer
+                        && !self
+                            .block_answers
+                            .allow(to.as_usize(), self.now_ms(), "blocks")
                     {
                         // Over its budget: the peer's request expires and it asks again.
                     } else if let Some(frame) = self.consensus_frame(&message) {
                         if answer {
-                            self.answers.spend(to.as_usize(), frame.len());
+                            self.block_answers.spend(to.as_usize(), frame.len());
                         }
                         if let Message::SyncRequest(_) = &message {
                             counter!("shroud_sync_requests_total").increment(1);
@@ -856,7 +866,7 @@ impl Validator {
     /// Answers a peer's state-sync request from the consensus store, within its budget: as
     /// many committed blocks as fit half a frame.
     fn serve_sync(&mut self, to: usize, from: Height, count: u16) -> Result<(), NodeError> {
-        if !self.answers.allow(to, self.now_ms(), "sync") {
+        if !self.block_answers.allow(to, self.now_ms(), "sync") {
             return Ok(());
         }
         let served = self.consensus_store.committed_blocks(
@@ -870,7 +880,7 @@ impl Validator {
             committed: served.committed,
         });
         if let Some(frame) = self.consensus_frame(&message) {
-            self.answers.spend(to, frame.len());
+            self.block_answers.spend(to, frame.len());
             counter!("shroud_sync_answers_total").increment(1);
             self.outbox.send(to, frame);
         }
@@ -1167,13 +1177,13 @@ impl Validator {
     }
 
     fn on_batch_request(&mut self, from: usize, request: &BatchRequest) -> Result<(), NodeError> {
-        if !self.answers.allow(from, self.now_ms(), "batch") {
+        if !self.batch_answers.allow(from, self.now_ms(), "batch") {
             return Ok(());
         }
         if let Some(batch) = self.store.batch(&request.digest)? {
             match frame::encode(FrameKind::Batch, &batch, &self.limits) {
                 Ok(bytes) => {
-                    self.answers.spend(from, bytes.len());
+                    self.batch_answers.spend(from, bytes.len());
                     self.outbox.send(from, Arc::new(bytes));
                 }
                 Err(error) => error!(%error, "a batch exceeds the frame limit"),
@@ -1687,12 +1697,18 @@ impl Validator {
     }
 }
 
-/// Whether a refused consensus message carried a signature or certificate that does not
-/// verify: what no honest validator sends (a stale or early message is not).
-fn forged(error: &shroud_consensus::ConsensusError) -> bool {
-    matches!(
-        error,
-        shroud_consensus::ConsensusError::BadSignature { .. }
-            | shroud_consensus::ConsensusError::BadCertificate { .. }
-    )
+/// What a refused consensus message says of its sender: a signature or certificate that does
+/// not verify, or a message no honest validator makes (over a limit, out of shape). A stale or
+/// early message, another epoch's, or a payload this node refuses says nothing.
+fn offence(error: &shroud_consensus::ConsensusError) -> Option<Offence> {
+    use shroud_consensus::ConsensusError as E;
+    match error {
+        E::BadSignature { .. } | E::BadCertificate { .. } => Some(Offence::BadSignature),
+        E::TooLarge { .. }
+        | E::UnknownValidator { .. }
+        | E::BadHeight { .. }
+        | E::BadView { .. }
+        | E::TimeoutViewsMismatch { .. } => Some(Offence::InvalidFrame),
+        E::WrongEpoch { .. } | E::BadPayload(_) => None,
+    }
 }

@@ -12,41 +12,53 @@ use metrics::counter;
 
 use crate::batch::BatchDigest;
 
-/// Bytes a peer may be answered per second.
-pub const ANSWER_BYTES_PER_SECOND: u64 = 8 << 20;
+/// Bytes of batches a peer may be answered per second (a lagging validator fetches the
+/// batches of every height it processes; it asks the certificate's signers in turn).
+pub const BATCH_ANSWER_BYTES_PER_SECOND: u64 = 8 << 20;
 
-/// The most a peer's unspent budget accumulates to (one second's worth): an idle peer cannot
-/// save up for a burst larger than that.
-const BURST_BYTES: i64 = ANSWER_BYTES_PER_SECOND as i64;
+/// Bytes of consensus blocks (fetches and state sync) a peer may be answered per second: some
+/// thousands of heights a second, far more than a catching-up validator can process. Serving
+/// is read, checked and encoded on the validator loop, so this also bounds the loop's time a
+/// Byzantine peer's requests take.
+pub const BLOCK_ANSWER_BYTES_PER_SECOND: u64 = 1 << 20;
 
 /// Per-peer answer budgets: a byte bucket refilled with time. An answer is sent whenever the
 /// bucket is not empty and is then charged in full, so one large answer may take the bucket
-/// below zero and the next answers wait for the refill.
+/// below zero and the next answers wait for the refill. The most a peer's unspent budget
+/// accumulates to is one second's worth: an idle peer cannot save up for a larger burst.
 #[derive(Debug)]
 pub struct AnswerBudget {
     peers: Vec<(i64, u64)>,
+    per_second: u64,
 }
 
 impl AnswerBudget {
-    /// Full budgets for `peers` peers.
-    pub fn new(peers: usize) -> Self {
+    /// Full budgets of `per_second` bytes a second for `peers` peers.
+    pub fn new(peers: usize, per_second: u64) -> Self {
         Self {
-            peers: vec![(BURST_BYTES, 0); peers],
+            peers: vec![(i64::try_from(per_second).unwrap_or(i64::MAX), 0); peers],
+            per_second,
         }
+    }
+
+    fn burst(&self) -> i64 {
+        i64::try_from(self.per_second).unwrap_or(i64::MAX)
     }
 
     /// Whether `peer` may be answered now (`now_ms` on the loop's clock); a refusal is
     /// counted under `kind`.
     pub fn allow(&mut self, peer: usize, now_ms: u64, kind: &'static str) -> bool {
+        let burst = self.burst();
+        let per_second = self.per_second;
         let Some((bytes, last_ms)) = self.peers.get_mut(peer) else {
             return false;
         };
         let elapsed = now_ms.saturating_sub(*last_ms);
         *last_ms = now_ms.max(*last_ms);
-        let refill = ANSWER_BYTES_PER_SECOND.saturating_mul(elapsed) / 1_000;
+        let refill = per_second.saturating_mul(elapsed) / 1_000;
         *bytes = bytes
             .saturating_add(i64::try_from(refill).unwrap_or(i64::MAX))
-            .min(BURST_BYTES);
+            .min(burst);
         if *bytes > 0 {
             true
         } else {
@@ -211,7 +223,8 @@ mod tests {
 
     #[test]
     fn a_peer_over_its_budget_waits_for_the_refill_and_others_are_untouched() {
-        let mut budget = AnswerBudget::new(3);
+        const BURST_BYTES: u64 = BATCH_ANSWER_BYTES_PER_SECOND;
+        let mut budget = AnswerBudget::new(3, BATCH_ANSWER_BYTES_PER_SECOND);
         assert!(budget.allow(1, 0, "test"));
         budget.spend(1, BURST_BYTES as usize + 1_000);
         assert!(!budget.allow(1, 0, "test"), "spent past its budget");
