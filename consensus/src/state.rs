@@ -354,20 +354,12 @@ impl<P: PayloadSource> Consensus<P> {
         if self.safety.last_proposed_view >= self.view {
             return;
         }
-        let justify = self.safety.highest_qc.clone();
-        let leader = if justify.view.next() == self.view {
-            // The leader follows from the certified block; without it, it is not known yet
-            // (the block is fetched, and the proposal tried again when it is stored).
-            match self.tree.get(&justify.block) {
-                Some(extended) => self.leader_after(self.view, extended),
-                None => return,
-            }
-        } else {
-            self.committee.leader(self.view)
-        };
-        if leader != self.me {
+        // Without the certified block the leader is not known yet (the block is fetched, and
+        // the proposal tried again when it is stored).
+        if self.leader() != Some(self.me) {
             return;
         }
+        let justify = self.safety.highest_qc.clone();
         let timeout_certificate = if justify.view.next() == self.view {
             None
         } else {
@@ -862,6 +854,20 @@ impl<P: PayloadSource> Consensus<P> {
     }
 
     // ----- leaders ---------------------------------------------------------------------------
+
+    /// The leader of the current view as this node sees it: after a QC from the view before,
+    /// it follows from the certified block ([`crate::leader::leader_after`]; `None` while that
+    /// block is being fetched); after a timeout, round-robin.
+    pub fn leader(&self) -> Option<ValidatorIndex> {
+        let justify = &self.safety.highest_qc;
+        if justify.view.next() == self.view {
+            self.tree
+                .get(&justify.block)
+                .map(|extended| self.leader_after(self.view, extended))
+        } else {
+            Some(self.committee.leader(self.view))
+        }
+    }
 
     /// The leader of `view` when it extends `extended` ([`crate::leader::leader_after`] over
     /// the blocks this node holds).

@@ -405,6 +405,23 @@ fn a_validator_restarted_after_sigkill_commits_again_within_seconds() {
     cluster.kill(2);
     let restarted = std::time::Instant::now();
     cluster.launch(2);
+    // It votes again within 5 s of its start (its metrics begin at zero).
+    let deadline = restarted + Duration::from_secs(5);
+    loop {
+        if common::try_metric(&cluster, 2, "shroud_votes_total").is_some_and(|votes| votes > 0.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted validator did not vote within 5 s:\n{}",
+            cluster.logs_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "restarted validator voted {:.1} s after its restart",
+        restarted.elapsed().as_secs_f64()
+    );
     let target = common::committed_height(cluster.http(0)).unwrap_or(0) + 3;
     let deadline = restarted + Duration::from_secs(20);
     loop {

@@ -1644,6 +1644,7 @@ impl Validator {
                 let _ = reply.send(Status {
                     index: self.me,
                     view: self.consensus.view().0,
+                    leader: self.consensus.leader().map(|leader| leader.0),
                     committed_height: height.0,
                     processed_height: self.store.processed_height()?,
                     ordered: self.store.order_len()?,

@@ -89,6 +89,9 @@ pub struct Status {
     pub index: usize,
     /// Current consensus view.
     pub view: u64,
+    /// The current view's leader as this validator sees it (`None` while the block that
+    /// decides it is being fetched).
+    pub leader: Option<u16>,
     /// Highest committed block height.
     pub committed_height: u64,
     /// Highest height whose transactions are in the committed order.

@@ -245,14 +245,33 @@ impl Cluster {
     /// Every validator ordered the same sequence, and it holds each `accepted` transaction
     /// exactly once (and nothing else).
     pub fn assert_ordered_exactly_once(&self, accepted: &[String]) {
+        self.assert_ordered_once_within(accepted, accepted);
+    }
+
+    /// Every validator ordered the same sequence, with no transaction twice; it holds each
+    /// `accepted` transaction, and nothing that was not `sent` (a submission whose receipt was
+    /// lost to a kill may or may not be ordered).
+    pub fn assert_ordered_once_within(&self, accepted: &[String], sent: &[String]) {
         let order = self.order(0);
-        let unique: std::collections::HashSet<&String> = order.iter().collect();
-        assert_eq!(unique.len(), order.len(), "a transaction was ordered twice");
         let ordered: std::collections::HashSet<&String> = order.iter().collect();
-        let accepted: std::collections::HashSet<&String> = accepted.iter().collect();
         assert_eq!(
-            ordered, accepted,
-            "ordered and accepted transactions differ"
+            ordered.len(),
+            order.len(),
+            "a transaction was ordered twice"
+        );
+        let lost: Vec<&String> = accepted
+            .iter()
+            .filter(|id| !ordered.contains(id))
+            .take(5)
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "accepted transactions were not ordered, e.g. {lost:?}"
+        );
+        let sent: std::collections::HashSet<&String> = sent.iter().collect();
+        assert!(
+            ordered.iter().all(|id| sent.contains(id)),
+            "a transaction nobody sent was ordered"
         );
         for index in 1..self.children.len() {
             assert_eq!(
@@ -348,6 +367,96 @@ pub async fn submit(
     seed: u64,
 ) -> Vec<String> {
     submit_expiring(committee, validators, count, seed, Expiry::For(VALID_FOR)).await
+}
+
+/// What [`submit_until`] sent and what was accepted (hex ids).
+#[derive(Debug, Default)]
+pub struct Submitted {
+    pub sent: Vec<String>,
+    pub accepted: Vec<String>,
+}
+
+/// Submits fresh ciphertexts to `validator`, one at a time, until `stop`; a lost connection
+/// (its validator killed, say) is retried every 200 ms. Every id sent is recorded, and those
+/// with an `accepted` receipt (a duplicate of one sent before counts).
+pub async fn submit_until(
+    committee: LoadedCommittee,
+    validator: usize,
+    seed: u64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    out: std::sync::Arc<std::sync::Mutex<Submitted>>,
+) {
+    use std::sync::atomic::Ordering;
+    let key = *committee
+        .public_key_set
+        .as_ref()
+        .expect("the key is known")
+        .encryption_key();
+    let member = committee.file.validators[validator].clone();
+    let pin = committee.pins[validator];
+    let epoch = committee.file.epoch;
+    let local: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut session = None;
+    let mut height = 0;
+    let mut sent = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if session.is_none() {
+            match ClientSession::connect(local, member.client_address, pin, Limits::default()).await
+            {
+                Ok(connected) => session = Some(connected),
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+        }
+        if sent % 32 == 0 {
+            let address = member.http_address;
+            height = tokio::task::spawn_blocking(move || committed_height(address))
+                .await
+                .expect("height reader")
+                .unwrap_or(height);
+        }
+        sent += 1;
+        let mut nonce = [0u8; 32];
+        rng.fill_bytes(&mut nonce);
+        let label = Label {
+            chain_id: CHAIN_ID,
+            epoch,
+            valid_through: height + VALID_FOR,
+            nonce,
+        };
+        let ciphertext = encrypt(&key, label, b"swap on rollup A", &mut rng).to_bytes();
+        let id = hex::encode(shroud_proofs::TxId::of(&ciphertext).0);
+        let request = frame::encode(
+            FrameKind::Submit,
+            &SubmitRequest { ciphertext },
+            &Limits::default(),
+        )
+        .expect("encode");
+        out.lock().expect("lock").sent.push(id.clone());
+        let Some(open) = session.as_ref() else {
+            continue;
+        };
+        let answer = match open.request(&request).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                session = None;
+                continue;
+            }
+        };
+        let receipt: Receipt = parse(&answer, &Limits::default())
+            .expect("frame")
+            .decode(FrameKind::Receipt)
+            .expect("receipt body");
+        if let Receipt::Accepted { tx_id } = receipt {
+            out.lock().expect("lock").accepted.push(hex::encode(tx_id));
+        }
+    }
+    if let Some(open) = session {
+        open.close();
+    }
 }
 
 /// [`submit`] with ciphertexts valid through height `valid_through`.
@@ -471,19 +580,29 @@ pub async fn submit_expiring(
 }
 
 pub fn metric(cluster: &Cluster, index: usize, name: &str) -> f64 {
-    let mut stream = TcpStream::connect(cluster.http(index)).expect("http");
+    try_metric(cluster, index, name).expect("metrics")
+}
+
+/// The sum of a metric's series at validator `index`, if it answers.
+pub fn try_metric(cluster: &Cluster, index: usize, name: &str) -> Option<f64> {
+    let mut stream =
+        TcpStream::connect_timeout(&cluster.http(index), Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
         "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
-    .expect("request");
+    .ok()?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-        .lines()
-        .filter(|line| line.starts_with(name))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    stream.read_to_string(&mut response).ok()?;
+    Some(
+        response
+            .lines()
+            .filter(|line| line.starts_with(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+            + 0.0,
+    )
 }
 
 /// A two-thread tokio runtime for the SDK side of a test.
