@@ -329,16 +329,57 @@ fn main() -> anyhow::Result<()> {
         Command::Run { config } => {
             let loaded = NodeConfig::load(&config)
                 .with_context(|| format!("loading {}", config.display()))?;
+            let data_dir = loaded.config.data_dir.clone();
+            stop_on_panic(data_dir.clone());
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
-            runtime.block_on(async move {
-                shroud_node::runtime::run(loaded, shutdown_signal()).await
-            })?;
+            runtime
+                .block_on(async move { shroud_node::runtime::run(loaded, shutdown_signal()).await })
+                .with_context(|| {
+                    format!("the validator stopped (data folder {})", data_dir.display())
+                })?;
             Ok(())
         }
     }
+}
+
+/// A panic anywhere in a running validator stops the process at once, after one log line
+/// that says what and where: a task or thread that died alone would leave a validator that
+/// looks alive and does nothing. A panic inside the storage library means a damaged store or
+/// a failing disk far more often than a bug, and the line names the data folder.
+fn stop_on_panic(data_dir: std::path::PathBuf) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let location = info
+            .location()
+            .map(|at| format!("{}:{}", at.file(), at.line()))
+            .unwrap_or_default();
+        if location.contains("sled") {
+            tracing::error!(
+                %message,
+                %location,
+                data_dir = %data_dir.display(),
+                "the storage library failed: a store in the data folder is damaged or the disk \
+                 is failing (check the disk, then restore the data folder from a backup or \
+                 remove it to rejoin from the peers); the validator stops"
+            );
+        } else {
+            tracing::error!(
+                %message,
+                %location,
+                "the validator hit a bug and stops (please report this line); its stores are \
+                 consistent, and it can be started again"
+            );
+        }
+        std::process::exit(70);
+    }));
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -384,7 +384,7 @@ fn a_consensus_store_restored_from_an_older_copy_is_refused() {
     assert!(!status.success());
     let log = std::fs::read_to_string(cluster.logs.join("validator-1.log")).expect("log");
     assert!(
-        log.contains("stores disagree") && log.contains("restored from a backup"),
+        log.contains("stores disagree") && log.contains("restored from an older copy"),
         "{log}"
     );
     // The store that belongs with it: the validator runs and catches up.
@@ -438,5 +438,39 @@ fn a_validator_restarted_after_sigkill_commits_again_within_seconds() {
     eprintln!(
         "restarted validator committed height {target} {:.1} s after its restart",
         restarted.elapsed().as_secs_f64()
+    );
+}
+
+/// A damaged store stops the validator at start with an error that names the store and its
+/// path, and says what to do (no panic from the storage library).
+#[test]
+fn a_damaged_store_is_refused_naming_the_store_and_its_path() {
+    let mut cluster = Cluster::start(1);
+    wait_processed(&cluster, 0, 2);
+    cluster.kill(0);
+    let node_store = cluster.dir.path().join("validator-0/data/node");
+    std::fs::write(node_store.join("conf"), "not sled's configuration\n").expect("damage");
+    cluster.launch(0);
+    let mut child = cluster.children[0].take().expect("launched");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a validator on a damaged store kept running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(cluster.logs.join("validator-0.log")).expect("log");
+    assert!(
+        log.contains(&format!(
+            "cannot open the node store at {}",
+            node_store.display()
+        )) && log.contains("restore this validator's data folder")
+            && !log.contains("panicked"),
+        "{log}"
     );
 }

@@ -139,8 +139,37 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
         client.close();
     });
 
-    // A validator restarted after pruning recovers from its pruned stores and catches up.
+    // A node store that lost its history (wiped here) next to a pruned consensus store cannot
+    // process the pruned heights again: refused at start, naming both stores.
     cluster.kill(2);
+    let data = cluster.dir.path().join("validator-2/data");
+    let kept = cluster.dir.path().join("kept-node-store");
+    std::fs::rename(data.join("node"), &kept).expect("move the node store aside");
+    cluster.launch(2);
+    let mut child = cluster.children[2].take().expect("launched");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a validator with a wiped node store kept running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!exit.success());
+    let log = std::fs::read_to_string(cluster.logs.join("validator-2.log")).expect("log");
+    assert!(
+        log.contains("stores disagree")
+            && log.contains("keeps committed blocks only from height")
+            && log.contains(&data.join("node").display().to_string()),
+        "{log}"
+    );
+    std::fs::remove_dir_all(data.join("node")).expect("remove the new node store");
+    std::fs::rename(&kept, data.join("node")).expect("put the node store back");
+
+    // A validator restarted after pruning recovers from its pruned stores and catches up.
     let before = field(&status(&cluster, 0), "certified_height");
     cluster.launch(2);
     wait_status(&cluster, 2, Duration::from_secs(120), |value| {

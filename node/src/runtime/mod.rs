@@ -77,6 +77,18 @@ pub enum NodeError {
     /// A key file could not be read or written, or the stored key set does not decode.
     #[error("key: {0}")]
     Key(String),
+    /// A store could not be opened (damaged, or the disk full, read-only or failing).
+    #[error(
+        "cannot open the {store} store at {}: {detail}. If the disk is full, read-only or \
+         failing, fix that and start again; if the store is damaged, restore this validator's \
+         data folder from a backup, or remove it to rejoin from the peers",
+        path.display()
+    )]
+    StoreOpen {
+        store: &'static str,
+        path: std::path::PathBuf,
+        detail: String,
+    },
     /// The two stores do not belong together; the node refuses to start.
     #[error("stores disagree: {0}")]
     StoresDisagree(String),
@@ -175,16 +187,38 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     };
 
     let mib = 1u64 << 20;
+    let consensus_path = config.data_dir.join("consensus");
     let consensus_store = SledStore::open_with_cache(
-        &config.data_dir.join("consensus"),
+        &consensus_path,
         config.storage.consensus_cache_mib.saturating_mul(mib),
-    )?;
+    )
+    .map_err(|error| NodeError::StoreOpen {
+        store: "consensus",
+        path: consensus_path.clone(),
+        detail: error.to_string(),
+    })?;
+    let node_path = config.data_dir.join("node");
     let store = NodeStore::open_with_cache(
-        &config.data_dir.join("node"),
+        &node_path,
         config.storage.node_cache_mib.saturating_mul(mib),
+    )
+    .map_err(|error| NodeError::StoreOpen {
+        store: "node",
+        path: node_path.clone(),
+        detail: error.to_string(),
+    })?;
+    let recovered = consensus_store
+        .recover()
+        .map_err(|error| NodeError::StoreOpen {
+            store: "consensus",
+            path: consensus_path.clone(),
+            detail: error.to_string(),
+        })?;
+    check_stores_agree(
+        recovered.as_ref(),
+        store.processed_height()?,
+        &config.data_dir,
     )?;
-    let recovered = consensus_store.recover()?;
-    check_stores_agree(recovered.as_ref(), store.processed_height()?)?;
     let committed = committed_blocks(recovered.as_ref());
     let payload = payload::SharedPayload::new(
         committee.committee.clone(),
@@ -642,31 +676,57 @@ fn key_installer(
     })
 }
 
-/// Refuses to start when the consensus store is behind the node store: the consensus store was
-/// wiped, replaced or restored from an older copy, and its safety state (the views this
-/// validator voted in) may be older than votes it already sent, so running on it could sign
-/// two blocks in one view. The node store records every processed height only after
-/// consensus committed it, so a consensus store never legitimately trails it.
+/// Refuses to start on stores that do not belong together:
+///
+/// - The consensus store behind the node store: it was wiped, replaced, restored from an
+///   older copy or damaged (sled drops what it cannot read), and its safety state (the views
+///   this validator voted in) may be older than votes it already sent, so running on it could
+///   sign two blocks in one view. The node store records every processed height only after
+///   consensus committed it, so a consensus store never legitimately trails it.
+/// - The node store behind the oldest committed block the consensus store keeps: the heights
+///   between cannot be processed again (their blocks are pruned here), so the node store was
+///   wiped, restored from an older copy or damaged. Pruning removes consensus blocks only
+///   below the node store's own kept-from height, which never passes its processed height.
 fn check_stores_agree(
     recovered: Option<&shroud_consensus::Recovered>,
     processed: u64,
+    data_dir: &std::path::Path,
 ) -> Result<(), NodeError> {
-    let committed = recovered
-        .and_then(|recovered| recovered.committed.iter().map(|(height, _)| height.0).max())
-        .unwrap_or(0);
+    let heights = || {
+        recovered
+            .into_iter()
+            .flat_map(|recovered| recovered.committed.iter().map(|(height, _)| height.0))
+    };
+    let committed = heights().max().unwrap_or(0);
+    let consensus_path = data_dir.join("consensus");
+    let node_path = data_dir.join("node");
     if committed < processed {
         let what = if recovered.is_none() {
-            "is empty (wiped or replaced)".to_string()
+            "is empty".to_string()
         } else {
             format!("has committed height {committed}")
         };
         return Err(NodeError::StoresDisagree(format!(
-            "the consensus store (data_dir/consensus) {what}, but the node store (data_dir/node) \
-             has processed height {processed}: the consensus store is older than this \
-             validator's history (restored from a backup?), and running on it could sign two \
-             blocks in one view. Restore the consensus store that belongs with this node store, \
-             or remove both to rejoin as a new validator."
+            "the consensus store ({}) {what}, but the node store ({}) has processed height \
+             {processed}: the consensus store was wiped, restored from an older copy or damaged, \
+             and running on it could sign two blocks in one view. Restore the consensus store \
+             that belongs with this node store, or remove both to rejoin as a new validator.",
+            consensus_path.display(),
+            node_path.display(),
         )));
+    }
+    if let Some(oldest) = heights().min() {
+        if processed.saturating_add(1) < oldest {
+            return Err(NodeError::StoresDisagree(format!(
+                "the node store ({}) has processed height {processed}, but the consensus store \
+                 ({}) keeps committed blocks only from height {oldest}: the heights between \
+                 cannot be processed again, so the node store was wiped, restored from an \
+                 older copy or damaged. Restore the node store that belongs with this \
+                 consensus store, or remove both to rejoin as a new validator.",
+                node_path.display(),
+                consensus_path.display(),
+            )));
+        }
     }
     Ok(())
 }
