@@ -61,7 +61,9 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(parsed.body.len() + frame::HEADER_BYTES, data.len());
     match parsed.kind {
-        FrameKind::Consensus => round_trip::<shroud_consensus::Message>(&parsed, &limits),
+        FrameKind::Consensus | FrameKind::ConsensusBulk => {
+            round_trip::<shroud_consensus::Message>(&parsed, &limits)
+        }
         FrameKind::Batch => round_trip::<Batch>(&parsed, &limits),
         FrameKind::BatchAck => round_trip::<BatchAck>(&parsed, &limits),
         FrameKind::BatchRequest => round_trip::<BatchRequest>(&parsed, &limits),

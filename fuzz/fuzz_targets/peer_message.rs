@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     match message {
-        PeerMessage::Consensus(message) => {
+        PeerMessage::Consensus(message) | PeerMessage::ConsensusBulk(message) => {
             let payload = match &*message {
                 Message::Proposal(proposal) => Some(proposal.block.payload.clone()),
                 _ => None,

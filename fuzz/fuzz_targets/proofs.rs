@@ -20,15 +20,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use shroud_fuzz::decoded_round_trip;
-use shroud_fuzz::{
-    fixture, CHAIN_ID, CIPHERTEXT_BYTES_MAX, EPOCH,
-};
+use shroud_fuzz::{fixture, CHAIN_ID, CIPHERTEXT_BYTES_MAX, EPOCH};
 use shroud_proofs::merkle;
 use shroud_proofs::{
     AvailabilityCertificate, BlockCertificate, BundleLimits, DecryptionEvidence,
     EpochKeyCertificate, NamespaceOutput, OutputCertificate, PositionProof,
 };
-
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {

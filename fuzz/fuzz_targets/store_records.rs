@@ -33,7 +33,6 @@ use shroud_node::store::{DecryptionLog, DkgRecord, HeightRecord, OutcomeCounts, 
 use shroud_node::wire::SharesMessage;
 use shroud_proofs::{BlockCertificate, EpochKeyCertificate, OutputCertificate};
 
-
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
         return;

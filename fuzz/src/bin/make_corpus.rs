@@ -15,8 +15,7 @@ use rand_core::SeedableRng;
 use shroud_consensus::types::{proposal_encoding, timeout_encoding, vote_encoding};
 use shroud_consensus::{
     Block, BlockRequest, Epoch, Height, Message, Payload, Proposal, QuorumCertificate, SafetyState,
-    SyncRequest, SyncResponse,
-    Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
+    SyncRequest, SyncResponse, Timeout, TimeoutCertificate, ValidatorIndex, View, Vote,
 };
 use shroud_crypto::dkg::{Complaint, Dealing, DkgBody, DkgMessage};
 use shroud_crypto::tdh2::{self, decode_share_value, Label, POINT_BYTES};
