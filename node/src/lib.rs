@@ -40,5 +40,6 @@ pub mod runtime;
 pub mod segment_log;
 pub mod status;
 pub mod store;
+pub mod telemetry;
 pub mod wire;
 pub mod workers;

@@ -238,6 +238,30 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     assert!(empty["items"].as_array().expect("items").is_empty());
     let (_, metrics) = request(address, "GET", "/metrics", None);
     assert!(metrics.contains("shroud_outputs_certified_total"));
+    // Every series exported has its `# HELP` line; the build and the process are there.
+    for line in metrics
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+    {
+        let name = line.split(|c| c == '{' || c == ' ').next().expect("a name");
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|family| metrics.contains(&format!("# HELP {family} ")))
+            .unwrap_or(name);
+        assert!(
+            metrics.contains(&format!("# HELP {family} ")),
+            "no # HELP for {name}"
+        );
+    }
+    for name in [
+        "shroud_build_info{",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_open_fds ",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
 
     // Bad input: each with its code.
     let cases: Vec<BadInput> = vec![

@@ -285,6 +285,8 @@ pub async fn run(loaded: Loaded, shutdown: impl Future<Output = ()>) -> Result<(
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|error| NodeError::Metrics(error.to_string()))?;
+    crate::telemetry::describe();
+    tokio::spawn(crate::telemetry::process_metrics());
     let peer_endpoint = Arc::new(PeerEndpoint::bind(
         entry.peer_address,
         identity.clone(),
