@@ -17,8 +17,28 @@ use shroud_node::config::{
     version
 )]
 struct Cli {
+    /// Log lines as plain text (colour only on a terminal) or as one JSON object each, for
+    /// log collectors. Also `SHROUD_LOG_FORMAT`. What is logged is chosen with `RUST_LOG`
+    /// (default `info`; e.g. `RUST_LOG=shroud_node=debug,info`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "SHROUD_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Plain text.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -175,15 +195,18 @@ fn main() -> anyhow::Result<()> {
     // much (this executes the program again, once).
     let thresholds =
         matches!(cli.command, Command::Run { .. }).then(shroud_node::malloc::fix_thresholds);
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
         // Colour codes only on a terminal: a log file or journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().flatten_event(true).with_ansi(false).init(),
+    }
     if let Some(shroud_node::malloc::Thresholds::Dynamic(error)) = thresholds {
         tracing::warn!(%error, "could not fix the allocator's thresholds; running with glibc's defaults");
     }

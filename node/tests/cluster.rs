@@ -474,3 +474,42 @@ fn a_damaged_store_is_refused_naming_the_store_and_its_path() {
         "{log}"
     );
 }
+
+/// `--log-format json` (or `SHROUD_LOG_FORMAT=json`) writes one JSON object per line, with the
+/// level, the message and the fields, and no colour codes.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    use std::io::BufRead;
+    let mut cluster = Cluster::start(1);
+    cluster.kill(0);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shroud"))
+        .args(["run", "--config"])
+        .arg(&cluster.configs[0])
+        .env("SHROUD_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start a validator");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut running = None;
+    for line in lines.by_ref().take(20) {
+        let line = line.expect("text");
+        assert!(!line.contains('\u{1b}'), "colour codes in {line}");
+        let object: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
+        assert!(
+            object["level"].is_string() && object["target"].is_string(),
+            "{line}"
+        );
+        if object["message"] == "validator running" {
+            running = Some(object);
+            break;
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let running = running.expect("the start line");
+    assert_eq!(running["level"], "INFO", "{running}");
+    assert_eq!(running["index"], 0, "{running}");
+}
