@@ -243,7 +243,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         .lines()
         .filter(|line| !line.starts_with('#') && !line.is_empty())
     {
-        let name = line.split(|c| c == '{' || c == ' ').next().expect("a name");
+        let name = line.split(['{', ' ']).next().expect("a name");
         let family = ["_bucket", "_sum", "_count"]
             .iter()
             .find_map(|suffix| name.strip_suffix(suffix))
