@@ -82,7 +82,7 @@ pub async fn submit(
         key.epoch
     );
     let submitted = client.submit_bundle(&Bundle { items }).await?;
-    println!("{}", submitted.tx_id.to_hex());
+    println!("0x{}", submitted.tx_id.to_hex());
     eprintln!("accepted by validators {:?}", submitted.accepted_by);
     if !no_wait {
         watch_receipt(&client, submitted.tx_id, Duration::from_secs(120)).await?;
@@ -103,10 +103,36 @@ pub async fn watch(
         .try_into()
         .map_err(|_| anyhow::anyhow!("a transaction id is 32 bytes"))?;
     let client = connect(committee, validators).await?;
-    watch_receipt(&client, TxId(id), timeout).await?;
+    let tx_id = TxId(id);
+    // An id that no validator asked knows (twice, a moment apart: one submitted just now is
+    // known at once where it was accepted) is not waited for.
+    for attempt in 0..2 {
+        let status = client.status(tx_id).await?;
+        let known = status.known
+            || status.batched.is_some()
+            || status.ordered.is_some()
+            || status.certified.is_some();
+        if known {
+            break;
+        }
+        if attempt == 1 {
+            client.close();
+            bail!(
+                "unknown transaction 0x{}: none of the {} validators asked knows it (never \
+                 submitted, refused, or expired before it was ordered)",
+                hex::encode(id),
+                client.connected()
+            );
+        }
+        tokio::time::sleep(UNKNOWN_GRACE).await;
+    }
+    watch_receipt(&client, tx_id, timeout).await?;
     client.close();
     Ok(())
 }
+
+/// How long `tx watch` waits before it calls an id unknown.
+const UNKNOWN_GRACE: Duration = Duration::from_secs(2);
 
 async fn watch_receipt(client: &Client, tx_id: TxId, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;

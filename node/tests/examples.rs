@@ -85,6 +85,13 @@ fn the_wallet_and_two_rollup_followers_see_one_bundle_at_one_height() {
 }
 
 fn shroud(args: &[&str], stdin: Option<&[u8]>) -> String {
+    let (success, stdout, stderr) = shroud_status(args, stdin);
+    assert!(success, "shroud {args:?} failed: {stderr}\n{stdout}");
+    stdout
+}
+
+/// Runs `shroud` with `args`: whether it succeeded, its stdout and its stderr.
+fn shroud_status(args: &[&str], stdin: Option<&[u8]>) -> (bool, String, String) {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_shroud"))
         .args(args)
@@ -104,13 +111,11 @@ fn shroud(args: &[&str], stdin: Option<&[u8]>) -> String {
     }
     drop(child.stdin.take());
     let output = child.wait_with_output().expect("wait");
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(
+    (
         output.status.success(),
-        "shroud {args:?} failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -144,7 +149,7 @@ fn the_cli_submits_watches_and_tails() {
     );
     let mut lines = submitted.lines();
     let id = lines.next().expect("the id line").to_string();
-    assert_eq!(id.len(), 64, "{submitted}");
+    assert!(id.len() == 66 && id.starts_with("0x"), "{submitted}");
     assert!(submitted.contains("ordered at height"), "{submitted}");
     let certified = submitted
         .lines()
@@ -176,6 +181,21 @@ fn the_cli_submits_watches_and_tails() {
             .expect("a line")
             .starts_with(&format!("certified at height {height}")),
         "{watched}"
+    );
+
+    // An id no validator knows is said to be unknown at once, not waited for.
+    let started = std::time::Instant::now();
+    let unknown = format!("0x{}", "ab".repeat(32));
+    let (success, stdout, stderr) =
+        shroud_status(&["tx", "watch", &unknown, "--committee", committee], None);
+    assert!(!success, "{stdout}");
+    assert!(
+        stderr.contains(&format!("unknown transaction {unknown}")),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "an unknown id was waited for"
     );
 
     let tailed = shroud(

@@ -139,6 +139,11 @@ impl Client {
         &self.committee
     }
 
+    /// The validators this client is connected to.
+    pub fn connected(&self) -> usize {
+        self.sessions.len()
+    }
+
     async fn learn_key(&mut self) -> Result<(), SdkError> {
         let (committee, _) = self.certified_key().await?;
         self.committee = committee;
