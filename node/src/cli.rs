@@ -131,6 +131,9 @@ pub async fn watch(
     Ok(())
 }
 
+/// How often `tail` says what it waits for while nothing new comes.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// How long `tx watch` waits before it calls an id unknown.
 const UNKNOWN_GRACE: Duration = Duration::from_secs(2);
 
@@ -200,8 +203,20 @@ pub async fn tail(
     let client = connect(committee, validators).await?;
     let mut subscription = client.subscribe(namespace, from);
     let mut seen = 0u64;
+    let mut said_at: Option<Instant> = None;
     loop {
-        for output in subscription.next(Duration::from_secs(5)).await? {
+        let outputs = subscription.next(Duration::from_secs(5)).await?;
+        if outputs.is_empty() && said_at.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+            // Nothing new: say what is awaited (on stderr; stdout keeps only items).
+            let certified = client.refresh_height().await.ok();
+            eprintln!(
+                "waiting for height {} (certified so far: {})",
+                subscription.next_height(),
+                certified.map_or_else(|| "unknown".to_string(), |height| height.to_string())
+            );
+            said_at = Some(Instant::now());
+        }
+        for output in outputs {
             let height = output.certificate.header.height;
             seen += 1;
             for item in &output.items {

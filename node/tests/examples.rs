@@ -216,4 +216,35 @@ fn the_cli_submits_watches_and_tails() {
         tailed.contains(&id) && tailed.contains("mint 1 to carol"),
         "{tailed}"
     );
+
+    // Tailing from a height far ahead says what it waits for.
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shroud"))
+        .args([
+            "tail",
+            "--committee",
+            committee,
+            "--namespace",
+            "42",
+            "--from",
+            "99999999",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run shroud tail");
+    let stderr = child.stderr.take().expect("stderr");
+    let said: Vec<String> = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("waiting for height"))
+        .take(10)
+        .collect();
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("reap");
+    assert!(!status.success(), "tail ended by itself: {said:?}");
+    assert!(
+        said.len() < 10 && said.iter().all(|line| !line.contains("error")),
+        "no progress line: {said:?}"
+    );
 }

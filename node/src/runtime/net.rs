@@ -806,5 +806,6 @@ fn namespace_outputs(
         }
         outputs.push(output);
     }
-    Ok((outputs, until + 1))
+    // Nothing certified from `from` on yet: the reader goes on from where it asked.
+    Ok((outputs, until.saturating_add(1).max(from)))
 }
