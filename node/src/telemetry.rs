@@ -63,6 +63,7 @@ pub const CATALOG: &[(Kind, &str, &str)] = &[
     (Gauge, "shroud_sync_target_height", "The height state sync catches up to (0 when not syncing)."),
     (Counter, "shroud_transactions_committed_total", "Transactions placed in the committed order."),
     (Histogram, "shroud_commit_process_seconds", "Time to process one committed height into the order."),
+    (Counter, "shroud_processed_flushes_total", "Flushes of processed heights (one per group of heights processed together)."),
     (Gauge, "shroud_committed_index_entries", "Entries in the committed-transaction index (validity window)."),
     (Histogram, "shroud_committed_index_merge_seconds", "Time to merge a height into the committed-transaction index."),
     (Counter, "shroud_share_releases_total", "Heights released to the decryption stage (their order final)."),

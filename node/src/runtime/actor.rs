@@ -45,6 +45,9 @@ use shroud_proofs::within_validity;
 const REBROADCAST_MS: u64 = 1_000;
 /// A missing committed batch is asked for again this often.
 const REFETCH_MS: u64 = 300;
+/// Processed heights flushed together at most (a validator catching up processes many at
+/// once; one at a time, each cost a flush of its own).
+const FLUSH_GROUP_HEIGHTS: usize = 64;
 /// The timers run at least this often even while events keep arriving (the loop serves
 /// events first, so under load its sleep never ends by itself).
 const TICK_MAX_MS: u64 = 20;
@@ -1197,6 +1200,21 @@ impl Validator {
     /// Turns committed blocks into the committed order, in height order, once every batch
     /// they list is stored locally; asks the certificates' signers for missing batches.
     fn process_commits(&mut self) -> Result<(), NodeError> {
+        // Heights processed and written but not yet flushed: one flush covers them all, and
+        // nothing that depends on them leaves before it.
+        let mut unflushed = Vec::new();
+        let processed = self.process_ready(&mut unflushed);
+        self.settle_heights(&mut unflushed)?;
+        processed
+    }
+
+    /// Processes the queued committed heights whose batches are all here, in order; each
+    /// height's records are written (not flushed) and it is listed in `unflushed`. A height
+    /// that carries DKG posts, or [`FLUSH_GROUP_HEIGHTS`] of them, settles the list first.
+    fn process_ready(
+        &mut self,
+        unflushed: &mut Vec<(Height, Vec<DkgPost>)>,
+    ) -> Result<(), NodeError> {
         while let Some((height, block)) = self.commits.front().cloned() {
             let started = Instant::now();
             if height.0 <= self.store.processed_height()? {
@@ -1232,6 +1250,35 @@ impl Validator {
             self.commits.pop_front();
             // State sync hands over committed blocks only as fast as they are processed.
             self.consensus.set_processed(height);
+            let with_dkg = !payload.dkg.is_empty();
+            unflushed.push((height, payload.dkg));
+            if with_dkg || unflushed.len() >= FLUSH_GROUP_HEIGHTS {
+                self.settle_heights(unflushed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes the heights written since the last flush, then tells the rest of the node
+    /// about them (admission, the decryption stage, retention, the DKG), in height order.
+    fn settle_heights(
+        &mut self,
+        unflushed: &mut Vec<(Height, Vec<DkgPost>)>,
+    ) -> Result<(), NodeError> {
+        let Some((last, _)) = unflushed.last() else {
+            return Ok(());
+        };
+        let last = last.0;
+        self.store.flush()?;
+        counter!("shroud_processed_flushes_total").increment(1);
+        self.ingress.set_height(last);
+        self.stage.wake();
+        if let Some(processed) = &self.processed {
+            processed.send_replace(last);
+        }
+        self.last_commit_ms = self.now_ms();
+        for (height, dkg) in std::mem::take(unflushed) {
+            self.apply_dkg(height.0, &dkg)?;
         }
         Ok(())
     }
@@ -1335,8 +1382,8 @@ impl Validator {
             .collect()
     }
 
-    /// Makes the height's order durable (one record, one flush), then updates the index
-    /// and tells the stages.
+    /// Writes the height's order (its record is synced in the height log; the sled entries
+    /// are flushed with the group, [`Validator::settle_heights`]) and updates the index.
     fn record_height(
         &mut self,
         height: Height,
@@ -1372,16 +1419,11 @@ impl Validator {
         let record = self
             .store
             .append_order(height.0, block.digest().0, ordered, &digests)?;
-        self.store.flush()?;
+        // The next height's placement reads the committed index: it learns this one now,
+        // flushed or not (it only ever decides what this node writes).
         self.committed.write().record_height(&record, height.0);
         gauge!("shroud_committed_index_entries").set(self.committed.read().len() as f64);
-        self.ingress.set_height(height.0);
-        self.stage.wake();
-        if let Some(processed) = &self.processed {
-            processed.send_replace(height.0);
-        }
-        self.last_commit_ms = self.now_ms();
-        self.apply_dkg(height.0, dkg)
+        Ok(())
     }
 
     /// The key status, with why a forming key does not move if it does not.
