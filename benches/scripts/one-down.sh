@@ -13,7 +13,7 @@ for i in 0 1 2 3; do
   pids+=($!)
 done
 addr=$(grep http_address "$dir/committee.toml" | head -1 | sed 's/.*"\(.*\)"/\1/')
-height() { curl -s -m 5 "$addr/v1/status" | sed 's/.*"committed_height":\([0-9]*\).*/\1/'; }
+height() { curl -s -m 5 "$addr/v1/status" | sed 's/.*"committed_height":"\([0-9]*\)".*/\1/'; }
 sleep 8
 h0=$(height); sleep "$secs"; h1=$(height)
 kill -9 "${pids[3]}"; sleep 5

@@ -1119,7 +1119,7 @@ async fn start_followers(
                 statuses
                     .get(index)
                     .and_then(Option::as_ref)
-                    .and_then(|s| s.get(name)?.as_u64())
+                    .and_then(|s| s.get(name)?.as_str()?.parse().ok())
                     .unwrap_or(0)
             };
             let rss: Vec<f64> = pids.iter().map(|pid| rss_mib(*pid)).collect();

@@ -449,13 +449,22 @@ async fn summary(
         "accepted          {accepted} (rejected at submission: {:?})",
         *lock(rejected)
     );
+    // 64-bit counts are decimal strings in the API's JSON.
+    let text = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string)
+    };
     println!(
         "ordered           {} (validator 0, all heights)",
-        status["ordered"]
+        text(&status["ordered"])
     );
-    println!("decrypted         {}", status["outcomes"]["decrypted"]);
+    println!(
+        "decrypted         {}",
+        text(&status["outcomes"]["decrypted"])
+    );
     println!("failed by reason  {}", status["outcomes"]["failed"]);
-    println!("certified height  {}", status["certified_height"]);
+    println!("certified height  {}", text(&status["certified_height"]));
     println!(
         "outputs verified  {} namespace outputs, each certificate and proof checked by the SDK",
         seen.outputs_verified

@@ -32,6 +32,7 @@ pub mod decrypt;
 pub mod demo;
 pub mod id_hash;
 pub mod ingress;
+pub mod json;
 pub mod key_slot;
 pub mod malloc;
 pub mod mempool;

@@ -320,10 +320,7 @@ fn bad_input_over_quic_is_refused_counted_and_ordering_goes_on() {
 }
 
 fn processed_height(cluster: &Cluster, index: usize) -> Option<u64> {
-    cluster
-        .get(index, "/v1/status")?
-        .get("processed_height")?
-        .as_u64()
+    common::u64_of(cluster.get(index, "/v1/status")?.get("processed_height")?)
 }
 
 fn wait_processed(cluster: &Cluster, index: usize, height: u64) {

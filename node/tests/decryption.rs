@@ -49,7 +49,7 @@ async fn submit_all(client: &Client, bundles: &[Bundle]) -> HashMap<TxId, Bundle
 }
 
 fn status_u64(cluster: &Cluster, index: usize, field: &str) -> Option<u64> {
-    cluster.get(index, "/status")?.get(field)?.as_u64()
+    common::u64_of(cluster.get(index, "/status")?.get(field)?)
 }
 
 fn outcomes_total(cluster: &Cluster, index: usize) -> Option<u64> {
@@ -59,9 +59,9 @@ fn outcomes_total(cluster: &Cluster, index: usize) -> Option<u64> {
         .get("failed")?
         .as_object()?
         .values()
-        .filter_map(serde_json::Value::as_u64)
+        .filter_map(common::u64_of)
         .sum();
-    Some(outcomes.get("decrypted")?.as_u64()? + failed)
+    Some(common::u64_of(outcomes.get("decrypted")?)? + failed)
 }
 
 /// Waits until every listed validator has an outcome for at least `count` positions, then
@@ -306,7 +306,7 @@ fn validators_decrypt_certify_and_agree_and_garbage_fails_alike() {
             let body =
                 common::get_json(cluster.http(2), &format!("/v1/outputs/{height}/decryption"))
                     .expect("evidence over HTTP");
-            assert_eq!(body["height"].as_u64(), Some(height));
+            assert_eq!(common::u64_of(&body["height"]), Some(height));
             let positions = body["positions"].as_array().expect("positions");
             for position in positions {
                 for field in ["tx_id", "ciphertext", "point"] {

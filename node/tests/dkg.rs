@@ -81,9 +81,9 @@ fn certify_traffic(cluster: &mut Cluster, validators: &[usize], count: u64) {
             .iter()
             .map(|index| {
                 let status = cluster.get(*index, "/v1/status")?;
-                let decrypted = status.get("outcomes")?.get("decrypted")?.as_u64()?;
-                let certified = status.get("certified_height")?.as_u64()?;
-                let built = status.get("output_height")?.as_u64()?;
+                let decrypted = common::u64_of(status.get("outcomes")?.get("decrypted")?)?;
+                let certified = common::u64_of(status.get("certified_height")?)?;
+                let built = common::u64_of(status.get("output_height")?)?;
                 (certified >= built).then_some(decrypted)
             })
             .collect();
@@ -286,7 +286,7 @@ fn two_absent_validators_stall_the_dkg_visibly_until_one_returns() {
     let stalled = key["stalled"].as_str().expect("a stalled DKG says why");
     assert!(stalled.contains("needs 3 validators online"), "{stalled}");
     let status = cluster.get(0, "/v1/status").expect("status");
-    assert_eq!(status["committed_height"], 0, "no quorum, no height");
+    assert_eq!(status["committed_height"], "0", "no quorum, no height");
     assert!(get_json(cluster.http(0), "/v1/encryption-key")
         .is_some_and(|body| body["error"]["code"] == "not_certified"));
     let ready = get_json(cluster.http(0), "/readyz").expect("answers");

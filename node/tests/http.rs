@@ -132,7 +132,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         assert!(Instant::now() < deadline, "not certified: {receipt}");
         std::thread::sleep(Duration::from_millis(200));
     };
-    let height = receipt["ordered"]["height"].as_u64().expect("height");
+    let height = common::u64_of(&receipt["ordered"]["height"]).expect("height");
     assert_eq!(receipt["outcome"]["decrypted"], true);
     assert!(receipt["batched"]["digest"]
         .as_str()
@@ -145,7 +145,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
             .len(),
         2
     );
-    assert_eq!(receipt["certified"]["header"]["height"], height);
+    assert_eq!(receipt["certified"]["header"]["height"], height.to_string());
 
     // Every route is served (none falls through to the not-found answer).
     let tx_path = format!("/v1/tx/{posted_id}");
@@ -167,7 +167,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
 
     // The good answers carry what they promise.
     let (_, status) = json(address, "GET", "/v1/status", None);
-    assert!(status["certified_height"].as_u64().expect("height") >= height);
+    assert!(common::u64_of(&status["certified_height"]).expect("height") >= height);
     let (_, committee_json) = json(address, "GET", "/v1/committee", None);
     assert_eq!(
         committee_json["validators"]
@@ -189,14 +189,14 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
             == 2 + 192
     );
     let (_, output) = json(address, "GET", &output_path, None);
-    assert_eq!(output["header"]["height"], height);
+    assert_eq!(output["header"]["height"], height.to_string());
     assert!(output["positions"]
         .as_array()
         .expect("positions")
         .iter()
         .any(|p| p["tx_id"] == hex(&bundle_id.0)));
     let (_, decryption) = json(address, "GET", &decryption_path, None);
-    assert_eq!(decryption["height"], height);
+    assert_eq!(decryption["height"], height.to_string());
     let shared = decryption["positions"].as_array().expect("positions");
     let ours = shared
         .iter()
@@ -230,7 +230,7 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
     let (status, empty) = json(
         address,
         "GET",
-        &format!("/v1/namespaces/0x77/outputs/{height}"),
+        &format!("/v1/namespaces/119/outputs/{height}"),
         None,
     );
     assert_eq!(status, 200);
@@ -299,13 +299,6 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
         ),
         (
             "GET",
-            "/v1/namespaces/0x1ffffffffffffffff/outputs/1".into(),
-            None,
-            400,
-            "bad_namespace",
-        ),
-        (
-            "GET",
             "/v1/namespaces/1/outputs/99999999".into(),
             None,
             404,
@@ -320,6 +313,40 @@ fn every_route_answers_over_http_and_bad_input_gets_a_typed_error() {
             "method_not_allowed",
         ),
         ("GET", "/order?from=-1".into(), None, 400, "bad_query"),
+        // One spelling each: decimal integers without sign or leading zero, 0x lowercase hex.
+        ("GET", "/order?from=+5".into(), None, 400, "bad_query"),
+        ("GET", "/order?from=0005".into(), None, 400, "bad_query"),
+        ("GET", "/order?form=5".into(), None, 400, "bad_query"),
+        ("GET", "/v1/outputs/+1".into(), None, 400, "bad_height"),
+        ("GET", "/v1/outputs/01".into(), None, 400, "bad_height"),
+        (
+            "GET",
+            "/v1/namespaces/0x2a/outputs/1".into(),
+            None,
+            400,
+            "bad_namespace",
+        ),
+        (
+            "GET",
+            "/v1/namespaces/18446744073709551616/outputs/1".into(),
+            None,
+            400,
+            "bad_namespace",
+        ),
+        (
+            "GET",
+            format!("/v1/tx/{}", ::hex::encode([7; 32])),
+            None,
+            400,
+            "bad_hex",
+        ),
+        (
+            "GET",
+            format!("/v1/tx/0x{}", ::hex::encode_upper([0xab; 32])),
+            None,
+            400,
+            "bad_hex",
+        ),
         (
             "POST",
             "/v1/tx".into(),

@@ -44,7 +44,9 @@ fn ciphertexts(cluster: &Cluster, count: usize, seed: u64) -> Vec<Vec<u8>> {
 }
 
 fn status_field(cluster: &Cluster, index: usize, field: &str) -> Option<u64> {
-    cluster.get(index, "/v1/status")?.get(field)?.as_u64()
+    // Queue lengths are numbers, 64-bit counts decimal strings (docs/openapi.json).
+    let value = cluster.get(index, "/v1/status")?.get(field)?.clone();
+    value.as_u64().or_else(|| common::u64_of(&value))
 }
 
 /// Sets `key = value` in a node file's `[section]` (the generator writes every key).

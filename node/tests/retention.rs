@@ -21,9 +21,7 @@ fn status(cluster: &Cluster, index: usize) -> Value {
 }
 
 fn field(value: &Value, name: &str) -> u64 {
-    value[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{name} in {value}"))
+    common::u64_of(&value[name]).unwrap_or_else(|| panic!("{name} in {value}"))
 }
 
 /// Waits until `check` holds for the validator's status.
@@ -59,7 +57,7 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
     });
     let runtime = common::runtime();
     wait_status(&cluster, 0, Duration::from_secs(60), |value| {
-        value["certified_height"].is_u64()
+        common::u64_of(&value["certified_height"]).is_some()
     });
     let through = field(&status(&cluster, 0), "certified_height") + VALIDITY / 2;
     let early = runtime.block_on(common::submit_valid_through(
@@ -71,10 +69,10 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
     ));
     cluster.wait_ordered(&[0, 1, 2, 3], 8, Duration::from_secs(60));
     let tx = &early[0];
-    let ordered_at = cluster.get(0, &format!("/v1/tx/0x{tx}")).expect("status")["ordered"]
-        ["height"]
-        .as_u64()
-        .expect("ordered height");
+    let ordered_at = common::u64_of(
+        &cluster.get(0, &format!("/v1/tx/0x{tx}")).expect("status")["ordered"]["height"],
+    )
+    .expect("ordered height");
 
     // Every validator prunes once it is RETAIN heights past the transaction's height.
     for index in 0..4 {

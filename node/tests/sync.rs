@@ -19,7 +19,7 @@ const BEHIND: u64 = 5_000;
 const LOAD_PER_ROUND: usize = 24;
 
 fn height(cluster: &Cluster, index: usize, field: &str) -> Option<u64> {
-    cluster.get(index, "/status")?.get(field)?.as_u64()
+    common::u64_of(cluster.get(index, "/status")?.get(field)?)
 }
 
 /// Waits until `check` holds, or fails after `within` with what the validators report.

@@ -54,6 +54,7 @@ pub struct KeyStatus {
     /// The DKG phase (`dealing`, `responding`, `complete`).
     pub phase: Option<&'static str>,
     /// The last committed height of the current phase.
+    #[serde(serialize_with = "crate::json::opt_u64_string")]
     pub phase_deadline: Option<u64>,
     /// Members the current phase still waits for.
     pub waiting_for: Vec<u16>,
@@ -66,6 +67,7 @@ pub struct KeyStatus {
     /// Why earlier rounds failed.
     pub failures: Vec<String>,
     /// The height at which the DKG completed.
+    #[serde(serialize_with = "crate::json::opt_u64_string")]
     pub formed_at_height: Option<u64>,
     /// Why this validator holds no key share, if it does not.
     pub share_problem: Option<String>,

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::net::Event;
 use super::{Query, Status};
 use crate::ingress::IngressHandle;
+use crate::json::{opt_u64_value, u64_value};
 use crate::store::NodeStore;
 use crate::wire::Receipt;
 
@@ -240,42 +241,38 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn parse_hex(text: &str, what: &str) -> Result<Vec<u8>, ApiError> {
-    let digits = text.strip_prefix("0x").unwrap_or(text);
-    ::hex::decode(digits).map_err(|_| {
+    crate::json::parse_hex(text).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_hex",
-            format!("{what} is not hex"),
+            format!("{what} is not 0x and lowercase hex"),
         )
     })
 }
 
 fn parse_height(text: &str) -> Result<u64, ApiError> {
-    text.parse::<u64>()
-        .ok()
+    crate::json::parse_u64(text)
         .filter(|height| *height >= 1)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_height",
-                "a height is a positive integer",
+                "a height is a positive decimal integer (no sign, no leading zero)",
             )
         })
 }
 
-/// A namespace id: decimal, or `0x` hex, up to 64 bits.
+/// A namespace id: a 64-bit decimal integer, as the API writes it.
 fn parse_namespace(text: &str) -> Result<NamespaceId, ApiError> {
-    let parsed = match text.strip_prefix("0x") {
-        Some(digits) => u64::from_str_radix(digits, 16).ok(),
-        None => text.parse::<u64>().ok(),
-    };
-    parsed.map(NamespaceId).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_namespace",
-            "a namespace is a 64-bit id, decimal or 0x hex",
-        )
-    })
+    crate::json::parse_u64(text)
+        .map(NamespaceId)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_namespace",
+                "a namespace is a 64-bit decimal integer (no sign, no leading zero)",
+            )
+        })
 }
 
 async fn metrics(State(api): State<Api>) -> String {
@@ -322,7 +319,7 @@ async fn readyz(State(api): State<Api>) -> ApiResult {
     }
     Ok(Json(json!({
         "ready": true,
-        "committed_height": status.committed_height,
+        "committed_height": u64_value(status.committed_height),
     })))
 }
 
@@ -340,15 +337,10 @@ async fn status(State(api): State<Api>) -> Result<Json<Status>, ApiError> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct OrderParams {
-    #[serde(default)]
-    from: u64,
-    #[serde(default = "default_limit")]
-    limit: usize,
-}
-
-fn default_limit() -> usize {
-    1_000
+    from: Option<String>,
+    limit: Option<String>,
 }
 
 /// Most ids one `/order` answer holds.
@@ -360,19 +352,23 @@ async fn order(
     State(api): State<Api>,
     params: Result<UrlQuery<OrderParams>, QueryRejection>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let UrlQuery(params) = params.map_err(|rejection| {
+    let bad = |detail: String| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_query",
-            format!(
-                "expected from and limit as decimal integers: {}",
-                rejection.body_text()
-            ),
+            format!("expected from and limit as decimal integers: {detail}"),
         )
-    })?;
+    };
+    let UrlQuery(params) = params.map_err(|rejection| bad(rejection.body_text()))?;
+    let number = |text: Option<&String>, default: u64| match text {
+        None => Ok(default),
+        Some(text) => crate::json::parse_u64(text).ok_or_else(|| bad(format!("{text:?}"))),
+    };
+    let from = number(params.from.as_ref(), 0)?;
+    let limit = usize::try_from(number(params.limit.as_ref(), 1_000)?)
+        .unwrap_or(usize::MAX)
+        .min(ORDER_LIMIT_MAX);
     let store = api.store.clone();
-    let limit = params.limit.min(ORDER_LIMIT_MAX);
-    let from = params.from;
     tokio::task::spawn_blocking(move || {
         let pruned = |store: &NodeStore| -> Result<(), ApiError> {
             let kept_from = store.kept_from_position().map_err(ApiError::store)?;
@@ -388,7 +384,7 @@ async fn order(
         // The mark only rises: if `from` is still kept after the scan, no position the scan
         // read from was pruned under it (a range scan is not a snapshot).
         pruned(&store)?;
-        Ok(Json(ids.iter().map(TxId::to_hex).collect()))
+        Ok(Json(ids.iter().map(|id| hex(&id.0)).collect()))
     })
     .await
     .map_err(|_| ApiError::unavailable())?
@@ -423,10 +419,12 @@ async fn committee_info(State(api): State<Api>) -> ApiResult {
         })
         .collect();
     Ok(Json(json!({
-        "chain_id": file.chain_id,
-        "epoch": file.epoch,
+        "chain_id": u64_value(file.chain_id),
+        "epoch": u64_value(file.epoch),
+        "validity_heights": u64_value(file.validity_heights),
+        "ciphertext_bytes_max": u64_value(file.ciphertext_bytes_max),
         "public_key_set": key_set.map(|bytes| format!("0x{bytes}")),
-        "dkg_window_heights": file.dkg_window_heights,
+        "dkg_window_heights": u64_value(file.dkg_window_heights),
         "validators": validators,
     })))
 }
@@ -446,8 +444,8 @@ async fn encryption_key(State(api): State<Api>) -> ApiResult {
     let key_set = shroud_crypto::tdh2::PublicKeySet::from_bytes(&certificate.key_set)
         .map_err(|_| ApiError::store(crate::store::StoreError::Corrupt("meta")))?;
     Ok(Json(json!({
-        "chain_id": certificate.chain_id,
-        "epoch": certificate.epoch,
+        "chain_id": u64_value(certificate.chain_id),
+        "epoch": u64_value(certificate.epoch),
         "encryption_key": hex(&key_set.encryption_key().to_bytes()),
         "threshold": key_set.threshold(),
         "key_set": hex(&certificate.key_set),
@@ -496,7 +494,7 @@ async fn output(State(api): State<Api>, Path(height): Path<String>) -> ApiResult
                 Outcome::Decrypted(bundle) => json!({
                     "decrypted": true,
                     "items": bundle.items.iter().map(|item| json!({
-                        "namespace": item.namespace.0,
+                        "namespace": u64_value(item.namespace.0),
                         "data": hex(&item.data),
                     })).collect::<Vec<_>>(),
                 }),
@@ -509,7 +507,7 @@ async fn output(State(api): State<Api>, Path(height): Path<String>) -> ApiResult
     let namespaces: Vec<Value> = built
         .namespaces
         .iter()
-        .map(|(namespace, items)| json!({ "namespace": namespace.0, "items": items.len() }))
+        .map(|(namespace, items)| json!({ "namespace": u64_value(namespace.0), "items": items.len() }))
         .collect();
     Ok(Json(json!({
         "header": header_json(&record.header),
@@ -546,7 +544,9 @@ async fn decryption(State(api): State<Api>, Path(height): Path<String>) -> ApiRe
             })
         })
         .collect();
-    Ok(Json(json!({ "height": height, "positions": positions })))
+    Ok(Json(
+        json!({ "height": u64_value(height), "positions": positions }),
+    ))
 }
 
 async fn namespace_output(
@@ -653,9 +653,9 @@ async fn submit(State(api): State<Api>, body: Result<Bytes, BytesRejection>) -> 
 
 fn header_json(header: &OutputHeader) -> Value {
     json!({
-        "chain_id": header.chain_id,
-        "epoch": header.epoch,
-        "height": header.height,
+        "chain_id": u64_value(header.chain_id),
+        "epoch": u64_value(header.epoch),
+        "height": u64_value(header.height),
         "block_digest": hex(&header.block_digest),
         "ciphertexts_root": hex(&header.ciphertexts_root),
         "payload_root": hex(&header.payload_root),
@@ -686,8 +686,8 @@ fn item_json(item: &NamespaceItem) -> Value {
 fn neighbour_json(leaf: &NeighbourLeaf) -> Value {
     json!({
         "leaf_index": leaf.leaf_index,
-        "namespace": leaf.namespace.0,
-        "item_count": leaf.item_count,
+        "namespace": u64_value(leaf.namespace.0),
+        "item_count": u64_value(leaf.item_count),
         "items_root": hex(&leaf.items_root),
         "siblings": hashes(&leaf.siblings),
     })
@@ -697,7 +697,7 @@ fn bundle_json(bundle: &BundleEvidence) -> Value {
     json!({
         "position": bundle.position,
         "commitments": bundle.commitments.iter().map(|(namespace, hash)| json!({
-            "namespace": namespace.0, "data_hash": hex(hash),
+            "namespace": u64_value(namespace.0), "data_hash": hex(hash),
         })).collect::<Vec<_>>(),
         "siblings": bundle.siblings.iter().map(|sibling| json!({
             "item_index": sibling.item_index,
@@ -735,7 +735,7 @@ fn namespace_output_json(output: &NamespaceOutput) -> Value {
         }),
     };
     json!({
-        "namespace": output.namespace.0,
+        "namespace": u64_value(output.namespace.0),
         "header": header_json(&output.certificate.header),
         "certificate": certificate_json(&output.certificate),
         "items": output.items.iter().map(item_json).collect::<Vec<_>>(),
@@ -746,8 +746,8 @@ fn namespace_output_json(output: &NamespaceOutput) -> Value {
 
 fn availability_json(certificate: &AvailabilityCertificate) -> Value {
     json!({
-        "epoch": certificate.epoch,
-        "valid_through": certificate.valid_through,
+        "epoch": u64_value(certificate.epoch),
+        "valid_through": u64_value(certificate.valid_through),
         "digest": hex(&certificate.digest),
         "author": certificate.author,
         "signers": hex(&certificate.signers),
@@ -757,10 +757,10 @@ fn availability_json(certificate: &AvailabilityCertificate) -> Value {
 
 fn block_certificate_json(certificate: &BlockCertificate) -> Value {
     json!({
-        "epoch": certificate.epoch,
-        "view": certificate.view,
+        "epoch": u64_value(certificate.epoch),
+        "view": u64_value(certificate.view),
         "block": hex(&certificate.block),
-        "height": certificate.height,
+        "height": u64_value(certificate.height),
         "signers": hex(&certificate.signers),
         "signature": hex(&certificate.signature),
     })
@@ -797,13 +797,13 @@ fn tx_status_json(status: &TxStatus) -> Value {
     json!({
         "tx_id": hex(&status.tx_id),
         "status": stage,
-        "pruned_at": status.pruned_at,
+        "pruned_at": opt_u64_value(status.pruned_at),
         "batched": status.batched.as_ref().map(|batched| json!({
             "digest": hex(&batched.digest),
             "certificate": batched.certificate.as_ref().map(availability_json),
         })),
         "ordered": status.ordered.as_ref().map(|ordered| json!({
-            "height": ordered.height,
+            "height": u64_value(ordered.height),
             "position": ordered.position,
             "block_digest": hex(&ordered.block_digest),
             "block_certificate": ordered.block_certificate.as_ref().map(block_certificate_json),

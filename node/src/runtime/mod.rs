@@ -100,25 +100,32 @@ pub struct Status {
     /// This validator's index.
     pub index: usize,
     /// Current consensus view.
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub view: u64,
     /// The current view's leader as this validator sees it (`None` while the block that
     /// decides it is being fetched).
     pub leader: Option<u16>,
     /// Highest committed block height.
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub committed_height: u64,
     /// Highest height whose transactions are in the committed order.
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub processed_height: u64,
     /// Transactions in the committed order.
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub ordered: u64,
     /// Ciphertexts waiting for a batch.
     pub mempool: usize,
     /// Certified batches not yet committed.
     pub batches_waiting: usize,
     /// Highest height whose output is built (decrypted).
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub output_height: u64,
     /// Every height up to this one has an output certificate.
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub certified_height: u64,
     /// The lowest height whose records are kept (older ones are pruned).
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub kept_from_height: u64,
     /// Outcomes over every output built.
     pub outcomes: OutcomeSummary,
@@ -126,6 +133,7 @@ pub struct Status {
     pub key: dkg::KeyStatus,
     /// Milliseconds since this validator last processed a committed height (since it
     /// started, if it has not yet).
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub last_commit_age_ms: u64,
 }
 
@@ -133,8 +141,10 @@ pub struct Status {
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct OutcomeSummary {
     /// Positions decrypted.
+    #[serde(serialize_with = "crate::json::u64_string")]
     pub decrypted: u64,
     /// Failed positions by reason label.
+    #[serde(serialize_with = "crate::json::map_u64_string")]
     pub failed: std::collections::BTreeMap<&'static str, u64>,
 }
 

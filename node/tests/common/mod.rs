@@ -220,7 +220,7 @@ impl Cluster {
     }
 
     pub fn ordered(&self, index: usize) -> Option<u64> {
-        self.get(index, "/status")?.get("ordered")?.as_u64()
+        u64_of(self.get(index, "/status")?.get("ordered")?)
     }
 
     pub fn order(&self, index: usize) -> Vec<String> {
@@ -233,7 +233,10 @@ impl Cluster {
                 .as_array()
                 .expect("array")
                 .iter()
-                .map(|id| id.as_str().expect("hex").to_string())
+                .map(|id| {
+                    let id = id.as_str().expect("hex");
+                    id.strip_prefix("0x").expect("0x-prefixed").to_string()
+                })
                 .collect();
             if ids.is_empty() {
                 return out;
@@ -326,6 +329,11 @@ pub fn set_fault(text: &mut String, line: &str) {
 pub const VALID_FOR: u64 = 2_000;
 
 /// GET `path` from a validator's HTTP address; the JSON body, if it answers.
+/// A 64-bit integer of the API's JSON: a decimal string (`docs/openapi.json`).
+pub fn u64_of(value: &Value) -> Option<u64> {
+    value.as_str()?.parse().ok()
+}
+
 pub fn get_json(address: SocketAddr, path: &str) -> Option<Value> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -342,9 +350,7 @@ pub fn get_json(address: SocketAddr, path: &str) -> Option<Value> {
 
 /// The committed height the validator at HTTP `address` reports, if it answers.
 pub fn committed_height(address: SocketAddr) -> Option<u64> {
-    get_json(address, "/v1/status")?
-        .get("committed_height")?
-        .as_u64()
+    u64_of(get_json(address, "/v1/status")?.get("committed_height")?)
 }
 
 /// When the ciphertexts of a submitter expire.
