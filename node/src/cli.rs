@@ -50,6 +50,57 @@ pub async fn submit(
     files: &[PathBuf],
     no_wait: bool,
 ) -> anyhow::Result<()> {
+    let items = read_items(namespaces, files)?;
+    let mut client = connect(committee, validators).await?;
+    if !client.committee().has_key() {
+        eprintln!("waiting for the committee to form and certify its key (DKG)…");
+        client.wait_for_key(Duration::from_secs(60)).await?;
+    }
+    let key = client.fetch_epoch_key().await?;
+    eprintln!(
+        "epoch key of epoch {} certified by the committee",
+        key.epoch
+    );
+    let submitted = client.submit_bundle(&Bundle { items }).await?;
+    println!("0x{}", submitted.tx_id.to_hex());
+    eprintln!("accepted by validators {:?}", submitted.accepted_by);
+    if !no_wait {
+        watch_receipt(&client, submitted.tx_id, Duration::from_secs(120)).await?;
+    }
+    client.close();
+    Ok(())
+}
+
+/// `shroud tx encrypt`: the bundle encrypted to the certified key, as 0x hex on stdout (its
+/// transaction id on stderr), with an expiry set from the validators' certified height.
+pub async fn encrypt(
+    committee: &Path,
+    validators: &[usize],
+    namespaces: &[NamespaceId],
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let items = read_items(namespaces, files)?;
+    let mut client = connect(committee, validators).await?;
+    if !client.committee().has_key() {
+        eprintln!("waiting for the committee to form and certify its key (DKG)…");
+        client.wait_for_key(Duration::from_secs(60)).await?;
+    }
+    client.fetch_epoch_key().await?;
+    client.refresh_height().await?;
+    let ciphertext = client.encrypt(&Bundle { items })?;
+    client.close();
+    eprintln!(
+        "transaction 0x{}, valid through height {}",
+        TxId::of(&ciphertext).to_hex(),
+        client.valid_through()
+    );
+    println!("0x{}", hex::encode(&ciphertext));
+    Ok(())
+}
+
+/// The items of a bundle: one per namespace, each with the bytes of the matching file (or
+/// stdin for a single item).
+fn read_items(namespaces: &[NamespaceId], files: &[PathBuf]) -> anyhow::Result<Vec<Item>> {
     if namespaces.is_empty() {
         bail!("give at least one --namespace");
     }
@@ -71,24 +122,7 @@ pub async fn submit(
             data,
         });
     }
-    let mut client = connect(committee, validators).await?;
-    if !client.committee().has_key() {
-        eprintln!("waiting for the committee to form and certify its key (DKG)…");
-        client.wait_for_key(Duration::from_secs(60)).await?;
-    }
-    let key = client.fetch_epoch_key().await?;
-    eprintln!(
-        "epoch key of epoch {} certified by the committee",
-        key.epoch
-    );
-    let submitted = client.submit_bundle(&Bundle { items }).await?;
-    println!("0x{}", submitted.tx_id.to_hex());
-    eprintln!("accepted by validators {:?}", submitted.accepted_by);
-    if !no_wait {
-        watch_receipt(&client, submitted.tx_id, Duration::from_secs(120)).await?;
-    }
-    client.close();
-    Ok(())
+    Ok(items)
 }
 
 /// `shroud tx watch ID`: follows a receipt to `certified`.

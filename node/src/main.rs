@@ -165,6 +165,27 @@ enum TxCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Encrypt a bundle (one item per --namespace, bytes from the matching --file, or stdin
+    /// for a single item) to the committee's certified key and print the ciphertext as 0x hex
+    /// (the body of `POST /v1/tx` is `{"ciphertext": "<it>"}`), without submitting it. The
+    /// transaction id goes to stderr. Any language can then submit it (docs/wire.md).
+    Encrypt {
+        /// The committee file.
+        #[arg(long)]
+        committee: PathBuf,
+        /// A namespace (decimal or 0x hex); repeat for a cross-rollup bundle.
+        #[arg(long, required = true)]
+        namespace: Vec<String>,
+        /// The item's bytes, one file per namespace.
+        #[arg(long)]
+        file: Vec<PathBuf>,
+        /// Validators to learn the key and height from (indices; all by default).
+        #[arg(long, value_delimiter = ',')]
+        validators: Vec<usize>,
+        /// Print 0x hex (the only output format; the flag documents it in scripts).
+        #[arg(long, default_value_t = true)]
+        hex: bool,
+    },
     /// Follow a transaction's receipt until it is certified.
     Watch {
         /// The transaction id (hex).
@@ -302,6 +323,24 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tx { command } => match command {
+            TxCommand::Encrypt {
+                committee,
+                namespace,
+                file,
+                validators,
+                hex: _,
+            } => {
+                let namespaces = namespace
+                    .iter()
+                    .map(|text| shroud_node::cli::parse_namespace(text))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                client_runtime()?.block_on(shroud_node::cli::encrypt(
+                    &committee,
+                    &validators,
+                    &namespaces,
+                    &file,
+                ))
+            }
             TxCommand::Submit {
                 committee,
                 namespace,

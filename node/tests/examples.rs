@@ -183,6 +183,43 @@ fn the_cli_submits_watches_and_tails() {
         "{watched}"
     );
 
+    // `tx encrypt --hex` makes the body of `POST /v1/tx`: any HTTP client can submit it.
+    let (success, encrypted, stderr) = shroud_status(
+        &[
+            "tx",
+            "encrypt",
+            "--hex",
+            "--committee",
+            committee,
+            "--namespace",
+            "42",
+        ],
+        Some(b"mint 2 to dave"),
+    );
+    assert!(success, "{stderr}");
+    let ciphertext = encrypted.trim();
+    assert!(ciphertext.starts_with("0x"), "{encrypted}");
+    let body = format!("{{\"ciphertext\": \"{ciphertext}\"}}");
+    let mut stream = std::net::TcpStream::connect(cluster.http(1)).expect("http");
+    use std::io::{Read as _, Write as _};
+    write!(
+        stream,
+        "POST /v1/tx HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let posted: serde_json::Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).expect("a body")).expect("json");
+    let posted_id = posted["tx_id"].as_str().expect("an id");
+    assert!(
+        stderr.contains(&format!("transaction {posted_id}")),
+        "{stderr} / {posted}"
+    );
+
     // An id no validator knows is said to be unknown at once, not waited for.
     let started = std::time::Instant::now();
     let unknown = format!("0x{}", "ab".repeat(32));

@@ -301,12 +301,12 @@ impl Ciphertext {
         }
     }
 
-    /// The wire encoding, version 1:
+    /// The wire encoding, version 2 (docs/wire.md spells out how to build one):
     ///
     /// | bytes | field |
     /// |---|---|
-    /// | 1 | version (1) |
-    /// | 48 | label: chain id (u64 BE), epoch (u64 BE), nonce (32) |
+    /// | 1 | version (2) |
+    /// | 56 | label: chain id (u64 BE), epoch (u64 BE), valid through (u64 BE), nonce (32) |
     /// | 4 × 48 | `u`, `ū`, `w`, `w̄`, compressed G1 (zcash layout) |
     /// | 32 | `f`, big-endian scalar below the group order |
     /// | 32 | key commitment |
