@@ -289,6 +289,44 @@ mod tests {
         assert_eq!(names.len(), CATALOG.len(), "a metric is listed twice");
     }
 
+    /// Every query of the Grafana dashboard in the repository names metrics the node
+    /// exports (a renamed metric would leave a panel silently empty).
+    #[test]
+    fn the_dashboard_queries_only_exported_metrics() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/dashboard.json")).expect("JSON");
+        let exported: std::collections::BTreeSet<&str> =
+            CATALOG.iter().map(|(_, name, _)| *name).collect();
+        let mut queried = 0;
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            for target in panel["targets"].as_array().expect("targets") {
+                let expr = target["expr"].as_str().expect("a query");
+                let mut names = Vec::new();
+                let mut rest = expr;
+                while let Some(at) = rest.find(|c: char| c.is_ascii_lowercase()) {
+                    let tail = &rest[at..];
+                    let end = tail
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .unwrap_or(tail.len());
+                    let word = &tail[..end];
+                    if word.starts_with("shroud_") || word.starts_with("process_") {
+                        names.push(word);
+                    }
+                    rest = &tail[end..];
+                }
+                assert!(!names.is_empty(), "a query with no metric: {expr}");
+                for name in names {
+                    assert!(
+                        exported.contains(name),
+                        "the dashboard queries {name}, not exported"
+                    );
+                    queried += 1;
+                }
+            }
+        }
+        assert!(queried >= 20, "the dashboard lost its panels");
+    }
+
     /// Names in `counter!("…"`, `gauge!("…"` and `histogram!("…"` calls (across line breaks).
     fn collect_names(folder: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
         for entry in std::fs::read_dir(folder).expect("source folder") {
