@@ -181,7 +181,8 @@ struct Lanes {
 /// task and QUIC connection: consensus frames on one, batches, acknowledgements,
 /// certificates, shares and the rest on the other, so that a vote is never queued, sent or
 /// read behind half a megabyte of batch. Each lane is bounded in frames and in bytes, so a
-/// peer that reads slowly (or not at all) holds at most [`LANE_BYTES_MAX`] of our memory.
+/// peer that reads slowly (or not at all) holds a bounded part of our memory (64 MiB of bulk,
+/// 16 MiB of consensus frames).
 #[derive(Clone, Debug)]
 pub struct Outbox {
     queues: Vec<Option<Lanes>>,
