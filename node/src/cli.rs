@@ -40,6 +40,22 @@ async fn connect(committee: &Path, validators: &[usize]) -> anyhow::Result<Clien
         })
 }
 
+/// Connects and waits (up to a minute) until the committee's key is certified; the epoch key
+/// certificate is fetched and checked against the committee's BLS keys.
+async fn connect_with_key(committee: &Path, validators: &[usize]) -> anyhow::Result<Client> {
+    let mut client = connect(committee, validators).await?;
+    if !client.committee().has_key() {
+        eprintln!("waiting for the committee to form and certify its key (DKG)…");
+        client.wait_for_key(Duration::from_secs(60)).await?;
+    }
+    let key = client.fetch_epoch_key().await?;
+    eprintln!(
+        "epoch key of epoch {} certified by the committee",
+        key.epoch
+    );
+    Ok(client)
+}
+
 /// `shroud tx submit`: one item per `--namespace`, each with the bytes of the matching
 /// `--file` (or stdin for a single item); prints the transaction id, then follows the receipt
 /// unless `no_wait`.
@@ -51,16 +67,7 @@ pub async fn submit(
     no_wait: bool,
 ) -> anyhow::Result<()> {
     let items = read_items(namespaces, files)?;
-    let mut client = connect(committee, validators).await?;
-    if !client.committee().has_key() {
-        eprintln!("waiting for the committee to form and certify its key (DKG)…");
-        client.wait_for_key(Duration::from_secs(60)).await?;
-    }
-    let key = client.fetch_epoch_key().await?;
-    eprintln!(
-        "epoch key of epoch {} certified by the committee",
-        key.epoch
-    );
+    let client = connect_with_key(committee, validators).await?;
     let submitted = client.submit_bundle(&Bundle { items }).await?;
     println!("0x{}", submitted.tx_id.to_hex());
     eprintln!("accepted by validators {:?}", submitted.accepted_by);
@@ -80,12 +87,7 @@ pub async fn encrypt(
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
     let items = read_items(namespaces, files)?;
-    let mut client = connect(committee, validators).await?;
-    if !client.committee().has_key() {
-        eprintln!("waiting for the committee to form and certify its key (DKG)…");
-        client.wait_for_key(Duration::from_secs(60)).await?;
-    }
-    client.fetch_epoch_key().await?;
+    let client = connect_with_key(committee, validators).await?;
     client.refresh_height().await?;
     let ciphertext = client.encrypt(&Bundle { items })?;
     client.close();

@@ -366,18 +366,7 @@ fn a_consensus_store_restored_from_an_older_copy_is_refused() {
     std::fs::rename(data.join("consensus"), &current).expect("move");
     copy_dir(&old, &data.join("consensus"));
     cluster.launch(1);
-    let mut child = cluster.children[1].take().expect("launched");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a validator on an older consensus store kept running"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = cluster.wait_exit(1);
     assert!(!status.success());
     let log = std::fs::read_to_string(cluster.logs.join("validator-1.log")).expect("log");
     assert!(
@@ -448,18 +437,7 @@ fn a_damaged_store_is_refused_naming_the_store_and_its_path() {
     let node_store = cluster.dir.path().join("validator-0/data/node");
     std::fs::write(node_store.join("conf"), "not sled's configuration\n").expect("damage");
     cluster.launch(0);
-    let mut child = cluster.children[0].take().expect("launched");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a validator on a damaged store kept running"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = cluster.wait_exit(0);
     assert!(!status.success());
     let log = std::fs::read_to_string(cluster.logs.join("validator-0.log")).expect("log");
     assert!(

@@ -144,18 +144,7 @@ fn pruned_heights_are_refused_explicitly_and_a_restarted_validator_resumes() {
     let kept = cluster.dir.path().join("kept-node-store");
     std::fs::rename(data.join("node"), &kept).expect("move the node store aside");
     cluster.launch(2);
-    let mut child = cluster.children[2].take().expect("launched");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a validator with a wiped node store kept running"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let exit = cluster.wait_exit(2);
     assert!(!exit.success());
     let log = std::fs::read_to_string(cluster.logs.join("validator-2.log")).expect("log");
     assert!(

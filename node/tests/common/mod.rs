@@ -204,6 +204,24 @@ impl Cluster {
         self.children[index] = Some(child);
     }
 
+    /// Waits (at most 30 s) for validator `index`'s process to exit by itself, as a node that
+    /// refuses to start does; its exit status.
+    pub fn wait_exit(&mut self, index: usize) -> std::process::ExitStatus {
+        let mut child = self.children[index].take().expect("launched");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "validator {index} kept running:\n{}",
+                self.logs_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     pub fn kill(&mut self, index: usize) {
         if let Some(mut child) = self.children[index].take() {
             child.kill().expect("SIGKILL");
@@ -375,6 +393,33 @@ pub async fn submit(
     submit_expiring(committee, validators, count, seed, Expiry::For(VALID_FOR)).await
 }
 
+/// A fresh ciphertext (a fixed payload, a random nonce) valid through `valid_through`, as its
+/// hex id and the `Submit` frame that carries it.
+fn submission(
+    key: &shroud_crypto::tdh2::EncryptionKey,
+    epoch: u64,
+    valid_through: u64,
+    rng: &mut ChaCha20Rng,
+) -> (String, Vec<u8>) {
+    let mut nonce = [0u8; 32];
+    rng.fill_bytes(&mut nonce);
+    let label = Label {
+        chain_id: CHAIN_ID,
+        epoch,
+        valid_through,
+        nonce,
+    };
+    let ciphertext = encrypt(key, label, b"swap on rollup A", rng).to_bytes();
+    let id = hex::encode(shroud_proofs::TxId::of(&ciphertext).0);
+    let request = frame::encode(
+        FrameKind::Submit,
+        &SubmitRequest { ciphertext },
+        &Limits::default(),
+    )
+    .expect("encode");
+    (id, request)
+}
+
 /// What [`submit_until`] sent and what was accepted (hex ids).
 #[derive(Debug, Default)]
 pub struct Submitted {
@@ -425,22 +470,7 @@ pub async fn submit_until(
                 .unwrap_or(height);
         }
         sent += 1;
-        let mut nonce = [0u8; 32];
-        rng.fill_bytes(&mut nonce);
-        let label = Label {
-            chain_id: CHAIN_ID,
-            epoch,
-            valid_through: height + VALID_FOR,
-            nonce,
-        };
-        let ciphertext = encrypt(&key, label, b"swap on rollup A", &mut rng).to_bytes();
-        let id = hex::encode(shroud_proofs::TxId::of(&ciphertext).0);
-        let request = frame::encode(
-            FrameKind::Submit,
-            &SubmitRequest { ciphertext },
-            &Limits::default(),
-        )
-        .expect("encode");
+        let (id, request) = submission(&key, epoch, height + VALID_FOR, &mut rng);
         out.lock().expect("lock").sent.push(id.clone());
         let Some(open) = session.as_ref() else {
             continue;
@@ -529,22 +559,7 @@ pub async fn submit_expiring(
                         height + heights
                     }
                 };
-                let mut nonce = [0u8; 32];
-                rng.fill_bytes(&mut nonce);
-                let label = Label {
-                    chain_id: CHAIN_ID,
-                    epoch,
-                    valid_through,
-                    nonce,
-                };
-                let ciphertext = encrypt(&key, label, b"swap on rollup A", &mut rng).to_bytes();
-                let id = hex::encode(shroud_proofs::TxId::of(&ciphertext).0);
-                let request = frame::encode(
-                    FrameKind::Submit,
-                    &SubmitRequest { ciphertext },
-                    &Limits::default(),
-                )
-                .expect("encode");
+                let (id, request) = submission(&key, epoch, valid_through, &mut rng);
                 // A client whose connection is lost (a validator too busy to answer within the
                 // idle timeout on a loaded 2-core machine) reconnects and submits again, as
                 // the SDK does; a resubmission it already took is a duplicate, i.e. accepted.
