@@ -181,6 +181,15 @@ fn random_seeds_are_safe_and_live() {
         *faults.entry("duplication".into()).or_default() += usize::from(config.duplicate > 0.0);
         *faults.entry("one-way link".into()).or_default() += config.one_way.len();
         *faults.entry("slow node".into()).or_default() += config.slow.len();
+        // A long run says how far it got, so that a shard stopped early still reports.
+        let done = by_size.iter().sum::<usize>();
+        if seeds.len() > 1_000 && done % 250 == 0 {
+            eprintln!(
+                "{done} of {} seeds run (through seed {seed}), {} failed",
+                seeds.len(),
+                failures.len()
+            );
+        }
     }
     eprintln!(
         "simulated seeds {}..={}: runs by committee size (4, 7, 10): {by_size:?}; faults: {faults:?}",
