@@ -144,23 +144,39 @@ enum Command {
     },
 }
 
+/// What `tx submit` and `tx encrypt` read: the bundle and whom to ask.
+#[derive(clap::Args)]
+struct BundleArgs {
+    /// The committee file.
+    #[arg(long)]
+    committee: PathBuf,
+    /// A namespace (decimal or 0x hex); repeat for a cross-rollup bundle.
+    #[arg(long, required = true)]
+    namespace: Vec<String>,
+    /// The item's bytes, one file per namespace.
+    #[arg(long)]
+    file: Vec<PathBuf>,
+    /// Validators to talk to (indices; all by default).
+    #[arg(long, value_delimiter = ',')]
+    validators: Vec<usize>,
+}
+
+impl BundleArgs {
+    fn namespaces(&self) -> anyhow::Result<Vec<shroud_proofs::NamespaceId>> {
+        self.namespace
+            .iter()
+            .map(|text| shroud_node::cli::parse_namespace(text))
+            .collect()
+    }
+}
+
 #[derive(Subcommand)]
 enum TxCommand {
     /// Encrypt a bundle (one item per --namespace, bytes from the matching --file, or stdin
     /// for a single item), submit it, print its id, and follow its receipt to certified.
     Submit {
-        /// The committee file.
-        #[arg(long)]
-        committee: PathBuf,
-        /// A namespace (decimal or 0x hex); repeat for a cross-rollup bundle.
-        #[arg(long, required = true)]
-        namespace: Vec<String>,
-        /// The item's bytes, one file per namespace.
-        #[arg(long)]
-        file: Vec<PathBuf>,
-        /// Validators to submit to (indices; all by default).
-        #[arg(long, value_delimiter = ',')]
-        validators: Vec<usize>,
+        #[command(flatten)]
+        bundle: BundleArgs,
         /// Print the id and stop.
         #[arg(long)]
         no_wait: bool,
@@ -170,18 +186,8 @@ enum TxCommand {
     /// (the body of `POST /v1/tx` is `{"ciphertext": "<it>"}`), without submitting it. The
     /// transaction id goes to stderr. Any language can then submit it (docs/wire.md).
     Encrypt {
-        /// The committee file.
-        #[arg(long)]
-        committee: PathBuf,
-        /// A namespace (decimal or 0x hex); repeat for a cross-rollup bundle.
-        #[arg(long, required = true)]
-        namespace: Vec<String>,
-        /// The item's bytes, one file per namespace.
-        #[arg(long)]
-        file: Vec<PathBuf>,
-        /// Validators to learn the key and height from (indices; all by default).
-        #[arg(long, value_delimiter = ',')]
-        validators: Vec<usize>,
+        #[command(flatten)]
+        bundle: BundleArgs,
         /// Print 0x hex (the only output format; the flag documents it in scripts).
         #[arg(long, default_value_t = true)]
         hex: bool,
@@ -323,40 +329,22 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tx { command } => match command {
-            TxCommand::Encrypt {
-                committee,
-                namespace,
-                file,
-                validators,
-                hex: _,
-            } => {
-                let namespaces = namespace
-                    .iter()
-                    .map(|text| shroud_node::cli::parse_namespace(text))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+            TxCommand::Encrypt { bundle, hex: _ } => {
+                let namespaces = bundle.namespaces()?;
                 client_runtime()?.block_on(shroud_node::cli::encrypt(
-                    &committee,
-                    &validators,
+                    &bundle.committee,
+                    &bundle.validators,
                     &namespaces,
-                    &file,
+                    &bundle.file,
                 ))
             }
-            TxCommand::Submit {
-                committee,
-                namespace,
-                file,
-                validators,
-                no_wait,
-            } => {
-                let namespaces = namespace
-                    .iter()
-                    .map(|text| shroud_node::cli::parse_namespace(text))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+            TxCommand::Submit { bundle, no_wait } => {
+                let namespaces = bundle.namespaces()?;
                 client_runtime()?.block_on(shroud_node::cli::submit(
-                    &committee,
-                    &validators,
+                    &bundle.committee,
+                    &bundle.validators,
                     &namespaces,
-                    &file,
+                    &bundle.file,
                     no_wait,
                 ))
             }
