@@ -393,6 +393,13 @@ pub async fn submit(
     submit_expiring(committee, validators, count, seed, Expiry::For(VALID_FOR)).await
 }
 
+/// The committed height at HTTP `address`, read off the async workers.
+async fn read_height(address: SocketAddr) -> Option<u64> {
+    tokio::task::spawn_blocking(move || committed_height(address))
+        .await
+        .expect("height reader")
+}
+
 /// A fresh ciphertext (a fixed payload, a random nonce) valid through `valid_through`, as its
 /// hex id and the `Submit` frame that carries it.
 fn submission(
@@ -463,11 +470,7 @@ pub async fn submit_until(
             }
         }
         if sent % 32 == 0 {
-            let address = member.http_address;
-            height = tokio::task::spawn_blocking(move || committed_height(address))
-                .await
-                .expect("height reader")
-                .unwrap_or(height);
+            height = read_height(member.http_address).await.unwrap_or(height);
         }
         sent += 1;
         let (id, request) = submission(&key, epoch, height + VALID_FOR, &mut rng);
@@ -550,11 +553,7 @@ pub async fn submit_expiring(
                     Expiry::Through(through) => through,
                     Expiry::For(heights) => {
                         if sent % 32 == 0 {
-                            let address = member.http_address;
-                            height = tokio::task::spawn_blocking(move || committed_height(address))
-                                .await
-                                .expect("height reader")
-                                .unwrap_or(height);
+                            height = read_height(member.http_address).await.unwrap_or(height);
                         }
                         height + heights
                     }
